@@ -1,0 +1,3 @@
+from cdi_tui.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,84 @@
+"""The connection test: connect, check the table against the data type, preview rows.
+
+This is what the seed's **Test connection** button does. It returns either a preview of
+the newest rows or a :class:`~cdi_tui.warehouse.errors.WarehouseError` with the fix to try.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from cdi_tui.config import Config, Credential, Integration
+from cdi_tui.secret_store import CredentialsService, SecretMissing, credential_account
+from cdi_tui.tables import TableName
+from cdi_tui.warehouse.errors import AUTH, WarehouseError
+from cdi_tui.warehouse.source import ConnectionSettings, Preview, RedshiftSource, TableShape
+
+
+@dataclass
+class ConnectionTestResult:
+    ok: bool
+    warnings: list[str] = field(default_factory=list)
+    shape: TableShape | None = None
+    preview: Preview | None = None
+    pending_rows: int | None = None
+    error: WarehouseError | None = None
+
+
+def connection_settings(
+    credential: Credential, secrets: CredentialsService, table: TableName | None = None
+) -> ConnectionSettings:
+    """Settings for a credential; a table naming a database connects to that database.
+
+    Raises:
+        WarehouseError: kind ``auth`` when no password is stored for the credential.
+    """
+    try:
+        password = secrets.require(credential_account(credential.name), f"password for credential '{credential.name}'")
+    except SecretMissing as error:
+        raise WarehouseError(AUTH, str(error), "Save the password with 'cdi-tui credentials add' or in the app.") from None
+    database = table.database if table is not None and table.database else credential.database
+    return ConnectionSettings(
+        host=credential.host,
+        port=credential.port,
+        database=database,
+        user=credential.user,
+        password=password,
+        sslmode=credential.sslmode,
+    )
+
+
+def run_connection_test(
+    credential: Credential,
+    table: TableName,
+    data_type: str,
+    secrets: CredentialsService,
+    preview_rows: int = 100,
+) -> ConnectionTestResult:
+    """Connect, check the table's columns for the data type, and read a preview.
+
+    Never raises for warehouse problems: they come back in ``result.error``.
+    """
+    try:
+        settings = connection_settings(credential, secrets, table)
+    except WarehouseError as error:
+        return ConnectionTestResult(ok=False, error=error)
+    result = ConnectionTestResult(ok=False, warnings=settings.warnings())
+    try:
+        with RedshiftSource(settings, table) as source:
+            shape = source.check_table(data_type)
+            result.shape = shape
+            result.preview = source.preview(shape, preview_rows)
+            result.pending_rows = source.count_rows(shape)
+    except WarehouseError as error:
+        result.error = error
+        return result
+    result.ok = True
+    return result
+
+
+def run_integration_test(
+    config: Config, integration: Integration, secrets: CredentialsService, preview_rows: int = 100
+) -> ConnectionTestResult:
+    credential = config.credentials[integration.credential]
+    return run_connection_test(credential, integration.table_name, integration.data_type, secrets, preview_rows)

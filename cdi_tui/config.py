@@ -1,0 +1,292 @@
+"""The config file: Braze workspace, warehouse credentials and integrations.
+
+Read with :mod:`tomllib`, written with :mod:`tomli_w` atomically (temporary file in the same
+folder, fsync, rename) with mode 0600. Secrets are never stored here: passwords and the
+Braze API key live in the keyring (see :mod:`cdi_tui.secrets`). Sync state (watermarks,
+runs) lives in the run log, not here.
+
+A broken file raises :class:`ConfigError`, naming the file, the line or key, and what is
+wrong. Nothing ever overwrites a file that did not load.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import tempfile
+import tomllib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any, TypeVar
+
+import tomli_w
+
+from cdi_tui.fields import (
+    BRAZE_FIELDS,
+    BRAZE_INSTANCES,
+    CREDENTIAL_FIELDS,
+    INTEGRATION_FIELDS,
+    FieldError,
+    FieldSpec,
+    validate_name,
+)
+from cdi_tui.tables import TableName, parse_table_name
+
+T = TypeVar("T")
+
+
+class ConfigError(Exception):
+    """The config file cannot be used; the message names the file, the place and the fault."""
+
+    def __init__(self, path: Path | str, where: str, problem: str) -> None:
+        self.path = Path(path)
+        self.where = where
+        self.problem = problem
+        super().__init__(f"{path}: {where}: {problem}" if where else f"{path}: {problem}")
+
+
+@dataclass(frozen=True)
+class BrazeSettings:
+    endpoint: str
+    time_zone: str = "UTC"
+    requests_per_window: int = 3000
+    window_seconds: float = 3.0
+    combined_batch_limit: bool = False
+
+    @property
+    def base_url(self) -> str:
+        """The REST endpoint URL for an instance name, or the custom URL itself."""
+        return BRAZE_INSTANCES.get(self.endpoint, self.endpoint)
+
+
+@dataclass(frozen=True)
+class Credential:
+    name: str
+    host: str
+    database: str
+    user: str
+    port: int = 5439
+    sslmode: str = "verify-full"
+
+
+@dataclass(frozen=True)
+class Integration:
+    name: str
+    credential: str
+    table: str
+    data_type: str
+    frequency: str = "daily at 00:00"
+    contact_emails: tuple[str, ...] = ()
+    state: str = "draft"
+    update_existing_only: bool = False
+
+    @property
+    def table_name(self) -> TableName:
+        return parse_table_name(self.table)
+
+
+@dataclass(frozen=True)
+class Config:
+    braze: BrazeSettings | None = None
+    credentials: dict[str, Credential] = field(default_factory=dict)
+    integrations: dict[str, Integration] = field(default_factory=dict)
+
+    def integrations_using(self, credential_name: str) -> list[Integration]:
+        return [item for item in self.integrations.values() if item.credential == credential_name]
+
+
+# --- validation -------------------------------------------------------------------
+
+
+def _section(
+    path: Path, where: str, raw: Any, specs: tuple[FieldSpec, ...], allow_missing: bool = False
+) -> dict[str, Any]:
+    if not isinstance(raw, dict):
+        raise ConfigError(path, where, "expected a table of settings")
+    known = {spec.key for spec in specs}
+    for key in raw:
+        if key not in known:
+            raise ConfigError(path, f"{where}.{key}", f"unknown setting (known: {', '.join(sorted(known))})")
+    values: dict[str, Any] = {}
+    for spec in specs:
+        value = raw.get(spec.key)
+        if value is None and allow_missing:
+            continue
+        try:
+            values[spec.key] = spec.check(value)
+        except FieldError as error:
+            raise ConfigError(path, f"{where}.{spec.key}", str(error)) from None
+    return values
+
+
+def _validated_name(path: Path, where: str, name: str) -> str:
+    try:
+        return validate_name(name)
+    except FieldError as error:
+        raise ConfigError(path, where, f"bad name '{name}': {error}") from None
+
+
+def config_from_dict(path: Path, document: dict[str, Any]) -> Config:
+    """Build and check a :class:`Config` from a parsed TOML document.
+
+    Raises:
+        ConfigError: naming the key that is wrong and why.
+    """
+    for key in document:
+        if key not in ("braze", "credentials", "integrations"):
+            raise ConfigError(path, key, "unknown section (known: braze, credentials, integrations)")
+    braze = None
+    if "braze" in document:
+        braze = BrazeSettings(**_section(path, "braze", document["braze"], BRAZE_FIELDS))
+    credentials: dict[str, Credential] = {}
+    raw_credentials = document.get("credentials", {})
+    if not isinstance(raw_credentials, dict):
+        raise ConfigError(path, "credentials", "expected a table of credentials")
+    for name, raw in raw_credentials.items():
+        where = f"credentials.{name}"
+        _validated_name(path, where, name)
+        if isinstance(raw, dict) and "password" in raw:
+            raise ConfigError(path, f"{where}.password", "passwords are not kept in this file; use the keyring")
+        credentials[name] = Credential(name=name, **_section(path, where, raw, CREDENTIAL_FIELDS))
+    integrations: dict[str, Integration] = {}
+    raw_integrations = document.get("integrations", {})
+    if not isinstance(raw_integrations, dict):
+        raise ConfigError(path, "integrations", "expected a table of integrations")
+    seen_tables: dict[tuple[str, str, str, str], str] = {}
+    for name, raw in raw_integrations.items():
+        where = f"integrations.{name}"
+        _validated_name(path, where, name)
+        values = _section(path, where, raw, INTEGRATION_FIELDS)
+        values["contact_emails"] = tuple(values["contact_emails"])
+        integration = Integration(name=name, **values)
+        credential = credentials.get(integration.credential)
+        if credential is None:
+            raise ConfigError(
+                path, f"{where}.credential", f"no credential named '{integration.credential}' in [credentials]"
+            )
+        table = integration.table_name
+        identity = (credential.host.lower(), str(credential.port), table.database or credential.database, table.sql)
+        if identity in seen_tables:
+            raise ConfigError(
+                path, f"{where}.table", f"table {table} is already synced by '{seen_tables[identity]}' (one integration per table)"
+            )
+        seen_tables[identity] = name
+        integrations[name] = integration
+    return Config(braze, credentials, integrations)
+
+
+def config_to_dict(config: Config) -> dict[str, Any]:
+    document: dict[str, Any] = {}
+    if config.braze is not None:
+        document["braze"] = {item.name: getattr(config.braze, item.name) for item in fields(config.braze)}
+    document["credentials"] = {
+        name: {key: value for key, value in vars(cred).items() if key != "name"}
+        for name, cred in sorted(config.credentials.items())
+    }
+    document["integrations"] = {}
+    for name, integration in sorted(config.integrations.items()):
+        values = {key: value for key, value in vars(integration).items() if key != "name"}
+        values["contact_emails"] = list(integration.contact_emails)
+        document["integrations"][name] = values
+    return document
+
+
+# --- file I/O ---------------------------------------------------------------------
+
+
+def load_config(path: Path) -> Config:
+    """Read and check the config file; a missing file is an empty config.
+
+    Raises:
+        ConfigError: for unreadable files, bad TOML (with its line) and bad values.
+    """
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        return Config()
+    except OSError as error:
+        raise ConfigError(path, "", f"cannot read: {error.strerror}") from None
+    try:
+        document = tomllib.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise ConfigError(path, "", "not UTF-8 text") from None
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError(path, "", f"invalid TOML: {error}") from None
+    return config_from_dict(path, document)
+
+
+def atomic_write(path: Path, data: bytes, mode: int = 0o600) -> None:
+    """Write a file so that a crash leaves either the old or the new content, never half.
+
+    The data goes to a temporary file in the same folder (mode 0600), is flushed with
+    fsync, and replaces the target with ``os.replace``; the folder is then fsynced.
+    """
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    handle, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        os.fchmod(handle, mode)
+        with os.fdopen(handle, "wb") as stream:
+            stream.write(data)
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.replace(temp_name, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(temp_name)
+        raise
+    directory = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(directory)
+    finally:
+        os.close(directory)
+
+
+def save_config(path: Path, config: Config) -> None:
+    atomic_write(path, tomli_w.dumps(config_to_dict(config)).encode("utf-8"))
+
+
+class ConfigStore:
+    """The config file with a lock around read-modify-write, shared by the app and the CLI."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def load(self) -> Config:
+        return load_config(self.path)
+
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[None]:
+        self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        lock_path = self.path.with_name(self.path.name + ".lock")
+        descriptor = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(descriptor, fcntl.LOCK_EX)
+            yield
+        finally:
+            fcntl.flock(descriptor, fcntl.LOCK_UN)
+            os.close(descriptor)
+
+    def update(self, change: Callable[[Config], Config]) -> Config:
+        """Load, apply ``change`` (which may raise to abort), check, and save atomically.
+
+        Raises:
+            ConfigError: when the current file is broken (it is left untouched) or the
+                changed config breaks a rule.
+        """
+        with self._locked():
+            current = load_config(self.path)
+            changed = change(current)
+            # re-check the whole result with the same rules as a hand-edited file
+            checked = config_from_dict(self.path, config_to_dict(changed))
+            save_config(self.path, checked)
+            return checked
+
+
+def with_integration(config: Config, integration: Integration) -> Config:
+    return replace(config, integrations={**config.integrations, integration.name: integration})
+
+
+def with_credential(config: Config, credential: Credential) -> Config:
+    return replace(config, credentials={**config.credentials, credential.name: credential})

@@ -1,0 +1,440 @@
+"""A local HTTP server that behaves like Braze's ``/users/track`` and ``/users/delete``.
+
+Built on aiohttp's server, it runs in its own thread and event loop on 127.0.0.1 and
+follows the rules in braze-facts.md: bearer authentication, at most 75 objects per array
+(or 50 combined on the MAU plan), per-object validation with ``errors[]`` items
+``{type, input_array, index}``, 400 when nothing is valid, ``X-RateLimit-*`` headers and
+429 past a configurable limit. Faults can be injected: a share of 5xx answers, dropped
+connections and added latency. Every accepted object is recorded so tests can assert on
+what "Braze" received; ``GET /_standin/received`` returns the same record as JSON for a
+stand-in running in another process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import math
+import random
+import re
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+IDENTIFIER_KEYS = ("external_id", "user_alias", "braze_id", "email", "phone")
+MAX_OBJECTS_PER_ARRAY = 75
+MAX_OBJECTS_COMBINED_MAU = 50
+MAX_DELETE_IDENTIFIERS = 50
+NOTHING_VALID = "Valid data must be provided in the 'attributes', 'events', or 'purchases' fields."
+_CURRENCY = re.compile(r"^[A-Z]{3}$")
+# ISO 4217 alphabetic codes in current use (the stand-in rejects others as Braze does)
+ISO_4217 = frozenset(
+    """AED AFN ALL AMD ANG AOA ARS AUD AWG AZN BAM BBD BDT BGN BHD BIF BMD BND BOB BRL BSD BTN BWP
+    BYN BZD CAD CDF CHF CLP CNY COP CRC CUC CUP CVE CZK DJF DKK DOP DZD EGP ERN ETB EUR FJD FKP GBP
+    GEL GHS GIP GMD GNF GTQ GYD HKD HNL HTG HUF IDR ILS INR IQD IRR ISK JMD JOD JPY KES KGS KHR KMF
+    KPW KRW KWD KYD KZT LAK LBP LKR LRD LSL LYD MAD MDL MGA MKD MMK MNT MOP MRU MUR MVR MWK MXN MYR
+    MZN NAD NGN NIO NOK NPR NZD OMR PAB PEN PGK PHP PKR PLN PYG QAR RON RSD RUB RWF SAR SBD SCR SDG
+    SEK SGD SHP SLE SLL SOS SRD SSP STN SVC SYP SZL THB TJS TMT TND TOP TRY TTD TWD TZS UAH UGX USD
+    UYU UYW UZS VES VED VND VUV WST XAF XCD XCG XOF XPF YER ZAR ZMW ZWG ZWL""".split()
+)
+
+
+@dataclass
+class FaultPlan:
+    """What the stand-in does wrong, on purpose.
+
+    Attributes:
+        server_error_share: share (0..1) of requests answered with a 5xx.
+        drop_share: share (0..1) of requests whose connection is closed with no answer.
+        latency_seconds: delay added before every answer.
+        fail_next: the next N requests get a 500, whatever the shares say.
+        drop_next: the next N requests are dropped.
+        seed: random seed, so a test sees the same faults every time.
+    """
+
+    server_error_share: float = 0.0
+    drop_share: float = 0.0
+    latency_seconds: float = 0.0
+    fail_next: int = 0
+    drop_next: int = 0
+    seed: int = 7
+
+
+@dataclass
+class ReceivedObject:
+    endpoint: str  # "attributes" | "events" | "purchases" | "deletes"
+    body: dict[str, Any]
+    api_key: str
+    bulk: bool
+
+
+@dataclass
+class StandInStats:
+    requests: int = 0
+    accepted_requests: int = 0
+    rate_limited: int = 0
+    server_errors: int = 0
+    dropped: int = 0
+    unauthorized: int = 0
+    bad_requests: int = 0
+    statuses: list[int] = field(default_factory=list)
+
+
+class _FixedWindowLimiter:
+    """Braze's shape: N requests per window, reset at the window's end (epoch seconds)."""
+
+    def __init__(self, limit: int, window_seconds: float) -> None:
+        self.limit = limit
+        self.window_seconds = window_seconds
+        self._window_start = time.time()
+        self._used = 0
+
+    def take(self) -> tuple[bool, int, float]:
+        """Count one request. Returns (allowed, remaining, reset epoch seconds)."""
+        now = time.time()
+        if now - self._window_start >= self.window_seconds:
+            elapsed_windows = math.floor((now - self._window_start) / self.window_seconds)
+            self._window_start += elapsed_windows * self.window_seconds
+            self._used = 0
+        reset_at = self._window_start + self.window_seconds
+        if self._used >= self.limit:
+            return False, 0, reset_at
+        self._used += 1
+        return True, self.limit - self._used, reset_at
+
+
+def _validate_identifier(obj: dict[str, Any]) -> str | None:
+    present = [key for key in IDENTIFIER_KEYS if obj.get(key) not in (None, "")]
+    if not present:
+        return "missing_identifier"
+    if len(present) > 1:
+        return "multiple_identifiers"
+    alias = obj.get("user_alias")
+    if alias is not None and (
+        not isinstance(alias, dict) or not alias.get("alias_name") or not alias.get("alias_label")
+    ):
+        return "invalid_user_alias"
+    return None
+
+
+def _validate_properties(properties: Any) -> str | None:
+    if properties is None:
+        return None
+    if not isinstance(properties, dict):
+        return "invalid_properties"
+    for key, value in properties.items():
+        if not key or len(key) > 255 or key.startswith("$"):
+            return "invalid_property_name"
+        if isinstance(value, str) and len(value) > 255:
+            return "string_too_long"
+    return None
+
+
+def validate_object(array_name: str, obj: Any) -> str | None:
+    """Return the Braze error type for an invalid object, or None when it is valid."""
+    if not isinstance(obj, dict):
+        return "invalid_object"
+    problem = _validate_identifier(obj)
+    if problem:
+        return problem
+    if array_name == "attributes":
+        for key, value in obj.items():
+            if key in IDENTIFIER_KEYS or key == "_update_existing_only":
+                continue
+            if not key or key.startswith("$"):
+                return "invalid_attribute_name"
+            if isinstance(value, str) and len(value) > 255:
+                return "string_too_long"
+        return None
+    if not isinstance(obj.get("time"), str) or not obj["time"]:
+        return "missing_time"
+    if array_name == "events":
+        name = obj.get("name")
+        if not isinstance(name, str) or not name:
+            return "missing_name"
+        if len(name) > 255:
+            return "string_too_long"
+    elif array_name == "purchases":
+        product_id = obj.get("product_id")
+        if not isinstance(product_id, str) or not product_id:
+            return "missing_product_id"
+        if len(product_id) > 255:
+            return "string_too_long"
+        currency = obj.get("currency")
+        if not isinstance(currency, str) or not _CURRENCY.match(currency) or currency not in ISO_4217:
+            return "invalid_currency"
+        price = obj.get("price")
+        if isinstance(price, bool) or not isinstance(price, (int, float)):
+            return "invalid_price"
+        quantity = obj.get("quantity")
+        if quantity is not None and (
+            isinstance(quantity, bool) or not isinstance(quantity, int) or not 1 <= quantity <= 100
+        ):
+            return "invalid_quantity"
+    return _validate_properties(obj.get("properties"))
+
+
+class BrazeStandIn:
+    """The Braze REST stand-in. ``start()`` binds 127.0.0.1 on a free port."""
+
+    def __init__(
+        self,
+        api_keys: tuple[str, ...] = ("demo-key",),
+        *,
+        rate_limit: int = 3000,
+        rate_window_seconds: float = 3.0,
+        forbidden_keys: tuple[str, ...] = (),
+        combined_limit: bool = False,
+        faults: FaultPlan | None = None,
+        port: int = 0,
+    ) -> None:
+        self.api_keys = set(api_keys)
+        self.forbidden_keys = set(forbidden_keys)
+        self.combined_limit = combined_limit
+        self.faults = faults or FaultPlan()
+        self.rate_limit = rate_limit
+        self.rate_window_seconds = rate_window_seconds
+        self.received: list[ReceivedObject] = []
+        self.stats = StandInStats()
+        self.request_log: deque[tuple[float, int]] = deque(maxlen=100_000)
+        self._limiters: dict[str, _FixedWindowLimiter] = {}
+        self._random = random.Random(self.faults.seed)
+        self._lock = threading.Lock()
+        self._requested_port = port
+        self.port = 0
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._runner: web.AppRunner | None = None
+        self._thread: threading.Thread | None = None
+        self._ready = threading.Event()
+        self._error: BaseException | None = None
+
+    # public --------------------------------------------------------------------
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> BrazeStandIn:
+        self._thread = threading.Thread(target=self._run, name="braze-standin", daemon=True)
+        self._thread.start()
+        self._ready.wait(10)
+        if self._error is not None:
+            raise self._error
+        return self
+
+    def stop(self) -> None:
+        loop = self._loop
+        if loop is None:
+            return
+        asyncio.run_coroutine_threadsafe(self._shutdown(), loop).result(10)
+        if self._thread is not None:
+            self._thread.join(10)
+        self._loop = None
+
+    def __enter__(self) -> BrazeStandIn:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    def set_faults(self, faults: FaultPlan) -> None:
+        with self._lock:
+            self.faults = faults
+            self._random = random.Random(faults.seed)
+
+    def objects(self, endpoint: str | None = None) -> list[dict[str, Any]]:
+        """Bodies of the accepted objects, optionally only of one array."""
+        with self._lock:
+            return [item.body for item in self.received if endpoint is None or item.endpoint == endpoint]
+
+    def reset(self) -> None:
+        with self._lock:
+            self.received.clear()
+            self.stats = StandInStats()
+            self._limiters.clear()
+
+    # server --------------------------------------------------------------------
+    def _run(self) -> None:
+        loop = asyncio.new_event_loop()
+        self._loop = loop
+        try:
+            loop.run_until_complete(self._serve())
+        except BaseException as error:
+            self._error = error
+            self._ready.set()
+            return
+        self._ready.set()
+        loop.run_forever()
+        loop.close()
+
+    async def _serve(self) -> None:
+        app = web.Application(client_max_size=64 * 1024 * 1024)
+        app.router.add_post("/users/track", self._track)
+        app.router.add_post("/users/delete", self._delete)
+        app.router.add_get("/_standin/received", self._dump)
+        self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", self._requested_port)
+        await site.start()
+        server = site._server
+        assert server is not None
+        sockets = getattr(server, "sockets", None) or []
+        self.port = sockets[0].getsockname()[1]
+
+    async def _shutdown(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+        assert self._loop is not None
+        self._loop.call_soon(self._loop.stop)
+
+    async def _dump(self, request: web.Request) -> web.Response:
+        with self._lock:
+            payload = {
+                "received": [
+                    {"endpoint": item.endpoint, "body": item.body, "bulk": item.bulk} for item in self.received
+                ],
+                "stats": self.stats.__dict__,
+            }
+        return web.json_response(payload)
+
+    async def _gate(self, request: web.Request) -> tuple[web.StreamResponse | None, str, dict[str, str]]:
+        """Authentication, rate limit and faults. Returns (early answer or None, key, headers)."""
+        with self._lock:
+            self.stats.requests += 1
+            faults = self.faults
+        if faults.latency_seconds:
+            await asyncio.sleep(faults.latency_seconds)
+        authorization = request.headers.get("Authorization", "")
+        api_key = authorization[7:] if authorization.startswith("Bearer ") else ""
+        if api_key in self.forbidden_keys:
+            return self._answer(403, {"message": "Access denied: this key lacks the users.track permission."}), "", {}
+        if api_key not in self.api_keys:
+            with self._lock:
+                self.stats.unauthorized += 1
+            return self._answer(401, {"message": "Invalid API key"}), "", {}
+        with self._lock:
+            limiter = self._limiters.setdefault(
+                api_key, _FixedWindowLimiter(self.rate_limit, self.rate_window_seconds)
+            )
+            allowed, remaining, reset_at = limiter.take()
+        headers = {
+            "X-RateLimit-Limit": str(self.rate_limit),
+            "X-RateLimit-Remaining": str(remaining),
+            "X-RateLimit-Reset": str(math.ceil(reset_at)),
+        }
+        if not allowed:
+            with self._lock:
+                self.stats.rate_limited += 1
+            headers["Retry-After"] = str(max(1, math.ceil(reset_at - time.time())))
+            return self._answer(429, {"message": "Rate limit exceeded"}, headers), api_key, headers
+        with self._lock:
+            drop = faults.drop_next > 0 or self._random.random() < faults.drop_share
+            if faults.drop_next > 0:
+                faults.drop_next -= 1
+            fail = not drop and (faults.fail_next > 0 or self._random.random() < faults.server_error_share)
+            if fail and faults.fail_next > 0:
+                faults.fail_next -= 1
+        if drop:
+            with self._lock:
+                self.stats.dropped += 1
+            transport = request.transport
+            if transport is not None:
+                transport.abort()
+            raise ConnectionResetError("stand-in dropped the connection on purpose")
+        if fail:
+            with self._lock:
+                self.stats.server_errors += 1
+            return self._answer(503, {"message": "Service unavailable (injected)"}, headers), api_key, headers
+        return None, api_key, headers
+
+    def _answer(self, status: int, payload: dict[str, Any], headers: dict[str, str] | None = None) -> web.Response:
+        with self._lock:
+            self.stats.statuses.append(status)
+            self.request_log.append((time.monotonic(), status))
+            if status == 400:
+                self.stats.bad_requests += 1
+            if status in (200, 201):
+                self.stats.accepted_requests += 1
+        return web.json_response(payload, status=status, headers=headers)
+
+    async def _json_body(self, request: web.Request) -> Any:
+        try:
+            return json.loads(await request.read())
+        except (ValueError, UnicodeDecodeError):
+            return None
+
+    async def _track(self, request: web.Request) -> web.StreamResponse:
+        early, api_key, headers = await self._gate(request)
+        if early is not None:
+            return early
+        body = await self._json_body(request)
+        if not isinstance(body, dict):
+            return self._answer(400, {"message": "Invalid JSON in request body"}, headers)
+        arrays: dict[str, list[Any]] = {}
+        for array_name in ("attributes", "events", "purchases"):
+            value = body.get(array_name)
+            if value is None:
+                continue
+            if not isinstance(value, list):
+                return self._answer(400, {"message": f"'{array_name}' must be an array"}, headers)
+            arrays[array_name] = value
+        too_many = any(len(items) > MAX_OBJECTS_PER_ARRAY for items in arrays.values())
+        if self.combined_limit and sum(len(items) for items in arrays.values()) > MAX_OBJECTS_COMBINED_MAU:
+            too_many = True
+        if too_many:
+            return self._answer(400, {"message": "Max Input Length Exceeded"}, headers)
+        errors: list[dict[str, Any]] = []
+        accepted: list[ReceivedObject] = []
+        bulk = request.headers.get("X-Braze-Bulk", "").lower() == "true"
+        processed = {name: 0 for name in arrays}
+        for array_name, items in arrays.items():
+            for index, obj in enumerate(items):
+                problem = validate_object(array_name, obj)
+                if problem:
+                    errors.append({"type": problem, "input_array": array_name, "index": index})
+                else:
+                    accepted.append(ReceivedObject(array_name, obj, api_key, bulk))
+                    processed[array_name] += 1
+        if not accepted:
+            payload: dict[str, Any] = {"message": NOTHING_VALID}
+            if errors:
+                payload["errors"] = errors
+            return self._answer(400, payload, headers)
+        with self._lock:
+            self.received.extend(accepted)
+        payload = {"message": "success"}
+        payload.update({f"{name}_processed": count for name, count in processed.items()})
+        if errors:
+            payload["errors"] = errors
+        return self._answer(201, payload, headers)
+
+    async def _delete(self, request: web.Request) -> web.StreamResponse:
+        early, api_key, headers = await self._gate(request)
+        if early is not None:
+            return early
+        body = await self._json_body(request)
+        if not isinstance(body, dict):
+            return self._answer(400, {"message": "Invalid JSON in request body"}, headers)
+        lists = {
+            key: body.get(key) or []
+            for key in ("external_ids", "user_aliases", "braze_ids", "email_addresses", "phone_numbers")
+        }
+        if any(not isinstance(value, list) for value in lists.values()):
+            return self._answer(400, {"message": "identifier fields must be arrays"}, headers)
+        total = sum(len(value) for value in lists.values())
+        if total == 0:
+            return self._answer(400, {"message": "No users to delete were given"}, headers)
+        if total > MAX_DELETE_IDENTIFIERS:
+            return self._answer(400, {"message": "Max Input Length Exceeded"}, headers)
+        for alias in lists["user_aliases"]:
+            if not isinstance(alias, dict) or not alias.get("alias_name") or not alias.get("alias_label"):
+                return self._answer(400, {"message": "user_aliases need alias_name and alias_label"}, headers)
+        bulk = request.headers.get("X-Braze-Bulk", "").lower() == "true"
+        with self._lock:
+            for key, values in lists.items():
+                for value in values:
+                    self.received.append(ReceivedObject("deletes", {key: value}, api_key, bulk))
+        return self._answer(201, {"message": "success", "deleted": total}, headers)

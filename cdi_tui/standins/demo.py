@@ -1,0 +1,98 @@
+"""The built-in demo: both stand-ins, demo tables and a ready config in a temporary home.
+
+``DemoEnvironment`` never touches the user's own config or keyring: it writes its config
+under a fresh temporary folder and keeps its secrets in memory.
+"""
+
+from __future__ import annotations
+
+import secrets as random_tokens
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from cdi_tui.config import BrazeSettings, Config, ConfigStore, Credential, Integration
+from cdi_tui.paths import AppPaths, app_paths
+from cdi_tui.secret_store import MemoryCredentials, braze_key_account, credential_account
+from cdi_tui.standins.braze import BrazeStandIn
+from cdi_tui.standins.demo_data import DEMO_DATABASE, DEMO_TABLES, DEMO_USER, create_demo_tables
+from cdi_tui.standins.postgres import RedshiftStandIn
+
+DEMO_CREDENTIAL = "demo-redshift"
+DEMO_CONTACT = "data-team@example.com"
+
+
+@dataclass
+class DemoEnvironment:
+    """Start with :meth:`start` (or ``with``); everything goes away on :meth:`stop`."""
+
+    home: Path | None = None
+    redshift: RedshiftStandIn | None = None
+    braze: BrazeStandIn | None = None
+    secrets: MemoryCredentials = field(default_factory=MemoryCredentials)
+    _own_home: bool = False
+
+    @property
+    def paths(self) -> AppPaths:
+        assert self.home is not None
+        return app_paths(self.home)
+
+    def start(self) -> DemoEnvironment:
+        if self.home is None:
+            self.home = Path(tempfile.mkdtemp(prefix="cdi-tui-demo-"))
+            self._own_home = True
+        self.paths.ensure()
+        database_password = random_tokens.token_urlsafe(18)
+        api_key = "demo-" + random_tokens.token_hex(16)
+        try:
+            self.redshift = RedshiftStandIn().start()
+            self.braze = BrazeStandIn(api_keys=(api_key,)).start()
+            create_demo_tables(self.redshift, database_password)
+        except BaseException:
+            self.stop()
+            raise
+        self.secrets.set(credential_account(DEMO_CREDENTIAL), database_password)
+        self.secrets.set(braze_key_account(), api_key)
+        credential = Credential(
+            name=DEMO_CREDENTIAL,
+            host=self.redshift.host,
+            port=self.redshift.port,
+            database=DEMO_DATABASE,
+            user=DEMO_USER,
+            sslmode="disable",  # the stand-in speaks no TLS; loopback only
+        )
+        integrations = {
+            f"demo-{table.data_type}": Integration(
+                name=f"demo-{table.data_type}",
+                credential=DEMO_CREDENTIAL,
+                table=f"{DEMO_DATABASE}.{table.qualified}",
+                data_type=table.data_type,
+                frequency="every 15 minutes",
+                contact_emails=(DEMO_CONTACT,),
+            )
+            for table in DEMO_TABLES
+        }
+        config = Config(
+            braze=BrazeSettings(endpoint=self.braze.url, time_zone="UTC"),
+            credentials={DEMO_CREDENTIAL: credential},
+            integrations=integrations,
+        )
+        ConfigStore(self.paths.config_file).update(lambda _current: config)
+        return self
+
+    def stop(self) -> None:
+        if self.braze is not None:
+            self.braze.stop()
+            self.braze = None
+        if self.redshift is not None:
+            self.redshift.stop()
+            self.redshift = None
+        if self._own_home and self.home is not None:
+            shutil.rmtree(self.home, ignore_errors=True)
+
+    def __enter__(self) -> DemoEnvironment:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()

@@ -1,0 +1,150 @@
+"""Demo tables for each data type, filled server-side with ``generate_series``.
+
+Each table follows the seed's CREATE TABLE template. A handful of rows in each are wrong on
+purpose (no identifier, two identifiers, payload that is not JSON, and so on) so that the
+preview and the sync have row errors to show.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+from cdi_tui.standins.postgres import RedshiftStandIn, quote_ident, quote_literal
+
+DEMO_DATABASE = "dev"
+DEMO_SCHEMA = "ingestion"
+DEMO_USER = "braze_user"
+
+
+@dataclass(frozen=True)
+class DemoTable:
+    data_type: str
+    table: str
+    valid_rows: int
+    invalid_rows: int
+
+    @property
+    def qualified(self) -> str:
+        return f"{DEMO_SCHEMA}.{self.table}"
+
+
+DEMO_TABLES = (
+    DemoTable("attributes", "users_attributes_sync", 3000, 6),
+    DemoTable("events", "users_events_sync", 2000, 5),
+    DemoTable("purchases", "users_purchases_sync", 1000, 5),
+    DemoTable("deletes", "users_deletes_sync", 200, 3),
+)
+
+
+def _ts(base: datetime) -> str:
+    return quote_literal(base.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S+00")) + "::timestamptz"
+
+
+def create_table_sql(schema: str, table: str, data_type: str, *, with_contact_columns: bool = False) -> str:
+    """The seed's CREATE TABLE template for a data type (deletes have no PAYLOAD)."""
+    columns = [
+        "updated_at timestamptz DEFAULT now()",
+        "external_id varchar",
+        "alias_label varchar",
+        "alias_name varchar",
+        "braze_id varchar",
+    ]
+    if with_contact_columns:
+        columns += ["email varchar", "phone varchar"]
+    if data_type != "deletes":
+        columns.append("payload varchar(65535)")
+    return f"CREATE TABLE {quote_ident(schema)}.{quote_ident(table)} (\n   " + ",\n   ".join(columns) + "\n)"
+
+
+def _attribute_rows(table: str, count: int, base: str) -> list[str]:
+    return [
+        f"""INSERT INTO {table} (updated_at, external_id, payload)
+        SELECT {base} - (g || ' minutes')::interval, 'user-' || g,
+               '{{"first_name": "User ' || g || '", "plan": "'
+               || (ARRAY['Free', 'Pro', 'Team', 'Enterprise'])[1 + g % 4] || '", '
+               || '"lifetime_value": ' || (g * 7 % 1000) || '.5, "newsletter": '
+               || CASE WHEN g % 3 = 0 THEN 'true' ELSE 'false' END
+               || ', "last_seen_city": ' || CASE WHEN g % 10 = 0 THEN 'null' ELSE '"Berlin"' END || '}}'
+        FROM generate_series(1, {count}) g""",
+        f"""INSERT INTO {table} (updated_at, alias_name, alias_label, payload)
+        VALUES ({base} - interval '1 second', 'lead-42', 'crm_lead_id', '{{"source": "webinar"}}')""",
+        f"INSERT INTO {table} (updated_at, email, payload) VALUES ({base} - interval '2 seconds', 'ada@example.com', '{{\"vip\": true}}')",
+        # invalid on purpose
+        f"INSERT INTO {table} (updated_at, payload) VALUES ({base} - interval '3 seconds', '{{\"plan\": \"Pro\"}}')",
+        f"INSERT INTO {table} (updated_at, external_id, braze_id, payload) VALUES ({base} - interval '4 seconds', 'user-x', 'b-1', '{{\"a\": 1}}')",
+        f"INSERT INTO {table} (updated_at, external_id, payload) VALUES ({base} - interval '5 seconds', 'user-bad-json', '{{plan: Pro')",
+        f"INSERT INTO {table} (updated_at, external_id, payload) VALUES ({base} - interval '6 seconds', 'user-array', '[1, 2]')",
+        f"INSERT INTO {table} (updated_at, alias_name, payload) VALUES ({base} - interval '7 seconds', 'half-alias', '{{\"a\": 1}}')",
+        f"INSERT INTO {table} (updated_at, external_id, payload) VALUES ({base} - interval '8 seconds', 'user-null', NULL)",
+    ]
+
+
+def _event_rows(table: str, count: int, base: str) -> list[str]:
+    return [
+        f"""INSERT INTO {table} (updated_at, external_id, payload)
+        SELECT {base} - (g || ' minutes')::interval, 'user-' || (1 + g % 500),
+               '{{"name": "' || CASE WHEN g % 2 = 0 THEN 'viewed_product' ELSE 'added_to_cart' END
+               || '", "properties": {{"sku": "SKU-' || g || '", "count": ' || (g % 5) || '}}}}'
+        FROM generate_series(1, {count}) g""",
+        f"INSERT INTO {table} (updated_at, external_id, payload) VALUES ({base} - interval '1 second', 'user-1', '{{\"properties\": {{\"a\": 1}}}}')",
+        f"INSERT INTO {table} (updated_at, external_id, payload) VALUES ({base} - interval '2 seconds', 'user-2', 'not json')",
+        f"INSERT INTO {table} (updated_at, payload) VALUES ({base} - interval '3 seconds', '{{\"name\": \"orphan\"}}')",
+        f"INSERT INTO {table} (updated_at, external_id, payload) VALUES ({base} - interval '4 seconds', 'user-3', '{{\"name\": \"x\", \"external_id\": \"sneaky\"}}')",
+        f"INSERT INTO {table} (updated_at, external_id, payload) VALUES ({base} - interval '5 seconds', 'user-4', '\"just a string\"')",
+    ]
+
+
+def _purchase_rows(table: str, count: int, base: str) -> list[str]:
+    return [
+        f"""INSERT INTO {table} (updated_at, external_id, payload)
+        SELECT {base} - (g || ' minutes')::interval, 'user-' || (1 + g % 300),
+               '{{"product_id": "plan-' || (1 + g % 4) || '", "currency": "' || CASE WHEN g % 3 = 0 THEN 'EUR' ELSE 'USD' END
+               || '", "price": ' || (5 + g % 95) || '.99, "quantity": ' || (1 + g % 3) || '}}'
+        FROM generate_series(1, {count}) g""",
+        f"INSERT INTO {table} (updated_at, external_id, payload) VALUES ({base} - interval '1 second', 'user-1', '{{\"product_id\": \"p\", \"currency\": \"usd\", \"price\": 1}}')",
+        f"INSERT INTO {table} (updated_at, external_id, payload) VALUES ({base} - interval '2 seconds', 'user-2', '{{\"product_id\": \"p\", \"currency\": \"XYZ\", \"price\": 1}}')",
+        f"INSERT INTO {table} (updated_at, external_id, payload) VALUES ({base} - interval '3 seconds', 'user-3', '{{\"currency\": \"USD\", \"price\": 1}}')",
+        f"INSERT INTO {table} (updated_at, external_id, payload) VALUES ({base} - interval '4 seconds', 'user-4', '{{\"product_id\": \"p\", \"currency\": \"USD\", \"price\": 1, \"quantity\": 101}}')",
+        f"INSERT INTO {table} (updated_at, external_id, payload) VALUES ({base} - interval '5 seconds', 'user-5', '{{\"product_id\": \"p\", \"currency\": \"USD\"}}')",
+    ]
+
+
+def _delete_rows(table: str, count: int, base: str) -> list[str]:
+    return [
+        f"""INSERT INTO {table} (updated_at, external_id)
+        SELECT {base} - (g || ' minutes')::interval, 'churned-' || g FROM generate_series(1, {count}) g""",
+        f"INSERT INTO {table} (updated_at) VALUES ({base} - interval '1 second')",
+        f"INSERT INTO {table} (updated_at, external_id, braze_id) VALUES ({base} - interval '2 seconds', 'u', 'b')",
+        f"INSERT INTO {table} (updated_at, alias_label) VALUES ({base} - interval '3 seconds', 'crm')",
+    ]
+
+
+_FILLERS = {
+    "attributes": _attribute_rows,
+    "events": _event_rows,
+    "purchases": _purchase_rows,
+    "deletes": _delete_rows,
+}
+
+
+def create_demo_tables(
+    standin: RedshiftStandIn, password: str, base_time: datetime | None = None, tables: tuple[DemoTable, ...] = DEMO_TABLES
+) -> None:
+    """Create the demo database, schema, user and one filled table per data type.
+
+    Args:
+        standin: a started Redshift stand-in.
+        password: the demo user's password (md5-hashed by the server).
+        base_time: the newest UPDATED_AT (default now); older rows step back a minute each.
+    """
+    base = _ts(base_time or datetime.now(timezone.utc))
+    standin.create_database(DEMO_DATABASE)
+    standin.create_user(DEMO_USER, password)
+    statements = [f"CREATE SCHEMA {quote_ident(DEMO_SCHEMA)}"]
+    for table in tables:
+        statements.append(create_table_sql(DEMO_SCHEMA, table.table, table.data_type, with_contact_columns=True))
+        statements.extend(_FILLERS[table.data_type](table.qualified, table.valid_rows, base))
+    standin.admin_execute(statements, DEMO_DATABASE)
+    for table in tables:
+        standin.grant_read(DEMO_USER, DEMO_SCHEMA, table.table, DEMO_DATABASE)

