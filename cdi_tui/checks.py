@@ -36,7 +36,9 @@ def connection_settings(
     try:
         password = secrets.require(credential_account(credential.name), f"password for credential '{credential.name}'")
     except SecretMissing as error:
-        raise WarehouseError(AUTH, str(error), "Save the password with 'cdi-tui credentials add' or in the app.") from None
+        raise WarehouseError(
+            AUTH, str(error), "Save the password with 'cdi-tui credentials add' or in the app."
+        ) from None
     database = table.database if table is not None and table.database else credential.database
     return ConnectionSettings(
         host=credential.host,

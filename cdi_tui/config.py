@@ -170,7 +170,9 @@ def config_from_dict(path: Path, document: dict[str, Any]) -> Config:
         identity = (credential.host.lower(), str(credential.port), table.database or credential.database, table.sql)
         if identity in seen_tables:
             raise ConfigError(
-                path, f"{where}.table", f"table {table} is already synced by '{seen_tables[identity]}' (one integration per table)"
+                path,
+                f"{where}.table",
+                f"table {table} is already synced by '{seen_tables[identity]}' (one integration per table)",
             )
         seen_tables[identity] = name
         integrations[name] = integration

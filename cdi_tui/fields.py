@@ -65,9 +65,7 @@ def is_loopback_host(host: str) -> bool:
 def validate_name(value: Any) -> str:
     text = str(value).strip()
     if not _NAME.match(text):
-        raise FieldError(
-            "use 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit"
-        )
+        raise FieldError("use 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit")
     return text
 
 
@@ -172,7 +170,7 @@ def validate_frequency(value: Any) -> str:
 
 def validate_time_zone(value: Any) -> str:
     text = str(value).strip()
-    if not text or text not in available_timezones() and text != "UTC":
+    if not text or (text not in available_timezones() and text != "UTC"):
         raise FieldError(f"unknown time zone '{text}' (use an IANA name such as America/New_York)")
     try:
         ZoneInfo(text)
@@ -188,9 +186,7 @@ def validate_endpoint(value: Any) -> str:
     if upper in BRAZE_INSTANCES:
         return upper
     if not _URL.match(text):
-        raise FieldError(
-            f"'{text}' is neither a Braze instance ({', '.join(BRAZE_INSTANCES)}) nor an http(s) URL"
-        )
+        raise FieldError(f"'{text}' is neither a Braze instance ({', '.join(BRAZE_INSTANCES)}) nor an http(s) URL")
     from urllib.parse import urlsplit
 
     parts = urlsplit(text)
@@ -262,7 +258,12 @@ class FieldSpec:
 
 
 CREDENTIAL_FIELDS: tuple[FieldSpec, ...] = (
-    FieldSpec("host", "Host", validate_host, "Redshift cluster endpoint, e.g. examplecluster.abc123.us-west-2.redshift.amazonaws.com"),
+    FieldSpec(
+        "host",
+        "Host",
+        validate_host,
+        "Redshift cluster endpoint, e.g. examplecluster.abc123.us-west-2.redshift.amazonaws.com",
+    ),
     FieldSpec("port", "Port", validate_port, "Redshift port", default=DEFAULT_PORT),
     FieldSpec("database", "Database", validate_required_text, "database to connect to"),
     FieldSpec("user", "User", validate_required_text, "database user with USAGE on the schema and SELECT on the table"),

@@ -50,6 +50,4 @@ def app_paths(home: str | Path | None = None) -> AppPaths:
         root = Path(chosen).expanduser().resolve()
         return AppPaths(root / "config.toml", root / "data", root / "logs")
     dirs = platformdirs.PlatformDirs(APP_NAME, appauthor=False)
-    return AppPaths(
-        Path(dirs.user_config_dir) / "config.toml", Path(dirs.user_data_dir), Path(dirs.user_log_dir)
-    )
+    return AppPaths(Path(dirs.user_config_dir) / "config.toml", Path(dirs.user_data_dir), Path(dirs.user_log_dir))

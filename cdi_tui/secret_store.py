@@ -113,7 +113,6 @@ class KeyringCredentials(CredentialsService):
     def _backend(self) -> Any:
         if self._keyring is None:
             import keyring
-            import keyring.errors
 
             backend = keyring.get_keyring()
             if _is_unusable(backend):
@@ -157,12 +156,12 @@ class KeyringCredentials(CredentialsService):
             raise SecretsUnavailable(f"the keyring refused to store a secret: {type(error).__name__}") from None
 
     def _delete(self, account: str) -> None:
-        keyring = self._backend()
-        import keyring.errors
+        backend = self._backend()
+        from keyring.errors import PasswordDeleteError
 
         try:
-            keyring.delete_password(self.service, account)
-        except keyring.errors.PasswordDeleteError:
+            backend.delete_password(self.service, account)
+        except PasswordDeleteError:
             pass
         except Exception as error:
             raise SecretsUnavailable(f"the keyring did not answer: {type(error).__name__}") from None

@@ -34,8 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     parser = argparse.ArgumentParser(
         prog="cdi-tui",
-        description="Braze Cloud Data Ingestion for Redshift, in the terminal. "
-        "Run with no command to open the app.",
+        description="Braze Cloud Data Ingestion for Redshift, in the terminal. Run with no command to open the app.",
     )
     parser.add_argument("--version", action="version", version=f"cdi-tui {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")

@@ -8,7 +8,7 @@ preview and the sync have row errors to show.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from cdi_tui.standins.postgres import RedshiftStandIn, quote_ident, quote_literal
 
@@ -38,7 +38,7 @@ DEMO_TABLES = (
 
 
 def _ts(base: datetime) -> str:
-    return quote_literal(base.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S+00")) + "::timestamptz"
+    return quote_literal(base.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S+00")) + "::timestamptz"
 
 
 def create_table_sql(schema: str, table: str, data_type: str, *, with_contact_columns: bool = False) -> str:
@@ -57,6 +57,14 @@ def create_table_sql(schema: str, table: str, data_type: str, *, with_contact_co
     return f"CREATE TABLE {quote_ident(schema)}.{quote_ident(table)} (\n   " + ",\n   ".join(columns) + "\n)"
 
 
+def _row(table: str, base: str, seconds_back: int, **values: str | None) -> str:
+    """One INSERT of a hand-made row, ``seconds_back`` before ``base``."""
+    names = ", ".join(["updated_at", *values])
+    literals = [f"{base} - interval '{seconds_back} seconds'"]
+    literals += ["NULL" if value is None else quote_literal(value) for value in values.values()]
+    return f"INSERT INTO {table} ({names}) VALUES ({', '.join(literals)})"
+
+
 def _attribute_rows(table: str, count: int, base: str) -> list[str]:
     return [
         f"""INSERT INTO {table} (updated_at, external_id, payload)
@@ -67,16 +75,15 @@ def _attribute_rows(table: str, count: int, base: str) -> list[str]:
                || CASE WHEN g % 3 = 0 THEN 'true' ELSE 'false' END
                || ', "last_seen_city": ' || CASE WHEN g % 10 = 0 THEN 'null' ELSE '"Berlin"' END || '}}'
         FROM generate_series(1, {count}) g""",
-        f"""INSERT INTO {table} (updated_at, alias_name, alias_label, payload)
-        VALUES ({base} - interval '1 second', 'lead-42', 'crm_lead_id', '{{"source": "webinar"}}')""",
-        f"INSERT INTO {table} (updated_at, email, payload) VALUES ({base} - interval '2 seconds', 'ada@example.com', '{{\"vip\": true}}')",
+        _row(table, base, 1, alias_name="lead-42", alias_label="crm_lead_id", payload='{"source": "webinar"}'),
+        _row(table, base, 2, email="ada@example.com", payload='{"vip": true}'),
         # invalid on purpose
-        f"INSERT INTO {table} (updated_at, payload) VALUES ({base} - interval '3 seconds', '{{\"plan\": \"Pro\"}}')",
-        f"INSERT INTO {table} (updated_at, external_id, braze_id, payload) VALUES ({base} - interval '4 seconds', 'user-x', 'b-1', '{{\"a\": 1}}')",
-        f"INSERT INTO {table} (updated_at, external_id, payload) VALUES ({base} - interval '5 seconds', 'user-bad-json', '{{plan: Pro')",
-        f"INSERT INTO {table} (updated_at, external_id, payload) VALUES ({base} - interval '6 seconds', 'user-array', '[1, 2]')",
-        f"INSERT INTO {table} (updated_at, alias_name, payload) VALUES ({base} - interval '7 seconds', 'half-alias', '{{\"a\": 1}}')",
-        f"INSERT INTO {table} (updated_at, external_id, payload) VALUES ({base} - interval '8 seconds', 'user-null', NULL)",
+        _row(table, base, 3, payload='{"plan": "Pro"}'),
+        _row(table, base, 4, external_id="user-x", braze_id="b-1", payload='{"a": 1}'),
+        _row(table, base, 5, external_id="user-bad-json", payload="{plan: Pro"),
+        _row(table, base, 6, external_id="user-array", payload="[1, 2]"),
+        _row(table, base, 7, alias_name="half-alias", payload='{"a": 1}'),
+        _row(table, base, 8, external_id="user-null", payload=None),
     ]
 
 
@@ -87,11 +94,11 @@ def _event_rows(table: str, count: int, base: str) -> list[str]:
                '{{"name": "' || CASE WHEN g % 2 = 0 THEN 'viewed_product' ELSE 'added_to_cart' END
                || '", "properties": {{"sku": "SKU-' || g || '", "count": ' || (g % 5) || '}}}}'
         FROM generate_series(1, {count}) g""",
-        f"INSERT INTO {table} (updated_at, external_id, payload) VALUES ({base} - interval '1 second', 'user-1', '{{\"properties\": {{\"a\": 1}}}}')",
-        f"INSERT INTO {table} (updated_at, external_id, payload) VALUES ({base} - interval '2 seconds', 'user-2', 'not json')",
-        f"INSERT INTO {table} (updated_at, payload) VALUES ({base} - interval '3 seconds', '{{\"name\": \"orphan\"}}')",
-        f"INSERT INTO {table} (updated_at, external_id, payload) VALUES ({base} - interval '4 seconds', 'user-3', '{{\"name\": \"x\", \"external_id\": \"sneaky\"}}')",
-        f"INSERT INTO {table} (updated_at, external_id, payload) VALUES ({base} - interval '5 seconds', 'user-4', '\"just a string\"')",
+        _row(table, base, 1, external_id="user-1", payload='{"properties": {"a": 1}}'),
+        _row(table, base, 2, external_id="user-2", payload="not json"),
+        _row(table, base, 3, payload='{"name": "orphan"}'),
+        _row(table, base, 4, external_id="user-3", payload='{"name": "x", "external_id": "sneaky"}'),
+        _row(table, base, 5, external_id="user-4", payload='"just a string"'),
     ]
 
 
@@ -99,14 +106,21 @@ def _purchase_rows(table: str, count: int, base: str) -> list[str]:
     return [
         f"""INSERT INTO {table} (updated_at, external_id, payload)
         SELECT {base} - (g || ' minutes')::interval, 'user-' || (1 + g % 300),
-               '{{"product_id": "plan-' || (1 + g % 4) || '", "currency": "' || CASE WHEN g % 3 = 0 THEN 'EUR' ELSE 'USD' END
+               '{{"product_id": "plan-' || (1 + g % 4) || '", "currency": "'
+               || CASE WHEN g % 3 = 0 THEN 'EUR' ELSE 'USD' END
                || '", "price": ' || (5 + g % 95) || '.99, "quantity": ' || (1 + g % 3) || '}}'
         FROM generate_series(1, {count}) g""",
-        f"INSERT INTO {table} (updated_at, external_id, payload) VALUES ({base} - interval '1 second', 'user-1', '{{\"product_id\": \"p\", \"currency\": \"usd\", \"price\": 1}}')",
-        f"INSERT INTO {table} (updated_at, external_id, payload) VALUES ({base} - interval '2 seconds', 'user-2', '{{\"product_id\": \"p\", \"currency\": \"XYZ\", \"price\": 1}}')",
-        f"INSERT INTO {table} (updated_at, external_id, payload) VALUES ({base} - interval '3 seconds', 'user-3', '{{\"currency\": \"USD\", \"price\": 1}}')",
-        f"INSERT INTO {table} (updated_at, external_id, payload) VALUES ({base} - interval '4 seconds', 'user-4', '{{\"product_id\": \"p\", \"currency\": \"USD\", \"price\": 1, \"quantity\": 101}}')",
-        f"INSERT INTO {table} (updated_at, external_id, payload) VALUES ({base} - interval '5 seconds', 'user-5', '{{\"product_id\": \"p\", \"currency\": \"USD\"}}')",
+        _row(table, base, 1, external_id="user-1", payload='{"product_id": "p", "currency": "usd", "price": 1}'),
+        _row(table, base, 2, external_id="user-2", payload='{"product_id": "p", "currency": "XYZ", "price": 1}'),
+        _row(table, base, 3, external_id="user-3", payload='{"currency": "USD", "price": 1}'),
+        _row(
+            table,
+            base,
+            4,
+            external_id="user-4",
+            payload='{"product_id": "p", "currency": "USD", "price": 1, "quantity": 101}',
+        ),
+        _row(table, base, 5, external_id="user-5", payload='{"product_id": "p", "currency": "USD"}'),
     ]
 
 
@@ -114,9 +128,9 @@ def _delete_rows(table: str, count: int, base: str) -> list[str]:
     return [
         f"""INSERT INTO {table} (updated_at, external_id)
         SELECT {base} - (g || ' minutes')::interval, 'churned-' || g FROM generate_series(1, {count}) g""",
-        f"INSERT INTO {table} (updated_at) VALUES ({base} - interval '1 second')",
-        f"INSERT INTO {table} (updated_at, external_id, braze_id) VALUES ({base} - interval '2 seconds', 'u', 'b')",
-        f"INSERT INTO {table} (updated_at, alias_label) VALUES ({base} - interval '3 seconds', 'crm')",
+        _row(table, base, 1),
+        _row(table, base, 2, external_id="u", braze_id="b"),
+        _row(table, base, 3, alias_label="crm"),
     ]
 
 
@@ -129,7 +143,10 @@ _FILLERS = {
 
 
 def create_demo_tables(
-    standin: RedshiftStandIn, password: str, base_time: datetime | None = None, tables: tuple[DemoTable, ...] = DEMO_TABLES
+    standin: RedshiftStandIn,
+    password: str,
+    base_time: datetime | None = None,
+    tables: tuple[DemoTable, ...] = DEMO_TABLES,
 ) -> None:
     """Create the demo database, schema, user and one filled table per data type.
 
@@ -138,7 +155,7 @@ def create_demo_tables(
         password: the demo user's password (md5-hashed by the server).
         base_time: the newest UPDATED_AT (default now); older rows step back a minute each.
     """
-    base = _ts(base_time or datetime.now(timezone.utc))
+    base = _ts(base_time or datetime.now(UTC))
     standin.create_database(DEMO_DATABASE)
     standin.create_user(DEMO_USER, password)
     statements = [f"CREATE SCHEMA {quote_ident(DEMO_SCHEMA)}"]

@@ -61,7 +61,7 @@ def filter_startup_parameters(payload: bytes) -> bytes:
 
 
 def _rewrite_parameter_status(body: bytes) -> bytes:
-    name, _, rest = body.partition(b"\x00")
+    name, _, _rest = body.partition(b"\x00")
     if name == b"server_version":
         return name + b"\x00" + REDSHIFT_SERVER_VERSION + b"\x00"
     return body

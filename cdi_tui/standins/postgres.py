@@ -116,10 +116,22 @@ class RedshiftStandIn:
         if self._run_as:
             # the unprivileged server user must be able to reach its data folder
             self.base_dir.chmod(0o755)
+            if not str(bin_dir).startswith("/usr/"):
+                bin_dir = self._copy_private_install(bin_dir)
         self.data_dir.mkdir(mode=0o700, exist_ok=True)
         self._chown(self.data_dir)
         self._exec(
-            [str(bin_dir / "initdb"), "-D", str(self.data_dir), "-U", ADMIN_USER, "--auth=trust", "-E", "UTF8", "--locale=C"]
+            [
+                str(bin_dir / "initdb"),
+                "-D",
+                str(self.data_dir),
+                "-U",
+                ADMIN_USER,
+                "--auth=trust",
+                "-E",
+                "UTF8",
+                "--locale=C",
+            ]
         )
         self.postgres_port = free_port()
         settings = {
@@ -242,6 +254,22 @@ class RedshiftStandIn:
         )
 
     # internals -----------------------------------------------------------------
+    def _copy_private_install(self, bin_dir: Path) -> Path:
+        """Copy binaries from a private folder (a wheel in a venv) where the server user can run them.
+
+        Keeps the layout a wheel's RPATH expects: ``<package>/<install>/bin`` beside
+        ``<package>.libs``.
+        """
+        install_root = bin_dir.parent
+        package_dir = install_root.parent
+        target_package = self.base_dir / "pgwheel" / package_dir.name
+        if not target_package.exists():
+            shutil.copytree(install_root, target_package / install_root.name, symlinks=True)
+            libs = package_dir.parent / f"{package_dir.name}.libs"
+            if libs.is_dir():
+                shutil.copytree(libs, target_package.parent / libs.name, symlinks=True)
+        return target_package / install_root.name / "bin"
+
     def _md5_ready(self) -> bool:
         return (self.data_dir / "pg_hba.conf").read_text(encoding="utf-8").startswith("host all all 127.0.0.1/32 md5")
 

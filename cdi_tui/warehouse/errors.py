@@ -110,11 +110,11 @@ def classify(error: BaseException, *, host: str, port: int, database: str, user:
             return WarehouseError(CONNECTION_LOST, f"The connection to {host}:{port} was cut")
         if isinstance(cause, OSError) and cause.errno is not None:
             return WarehouseError(UNREACHABLE, f"Cannot reach {host}:{port} ({cause.strerror})")
-    if "refuses ssl" in text or "ssl" in text and "certificate" in text:
+    if "refuses ssl" in text or ("ssl" in text and "certificate" in text):
         return WarehouseError(TLS, f"{host}:{port} does not offer TLS, and the SSL mode requires it")
     if "time out" in text or "timed out" in text:
         return WarehouseError(TIMEOUT, f"No answer from {host}:{port} in time")
-    if "communication error" in text or "connection" in text and ("closed" in text or "lost" in text):
+    if "communication error" in text or ("connection" in text and ("closed" in text or "lost" in text)):
         return WarehouseError(CONNECTION_LOST, f"The connection to {host}:{port} was cut")
     if "unexpected message" in text or "struct.error" in text or "eof" in text:
         return WarehouseError(CONNECTION_LOST, f"The connection to {host}:{port} broke mid-conversation")

@@ -242,7 +242,9 @@ class RedshiftSource:
         rows = [tuple(row) for row in cursor.fetchall()]
         return Preview(shape.select_columns, rows)
 
-    def _range_clause(self, shape: TableShape, lower: datetime | None, inclusive: bool, upper: datetime | None) -> tuple[str, tuple[Any, ...]]:
+    def _range_clause(
+        self, shape: TableShape, lower: datetime | None, inclusive: bool, upper: datetime | None
+    ) -> tuple[str, tuple[Any, ...]]:
         updated_at = quote_identifier(shape.actual["updated_at"])
         conditions: list[str] = []
         params: list[Any] = []
@@ -281,7 +283,9 @@ class RedshiftSource:
         if not_after is None:
             self._execute(cursor, f"SELECT MAX({updated_at}) FROM {self.table.sql}")
         else:
-            self._execute(cursor, f"SELECT MAX({updated_at}) FROM {self.table.sql} WHERE {updated_at} <= %s", (not_after,))
+            self._execute(
+                cursor, f"SELECT MAX({updated_at}) FROM {self.table.sql} WHERE {updated_at} <= %s", (not_after,)
+            )
         row = cursor.fetchone()
         return row[0] if row else None
 

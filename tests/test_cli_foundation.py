@@ -1,0 +1,65 @@
+"""The command line as a user runs it: a real process, real stand-ins."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+
+def run_cli(*args: str, env: dict[str, str] | None = None, timeout: float = 180) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "cdi_tui", *args],
+        capture_output=True,
+        text=True,
+        env=env or os.environ.copy(),
+        timeout=timeout,
+    )
+
+
+def test_paths_follow_cdi_tui_home(tmp_path: Path) -> None:
+    env = {**os.environ, "CDI_TUI_HOME": str(tmp_path / "h")}
+    result = run_cli("paths", "--json", env=env)
+    assert result.returncode == 0, result.stderr
+    paths = json.loads(result.stdout)
+    assert paths["config"] == str(tmp_path / "h" / "config.toml")
+    assert paths["run_log"].startswith(str(tmp_path / "h" / "data"))
+    assert paths["logs"] == str(tmp_path / "h" / "logs")
+    human = run_cli("paths", env=env)
+    assert str(tmp_path / "h" / "config.toml") in human.stdout
+
+
+def test_an_unknown_command_is_a_usage_error_without_a_traceback() -> None:
+    result = run_cli("frobnicate")
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+
+
+def test_a_broken_config_is_one_line_naming_the_file(tmp_path: Path) -> None:
+    home = tmp_path / "h"
+    home.mkdir()
+    (home / "config.toml").write_text('[integrations.x]\ncredential = "nope"\ntable = "a.b"\ndata_type = "events"\n')
+    from cdi_tui.config import ConfigError, load_config
+
+    with pytest.raises(ConfigError) as caught:
+        load_config(home / "config.toml")
+    assert str(home / "config.toml") in str(caught.value)
+
+
+@pytest.mark.real
+def test_demo_prints_a_passing_connection_test_and_a_preview_for_every_data_type(tmp_path: Path) -> None:
+    env = {**os.environ, "CDI_TUI_HOME": str(tmp_path / "users-own-home"), "COLUMNS": "160"}
+    result = run_cli("demo", env=env)
+    assert result.returncode == 0, result.stderr[-2000:]
+    for name in ("demo-attributes", "demo-events", "demo-purchases", "demo-deletes"):
+        assert name in result.stdout
+    assert result.stdout.count("Connection test passed") == 4
+    assert result.stdout.count("Preview: newest") == 4
+    assert "lead-42" in result.stdout  # a preview row
+    assert json.loads(result.stdout.strip().splitlines()[-1]) == {"connection_tests_failed": 0}
+    # the user's own home is never touched
+    assert not (tmp_path / "users-own-home").exists()
