@@ -6,6 +6,7 @@ the newest rows or a :class:`~cdi_tui.warehouse.errors.WarehouseError` with the 
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 
 from cdi_tui.config import Config, Credential, Integration
@@ -13,6 +14,24 @@ from cdi_tui.secret_store import CredentialsService, SecretMissing, credential_a
 from cdi_tui.tables import TableName
 from cdi_tui.warehouse.errors import AUTH, WarehouseError
 from cdi_tui.warehouse.source import ConnectionSettings, Preview, RedshiftSource, TableShape
+
+
+def integration_fingerprint(credential: Credential, integration: Integration) -> str:
+    """What a connection test vouches for: the connection and the table (not the password).
+
+    A change to any of these sends the integration back to needing a test.
+    """
+    parts = (
+        credential.host.lower(),
+        str(credential.port),
+        credential.database,
+        credential.user,
+        credential.sslmode,
+        integration.table_name.database or "",
+        integration.table_name.sql,
+        integration.data_type,
+    )
+    return hashlib.sha256("\x00".join(parts).encode()).hexdigest()
 
 
 @dataclass
@@ -36,9 +55,7 @@ def connection_settings(
     try:
         password = secrets.require(credential_account(credential.name), f"password for credential '{credential.name}'")
     except SecretMissing as error:
-        raise WarehouseError(
-            AUTH, str(error), "Save the password with 'cdi-tui credentials add' or in the app."
-        ) from None
+        raise WarehouseError(AUTH, str(error), "Save the password with 'cdi-tui credentials add' or in the app.") from None
     database = table.database if table is not None and table.database else credential.database
     return ConnectionSettings(
         host=credential.host,

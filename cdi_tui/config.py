@@ -100,9 +100,7 @@ class Config:
 # --- validation -------------------------------------------------------------------
 
 
-def _section(
-    path: Path, where: str, raw: Any, specs: tuple[FieldSpec, ...], allow_missing: bool = False
-) -> dict[str, Any]:
+def _section(path: Path, where: str, raw: Any, specs: tuple[FieldSpec, ...], allow_missing: bool = False) -> dict[str, Any]:
     if not isinstance(raw, dict):
         raise ConfigError(path, where, "expected a table of settings")
     known = {spec.key for spec in specs}
@@ -163,9 +161,7 @@ def config_from_dict(path: Path, document: dict[str, Any]) -> Config:
         integration = Integration(name=name, **values)
         credential = credentials.get(integration.credential)
         if credential is None:
-            raise ConfigError(
-                path, f"{where}.credential", f"no credential named '{integration.credential}' in [credentials]"
-            )
+            raise ConfigError(path, f"{where}.credential", f"no credential named '{integration.credential}' in [credentials]")
         table = integration.table_name
         identity = (credential.host.lower(), str(credential.port), table.database or credential.database, table.sql)
         if identity in seen_tables:

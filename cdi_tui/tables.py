@@ -81,9 +81,7 @@ def _split_parts(text: str) -> list[str]:
             if not part:
                 raise TableNameError(f"'{text}' has an empty part; expected [DATABASE.]SCHEMA.TABLE")
             if '"' in part or any(char.isspace() for char in part):
-                raise TableNameError(
-                    f"'{part}' needs double quotes (it has spaces or quotes); expected [DATABASE.]SCHEMA.TABLE"
-                )
+                raise TableNameError(f"'{part}' needs double quotes (it has spaces or quotes); expected [DATABASE.]SCHEMA.TABLE")
             part = part.lower()
         if "\x00" in part:
             raise TableNameError("a table name cannot contain NUL")

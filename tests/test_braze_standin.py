@@ -14,9 +14,7 @@ AUTH = {"Authorization": "Bearer test-key"}
 
 
 def track(braze: BrazeStandIn, body: Any, headers: dict[str, str] | None = None) -> httpx.Response:
-    return httpx.post(
-        f"{braze.url}/users/track", json=body, headers=headers if headers is not None else AUTH, timeout=10
-    )
+    return httpx.post(f"{braze.url}/users/track", json=body, headers=headers if headers is not None else AUTH, timeout=10)
 
 
 def attribute(n: int, **extra: Any) -> dict[str, Any]:
@@ -30,10 +28,7 @@ def test_it_binds_loopback_only(braze: BrazeStandIn) -> None:
 def test_a_missing_or_wrong_key_gets_401_and_a_key_without_permission_403(braze: BrazeStandIn) -> None:
     assert track(braze, {"attributes": [attribute(1)]}, headers={}).status_code == 401
     assert track(braze, {"attributes": [attribute(1)]}, headers={"Authorization": "Bearer nope"}).status_code == 401
-    assert (
-        track(braze, {"attributes": [attribute(1)]}, headers={"Authorization": "Bearer no-permission-key"}).status_code
-        == 403
-    )
+    assert track(braze, {"attributes": [attribute(1)]}, headers={"Authorization": "Bearer no-permission-key"}).status_code == 403
     assert braze.objects() == []
 
 
@@ -43,9 +38,7 @@ def test_valid_objects_are_accepted_and_recorded(braze: BrazeStandIn) -> None:
             attribute(1),
             {"user_alias": {"alias_name": "a", "alias_label": "crm"}, "vip": True, "_update_existing_only": False},
         ],
-        "events": [
-            {"email": "a@example.com", "name": "opened", "time": "2026-01-01T00:00:00Z", "properties": {"n": 1}}
-        ],
+        "events": [{"email": "a@example.com", "name": "opened", "time": "2026-01-01T00:00:00Z", "properties": {"n": 1}}],
         "purchases": [
             {
                 "phone": "+15555550100",

@@ -126,9 +126,7 @@ def test_a_missing_file_is_an_empty_config(tmp_path: Path) -> None:
         ),
     ],
 )
-def test_a_broken_file_names_the_file_the_key_and_the_fault(
-    tmp_path: Path, text: str, where: str, problem: str
-) -> None:
+def test_a_broken_file_names_the_file_the_key_and_the_fault(tmp_path: Path, text: str, where: str, problem: str) -> None:
     path = write(tmp_path / "config.toml", text)
     with pytest.raises(ConfigError) as caught:
         load_config(path)
@@ -165,9 +163,7 @@ def test_an_update_that_breaks_a_rule_changes_nothing(tmp_path: Path) -> None:
     assert path.read_bytes() == before
 
 
-def test_saved_files_round_trip_with_mode_0600_in_a_0700_folder(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_saved_files_round_trip_with_mode_0600_in_a_0700_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CDI_TUI_HOME", str(tmp_path / "home"))
     paths = app_paths().ensure()
     store = ConfigStore(paths.config_file)
@@ -199,9 +195,7 @@ def test_a_crash_mid_write_leaves_the_old_file_whole(tmp_path: Path, monkeypatch
     assert not [name for name in os.listdir(tmp_path) if name.endswith(".tmp")]
 
 
-def test_cdi_tui_home_moves_config_data_and_logs_under_one_folder(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_cdi_tui_home_moves_config_data_and_logs_under_one_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CDI_TUI_HOME", str(tmp_path / "elsewhere"))
     paths = app_paths()
     assert paths == AppPaths(

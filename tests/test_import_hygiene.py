@@ -31,9 +31,6 @@ def test_the_package_has_a_headless_core_worth_checking() -> None:
 
 @pytest.mark.parametrize("module", headless_modules())
 def test_headless_module_does_not_import_textual(module: str) -> None:
-    code = (
-        f"import sys, {module}; "
-        "sys.exit(1 if any(m == 'textual' or m.startswith('textual.') for m in sys.modules) else 0)"
-    )
+    code = f"import sys, {module}; sys.exit(1 if any(m == 'textual' or m.startswith('textual.') for m in sys.modules) else 0)"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, f"{module} pulls in textual (or failed to import): {result.stderr[-500:]}"

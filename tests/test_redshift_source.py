@@ -62,9 +62,7 @@ class Workspace:
                 f"SELECT {values} FROM generate_series(1, {rows}) g"
             )
         if grant:
-            statements.append(
-                f"GRANT SELECT ON {quote_ident(self.schema)}.{quote_ident(name)} TO {quote_ident(self.user)}"
-            )
+            statements.append(f"GRANT SELECT ON {quote_ident(self.schema)}.{quote_ident(name)} TO {quote_ident(self.user)}")
         self.standin.admin_execute(statements)
         return self.table(name)
 
@@ -139,9 +137,7 @@ def test_a_host_that_never_answers_times_out() -> None:
     silent.bind(("127.0.0.1", 0))
     silent.listen(1)
     try:
-        settings = ConnectionSettings(
-            "127.0.0.1", silent.getsockname()[1], "dev", "u", "p", sslmode="disable", connect_timeout=1
-        )
+        settings = ConnectionSettings("127.0.0.1", silent.getsockname()[1], "dev", "u", "p", sslmode="disable", connect_timeout=1)
         error = connect_error(settings, TableName("s", "t"))
     finally:
         silent.close()
@@ -177,9 +173,7 @@ def test_disabling_tls_is_warned_about_for_remote_hosts_only() -> None:
     assert warnings and "unencrypted" in warnings[0]
 
 
-def test_permission_denied_on_the_schema_and_on_the_table_are_told_apart(
-    workspace: Workspace, redshift: RedshiftStandIn
-) -> None:
+def test_permission_denied_on_the_schema_and_on_the_table_are_told_apart(workspace: Workspace, redshift: RedshiftStandIn) -> None:
     ungranted = workspace.create("ungranted", rows=1, grant=False)
     error = connect_error(workspace.settings(), ungranted)
     assert error.kind == kinds.TABLE_PERMISSION

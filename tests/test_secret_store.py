@@ -37,9 +37,7 @@ def test_secrets_round_trip_through_the_real_secret_service(secret_service: Secr
     store.delete(account)  # deleting twice is harmless
 
 
-def test_no_secret_lands_in_the_caller_home_or_config(
-    secret_service: SecretService, tmp_path: Path, unique_name: str
-) -> None:
+def test_no_secret_lands_in_the_caller_home_or_config(secret_service: SecretService, tmp_path: Path, unique_name: str) -> None:
     store = KeyringCredentials()
     store.set(braze_key_account(), f"key-{unique_name}")
     for path in tmp_path.rglob("*"):
@@ -83,11 +81,7 @@ def test_with_no_secret_service_keyring_falls_back_to_fail_and_is_refused(tmp_pa
         "try:\n    KeyringCredentials().probe()\n    print('USABLE')\n"
         "except SecretsUnavailable as e:\n    print('REFUSED')\n"
     )
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if key not in ("DBUS_SESSION_BUS_ADDRESS", "PYTHON_KEYRING_BACKEND")
-    }
+    env = {key: value for key, value in os.environ.items() if key not in ("DBUS_SESSION_BUS_ADDRESS", "PYTHON_KEYRING_BACKEND")}
     env.update(
         {
             "HOME": str(tmp_path),

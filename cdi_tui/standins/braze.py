@@ -16,7 +16,6 @@ import asyncio
 import json
 import math
 import random
-import re
 import threading
 import time
 from collections import deque
@@ -25,177 +24,13 @@ from typing import Any
 
 from aiohttp import web
 
-IDENTIFIER_KEYS = ("external_id", "user_alias", "braze_id", "email", "phone")
-MAX_OBJECTS_PER_ARRAY = 75
-MAX_OBJECTS_COMBINED_MAU = 50
-MAX_DELETE_IDENTIFIERS = 50
-NOTHING_VALID = "Valid data must be provided in the 'attributes', 'events', or 'purchases' fields."
-_CURRENCY = re.compile(r"^[A-Z]{3}$")
-# ISO 4217 alphabetic codes in current use (the stand-in rejects others as Braze does)
-ISO_4217 = frozenset(
-    [
-        "AED",
-        "AFN",
-        "ALL",
-        "AMD",
-        "ANG",
-        "AOA",
-        "ARS",
-        "AUD",
-        "AWG",
-        "AZN",
-        "BAM",
-        "BBD",
-        "BDT",
-        "BGN",
-        "BHD",
-        "BIF",
-        "BMD",
-        "BND",
-        "BOB",
-        "BRL",
-        "BSD",
-        "BTN",
-        "BWP",
-        "BYN",
-        "BZD",
-        "CAD",
-        "CDF",
-        "CHF",
-        "CLP",
-        "CNY",
-        "COP",
-        "CRC",
-        "CUC",
-        "CUP",
-        "CVE",
-        "CZK",
-        "DJF",
-        "DKK",
-        "DOP",
-        "DZD",
-        "EGP",
-        "ERN",
-        "ETB",
-        "EUR",
-        "FJD",
-        "FKP",
-        "GBP",
-        "GEL",
-        "GHS",
-        "GIP",
-        "GMD",
-        "GNF",
-        "GTQ",
-        "GYD",
-        "HKD",
-        "HNL",
-        "HTG",
-        "HUF",
-        "IDR",
-        "ILS",
-        "INR",
-        "IQD",
-        "IRR",
-        "ISK",
-        "JMD",
-        "JOD",
-        "JPY",
-        "KES",
-        "KGS",
-        "KHR",
-        "KMF",
-        "KPW",
-        "KRW",
-        "KWD",
-        "KYD",
-        "KZT",
-        "LAK",
-        "LBP",
-        "LKR",
-        "LRD",
-        "LSL",
-        "LYD",
-        "MAD",
-        "MDL",
-        "MGA",
-        "MKD",
-        "MMK",
-        "MNT",
-        "MOP",
-        "MRU",
-        "MUR",
-        "MVR",
-        "MWK",
-        "MXN",
-        "MYR",
-        "MZN",
-        "NAD",
-        "NGN",
-        "NIO",
-        "NOK",
-        "NPR",
-        "NZD",
-        "OMR",
-        "PAB",
-        "PEN",
-        "PGK",
-        "PHP",
-        "PKR",
-        "PLN",
-        "PYG",
-        "QAR",
-        "RON",
-        "RSD",
-        "RUB",
-        "RWF",
-        "SAR",
-        "SBD",
-        "SCR",
-        "SDG",
-        "SEK",
-        "SGD",
-        "SHP",
-        "SLE",
-        "SLL",
-        "SOS",
-        "SRD",
-        "SSP",
-        "STN",
-        "SVC",
-        "SYP",
-        "SZL",
-        "THB",
-        "TJS",
-        "TMT",
-        "TND",
-        "TOP",
-        "TRY",
-        "TTD",
-        "TWD",
-        "TZS",
-        "UAH",
-        "UGX",
-        "USD",
-        "UYU",
-        "UYW",
-        "UZS",
-        "VES",
-        "VED",
-        "VND",
-        "VUV",
-        "WST",
-        "XAF",
-        "XCD",
-        "XCG",
-        "XOF",
-        "XPF",
-        "YER",
-        "ZAR",
-        "ZMW",
-        "ZWG",
-        "ZWL",
-    ]
+from cdi_tui.braze.rules import (
+    IDENTIFIER_KEYS,
+    ISO_4217,
+    MAX_DELETE_IDENTIFIERS,
+    MAX_OBJECTS_COMBINED_MAU,
+    MAX_OBJECTS_PER_ARRAY,
+    NOTHING_VALID,
 )
 
 
@@ -270,9 +105,7 @@ def _validate_identifier(obj: dict[str, Any]) -> str | None:
     if len(present) > 1:
         return "multiple_identifiers"
     alias = obj.get("user_alias")
-    if alias is not None and (
-        not isinstance(alias, dict) or not alias.get("alias_name") or not alias.get("alias_label")
-    ):
+    if alias is not None and (not isinstance(alias, dict) or not alias.get("alias_name") or not alias.get("alias_label")):
         return "invalid_user_alias"
     return None
 
@@ -321,15 +154,13 @@ def validate_object(array_name: str, obj: Any) -> str | None:
         if len(product_id) > 255:
             return "string_too_long"
         currency = obj.get("currency")
-        if not isinstance(currency, str) or not _CURRENCY.match(currency) or currency not in ISO_4217:
+        if not isinstance(currency, str) or currency not in ISO_4217:
             return "invalid_currency"
         price = obj.get("price")
         if isinstance(price, bool) or not isinstance(price, (int, float)):
             return "invalid_price"
         quantity = obj.get("quantity")
-        if quantity is not None and (
-            isinstance(quantity, bool) or not isinstance(quantity, int) or not 1 <= quantity <= 100
-        ):
+        if quantity is not None and (isinstance(quantity, bool) or not isinstance(quantity, int) or not 1 <= quantity <= 100):
             return "invalid_quantity"
     return _validate_properties(obj.get("properties"))
 
@@ -449,9 +280,7 @@ class BrazeStandIn:
     async def _dump(self, request: web.Request) -> web.Response:
         with self._lock:
             payload = {
-                "received": [
-                    {"endpoint": item.endpoint, "body": item.body, "bulk": item.bulk} for item in self.received
-                ],
+                "received": [{"endpoint": item.endpoint, "body": item.body, "bulk": item.bulk} for item in self.received],
                 "stats": self.stats.__dict__,
             }
         return web.json_response(payload)
@@ -573,8 +402,7 @@ class BrazeStandIn:
         if not isinstance(body, dict):
             return self._answer(400, {"message": "Invalid JSON in request body"}, headers)
         lists = {
-            key: body.get(key) or []
-            for key in ("external_ids", "user_aliases", "braze_ids", "email_addresses", "phone_numbers")
+            key: body.get(key) or [] for key in ("external_ids", "user_aliases", "braze_ids", "email_addresses", "phone_numbers")
         }
         if any(not isinstance(value, list) for value in lists.values()):
             return self._answer(400, {"message": "identifier fields must be arrays"}, headers)

@@ -279,9 +279,7 @@ class RedshiftStandIn:
             os.chown(path, entry.pw_uid, entry.pw_gid)
 
     def _exec(self, command: list[str]) -> None:
-        result = subprocess.run(
-            command, capture_output=True, text=True, cwd=self.base_dir, user=self._run_as, timeout=120
-        )
+        result = subprocess.run(command, capture_output=True, text=True, cwd=self.base_dir, user=self._run_as, timeout=120)
         if result.returncode != 0:
             raise StandInError(f"{Path(command[0]).name} failed: {result.stderr.strip() or result.stdout.strip()}")
 

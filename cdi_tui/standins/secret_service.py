@@ -68,8 +68,7 @@ def start_secret_service() -> SecretService:
     keyring_daemon = shutil.which("gnome-keyring-daemon")
     if not dbus_daemon or not keyring_daemon:
         raise StandInError(
-            "a Secret Service needs dbus-daemon and gnome-keyring-daemon "
-            "(Debian: apt-get install dbus-daemon gnome-keyring)"
+            "a Secret Service needs dbus-daemon and gnome-keyring-daemon (Debian: apt-get install dbus-daemon gnome-keyring)"
         )
     folder = Path(tempfile.mkdtemp(prefix="cdi-tui-secrets-"))
     runtime = folder / "run"
@@ -112,8 +111,7 @@ def start_secret_service() -> SecretService:
         service.stop()
         raise
     service.env = {
-        key: env[key]
-        for key in ("DBUS_SESSION_BUS_ADDRESS", "HOME", "XDG_RUNTIME_DIR", "XDG_DATA_HOME", "XDG_CONFIG_HOME")
+        key: env[key] for key in ("DBUS_SESSION_BUS_ADDRESS", "HOME", "XDG_RUNTIME_DIR", "XDG_DATA_HOME", "XDG_CONFIG_HOME")
     }
     return service
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import re
 import threading
-from collections.abc import Iterator
+from collections.abc import Generator
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -123,9 +123,7 @@ def check_table_columns(column_names: list[str], data_type: str) -> TableShape:
         problems.append("UPDATED_AT is missing")
     if data_type == "deletes":
         if "payload" in actual:
-            problems.append(
-                "a Delete Users table must not have a PAYLOAD column (a guard against deleting users by accident)"
-            )
+            problems.append("a Delete Users table must not have a PAYLOAD column (a guard against deleting users by accident)")
     elif "payload" not in actual:
         problems.append("PAYLOAD is missing")
     has_alias_name, has_alias_label = "alias_name" in actual, "alias_label" in actual
@@ -236,8 +234,7 @@ class RedshiftSource:
         updated_at = quote_identifier(shape.actual["updated_at"])
         self._execute(
             cursor,
-            f"SELECT {shape.select_list()} FROM {self.table.sql} "
-            f"ORDER BY {updated_at} DESC NULLS LAST LIMIT {int(limit)}",
+            f"SELECT {shape.select_list()} FROM {self.table.sql} ORDER BY {updated_at} DESC NULLS LAST LIMIT {int(limit)}",
         )
         rows = [tuple(row) for row in cursor.fetchall()]
         return Preview(shape.select_columns, rows)
@@ -276,6 +273,13 @@ class RedshiftSource:
         row = cursor.fetchone()
         return int(row[0]) if row else 0
 
+    def null_updated_at_rows(self, shape: TableShape, limit: int = 1000) -> list[list[Any]]:
+        """Up to ``limit`` rows whose UPDATED_AT is NULL (they can never be synced)."""
+        updated_at = quote_identifier(shape.actual["updated_at"])
+        cursor = self._cursor()
+        self._execute(cursor, f"SELECT {shape.select_list()} FROM {self.table.sql} WHERE {updated_at} IS NULL LIMIT {int(limit)}")
+        return [list(row) for row in cursor.fetchall()]
+
     def newest_updated_at(self, shape: TableShape, not_after: datetime | None = None) -> datetime | None:
         """The newest UPDATED_AT not later than ``not_after`` (a run's upper bound)."""
         updated_at = quote_identifier(shape.actual["updated_at"])
@@ -283,9 +287,7 @@ class RedshiftSource:
         if not_after is None:
             self._execute(cursor, f"SELECT MAX({updated_at}) FROM {self.table.sql}")
         else:
-            self._execute(
-                cursor, f"SELECT MAX({updated_at}) FROM {self.table.sql} WHERE {updated_at} <= %s", (not_after,)
-            )
+            self._execute(cursor, f"SELECT MAX({updated_at}) FROM {self.table.sql} WHERE {updated_at} <= %s", (not_after,))
         row = cursor.fetchone()
         return row[0] if row else None
 
@@ -297,7 +299,7 @@ class RedshiftSource:
         upper: datetime | None = None,
         fetch_rows: int = DEFAULT_FETCH_ROWS,
         cancelled: threading.Event | None = None,
-    ) -> Iterator[list[list[Any]]]:
+    ) -> Generator[list[list[Any]], None, None]:
         """Yield the pending rows in UPDATED_AT order, ``fetch_rows`` at a time.
 
         Reads through a server-side cursor in a read-only transaction, so memory stays flat
@@ -334,5 +336,6 @@ class RedshiftSource:
             finished = True
         finally:
             if not finished and self._conn is not None:
+                self.statements.append("ROLLBACK")
                 with contextlib.suppress(Exception):
                     self._conn.cursor().execute("ROLLBACK")

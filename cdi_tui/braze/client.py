@@ -1,0 +1,372 @@
+"""The Braze REST client: ``/users/track`` and ``/users/delete`` over httpx (async, keep-alive).
+
+- One :class:`RateLimiter` per workspace API key in the process, shared by every
+  integration and run; it also obeys ``X-RateLimit-Remaining``/``X-RateLimit-Reset`` and
+  ``Retry-After``.
+- Bounded retries with exponential backoff and full jitter on 429, 5xx, timeouts and
+  dropped connections. 201 and 202 are success.
+- ``errors[]`` items are mapped by (input_array, index) back to the objects sent; a 400
+  that rejects a whole batch is split in halves until the bad objects are isolated.
+- 401/403 raise :class:`BrazeAuthError` (the run must end at once).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import json
+import random
+import threading
+import time
+from collections import deque
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+
+from cdi_tui import __version__
+from cdi_tui.fields import is_loopback_host
+
+
+class BrazeError(Exception):
+    """A Braze failure that ends the run."""
+
+
+class BrazeAuthError(BrazeError):
+    """401/403: the key is wrong or lacks the permission."""
+
+
+class BrazeEndpointError(BrazeError):
+    """404 or a refused URL: the endpoint is wrong."""
+
+
+class TransientFailure(Exception):
+    """Retries ran out on 429/5xx/timeouts/dropped connections."""
+
+
+@dataclass
+class SendItem:
+    """One object to send. ``ref`` is the caller's handle; ``array`` the Braze array or delete list."""
+
+    ref: Any
+    array: str
+    body: dict[str, Any]
+
+
+@dataclass
+class SendOutcome:
+    delivered: list[SendItem] = field(default_factory=list)
+    rejected: list[tuple[SendItem, str]] = field(default_factory=list)
+    transient: list[tuple[SendItem, str]] = field(default_factory=list)
+    requests: int = 0
+
+    def merge(self, other: SendOutcome) -> None:
+        self.delivered.extend(other.delivered)
+        self.rejected.extend(other.rejected)
+        self.transient.extend(other.transient)
+        self.requests += other.requests
+
+
+class RateLimiter:
+    """At most ``limit`` requests in any ``window_seconds``; thread- and loop-safe.
+
+    A sliding log of send times: a request waits until the oldest of the last ``limit``
+    requests is a window old. ``pause_until`` holds every request back (after a 429, or
+    when Braze reports no requests remaining in its window).
+    """
+
+    def __init__(self, limit: int, window_seconds: float, margin_seconds: float = 0.05) -> None:
+        self.limit = limit
+        self.window = window_seconds + margin_seconds
+        self._sent: deque[float] = deque()
+        self._paused_until = 0.0
+        self._lock = threading.Lock()
+
+    def configure(self, limit: int, window_seconds: float) -> None:
+        with self._lock:
+            self.limit = limit
+            self.window = window_seconds + 0.05
+
+    def pause_until(self, monotonic_deadline: float) -> None:
+        with self._lock:
+            self._paused_until = max(self._paused_until, monotonic_deadline)
+
+    def _reserve(self) -> float:
+        """Take a slot now (returns 0) or say how long to wait."""
+        with self._lock:
+            now = time.monotonic()
+            if self._paused_until > now:
+                return self._paused_until - now
+            while self._sent and self._sent[0] <= now - self.window:
+                self._sent.popleft()
+            if len(self._sent) < self.limit:
+                self._sent.append(now)
+                return 0.0
+            return self._sent[0] + self.window - now
+
+    async def acquire(self) -> None:
+        while True:
+            wait = self._reserve()
+            if wait <= 0:
+                return
+            await asyncio.sleep(wait)
+
+
+_limiters: dict[str, RateLimiter] = {}
+_limiters_lock = threading.Lock()
+
+
+def shared_limiter(base_url: str, api_key: str, limit: int, window_seconds: float) -> RateLimiter:
+    """The process-wide limiter of one workspace (API key + endpoint)."""
+    digest = hashlib.sha256(f"{base_url}\x00{api_key}".encode()).hexdigest()
+    with _limiters_lock:
+        limiter = _limiters.get(digest)
+        if limiter is None:
+            limiter = _limiters[digest] = RateLimiter(limit, window_seconds)
+        elif (limiter.limit, round(limiter.window - 0.05, 6)) != (limit, round(window_seconds, 6)):
+            limiter.configure(limit, window_seconds)
+        return limiter
+
+
+def check_base_url(base_url: str) -> str:
+    parts = urlsplit(base_url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise BrazeEndpointError(f"'{base_url}' is not an http(s) URL")
+    if parts.scheme == "http" and not is_loopback_host(parts.hostname):
+        raise BrazeEndpointError("plain http:// is allowed only to a loopback address; use https://")
+    return base_url.rstrip("/")
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    max_attempts: int = 6  # for 5xx, timeouts and dropped connections
+    max_rate_limited: int = 30  # 429s are waited out; this only stops an endless storm
+    backoff_base: float = 0.5
+    backoff_cap: float = 30.0
+
+    def delay(self, attempt: int) -> float:
+        return random.uniform(0, min(self.backoff_cap, self.backoff_base * 2**attempt))
+
+
+def _error_message(response: httpx.Response) -> str:
+    with contextlib.suppress(ValueError):
+        data = response.json()
+        if isinstance(data, dict) and data.get("message"):
+            return str(data["message"])
+    return response.reason_phrase or f"HTTP {response.status_code}"
+
+
+class BrazeClient:
+    """Use as ``async with BrazeClient(...) as client``."""
+
+    def __init__(
+        self,
+        base_url: str,
+        api_key: str,
+        *,
+        limiter: RateLimiter | None = None,
+        bulk: bool = False,
+        retry: RetryPolicy | None = None,
+        timeout: float = 30.0,
+        max_connections: int = 16,
+    ) -> None:
+        self.base_url = check_base_url(base_url)
+        self._api_key = api_key
+        self.limiter = limiter or RateLimiter(3000, 3.0)
+        self.bulk = bulk
+        self.retry = retry or RetryPolicy()
+        self._timeout = timeout
+        self._max_connections = max_connections
+        self._client: httpx.AsyncClient | None = None
+
+    def __repr__(self) -> str:
+        return f"BrazeClient({self.base_url!r}, bulk={self.bulk})"
+
+    async def __aenter__(self) -> BrazeClient:
+        headers = {
+            "Authorization": f"Bearer {self._api_key}",
+            "Content-Type": "application/json",
+            "User-Agent": f"cdi-tui/{__version__}",
+        }
+        if self.bulk:
+            headers["X-Braze-Bulk"] = "true"
+        self._client = httpx.AsyncClient(
+            base_url=self.base_url,
+            headers=headers,
+            timeout=httpx.Timeout(self._timeout, connect=min(10.0, self._timeout)),
+            limits=httpx.Limits(max_connections=self._max_connections, max_keepalive_connections=self._max_connections),
+            follow_redirects=False,
+        )
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        if self._client is not None:
+            await self._client.aclose()
+            self._client = None
+
+    # transport -------------------------------------------------------------------------
+    def _note_rate_headers(self, response: httpx.Response) -> None:
+        remaining = response.headers.get("X-RateLimit-Remaining")
+        reset = response.headers.get("X-RateLimit-Reset")
+        if remaining is not None and reset is not None:
+            with contextlib.suppress(ValueError):
+                if int(float(remaining)) <= 0:
+                    delay = float(reset) - time.time()
+                    if 0 < delay <= 3600:
+                        self.limiter.pause_until(time.monotonic() + delay)
+
+    def _pause_for_429(self, response: httpx.Response) -> None:
+        delay = None
+        retry_after = response.headers.get("Retry-After")
+        if retry_after is not None:
+            with contextlib.suppress(ValueError):
+                delay = float(retry_after)
+        if delay is None:
+            reset = response.headers.get("X-RateLimit-Reset")
+            if reset is not None:
+                with contextlib.suppress(ValueError):
+                    delay = float(reset) - time.time()
+        delay = min(max(delay if delay is not None else 1.0, 0.05), 3600)
+        self.limiter.pause_until(time.monotonic() + delay)
+
+    async def _post(self, path: str, body: dict[str, Any], outcome: SendOutcome) -> httpx.Response:
+        """POST with the rate limiter and retries; returns the first non-retryable response.
+
+        Raises:
+            TransientFailure: when retries run out.
+        """
+        assert self._client is not None, "use 'async with BrazeClient(...)'"
+        content = json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+        attempts = rate_limited = 0
+        while True:
+            await self.limiter.acquire()
+            outcome.requests += 1
+            try:
+                response = await self._client.post(path, content=content)
+            except httpx.TimeoutException:
+                reason = "Braze did not answer in time"
+            except httpx.TransportError as error:
+                reason = f"connection to Braze failed ({type(error).__name__})"
+            else:
+                self._note_rate_headers(response)
+                status = response.status_code
+                if status == 429:
+                    rate_limited += 1
+                    self._pause_for_429(response)
+                    if rate_limited < self.retry.max_rate_limited:
+                        continue
+                    raise TransientFailure("Braze kept answering 429 (rate limited)")
+                if status < 500:
+                    return response
+                reason = f"Braze answered {status} {_error_message(response)}"
+            attempts += 1
+            if attempts >= self.retry.max_attempts:
+                raise TransientFailure(f"{reason}; gave up after {attempts} attempts")
+            await asyncio.sleep(self.retry.delay(attempts))
+
+    def _raise_for_fatal(self, response: httpx.Response) -> None:
+        status = response.status_code
+        if status in (401, 403):
+            what = "rejected the REST API key" if status == 401 else "refused the REST API key (permission users.track needed)"
+            raise BrazeAuthError(f"Braze {what}: {status} {_error_message(response)}")
+        if status == 404:
+            raise BrazeEndpointError(f"Braze answered 404 for {response.request.url.path}: check the instance or URL")
+
+    # /users/track ---------------------------------------------------------------------
+    async def send_track(self, items: Sequence[SendItem]) -> SendOutcome:
+        """Send objects in one request (the caller keeps to the batch limits)."""
+        outcome = SendOutcome()
+        if not items:
+            return outcome
+        body: dict[str, list[dict[str, Any]]] = {}
+        positions: dict[tuple[str, int], SendItem] = {}
+        for item in items:
+            array = body.setdefault(item.array, [])
+            positions[(item.array, len(array))] = item
+            array.append(item.body)
+        try:
+            response = await self._post("/users/track", body, outcome)
+        except TransientFailure as failure:
+            outcome.transient.extend((item, str(failure)) for item in items)
+            return outcome
+        self._raise_for_fatal(response)
+        status = response.status_code
+        data: Any = None
+        with contextlib.suppress(ValueError):
+            data = response.json()
+        errors = data.get("errors") if isinstance(data, dict) else None
+        rejected: dict[int, str] = {}
+        if isinstance(errors, list):
+            for error in errors:
+                if not isinstance(error, dict):
+                    continue
+                match = positions.get((str(error.get("input_array")), error.get("index", -1)))
+                if match is not None:
+                    rejected[id(match)] = f"Braze rejected the object: {error.get('type', 'invalid')}"
+        if 200 <= status < 300:
+            for item in items:
+                if id(item) in rejected:
+                    outcome.rejected.append((item, rejected[id(item)]))
+                else:
+                    outcome.delivered.append(item)
+            return outcome
+        # a 4xx for the whole request: mapped errors are final, the rest is split to isolate
+        for item in items:
+            if id(item) in rejected:
+                outcome.rejected.append((item, rejected[id(item)]))
+        remaining = [item for item in items if id(item) not in rejected]
+        if not remaining:
+            return outcome
+        if len(remaining) == 1:
+            outcome.rejected.append((remaining[0], f"Braze rejected the object: {status} {_error_message(response)}"))
+            return outcome
+        if len(remaining) < len(items):
+            outcome.merge(await self.send_track(remaining))
+            return outcome
+        middle = len(remaining) // 2
+        halves = await asyncio.gather(self.send_track(remaining[:middle]), self.send_track(remaining[middle:]))
+        for half in halves:
+            outcome.merge(half)
+        return outcome
+
+    # /users/delete ---------------------------------------------------------------------
+    async def send_delete(self, items: Sequence[SendItem]) -> SendOutcome:
+        """Delete users; each item's ``array`` is external_ids, user_aliases, braze_ids, ..."""
+        outcome = SendOutcome()
+        if not items:
+            return outcome
+        body: dict[str, list[Any]] = {}
+        for item in items:
+            body.setdefault(item.array, []).extend(item.body.values())
+        try:
+            response = await self._post("/users/delete", body, outcome)
+        except TransientFailure as failure:
+            outcome.transient.extend((item, str(failure)) for item in items)
+            return outcome
+        self._raise_for_fatal(response)
+        if 200 <= response.status_code < 300:
+            outcome.delivered.extend(items)
+            return outcome
+        if len(items) == 1:
+            outcome.rejected.append((items[0], f"Braze rejected the delete: {response.status_code} {_error_message(response)}"))
+            return outcome
+        middle = len(items) // 2
+        halves = await asyncio.gather(self.send_delete(items[:middle]), self.send_delete(items[middle:]))
+        for half in halves:
+            outcome.merge(half)
+        return outcome
+
+    # key check -------------------------------------------------------------------------
+    async def check_key(self) -> None:
+        """Check the key without spending data points (an empty /users/track body).
+
+        Raises:
+            BrazeAuthError: the key is wrong or lacks ``users.track``.
+            BrazeEndpointError: the URL is wrong.
+            TransientFailure: Braze could not be reached.
+        """
+        response = await self._post("/users/track", {}, SendOutcome())
+        self._raise_for_fatal(response)

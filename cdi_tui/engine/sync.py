@@ -1,0 +1,646 @@
+"""The sync: rows changed since the last run, from Redshift to Braze, every row accounted for.
+
+How a run keeps its promises:
+
+- It fixes its upper bound when it starts (the newest UPDATED_AT not later than now), so
+  rows written while it runs wait for the next run, and rows stamped in the future wait
+  until their time comes instead of pushing the watermark ahead.
+- Rows are read in UPDATED_AT order through a server-side cursor and cut into segments of
+  one request each. A segment is *done* when each of its rows was delivered, recorded as a
+  row error, or put on the retry list. The watermark (last UPDATED_AT and how many rows at
+  it are done) only moves over done segments, in read order, and is checkpointed every
+  ``checkpoint_seconds``: a run that dies resumes near where it stopped, and rows sent
+  twice are at most those in flight (plus the rows of one timestamp, by Braze's boundary
+  rule).
+- Rows that fail for transient reasons (retries ran out) go to the retry list and are sent
+  first by the next run; invalid rows are recorded and not retried until they change.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import logging
+import os
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from cdi_tui.braze.client import (
+    BrazeClient,
+    BrazeError,
+    RetryPolicy,
+    SendItem,
+    SendOutcome,
+    shared_limiter,
+)
+from cdi_tui.braze.rules import MAX_DELETE_IDENTIFIERS, MAX_OBJECTS_COMBINED_MAU, MAX_OBJECTS_PER_ARRAY
+from cdi_tui.checks import connection_settings, integration_fingerprint
+from cdi_tui.config import Config, Integration
+from cdi_tui.engine.lock import RunInProgress, RunLock
+from cdi_tui.engine.transform import RowError, RowTransformer, describe_identifier, split_identifier
+from cdi_tui.runlog import RowErrorRecord, RunLog, RunRecord, Watermark, payload_preview, to_text, utc_now
+from cdi_tui.secret_store import CredentialsService, SecretMissing, braze_key_account
+from cdi_tui.warehouse.errors import WarehouseError
+from cdi_tui.warehouse.source import RedshiftSource, TableShape
+
+log = logging.getLogger("cdi_tui.engine")
+
+DEFAULT_MAX_ROWS = 500_000_000
+MAX_RETRY_ATTEMPTS = 10
+EXHAUSTED_BATCHES_BEFORE_STOP = 3
+
+PHASES = ("connecting", "counting", "reading", "sending", "finishing")
+
+
+class SyncRefused(Exception):
+    """The integration cannot sync as it is (draft, untested, Braze not set up, ...)."""
+
+
+__all__ = ["Progress", "RunInProgress", "SyncEngine", "SyncOptions", "SyncRefused"]
+
+
+@dataclass(frozen=True)
+class SyncOptions:
+    trigger: str = "manual"  # manual | scheduled
+    full_resync: bool = False
+    dry_run: bool = False
+    max_rows: int = DEFAULT_MAX_ROWS
+    fetch_rows: int = 10_000
+    concurrency: int = 8
+    checkpoint_seconds: float = 0.5
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+    request_timeout: float = 30.0
+
+
+@dataclass(frozen=True)
+class Progress:
+    """A snapshot of a run, for progress panels and bars."""
+
+    run_id: int
+    integration: str
+    phase: str
+    total: int | None
+    read: int
+    sent: int
+    failed: int
+    skipped: int
+    elapsed: float
+    message: str = ""
+
+    @property
+    def done(self) -> int:
+        return self.sent + self.failed + self.skipped
+
+    @property
+    def rate(self) -> float:
+        return self.done / self.elapsed if self.elapsed > 0 else 0.0
+
+    @property
+    def eta_seconds(self) -> float | None:
+        if not self.total or self.rate <= 0:
+            return None
+        return max(0.0, (self.total - self.done) / self.rate)
+
+
+ProgressCallback = Callable[[Progress], None]
+
+
+class _Segment:
+    """Consecutive rows in read order whose valid objects make one request."""
+
+    __slots__ = ("done", "errors", "first_ts", "items", "last_ts", "size", "tail")
+
+    def __init__(self) -> None:
+        self.size = 0
+        self.first_ts: datetime | None = None
+        self.last_ts: datetime | None = None
+        self.tail = 0
+        self.items: list[SendItem] = []
+        self.errors: list[RowErrorRecord] = []
+        self.done = False
+
+    def add(self, moment: datetime | None) -> None:
+        self.size += 1
+        if moment is None:
+            return
+        if self.first_ts is None:
+            self.first_ts = moment
+        if moment == self.last_ts:
+            self.tail += 1
+        else:
+            self.last_ts = moment
+            self.tail = 1
+
+
+@dataclass
+class _RunState:
+    run_id: int
+    integration: Integration
+    options: SyncOptions
+    cancel: threading.Event
+    progress: ProgressCallback | None
+    started: float = field(default_factory=time.monotonic)
+    phase: str = "connecting"
+    total: int | None = None
+    read: int = 0
+    sent: int = 0
+    failed: int = 0
+    skipped: int = 0
+    retried: int = 0
+    warnings: list[str] = field(default_factory=list)
+    fatal: BaseException | None = None
+    stop_reason: str | None = None
+    limit_hit: bool = False
+    exhausted_in_a_row: int = 0
+    segments: deque[_Segment] = field(default_factory=deque)
+    frontier_ts: datetime | None = None
+    frontier_count: int = 0
+    frontier_dirty: bool = False
+    last_checkpoint: float = field(default_factory=time.monotonic)
+    last_report: float = 0.0
+
+    def snapshot(self, message: str = "") -> Progress:
+        return Progress(
+            self.run_id,
+            self.integration.name,
+            self.phase,
+            self.total,
+            self.read,
+            self.sent,
+            self.failed,
+            self.skipped,
+            time.monotonic() - self.started,
+            message,
+        )
+
+    def report(self, force: bool = False, message: str = "") -> None:
+        if self.progress is None:
+            return
+        now = time.monotonic()
+        if force or now - self.last_report >= 0.1:
+            self.last_report = now
+            self.progress(self.snapshot(message))
+
+
+def _json_text(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=str)
+
+
+class SyncEngine:
+    """Runs syncs for the integrations of one config.
+
+    Args:
+        config: the loaded config.
+        secrets: where the warehouse passwords and the Braze key are.
+        runlog: the run log / sync state.
+        lock_dir: folder for the per-integration run locks.
+        clock: returns "now" (UTC); tests move it.
+    """
+
+    def __init__(
+        self,
+        config: Config,
+        secrets: CredentialsService,
+        runlog: RunLog,
+        lock_dir: Path,
+        clock: Callable[[], datetime] = utc_now,
+    ) -> None:
+        self.config = config
+        self.secrets = secrets
+        self.runlog = runlog
+        self.lock_dir = lock_dir
+        self.clock = clock
+
+    # checks ------------------------------------------------------------------------------
+    def ensure_can_sync(self, integration: Integration) -> None:
+        """Raises :class:`SyncRefused` with the reason when the integration may not sync."""
+        if integration.state == "draft":
+            raise SyncRefused(
+                f"'{integration.name}' is a draft: it must pass 'cdi-tui test {integration.name}' "
+                f"and be activated ('cdi-tui activate {integration.name}') before it can sync"
+            )
+        credential = self.config.credentials[integration.credential]
+        if self.runlog.tested_fingerprint(integration.name) != integration_fingerprint(credential, integration):
+            raise SyncRefused(
+                f"the connection or table of '{integration.name}' changed since its last successful test; "
+                f"run 'cdi-tui test {integration.name}' again"
+            )
+        if self.config.braze is None:
+            raise SyncRefused("Braze is not set up: run 'cdi-tui braze set --endpoint INSTANCE' first")
+
+    def integration(self, name: str) -> Integration:
+        try:
+            return self.config.integrations[name]
+        except KeyError:
+            raise SyncRefused(f"no integration named '{name}'") from None
+
+    # entry point ---------------------------------------------------------------------------
+    def run(
+        self,
+        name: str,
+        options: SyncOptions | None = None,
+        progress: ProgressCallback | None = None,
+        cancel: threading.Event | None = None,
+    ) -> RunRecord:
+        """Run one sync to the end (blocking). Returns the run's record.
+
+        Raises:
+            SyncRefused: the integration may not sync (nothing is recorded).
+            RunInProgress: another run of it is under way (nothing is recorded).
+        """
+        options = options or SyncOptions()
+        integration = self.integration(name)
+        self.ensure_can_sync(integration)
+        lock = RunLock(self.lock_dir, name).acquire()
+        try:
+            interrupted = self.runlog.mark_interrupted(name)
+            if interrupted:
+                log.warning("%s: %d earlier run(s) had stopped mid-way; marked interrupted", name, interrupted)
+            self.runlog.prune()
+            watermark = None if options.full_resync else self.runlog.watermark(name)
+            run_id = self.runlog.start_run(
+                name,
+                options.trigger,
+                options.dry_run,
+                options.full_resync,
+                watermark.as_text() if watermark else None,
+                os.getpid(),
+            )
+            state = _RunState(run_id, integration, options, cancel or threading.Event(), progress)
+            log.info("run %d of %s started (%s)", run_id, name, options.trigger)
+            try:
+                asyncio.run(self._run(state, watermark))
+            except BaseException as error:  # KeyboardInterrupt included: record, then re-raise
+                state.fatal = state.fatal or error
+                self._finish(state)
+                raise
+            return self._finish(state)
+        finally:
+            lock.release()
+
+    # the run ----------------------------------------------------------------------------------
+    def _finish(self, state: _RunState) -> RunRecord:
+        name = state.integration.name
+        if state.frontier_dirty and not state.options.dry_run and state.frontier_ts is not None:
+            self.runlog.save_watermark(name, Watermark(state.frontier_ts, state.frontier_count))
+        error_text = None
+        if state.fatal is not None:
+            status = "error"
+            error_text = str(state.fatal) or type(state.fatal).__name__
+            if isinstance(state.fatal, (KeyboardInterrupt, asyncio.CancelledError)):
+                status, error_text = "cancelled", "cancelled"
+        elif state.stop_reason is not None:
+            status, error_text = "error", state.stop_reason
+        elif state.cancel.is_set():
+            status, error_text = "cancelled", "cancelled by the user"
+        elif state.limit_hit:
+            status, error_text = "limit_exceeded", f"stopped at the limit of {state.options.max_rows:,} rows a run"
+        elif state.failed:
+            status = "partial"
+        else:
+            status = "success"
+        after = None if state.options.dry_run else self.runlog.watermark(name)
+        self.runlog.update_run(
+            state.run_id,
+            status=status,
+            ended_at=utc_now(),
+            rows_total=state.total,
+            rows_read=state.read,
+            rows_sent=state.sent,
+            rows_failed=state.failed,
+            rows_skipped=state.skipped,
+            rows_retried=state.retried,
+            watermark_after=after.as_text() if after else None,
+            error=error_text,
+            warnings=state.warnings,
+        )
+        state.phase = "finishing"
+        state.report(force=True, message=status)
+        log.info(
+            "run %d of %s ended: %s (read %d, sent %d, failed %d, skipped %d)%s",
+            state.run_id,
+            name,
+            status,
+            state.read,
+            state.sent,
+            state.failed,
+            state.skipped,
+            f": {error_text}" if error_text else "",
+        )
+        record = self.runlog.run(state.run_id)
+        assert record is not None
+        return record
+
+    async def _run(self, state: _RunState, watermark: Watermark | None) -> None:
+        integration = state.integration
+        options = state.options
+        credential = self.config.credentials[integration.credential]
+        state.report(force=True)
+        try:
+            settings = connection_settings(credential, self.secrets, integration.table_name)
+            braze_settings = self.config.braze
+            assert braze_settings is not None
+            api_key = None if options.dry_run else self.secrets.require(braze_key_account(), "Braze REST API key")
+        except (WarehouseError, SecretMissing) as error:
+            state.fatal = error
+            return
+        state.warnings.extend(settings.warnings())
+        source = RedshiftSource(settings, integration.table_name)
+        try:
+            await asyncio.to_thread(source.connect)
+            shape = await asyncio.to_thread(source.check_table, integration.data_type)
+            if options.full_resync and not options.dry_run:
+                self.runlog.reset_sync_state(integration.name)
+            state.phase = "counting"
+            state.report(force=True)
+            lower, inclusive, upper = await asyncio.to_thread(self._bounds, source, shape, watermark, state)
+            if upper is None:
+                state.total = 0
+            else:
+                state.total = await asyncio.to_thread(source.count_rows, shape, lower, inclusive, upper)
+            retry_rows = [] if options.dry_run else self.runlog.retry_rows(integration.name)
+            state.total = min(state.total, options.max_rows) + len(retry_rows)
+            transformer = RowTransformer(shape.select_columns, integration.data_type, integration.update_existing_only)
+            await asyncio.to_thread(self._report_null_rows, source, shape, transformer, state)
+            state.phase = "reading"
+            state.report(force=True)
+            if options.dry_run:
+                if upper is not None:
+                    await self._pump(state, source, shape, transformer, None, lower, inclusive, upper)
+                return
+            limiter = shared_limiter(
+                braze_settings.base_url, api_key or "", braze_settings.requests_per_window, braze_settings.window_seconds
+            )
+            first_run = watermark is None
+            async with BrazeClient(
+                braze_settings.base_url,
+                api_key or "",
+                limiter=limiter,
+                bulk=options.full_resync or first_run,
+                retry=options.retry,
+                timeout=options.request_timeout,
+                max_connections=options.concurrency,
+            ) as client:
+                state.phase = "sending"
+                if retry_rows:
+                    await self._send_retry_rows(state, client, retry_rows)
+                if upper is not None and state.fatal is None and state.stop_reason is None:
+                    await self._pump(state, source, shape, transformer, client, lower, inclusive, upper)
+        except (WarehouseError, BrazeError) as error:
+            state.fatal = error
+        finally:
+            await asyncio.to_thread(source.close)
+
+    def _bounds(
+        self, source: RedshiftSource, shape: TableShape, watermark: Watermark | None, state: _RunState
+    ) -> tuple[datetime | None, bool, datetime | None]:
+        """(lower, inclusive, upper) for this run, with Braze's boundary rule and a fixed upper bound."""
+        now = self.clock()
+        upper = source.newest_updated_at(shape, now)
+        future = source.count_rows(shape, now, False, None)
+        if future:
+            state.warnings.append(
+                f"{future} row(s) have an UPDATED_AT later than now ({to_text(now)}); they will be synced once that time has come"
+            )
+        if watermark is None:
+            return None, False, upper
+        rows_at_mark = source.count_at(shape, watermark.updated_at)
+        inclusive = rows_at_mark > watermark.rows_at_updated_at
+        if upper is not None and upper < watermark.updated_at:
+            upper = None  # nothing new
+        return watermark.updated_at, inclusive, upper
+
+    def _report_null_rows(self, source: RedshiftSource, shape: TableShape, transformer: RowTransformer, state: _RunState) -> None:
+        rows = source.null_updated_at_rows(shape)
+        if not rows:
+            return
+        if state.options.dry_run:
+            state.warnings.append(f"{len(rows)} row(s) have a NULL UPDATED_AT and can never be synced")
+            return
+        fingerprints = {hashlib.sha256(_json_text(row).encode()).hexdigest(): row for row in rows}
+        fresh = self.runlog.new_null_row_fingerprints(state.integration.name, list(fingerprints))
+        records = []
+        for fingerprint in fresh:
+            row = fingerprints[fingerprint]
+            identifier, _problem = transformer.identifier(row)
+            records.append(self._row_error(state, row, identifier, RowError("updated_at_null", "UPDATED_AT is NULL"), shape))
+        self.runlog.add_row_errors(records)
+        state.read += len(records)
+        state.failed += len(records)
+
+    def _row_error(
+        self,
+        state: _RunState,
+        row: list[Any],
+        identifier: dict[str, Any] | None,
+        problem: RowError,
+        shape: TableShape,
+    ) -> RowErrorRecord:
+        payload = row[-1] if shape.has_payload else None
+        return RowErrorRecord(
+            state.run_id,
+            state.integration.name,
+            to_text(row[0]) if isinstance(row[0], datetime) else None,
+            describe_identifier(identifier),
+            problem.code,
+            problem.message,
+            payload_preview(payload),
+        )
+
+    # retry list ----------------------------------------------------------------------------------
+    async def _send_retry_rows(self, state: _RunState, client: BrazeClient, retry_rows: list[Any]) -> None:
+        limit = self._batch_limit(state.integration)
+        deletes = state.integration.data_type == "deletes"
+        for start in range(0, len(retry_rows), limit):
+            if state.cancel.is_set():
+                return
+            chunk = retry_rows[start : start + limit]
+            items = [SendItem(row, row.array_name, row.body) for row in chunk]
+            outcome = await (client.send_delete(items) if deletes else client.send_track(items))
+            done_ids = [item.ref.id for item in outcome.delivered]
+            errors = []
+            for item, reason in outcome.rejected:
+                done_ids.append(item.ref.id)
+                errors.append(self._item_error(state, item, "braze_rejected", reason))
+            still = [item for item, _reason in outcome.transient]
+            gave_up = [item for item in still if item.ref.attempts + 1 >= MAX_RETRY_ATTEMPTS]
+            for item in gave_up:
+                done_ids.append(item.ref.id)
+                errors.append(self._item_error(state, item, "retries_exhausted", f"gave up after {MAX_RETRY_ATTEMPTS} runs"))
+            self.runlog.add_row_errors(errors)
+            self.runlog.remove_retry_rows(done_ids)
+            self.runlog.bump_retry_attempts([item.ref.id for item in still if item not in gave_up])
+            state.retried += len(chunk)
+            state.sent += len(outcome.delivered)
+            state.failed += len(outcome.rejected) + len(still)
+            state.report()
+            if still:
+                state.stop_reason = f"Braze could not be reached: {outcome.transient[0][1]}"
+                return
+
+    def _item_error(self, state: _RunState, item: SendItem, code: str, reason: str) -> RowErrorRecord:
+        ref = item.ref
+        updated_at = ref.updated_at if hasattr(ref, "updated_at") else (to_text(ref) if isinstance(ref, datetime) else None)
+        identifier, rest = split_identifier(item.body)
+        return RowErrorRecord(
+            state.run_id, state.integration.name, updated_at, describe_identifier(identifier), code, reason, payload_preview(rest)
+        )
+
+    # the pump ----------------------------------------------------------------------------------
+    def _batch_limit(self, integration: Integration) -> int:
+        if integration.data_type == "deletes":
+            return MAX_DELETE_IDENTIFIERS
+        braze = self.config.braze
+        if braze is not None and braze.combined_batch_limit:
+            return MAX_OBJECTS_COMBINED_MAU
+        return MAX_OBJECTS_PER_ARRAY
+
+    async def _pump(
+        self,
+        state: _RunState,
+        source: RedshiftSource,
+        shape: TableShape,
+        transformer: RowTransformer,
+        client: BrazeClient | None,
+        lower: datetime | None,
+        inclusive: bool,
+        upper: datetime,
+    ) -> None:
+        options = state.options
+        limit = self._batch_limit(state.integration)
+        deletes = state.integration.data_type == "deletes"
+        tasks: set[asyncio.Task[None]] = set()
+        semaphore = asyncio.Semaphore(options.concurrency)
+        stop = threading.Event()
+        payload_index = len(shape.select_columns) - 1 if shape.has_payload else None
+        stream = source.stream_rows(shape, lower, inclusive, upper, options.fetch_rows, cancelled=stop)
+
+        def should_stop() -> bool:
+            return state.cancel.is_set() or state.fatal is not None or state.stop_reason is not None
+
+        async def dispatch(segment: _Segment) -> None:
+            state.segments.append(segment)
+            if segment.errors:
+                self.runlog.add_row_errors(segment.errors)
+                state.failed += len(segment.errors)
+            if client is None or not segment.items:
+                state.skipped += len(segment.items)
+                segment.done = True
+                self._advance(state)
+                return
+            while len(tasks) >= options.concurrency * 2:
+                await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+            task = asyncio.create_task(send(segment))
+            tasks.add(task)
+            task.add_done_callback(tasks.discard)
+
+        async def send(segment: _Segment) -> None:
+            assert client is not None
+            async with semaphore:
+                if should_stop():
+                    return
+                try:
+                    outcome = await (client.send_delete(segment.items) if deletes else client.send_track(segment.items))
+                except BrazeError as error:
+                    state.fatal = error
+                    return
+            self._settle(state, segment, outcome)
+
+        segment = _Segment()
+        try:
+            while not should_stop():
+                block = await asyncio.to_thread(next, stream, None)
+                if block is None:
+                    break
+                for row in block:
+                    if state.read >= options.max_rows:
+                        state.limit_hit = True
+                        break
+                    state.read += 1
+                    segment.add(row[0])
+                    result = transformer.transform(row)
+                    if isinstance(result, RowError):
+                        identifier, _problem = transformer.identifier(row)
+                        segment.errors.append(
+                            RowErrorRecord(
+                                state.run_id,
+                                state.integration.name,
+                                to_text(row[0]) if row[0] is not None else None,
+                                describe_identifier(identifier),
+                                result.code,
+                                result.message,
+                                payload_preview(row[payload_index]) if payload_index is not None else None,
+                            )
+                        )
+                        continue
+                    segment.items.append(SendItem(row[0], result.array, result.body))
+                    if len(segment.items) >= limit:
+                        await dispatch(segment)
+                        segment = _Segment()
+                state.report()
+                if state.limit_hit:
+                    break
+            if segment.size and not should_stop():
+                await dispatch(segment)
+        finally:
+            stop.set()
+            await asyncio.to_thread(stream.close)
+            if tasks:
+                if state.fatal is not None or state.cancel.is_set():
+                    for task in tasks:
+                        task.cancel()
+                await asyncio.gather(*tasks, return_exceptions=True)
+
+    def _settle(self, state: _RunState, segment: _Segment, outcome: SendOutcome) -> None:
+        """Account for every object of a sent segment, then mark it done."""
+        errors = [self._item_error(state, item, "braze_rejected", reason) for item, reason in outcome.rejected]
+        retries = []
+        for item, reason in outcome.transient:
+            errors.append(self._item_error(state, item, "transient", f"{reason}; queued for the next run"))
+            identifier, _rest = split_identifier(item.body)
+            retries.append((to_text(item.ref), describe_identifier(identifier), item.array, item.body, reason, 1))
+        self.runlog.add_retry_rows(state.integration.name, retries)
+        self.runlog.add_row_errors(errors)
+        state.sent += len(outcome.delivered)
+        state.failed += len(outcome.rejected) + len(outcome.transient)
+        if outcome.transient:
+            state.exhausted_in_a_row += 1
+            if state.exhausted_in_a_row >= EXHAUSTED_BATCHES_BEFORE_STOP:
+                state.stop_reason = f"Braze could not be reached: {outcome.transient[0][1]}"
+        elif outcome.delivered:
+            state.exhausted_in_a_row = 0
+        segment.done = True
+        segment.items = []
+        self._advance(state)
+        state.report()
+
+    def _advance(self, state: _RunState) -> None:
+        """Move the watermark over the done segments at the front, in read order; checkpoint."""
+        segments = state.segments
+        while segments and segments[0].done:
+            segment = segments.popleft()
+            if segment.last_ts is None:
+                continue
+            if segment.first_ts == segment.last_ts == state.frontier_ts:
+                state.frontier_count += segment.size
+            else:
+                state.frontier_ts = segment.last_ts
+                state.frontier_count = segment.tail
+            state.frontier_dirty = True
+        now = time.monotonic()
+        if (
+            state.frontier_dirty
+            and not state.options.dry_run
+            and state.frontier_ts is not None
+            and now - state.last_checkpoint >= state.options.checkpoint_seconds
+        ):
+            self.runlog.save_watermark(state.integration.name, Watermark(state.frontier_ts, state.frontier_count))
+            self.runlog.update_run(state.run_id, rows_read=state.read, rows_sent=state.sent, rows_failed=state.failed)
+            state.last_checkpoint = now

@@ -1,0 +1,262 @@
+"""Rows to Braze objects, one data type at a time.
+
+A row is a list in :attr:`~cdi_tui.warehouse.source.TableShape.select_columns` order.
+:class:`RowTransformer` turns it into a :class:`BrazeObject` (the array it goes in and the
+object itself) or a :class:`RowError` with a precise reason. An invalid row is never sent.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from cdi_tui.braze.rules import ISO_4217, MAX_ATTRIBUTE_KEYS, MAX_PAYLOAD_BYTES, MAX_STRING
+
+IDENTIFIER_KEYS = frozenset({"external_id", "user_alias", "braze_id", "email", "phone", "alias_name", "alias_label"})
+BODY_IDENTIFIER_KEYS = frozenset({"external_id", "user_alias", "braze_id", "email", "phone"})
+TRACK_ARRAYS = {"attributes": "attributes", "events": "events", "purchases": "purchases"}
+DELETE_LISTS = {
+    "external_id": "external_ids",
+    "user_alias": "user_aliases",
+    "braze_id": "braze_ids",
+    "email": "email_addresses",
+    "phone": "phone_numbers",
+}
+
+
+@dataclass(frozen=True)
+class RowError:
+    """Why a row cannot be sent. ``code`` is stable (for filters); ``message`` is for people."""
+
+    code: str
+    message: str
+
+
+@dataclass(frozen=True)
+class BrazeObject:
+    """One object for Braze: ``array`` is attributes/events/purchases, or a delete list name."""
+
+    array: str
+    body: dict[str, Any]
+
+
+def braze_time(moment: datetime) -> str:
+    """ISO 8601 in UTC with milliseconds, as Braze documents (``2026-03-01T12:00:00.000Z``)."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+def describe_identifier(identifier: dict[str, Any] | None) -> str:
+    """A short label for logs and the failed-rows view: ``external_id=user-1``."""
+    if not identifier:
+        return "(none)"
+    key, value = next(iter(identifier.items()))
+    if key == "user_alias":
+        return f"alias={value['alias_label']}:{value['alias_name']}"
+    return f"{key}={value}"
+
+
+def split_identifier(body: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Split a Braze object into (identifier, rest)."""
+    identifier = {key: value for key, value in body.items() if key in BODY_IDENTIFIER_KEYS}
+    rest = {key: value for key, value in body.items() if key not in BODY_IDENTIFIER_KEYS}
+    return identifier, rest
+
+
+def _text(value: Any) -> str | None:
+    if value is None:
+        return None
+    text = value if isinstance(value, str) else str(value)
+    return text if text.strip() else None
+
+
+class RowTransformer:
+    """Turns rows of one table into Braze objects for one data type.
+
+    Args:
+        columns: canonical column names in row order (``TableShape.select_columns``).
+        data_type: attributes, events, purchases or deletes.
+        update_existing_only: add ``"_update_existing_only": true`` to every object.
+    """
+
+    def __init__(self, columns: tuple[str, ...], data_type: str, update_existing_only: bool = False) -> None:
+        self.data_type = data_type
+        self.update_existing_only = update_existing_only
+        index = {name: position for position, name in enumerate(columns)}
+        self._updated_at = index["updated_at"]
+        self._payload = index.get("payload")
+        self._external_id = index.get("external_id")
+        self._alias_name = index.get("alias_name")
+        self._alias_label = index.get("alias_label")
+        self._braze_id = index.get("braze_id")
+        self._email = index.get("email")
+        self._phone = index.get("phone")
+
+    # identifiers -------------------------------------------------------------------
+    def identifier(self, row: list[Any]) -> tuple[dict[str, Any] | None, RowError | None]:
+        """The row's one identifier as Braze wants it, or why it has none (or too many)."""
+
+        def column(position: int | None) -> str | None:
+            return None if position is None else _text(row[position])
+
+        found: list[tuple[str, Any]] = []
+        external_id = column(self._external_id)
+        if external_id is not None:
+            found.append(("external_id", external_id))
+        alias_name, alias_label = column(self._alias_name), column(self._alias_label)
+        if (alias_name is None) != (alias_label is None):
+            missing = "ALIAS_LABEL" if alias_label is None else "ALIAS_NAME"
+            return None, RowError("alias_incomplete", f"user alias needs both ALIAS_NAME and ALIAS_LABEL; {missing} is empty")
+        if alias_name is not None:
+            found.append(("user_alias", {"alias_name": alias_name, "alias_label": alias_label}))
+        braze_id = column(self._braze_id)
+        if braze_id is not None:
+            found.append(("braze_id", braze_id))
+        email, phone = column(self._email), column(self._phone)
+        if email is not None:
+            found.append(("email", email))  # email wins over phone
+        elif phone is not None:
+            found.append(("phone", phone))
+        if not found:
+            return None, RowError(
+                "no_identifier", "no identifier: EXTERNAL_ID, ALIAS_NAME + ALIAS_LABEL, BRAZE_ID, EMAIL and PHONE are all empty"
+            )
+        if len(found) > 1:
+            names = " and ".join(name.upper() if name != "user_alias" else "ALIAS_NAME + ALIAS_LABEL" for name, _ in found)
+            return {found[0][0]: found[0][1]}, RowError(
+                "multiple_identifiers", f"a row takes exactly one identifier; this one has {names}"
+            )
+        return {found[0][0]: found[0][1]}, None
+
+    # payload -----------------------------------------------------------------------
+    def _payload_object(self, row: list[Any]) -> tuple[dict[str, Any] | None, RowError | None]:
+        assert self._payload is not None
+        raw = row[self._payload]
+        if raw is None:
+            return None, RowError("payload_null", "PAYLOAD is NULL")
+        text = raw if isinstance(raw, str) else str(raw)
+        if len(text) > MAX_PAYLOAD_BYTES // 4 and len(text.encode("utf-8")) > MAX_PAYLOAD_BYTES:
+            return None, RowError("payload_too_large", "Payload was greater than 1MB")
+        try:
+            payload = json.loads(text)
+        except ValueError as error:
+            return None, RowError("payload_not_json", f"PAYLOAD is not valid JSON ({error})")
+        if not isinstance(payload, dict):
+            return None, RowError("payload_not_object", f"PAYLOAD is a JSON {type(payload).__name__}, not an object")
+        for key in payload:
+            if key in IDENTIFIER_KEYS:
+                return None, RowError(
+                    "payload_has_identifier", f"PAYLOAD holds the identifier key '{key}'; identifiers come from their columns"
+                )
+        return payload, None
+
+    @staticmethod
+    def _check_properties(properties: Any, where: str) -> RowError | None:
+        if not isinstance(properties, dict):
+            return RowError("properties_not_object", f"{where} must be a JSON object")
+        for key, value in properties.items():
+            if not key:
+                return RowError("property_name_empty", f"{where} has an empty property name")
+            if len(key) > MAX_STRING:
+                return RowError("property_name_too_long", f"{where} property name '{key[:30]}...' is over 255 characters")
+            if key.startswith("$"):
+                return RowError("property_name_dollar", f"{where} property name '{key}' starts with '$'")
+            if isinstance(value, str) and len(value) > MAX_STRING:
+                return RowError("string_too_long", f"{where} value of '{key}' is over 255 characters")
+        return None
+
+    # per data type ---------------------------------------------------------------------
+    def transform(self, row: list[Any]) -> BrazeObject | RowError:
+        """The Braze object for a row, or the reason it cannot be sent."""
+        updated_at = row[self._updated_at]
+        if updated_at is None:
+            return RowError("updated_at_null", "UPDATED_AT is NULL")
+        identifier, problem = self.identifier(row)
+        if problem is not None:
+            return problem
+        assert identifier is not None
+        if self.data_type == "deletes":
+            key, value = next(iter(identifier.items()))
+            return BrazeObject(DELETE_LISTS[key], {key: value})
+        payload, problem = self._payload_object(row)
+        if problem is not None:
+            return problem
+        assert payload is not None
+        if self.data_type == "attributes":
+            return self._attributes(identifier, payload)
+        if self.data_type == "events":
+            return self._event(identifier, payload, updated_at)
+        return self._purchase(identifier, payload, updated_at)
+
+    def _finish(self, array: str, identifier: dict[str, Any], payload: dict[str, Any]) -> BrazeObject:
+        body = {**identifier, **payload}
+        if self.update_existing_only:
+            body["_update_existing_only"] = True
+        elif array == "attributes" and "user_alias" in identifier and "_update_existing_only" not in payload:
+            # Braze defaults alias-only attribute objects to update-only; the seed says aliases create users
+            body["_update_existing_only"] = False
+        return BrazeObject(array, body)
+
+    def _attributes(self, identifier: dict[str, Any], payload: dict[str, Any]) -> BrazeObject | RowError:
+        if len(payload) > MAX_ATTRIBUTE_KEYS:
+            return RowError("too_many_attributes", f"PAYLOAD has {len(payload)} keys; at most 250 attributes a row")
+        for key, value in payload.items():
+            if not key:
+                return RowError("attribute_name_empty", "PAYLOAD has an empty attribute name")
+            if key.startswith("$"):
+                return RowError("attribute_name_dollar", f"attribute name '{key}' starts with '$'")
+            if len(key) > MAX_STRING:
+                return RowError("attribute_name_too_long", f"attribute name '{key[:30]}...' is over 255 characters")
+            if isinstance(value, str) and len(value) > MAX_STRING:
+                return RowError("string_too_long", f"value of attribute '{key}' is over 255 characters")
+        return self._finish("attributes", identifier, payload)
+
+    def _timed(self, payload: dict[str, Any], updated_at: datetime) -> dict[str, Any] | RowError:
+        if "time" not in payload or payload["time"] is None:
+            payload = {**payload, "time": braze_time(updated_at)}
+        elif not isinstance(payload["time"], str) or not payload["time"].strip():
+            return RowError("time_invalid", "'time' must be an ISO 8601 string")
+        if "properties" in payload and payload["properties"] is not None:
+            problem = self._check_properties(payload["properties"], "'properties'")
+            if problem is not None:
+                return problem
+        if "app_id" in payload and payload["app_id"] is not None and not isinstance(payload["app_id"], str):
+            return RowError("app_id_invalid", "'app_id' must be a string")
+        return payload
+
+    def _event(self, identifier: dict[str, Any], payload: dict[str, Any], updated_at: datetime) -> BrazeObject | RowError:
+        name = payload.get("name")
+        if not isinstance(name, str) or not name.strip():
+            return RowError("event_name_missing", "event without 'name' (a non-empty string is required)")
+        if len(name) > MAX_STRING:
+            return RowError("string_too_long", "event 'name' is over 255 characters")
+        timed = self._timed(payload, updated_at)
+        if isinstance(timed, RowError):
+            return timed
+        return self._finish("events", identifier, timed)
+
+    def _purchase(self, identifier: dict[str, Any], payload: dict[str, Any], updated_at: datetime) -> BrazeObject | RowError:
+        missing = [key for key in ("product_id", "currency", "price") if payload.get(key) is None]
+        if missing:
+            return RowError("purchase_field_missing", f"purchase without {', '.join(repr(key) for key in missing)}")
+        product_id = payload["product_id"]
+        if not isinstance(product_id, str) or not product_id.strip():
+            return RowError("product_id_invalid", "'product_id' must be a non-empty string")
+        if len(product_id) > MAX_STRING:
+            return RowError("string_too_long", "'product_id' is over 255 characters")
+        currency = payload["currency"]
+        if not isinstance(currency, str) or currency not in ISO_4217:
+            return RowError("currency_invalid", f"currency {currency!r} is not an ISO 4217 code (such as USD or EUR)")
+        price = payload["price"]
+        if isinstance(price, bool) or not isinstance(price, (int, float)):
+            return RowError("price_invalid", f"price {price!r} is not a number")
+        quantity = payload.get("quantity")
+        if quantity is not None and (isinstance(quantity, bool) or not isinstance(quantity, int) or not 1 <= quantity <= 100):
+            return RowError("quantity_invalid", f"quantity {quantity!r} is not a whole number from 1 to 100")
+        timed = self._timed(payload, updated_at)
+        if isinstance(timed, RowError):
+            return timed
+        return self._finish("purchases", identifier, timed)

@@ -1,0 +1,467 @@
+"""The run log and sync state, in SQLite in the data folder.
+
+Tables:
+- ``runs``: one row a run, with its counts, status and watermarks.
+- ``row_errors``: each failed row of a run (UPDATED_AT, identifier, reason, payload preview).
+- ``watermarks``: per integration, the last synced UPDATED_AT and how many rows carried it.
+- ``retry_rows``: objects that failed for transient reasons, sent again by the next run.
+- ``integration_state``: when an integration last passed its connection test, and for
+  which connection and table (a change needs a new test).
+- ``reported_null_rows``: rows with a NULL UPDATED_AT already reported (not reported twice).
+
+Row errors are kept 30 days and runs 12 months. Secrets never reach this file.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import sqlite3
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+ROW_ERROR_RETENTION = timedelta(days=30)
+RUN_RETENTION = timedelta(days=365)
+PAYLOAD_PREVIEW_CHARS = 300
+
+STATUSES = ("running", "success", "partial", "error", "cancelled", "limit_exceeded", "interrupted")
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS runs (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    integration TEXT NOT NULL,
+    trigger TEXT NOT NULL,
+    dry_run INTEGER NOT NULL DEFAULT 0,
+    full_resync INTEGER NOT NULL DEFAULT 0,
+    started_at TEXT NOT NULL,
+    ended_at TEXT,
+    status TEXT NOT NULL,
+    rows_total INTEGER,
+    rows_read INTEGER NOT NULL DEFAULT 0,
+    rows_sent INTEGER NOT NULL DEFAULT 0,
+    rows_failed INTEGER NOT NULL DEFAULT 0,
+    rows_skipped INTEGER NOT NULL DEFAULT 0,
+    rows_retried INTEGER NOT NULL DEFAULT 0,
+    watermark_before TEXT,
+    watermark_after TEXT,
+    error TEXT,
+    warnings TEXT NOT NULL DEFAULT '[]',
+    pid INTEGER,
+    notification TEXT
+);
+CREATE INDEX IF NOT EXISTS runs_by_integration ON runs (integration, id);
+CREATE TABLE IF NOT EXISTS row_errors (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    run_id INTEGER NOT NULL,
+    integration TEXT NOT NULL,
+    updated_at TEXT,
+    identifier TEXT NOT NULL,
+    code TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    payload_preview TEXT,
+    created_at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS row_errors_by_run ON row_errors (run_id, id);
+CREATE TABLE IF NOT EXISTS watermarks (
+    integration TEXT PRIMARY KEY,
+    updated_at TEXT NOT NULL,
+    rows_at_updated_at INTEGER NOT NULL,
+    saved_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS retry_rows (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    integration TEXT NOT NULL,
+    updated_at TEXT,
+    identifier TEXT NOT NULL,
+    array_name TEXT NOT NULL,
+    body TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 1,
+    created_at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS retry_rows_by_integration ON retry_rows (integration, id);
+CREATE TABLE IF NOT EXISTS integration_state (
+    integration TEXT PRIMARY KEY,
+    tested_at TEXT,
+    tested_fingerprint TEXT,
+    last_scheduled_at TEXT
+);
+CREATE TABLE IF NOT EXISTS reported_null_rows (
+    integration TEXT NOT NULL,
+    fingerprint TEXT NOT NULL,
+    PRIMARY KEY (integration, fingerprint)
+);
+"""
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def to_text(moment: datetime | None) -> str | None:
+    if moment is None:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+def from_text(text: str | None) -> datetime | None:
+    return None if text is None else datetime.fromisoformat(text)
+
+
+@dataclass(frozen=True)
+class Watermark:
+    """All rows before ``updated_at`` are done, and ``rows_at_updated_at`` rows at it."""
+
+    updated_at: datetime
+    rows_at_updated_at: int
+
+    def as_text(self) -> str:
+        return f"{to_text(self.updated_at)} ({self.rows_at_updated_at} at that time)"
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    id: int
+    integration: str
+    trigger: str
+    dry_run: bool
+    full_resync: bool
+    started_at: datetime
+    ended_at: datetime | None
+    status: str
+    rows_total: int | None
+    rows_read: int
+    rows_sent: int
+    rows_failed: int
+    rows_skipped: int
+    rows_retried: int
+    watermark_before: str | None
+    watermark_after: str | None
+    error: str | None
+    warnings: list[str]
+    notification: str | None
+
+    @property
+    def duration_seconds(self) -> float | None:
+        if self.ended_at is None:
+            return None
+        return (self.ended_at - self.started_at).total_seconds()
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "run_id": self.id,
+            "integration": self.integration,
+            "trigger": self.trigger,
+            "dry_run": self.dry_run,
+            "full_resync": self.full_resync,
+            "started_at": to_text(self.started_at),
+            "ended_at": to_text(self.ended_at),
+            "duration_seconds": self.duration_seconds,
+            "status": self.status,
+            "rows_total": self.rows_total,
+            "rows_read": self.rows_read,
+            "rows_sent": self.rows_sent,
+            "rows_failed": self.rows_failed,
+            "rows_skipped": self.rows_skipped,
+            "rows_retried": self.rows_retried,
+            "watermark_before": self.watermark_before,
+            "watermark_after": self.watermark_after,
+            "error": self.error,
+            "warnings": self.warnings,
+            "notification": self.notification,
+        }
+
+
+@dataclass(frozen=True)
+class RowErrorRecord:
+    run_id: int
+    integration: str
+    updated_at: str | None
+    identifier: str
+    code: str
+    reason: str
+    payload_preview: str | None
+
+
+@dataclass(frozen=True)
+class RetryRow:
+    id: int
+    updated_at: str | None
+    identifier: str
+    array_name: str
+    body: dict[str, Any]
+    attempts: int
+
+
+def payload_preview(payload: Any) -> str | None:
+    if payload is None:
+        return None
+    text = payload if isinstance(payload, str) else json.dumps(payload, ensure_ascii=False)
+    return text if len(text) <= PAYLOAD_PREVIEW_CHARS else text[: PAYLOAD_PREVIEW_CHARS - 1] + "…"
+
+
+class RunLog:
+    """One SQLite file, safe to share between threads of a process and between processes."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        self._lock = threading.RLock()
+        self._conn = sqlite3.connect(path, timeout=30, check_same_thread=False, isolation_level=None)
+        with contextlib.suppress(OSError):
+            path.chmod(0o600)
+        self._conn.execute("PRAGMA journal_mode=WAL")
+        self._conn.execute("PRAGMA synchronous=NORMAL")
+        self._conn.execute("PRAGMA busy_timeout=30000")
+        with self._lock:
+            self._conn.executescript(_SCHEMA)
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._conn
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+            self._conn.execute("COMMIT")
+
+    def _query(self, sql: str, params: tuple[Any, ...] = ()) -> list[sqlite3.Row]:
+        with self._lock:
+            cursor = self._conn.execute(sql, params)
+            cursor.row_factory = sqlite3.Row
+            return list(cursor.fetchall())
+
+    # runs ----------------------------------------------------------------------------
+    def start_run(self, integration: str, trigger: str, dry_run: bool, full_resync: bool, watermark: str | None, pid: int) -> int:
+        with self.transaction() as conn:
+            cursor = conn.execute(
+                "INSERT INTO runs (integration, trigger, dry_run, full_resync, started_at, status, watermark_before, pid) "
+                "VALUES (?, ?, ?, ?, ?, 'running', ?, ?)",
+                (integration, trigger, int(dry_run), int(full_resync), to_text(utc_now()), watermark, pid),
+            )
+            return int(cursor.lastrowid or 0)
+
+    def update_run(self, run_id: int, **fields: Any) -> None:
+        if not fields:
+            return
+        if "warnings" in fields:
+            fields["warnings"] = json.dumps(fields["warnings"])
+        if "ended_at" in fields:
+            fields["ended_at"] = to_text(fields["ended_at"])
+        assignments = ", ".join(f"{key} = ?" for key in fields)
+        with self.transaction() as conn:
+            conn.execute(f"UPDATE runs SET {assignments} WHERE id = ?", (*fields.values(), run_id))
+
+    def mark_interrupted(self, integration: str) -> int:
+        """Runs of ``integration`` left ``running`` by a dead process become ``interrupted``.
+
+        Call only while holding the integration's run lock (so no live run is touched).
+        """
+        with self.transaction() as conn:
+            cursor = conn.execute(
+                "UPDATE runs SET status = 'interrupted', ended_at = COALESCE(ended_at, ?), "
+                "error = COALESCE(error, 'the process running this sync stopped before it finished') "
+                "WHERE integration = ? AND status = 'running'",
+                (to_text(utc_now()), integration),
+            )
+            return cursor.rowcount
+
+    def _run_from_row(self, row: sqlite3.Row) -> RunRecord:
+        return RunRecord(
+            id=row["id"],
+            integration=row["integration"],
+            trigger=row["trigger"],
+            dry_run=bool(row["dry_run"]),
+            full_resync=bool(row["full_resync"]),
+            started_at=datetime.fromisoformat(row["started_at"]),
+            ended_at=from_text(row["ended_at"]),
+            status=row["status"],
+            rows_total=row["rows_total"],
+            rows_read=row["rows_read"],
+            rows_sent=row["rows_sent"],
+            rows_failed=row["rows_failed"],
+            rows_skipped=row["rows_skipped"],
+            rows_retried=row["rows_retried"],
+            watermark_before=row["watermark_before"],
+            watermark_after=row["watermark_after"],
+            error=row["error"],
+            warnings=json.loads(row["warnings"] or "[]"),
+            notification=row["notification"],
+        )
+
+    def run(self, run_id: int) -> RunRecord | None:
+        rows = self._query("SELECT * FROM runs WHERE id = ?", (run_id,))
+        return self._run_from_row(rows[0]) if rows else None
+
+    def runs(self, integration: str, limit: int = 100) -> list[RunRecord]:
+        rows = self._query("SELECT * FROM runs WHERE integration = ? ORDER BY id DESC LIMIT ?", (integration, limit))
+        return [self._run_from_row(row) for row in rows]
+
+    def last_run(self, integration: str) -> RunRecord | None:
+        runs = self.runs(integration, 1)
+        return runs[0] if runs else None
+
+    # row errors ------------------------------------------------------------------------
+    def add_row_errors(self, records: list[RowErrorRecord]) -> None:
+        if not records:
+            return
+        now = to_text(utc_now())
+        with self.transaction() as conn:
+            conn.executemany(
+                "INSERT INTO row_errors (run_id, integration, updated_at, identifier, code, reason, payload_preview, created_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    (r.run_id, r.integration, r.updated_at, r.identifier, r.code, r.reason, r.payload_preview, now)
+                    for r in records
+                ],
+            )
+
+    def row_errors(self, run_id: int, search: str | None = None, limit: int | None = None) -> list[RowErrorRecord]:
+        sql = "SELECT * FROM row_errors WHERE run_id = ?"
+        params: list[Any] = [run_id]
+        if search:
+            sql += " AND identifier LIKE ? ESCAPE '\\'"
+            escaped = search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+            params.append(f"%{escaped}%")
+        sql += " ORDER BY id"
+        if limit is not None:
+            sql += " LIMIT ?"
+            params.append(limit)
+        return [
+            RowErrorRecord(
+                row["run_id"],
+                row["integration"],
+                row["updated_at"],
+                row["identifier"],
+                row["code"],
+                row["reason"],
+                row["payload_preview"],
+            )
+            for row in self._query(sql, tuple(params))
+        ]
+
+    # watermarks ------------------------------------------------------------------------
+    def watermark(self, integration: str) -> Watermark | None:
+        rows = self._query("SELECT * FROM watermarks WHERE integration = ?", (integration,))
+        if not rows:
+            return None
+        moment = from_text(rows[0]["updated_at"])
+        assert moment is not None
+        return Watermark(moment, int(rows[0]["rows_at_updated_at"]))
+
+    def save_watermark(self, integration: str, watermark: Watermark) -> None:
+        with self.transaction() as conn:
+            conn.execute(
+                "INSERT INTO watermarks (integration, updated_at, rows_at_updated_at, saved_at) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT (integration) DO UPDATE SET updated_at = excluded.updated_at, "
+                "rows_at_updated_at = excluded.rows_at_updated_at, saved_at = excluded.saved_at",
+                (integration, to_text(watermark.updated_at), watermark.rows_at_updated_at, to_text(utc_now())),
+            )
+
+    def reset_sync_state(self, integration: str) -> None:
+        """Forget the watermark, the retry list and reported NULL rows (a full resync)."""
+        with self.transaction() as conn:
+            conn.execute("DELETE FROM watermarks WHERE integration = ?", (integration,))
+            conn.execute("DELETE FROM retry_rows WHERE integration = ?", (integration,))
+            conn.execute("DELETE FROM reported_null_rows WHERE integration = ?", (integration,))
+
+    # retry list ------------------------------------------------------------------------
+    def add_retry_rows(self, integration: str, rows: list[tuple[str | None, str, str, dict[str, Any], str, int]]) -> None:
+        """Rows: (updated_at, identifier, array, body, reason, attempts)."""
+        if not rows:
+            return
+        now = to_text(utc_now())
+        with self.transaction() as conn:
+            conn.executemany(
+                "INSERT INTO retry_rows (integration, updated_at, identifier, array_name, body, reason, attempts, created_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                [(integration, u, i, a, json.dumps(b), r, n, now) for u, i, a, b, r, n in rows],
+            )
+
+    def retry_rows(self, integration: str) -> list[RetryRow]:
+        return [
+            RetryRow(row["id"], row["updated_at"], row["identifier"], row["array_name"], json.loads(row["body"]), row["attempts"])
+            for row in self._query("SELECT * FROM retry_rows WHERE integration = ? ORDER BY id", (integration,))
+        ]
+
+    def remove_retry_rows(self, ids: list[int]) -> None:
+        if not ids:
+            return
+        with self.transaction() as conn:
+            conn.executemany("DELETE FROM retry_rows WHERE id = ?", [(row_id,) for row_id in ids])
+
+    def bump_retry_attempts(self, ids: list[int]) -> None:
+        if not ids:
+            return
+        with self.transaction() as conn:
+            conn.executemany("UPDATE retry_rows SET attempts = attempts + 1 WHERE id = ?", [(row_id,) for row_id in ids])
+
+    def count_retry_rows(self, integration: str) -> int:
+        return int(self._query("SELECT COUNT(*) AS n FROM retry_rows WHERE integration = ?", (integration,))[0]["n"])
+
+    # NULL UPDATED_AT rows ----------------------------------------------------------------
+    def new_null_row_fingerprints(self, integration: str, fingerprints: list[str]) -> set[str]:
+        """Record fingerprints; returns those not reported before."""
+        fresh: set[str] = set()
+        with self.transaction() as conn:
+            for fingerprint in fingerprints:
+                cursor = conn.execute(
+                    "INSERT OR IGNORE INTO reported_null_rows (integration, fingerprint) VALUES (?, ?)",
+                    (integration, fingerprint),
+                )
+                if cursor.rowcount:
+                    fresh.add(fingerprint)
+        return fresh
+
+    # integration state -------------------------------------------------------------------
+    def record_test(self, integration: str, fingerprint: str) -> None:
+        with self.transaction() as conn:
+            conn.execute(
+                "INSERT INTO integration_state (integration, tested_at, tested_fingerprint) VALUES (?, ?, ?) "
+                "ON CONFLICT (integration) DO UPDATE SET tested_at = excluded.tested_at, "
+                "tested_fingerprint = excluded.tested_fingerprint",
+                (integration, to_text(utc_now()), fingerprint),
+            )
+
+    def tested_fingerprint(self, integration: str) -> str | None:
+        rows = self._query("SELECT tested_fingerprint FROM integration_state WHERE integration = ?", (integration,))
+        return rows[0]["tested_fingerprint"] if rows else None
+
+    def set_last_scheduled(self, integration: str, moment: datetime) -> None:
+        with self.transaction() as conn:
+            conn.execute(
+                "INSERT INTO integration_state (integration, last_scheduled_at) VALUES (?, ?) "
+                "ON CONFLICT (integration) DO UPDATE SET last_scheduled_at = excluded.last_scheduled_at",
+                (integration, to_text(moment)),
+            )
+
+    def last_scheduled(self, integration: str) -> datetime | None:
+        rows = self._query("SELECT last_scheduled_at FROM integration_state WHERE integration = ?", (integration,))
+        return from_text(rows[0]["last_scheduled_at"]) if rows else None
+
+    def forget_integration(self, integration: str) -> None:
+        with self.transaction() as conn:
+            for table in ("watermarks", "retry_rows", "integration_state", "reported_null_rows"):
+                conn.execute(f"DELETE FROM {table} WHERE integration = ?", (integration,))
+
+    # retention ---------------------------------------------------------------------------
+    def prune(self, now: datetime | None = None) -> None:
+        now = now or utc_now()
+        with self.transaction() as conn:
+            conn.execute("DELETE FROM row_errors WHERE created_at < ?", (to_text(now - ROW_ERROR_RETENTION),))
+            old_runs = "SELECT id FROM runs WHERE started_at < ? AND status != 'running'"
+            cutoff = to_text(now - RUN_RETENTION)
+            conn.execute(f"DELETE FROM row_errors WHERE run_id IN ({old_runs})", (cutoff,))
+            conn.execute(f"DELETE FROM runs WHERE id IN ({old_runs})", (cutoff,))
