@@ -9,8 +9,8 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from cdi_tui.checks import ConnectionTestResult, run_integration_test
-from cdi_tui.config import Integration, load_config
+from cdi_tui.checks import ConnectionTestResult
+from cdi_tui.config import Integration
 from cdi_tui.fields import DATA_TYPE_LABELS
 
 
@@ -37,33 +37,58 @@ def _preview_table(integration: Integration, result: ConnectionTestResult, rows:
 
 
 def demo_command(args: argparse.Namespace) -> int:
+    from cdi_tui.cli.run_cmd import _print_run_report
     from cdi_tui.standins.demo import DemoEnvironment
+    from cdi_tui.workspace import Workspace
 
     console = Console()
     console.print("[bold]cdi-tui demo[/]: starting local stand-ins (PostgreSQL as Redshift, Braze) ...")
     failures = 0
+    runs = []
     with DemoEnvironment() as demo:
         assert demo.redshift is not None and demo.braze is not None
         console.print(f"  Redshift stand-in: 127.0.0.1:{demo.redshift.port}  (demo home {demo.home})")
         console.print(f"  Braze stand-in:    {demo.braze.url}")
-        demo_config = load_config(demo.paths.config_file)
-        for integration in demo_config.integrations.values():
-            label = DATA_TYPE_LABELS[integration.data_type]
-            console.rule(f"{integration.name}  ({label})")
-            result = run_integration_test(demo_config, integration, demo.secrets)
-            for warning in result.warnings:
-                console.print(f"[yellow]warning:[/] {warning}")
-            if not result.ok:
-                failures += 1
-                assert result.error is not None
-                console.print(f"[red]Connection test failed:[/] {result.error}")
-                continue
-            assert result.shape is not None
-            identifiers = ", ".join(name.upper() for name in result.shape.identifier_columns)
-            console.print(
-                f"[green]Connection test passed[/]: table {integration.table}, "
-                f"identifier columns {identifiers}, {result.pending_rows} rows to sync"
-            )
-            console.print(_preview_table(integration, result, args.preview_rows))
-    console.print(json.dumps({"connection_tests_failed": failures}))
+        workspace = Workspace(demo.paths, demo.secrets)
+        try:
+            for integration in workspace.config().integrations.values():
+                label = DATA_TYPE_LABELS[integration.data_type]
+                console.rule(f"{integration.name}  ({label})")
+                result = workspace.test_integration(integration.name)
+                for warning in result.warnings:
+                    console.print(f"[yellow]warning:[/] {warning}")
+                if not result.ok:
+                    failures += 1
+                    assert result.error is not None
+                    console.print(f"[red]Connection test failed:[/] {result.error}")
+                    continue
+                assert result.shape is not None
+                identifiers = ", ".join(name.upper() for name in result.shape.identifier_columns)
+                console.print(
+                    f"[green]Connection test passed[/]: table {integration.table}, "
+                    f"identifier columns {identifiers}, {result.pending_rows} rows to sync"
+                )
+                console.print(_preview_table(integration, result, args.preview_rows))
+                workspace.activate(integration.name)
+                record = workspace.sync(integration.name)
+                _print_run_report(record)
+                runs.append(record)
+                if record.status not in ("success", "partial"):
+                    failures += 1
+            console.rule("Braze stand-in received")
+            for array in ("attributes", "events", "purchases", "deletes"):
+                console.print(f"  {array:<11} {len(demo.braze.objects(array)):>6} objects")
+        finally:
+            workspace.close()
+    console.print(
+        json.dumps(
+            {
+                "connection_tests_failed": failures,
+                "runs": [
+                    {"integration": r.integration, "status": r.status, "rows_sent": r.rows_sent, "rows_failed": r.rows_failed}
+                    for r in runs
+                ],
+            }
+        )
+    )
     return 0 if failures == 0 else 1

@@ -30,14 +30,17 @@ class CommandError(Exception):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from cdi_tui.cli import demo, info
+    from cdi_tui.cli import demo, info, run_cmd, settings_cmd
+    from cdi_tui.cli.common import OneLineParser
 
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog="cdi-tui",
         description="Braze Cloud Data Ingestion for Redshift, in the terminal. Run with no command to open the app.",
     )
     parser.add_argument("--version", action="version", version=f"cdi-tui {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    settings_cmd.register(commands)
+    run_cmd.register(commands)
     info.register(commands)
     demo.register(commands)
     return parser
@@ -45,12 +48,26 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _expected_errors() -> tuple[type[BaseException], ...]:
     from cdi_tui.config import ConfigError
+    from cdi_tui.engine.lock import RunInProgress
+    from cdi_tui.engine.sync import SyncRefused
     from cdi_tui.fields import FieldError
     from cdi_tui.secret_store import SecretMissing, SecretsUnavailable
     from cdi_tui.standins.postgres import StandInError
     from cdi_tui.warehouse.errors import WarehouseError
+    from cdi_tui.workspace import WorkspaceError
 
-    return (ConfigError, FieldError, SecretMissing, SecretsUnavailable, StandInError, WarehouseError, CommandError)
+    return (
+        ConfigError,
+        FieldError,
+        SecretMissing,
+        SecretsUnavailable,
+        StandInError,
+        WarehouseError,
+        WorkspaceError,
+        SyncRefused,
+        RunInProgress,
+        CommandError,
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:

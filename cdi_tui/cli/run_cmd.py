@@ -1,0 +1,276 @@
+"""``cdi-tui test``, ``activate``, ``pause``, ``sync``, ``runs`` and ``errors``."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import signal
+import sys
+import threading
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from cdi_tui.checks import ConnectionTestResult
+from cdi_tui.cli.common import open_workspace, print_json
+from cdi_tui.cli.main import EXIT_ERROR, EXIT_OK, EXIT_PARTIAL, CommandError
+from cdi_tui.engine.transform import RowError, RowTransformer
+from cdi_tui.fields import DATA_TYPE_LABELS
+
+EXIT_BY_STATUS = {"success": EXIT_OK, "partial": EXIT_PARTIAL, "limit_exceeded": EXIT_PARTIAL}
+
+
+def register(commands: Any) -> None:
+    test = commands.add_parser("test", help="test an integration: connection, table check and a preview of the rows")
+    test.add_argument("name")
+    test.add_argument("--rows", type=int, default=10, help="preview rows to print (default 10)")
+    test.add_argument("--json", action="store_true", help="print one JSON object")
+    test.set_defaults(handler=test_command)
+    for verb, helptext in (("activate", "activate (or resume) a tested integration"), ("pause", "pause an active integration")):
+        parser = commands.add_parser(verb, help=helptext)
+        parser.add_argument("name")
+        parser.set_defaults(handler=state_command, verb=verb)
+    sync = commands.add_parser("sync", help="run a sync now ('Sync Now'); does not move scheduled runs")
+    sync.add_argument("name")
+    sync.add_argument("--full-resync", action="store_true", help="forget the watermark and send every row again")
+    sync.add_argument("--dry-run", action="store_true", help="read, validate and count; send nothing")
+    sync.add_argument("--json", action="store_true", help="print the result as one JSON object on the last line")
+    sync.set_defaults(handler=sync_command)
+    runs = commands.add_parser("runs", help="the run history of an integration")
+    runs.add_argument("name")
+    runs.add_argument("--limit", type=int, default=20)
+    runs.add_argument("--json", action="store_true")
+    runs.set_defaults(handler=runs_command)
+    errors = commands.add_parser("errors", help="the failed rows of a run")
+    errors.add_argument("run_id", type=int, metavar="RUN_ID")
+    errors.add_argument("--csv", type=Path, metavar="PATH", help="export the failed rows to a CSV file")
+    errors.add_argument("--search", help="only rows whose identifier contains this text")
+    errors.add_argument("--json", action="store_true")
+    errors.set_defaults(handler=errors_command)
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return "NULL"
+    if isinstance(value, datetime):
+        return value.isoformat(sep=" ", timespec="seconds")
+    return str(value)
+
+
+def test_command(args: argparse.Namespace) -> int:
+    workspace = open_workspace()
+    integration = workspace.integration(args.name)
+    result: ConnectionTestResult = workspace.test_integration(args.name, preview_rows=max(args.rows, 1))
+    if args.json:
+        print_json(
+            {
+                "integration": args.name,
+                "ok": result.ok,
+                "warnings": result.warnings,
+                "error": None
+                if result.error is None
+                else {"kind": result.error.kind, "message": result.error.message, "fix": result.error.fix},
+                "pending_rows": result.pending_rows,
+                "columns": list(result.preview.columns) if result.preview else None,
+                "preview": [[_cell(value) for value in row] for row in result.preview.rows] if result.preview else None,
+            }
+        )
+        return EXIT_OK if result.ok else EXIT_ERROR
+    console = Console()
+    for warning in result.warnings:
+        console.print(f"[yellow]warning:[/] {warning}")
+    if not result.ok:
+        assert result.error is not None
+        console.print(f"[red]Connection test failed[/] ({result.error.kind}): {result.error.message}")
+        if result.error.fix:
+            console.print(f"  Fix: {result.error.fix}")
+        return EXIT_ERROR
+    assert result.shape is not None and result.preview is not None
+    console.print(
+        f"[green]Connection test passed[/]: {integration.table} fits {DATA_TYPE_LABELS[integration.data_type]} "
+        f"(identifiers: {', '.join(name.upper() for name in result.shape.identifier_columns)}); "
+        f"{result.pending_rows} row(s) in the table"
+    )
+    transformer = RowTransformer(result.shape.select_columns, integration.data_type, integration.update_existing_only)
+    table = Table(title=f"Newest {min(args.rows, len(result.preview.rows))} rows", title_justify="left")
+    for column in result.preview.columns:
+        table.add_column(column.upper(), overflow="fold")
+    table.add_column("VALID?", overflow="fold")
+    for row in result.preview.rows[: args.rows]:
+        outcome = transformer.transform(list(row))
+        verdict = f"[red]no[/]: {outcome.message}" if isinstance(outcome, RowError) else "[green]yes[/]"
+        table.add_row(*(_cell(value) for value in row), verdict)
+    console.print(table)
+    if integration.state == "draft":
+        console.print(f"Next: cdi-tui activate {args.name}")
+    return EXIT_OK
+
+
+def state_command(args: argparse.Namespace) -> int:
+    workspace = open_workspace()
+    if args.verb == "activate":
+        integration = workspace.activate(args.name)
+        print(f"'{integration.name}' is active ({integration.frequency})")
+    else:
+        integration = workspace.pause(args.name)
+        print(f"'{integration.name}' is paused; resume with: cdi-tui activate {integration.name}")
+    return EXIT_OK
+
+
+def _watermark_text(record: Any) -> str | None:
+    text = record.watermark_after or record.watermark_before
+    return text.split(" ", 1)[0] if text else None
+
+
+def sync_command(args: argparse.Namespace) -> int:
+    from cdi_tui.engine.sync import RunInProgress, SyncOptions, SyncRefused
+    from cdi_tui.workspace import WorkspaceError
+
+    workspace = open_workspace()
+    workspace.integration(args.name)
+    cancel = threading.Event()
+    console = Console(stderr=True)
+
+    def request_cancel(signum: int, _frame: Any) -> None:
+        if cancel.is_set():
+            raise KeyboardInterrupt
+        cancel.set()
+        console.print("cancelling: finishing the requests in flight (press Ctrl-C again to stop at once)")
+
+    previous = {sig: signal.signal(sig, request_cancel) for sig in (signal.SIGINT, signal.SIGTERM)}
+    options = SyncOptions(trigger="manual", full_resync=args.full_resync, dry_run=args.dry_run)
+    show_bar = sys.stderr.isatty() and not args.json
+    try:
+        if show_bar:
+            with Progress(
+                TextColumn("[bold]{task.fields[phase]:<10}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TaskProgressColumn(),
+                TextColumn("{task.fields[rate]:>8.0f} rows/s  failed {task.fields[failed]}"),
+                TimeElapsedColumn(),
+                console=console,
+                transient=True,
+            ) as bar:
+                task = bar.add_task(args.name, total=None, phase="connecting", rate=0.0, failed=0)
+
+                def on_progress(progress: Any) -> None:
+                    bar.update(
+                        task,
+                        total=progress.total,
+                        completed=progress.done,
+                        phase=progress.phase,
+                        rate=progress.rate,
+                        failed=progress.failed,
+                    )
+
+                record = workspace.sync(args.name, options, on_progress, cancel)
+        else:
+            record = workspace.sync(args.name, options, None, cancel)
+    except (SyncRefused, RunInProgress, WorkspaceError) as error:
+        raise CommandError(str(error)) from None
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    summary = {
+        "run_id": record.id,
+        "status": record.status,
+        "rows_read": record.rows_read,
+        "rows_sent": record.rows_sent,
+        "rows_failed": record.rows_failed,
+        "rows_skipped": record.rows_skipped,
+        "watermark": _watermark_text(record),
+    }
+    if not args.json:
+        _print_run_report(record)
+    else:
+        if record.error:
+            print(f"cdi-tui: {record.status}: {record.error}", file=sys.stderr)
+        print(json.dumps(summary))
+    return EXIT_BY_STATUS.get(record.status, EXIT_ERROR)
+
+
+def _print_run_report(record: Any) -> None:
+    console = Console()
+    colour = {"success": "green", "partial": "yellow"}.get(record.status, "red")
+    duration = f"{record.duration_seconds:.1f}s" if record.duration_seconds is not None else "-"
+    dry = " (dry run: nothing sent)" if record.dry_run else ""
+    console.print(
+        f"Run #{record.id} of '{record.integration}': [{colour}]{record.status}[/]{dry} in {duration}: "
+        f"read {record.rows_read}, sent {record.rows_sent}, failed {record.rows_failed}, skipped {record.rows_skipped}"
+        + (f", retried {record.rows_retried}" if record.rows_retried else "")
+    )
+    if record.watermark_after:
+        console.print(f"  watermark: {record.watermark_after}")
+    for warning in record.warnings:
+        console.print(f"  [yellow]warning:[/] {warning}")
+    if record.error:
+        console.print(f"  [{colour}]{record.error}[/]")
+    if record.rows_failed:
+        console.print(f"  failed rows: cdi-tui errors {record.id}")
+
+
+def runs_command(args: argparse.Namespace) -> int:
+    workspace = open_workspace()
+    workspace.integration(args.name)
+    records = workspace.runlog.runs(args.name, args.limit)
+    if args.json:
+        print_json([record.as_json() for record in records])
+        return EXIT_OK
+    if not records:
+        print(f"No runs of '{args.name}' yet. Start one with: cdi-tui sync {args.name}")
+        return EXIT_OK
+    table = Table("RUN", "TRIGGER", "STATUS", "READ", "SENT", "FAILED", "SKIPPED", "LAST UPDATED_AT", "STARTED", "DURATION")
+    for record in records:
+        table.add_row(
+            str(record.id),
+            record.trigger + (" (dry)" if record.dry_run else ""),
+            record.status,
+            str(record.rows_read),
+            str(record.rows_sent),
+            str(record.rows_failed),
+            str(record.rows_skipped),
+            _watermark_text(record) or "-",
+            record.started_at.isoformat(sep=" ", timespec="seconds"),
+            f"{record.duration_seconds:.1f}s" if record.duration_seconds is not None else "-",
+        )
+    Console().print(table)
+    return EXIT_OK
+
+
+def errors_command(args: argparse.Namespace) -> int:
+    workspace = open_workspace()
+    record = workspace.runlog.run(args.run_id)
+    if record is None:
+        raise CommandError(f"no run with id {args.run_id}")
+    rows = workspace.runlog.row_errors(args.run_id, search=args.search)
+    fields = ("updated_at", "identifier", "code", "reason", "payload_preview")
+    if args.csv is not None:
+        try:
+            with open(args.csv, "w", newline="", encoding="utf-8") as stream:
+                writer = csv.writer(stream)
+                writer.writerow(fields)
+                for row in rows:
+                    writer.writerow([getattr(row, name) or "" for name in fields])
+        except OSError as error:
+            raise CommandError(f"cannot write {args.csv}: {error.strerror}") from None
+        print(f"{len(rows)} failed row(s) of run #{args.run_id} written to {args.csv}")
+        return EXIT_OK
+    if args.json:
+        print_json([{name: getattr(row, name) for name in fields} for row in rows])
+        return EXIT_OK
+    if not rows:
+        print(f"Run #{args.run_id} has no failed rows")
+        return EXIT_OK
+    table = Table(
+        "UPDATED_AT", "IDENTIFIER", "REASON", "PAYLOAD", title=f"Failed rows of run #{args.run_id} ({record.integration})"
+    )
+    for row in rows:
+        table.add_row(row.updated_at or "NULL", row.identifier, row.reason, row.payload_preview or "")
+    Console().print(table)
+    return EXIT_OK

@@ -1,0 +1,260 @@
+"""``cdi-tui braze``, ``cdi-tui credentials`` and ``cdi-tui integrations``."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from cdi_tui.cli.common import add_field_flags, open_workspace, print_json, read_secret
+from cdi_tui.cli.main import CommandError
+from cdi_tui.config import BrazeSettings, Credential, Integration
+from cdi_tui.fields import BRAZE_FIELDS, CREDENTIAL_FIELDS, DATA_TYPE_LABELS, INTEGRATION_FIELDS, validate_name
+from cdi_tui.secret_store import braze_key_account
+
+
+def _name(text: str) -> str:
+    from cdi_tui.cli.common import field_type
+    from cdi_tui.fields import FieldSpec
+
+    converted: str = field_type(FieldSpec("name", "Name", validate_name))(text)
+    return converted
+
+
+def register(commands: Any) -> None:
+    braze = commands.add_parser("braze", help="Braze workspace settings").add_subparsers(dest="braze_command", required=True)
+    braze_set = braze.add_parser("set", help="set the Braze endpoint and time zone; the REST API key is read from stdin")
+    add_field_flags(braze_set, BRAZE_FIELDS)
+    braze_set.add_argument("--keep-key", action="store_true", help="keep the stored API key (read none from stdin)")
+    braze_set.set_defaults(handler=braze_set_command)
+    braze_check = braze.add_parser("check", help="check the stored API key (spends no data points)")
+    braze_check.set_defaults(handler=braze_check_command)
+    braze_show = braze.add_parser("show", help="print the Braze settings (never the key)")
+    braze_show.add_argument("--json", action="store_true")
+    braze_show.set_defaults(handler=braze_show_command)
+
+    credentials = commands.add_parser("credentials", help="warehouse credentials").add_subparsers(
+        dest="credentials_command", required=True
+    )
+    add = credentials.add_parser("add", help="save a Redshift credential; the password is read from stdin")
+    add.add_argument("name", type=_name)
+    add_field_flags(add, CREDENTIAL_FIELDS)
+    add.add_argument("--replace", action="store_true", help="replace a credential of the same name")
+    add.set_defaults(handler=credentials_add_command)
+    listing = credentials.add_parser("list", help="list credentials and the integrations using each")
+    listing.add_argument("--json", action="store_true")
+    listing.set_defaults(handler=credentials_list_command)
+    remove = credentials.add_parser("remove", help="remove a credential no integration uses")
+    remove.add_argument("name")
+    remove.set_defaults(handler=credentials_remove_command)
+    password = credentials.add_parser("password", help="change a credential's password (read from stdin)")
+    password.add_argument("name")
+    password.set_defaults(handler=credentials_password_command)
+
+    integrations = commands.add_parser("integrations", help="sync integrations").add_subparsers(
+        dest="integrations_command", required=True
+    )
+    add = integrations.add_parser("add", help="create an integration (a draft until 'cdi-tui test' passes)")
+    add.add_argument("name", type=_name)
+    add_field_flags(add, INTEGRATION_FIELDS, skip=("state",))
+    add.set_defaults(handler=integrations_add_command)
+    listing = integrations.add_parser("list", help="list integrations")
+    listing.add_argument("--json", action="store_true")
+    listing.set_defaults(handler=integrations_list_command)
+    remove = integrations.add_parser("remove", help="remove an integration and its sync state (its run history stays)")
+    remove.add_argument("name")
+    remove.set_defaults(handler=integrations_remove_command)
+
+
+# Braze ----------------------------------------------------------------------------------
+
+
+def braze_set_command(args: argparse.Namespace) -> int:
+    workspace = open_workspace()
+    settings = BrazeSettings(**{spec.key: getattr(args, spec.key) for spec in BRAZE_FIELDS})
+    api_key = None
+    if args.keep_key:
+        if workspace.secrets.get(braze_key_account()) is None:
+            raise CommandError("no API key is stored yet; give one on stdin")
+    else:
+        api_key = read_secret("Braze REST API key")
+    workspace.set_braze(settings, api_key)
+    print(f"Braze set: {settings.endpoint} ({settings.base_url}), time zone {settings.time_zone}; API key kept in the keyring")
+    return 0
+
+
+def braze_check_command(args: argparse.Namespace) -> int:
+    from cdi_tui.braze.client import BrazeClient, BrazeError, TransientFailure
+
+    workspace = open_workspace()
+    config = workspace.config()
+    if config.braze is None:
+        raise CommandError("Braze is not set up: run 'cdi-tui braze set --endpoint INSTANCE' first")
+    api_key = workspace.secrets.require(braze_key_account(), "Braze REST API key")
+
+    async def check() -> None:
+        async with BrazeClient(config.braze.base_url, api_key) as client:
+            await client.check_key()
+
+    try:
+        asyncio.run(check())
+    except (BrazeError, TransientFailure) as error:
+        raise CommandError(str(error)) from None
+    print(f"The API key works with {config.braze.base_url} (no data points spent)")
+    return 0
+
+
+def braze_show_command(args: argparse.Namespace) -> int:
+    config = open_workspace().config()
+    if config.braze is None:
+        raise CommandError("Braze is not set up: run 'cdi-tui braze set --endpoint INSTANCE' first")
+    values = {spec.key: getattr(config.braze, spec.key) for spec in BRAZE_FIELDS}
+    values["url"] = config.braze.base_url
+    if args.json:
+        print_json(values)
+    else:
+        for key, value in values.items():
+            print(f"{key:<22} {value}")
+    return 0
+
+
+# credentials ----------------------------------------------------------------------------
+
+
+def credentials_add_command(args: argparse.Namespace) -> int:
+    workspace = open_workspace()
+    credential = Credential(name=args.name, **{spec.key: getattr(args, spec.key) for spec in CREDENTIAL_FIELDS})
+    password = read_secret(f"password for {credential.user}@{credential.host}")
+    workspace.add_credential(credential, password, replace_existing=args.replace)
+    print(
+        f"Credential '{credential.name}' saved ({credential.user}@{credential.host}:{credential.port}/{credential.database}); "
+        "password kept in the keyring"
+    )
+    return 0
+
+
+def credentials_list_command(args: argparse.Namespace) -> int:
+    config = open_workspace().config()
+    rows = []
+    for name, credential in sorted(config.credentials.items()):
+        users = config.integrations_using(name)
+        rows.append(
+            {
+                "name": name,
+                "host": credential.host,
+                "port": credential.port,
+                "database": credential.database,
+                "user": credential.user,
+                "sslmode": credential.sslmode,
+                "integrations": [item.name for item in users],
+            }
+        )
+    if args.json:
+        print_json(rows)
+        return 0
+    if not rows:
+        print("No credentials yet. Add one with: cdi-tui credentials add NAME --host H --database D --user U")
+        return 0
+    table = Table("NAME", "HOST", "PORT", "DATABASE", "USER", "SSL", "USED BY")
+    for row in rows:
+        table.add_row(
+            row["name"],
+            row["host"],
+            str(row["port"]),
+            row["database"],
+            row["user"],
+            row["sslmode"],
+            ", ".join(row["integrations"]) or "-",
+        )
+    Console().print(table)
+    return 0
+
+
+def credentials_remove_command(args: argparse.Namespace) -> int:
+    open_workspace().remove_credential(args.name)
+    print(f"Credential '{args.name}' removed (and its password deleted from the keyring)")
+    return 0
+
+
+def credentials_password_command(args: argparse.Namespace) -> int:
+    workspace = open_workspace()
+    workspace.change_password(args.name, read_secret(f"new password for credential {args.name}"))
+    print(f"Password of '{args.name}' changed")
+    return 0
+
+
+# integrations ---------------------------------------------------------------------------
+
+
+def integrations_add_command(args: argparse.Namespace) -> int:
+    workspace = open_workspace()
+    values = {spec.key: getattr(args, spec.key) for spec in INTEGRATION_FIELDS if spec.key != "state"}
+    values["contact_emails"] = tuple(dict.fromkeys(values["contact_emails"]))
+    integration = Integration(name=args.name, **values)
+    workspace.add_integration(integration)
+    print(
+        f"Integration '{integration.name}' created as a draft ({DATA_TYPE_LABELS[integration.data_type]} from "
+        f"{integration.table}). Next: cdi-tui test {integration.name}"
+    )
+    return 0
+
+
+def integration_summary(workspace: Any, integration: Integration, tested: bool) -> dict[str, Any]:
+    last = workspace.runlog.last_run(integration.name)
+    return {
+        "name": integration.name,
+        "credential": integration.credential,
+        "table": integration.table,
+        "data_type": integration.data_type,
+        "frequency": integration.frequency,
+        "contact_emails": list(integration.contact_emails),
+        "state": integration.state,
+        "update_existing_only": integration.update_existing_only,
+        "tested": tested,
+        "last_run": None
+        if last is None
+        else {
+            "run_id": last.id,
+            "status": last.status,
+            "started_at": last.started_at.isoformat(),
+            "rows_read": last.rows_read,
+            "rows_sent": last.rows_sent,
+            "rows_failed": last.rows_failed,
+        },
+    }
+
+
+def integrations_list_command(args: argparse.Namespace) -> int:
+    workspace = open_workspace()
+    config = workspace.config()
+    rows = [
+        integration_summary(workspace, item, workspace.is_tested(item.name, config))
+        for _, item in sorted(config.integrations.items())
+    ]
+    if args.json:
+        print_json(rows)
+        return 0
+    if not rows:
+        hint = "cdi-tui integrations add NAME --credential C --table SCHEMA.TABLE --data-type TYPE"
+        print(f"No integrations yet. Create one with: {hint}")
+        return 0
+    table = Table("NAME", "TABLE", "DATA TYPE", "STATE", "FREQUENCY", "LAST RUN")
+    for row in rows:
+        last = row["last_run"]
+        last_text = (
+            "-"
+            if last is None
+            else f"#{last['run_id']} {last['status']} ({last['rows_sent']} sent, {last['rows_failed']} failed)"
+        )
+        table.add_row(row["name"], row["table"], DATA_TYPE_LABELS[row["data_type"]], row["state"], row["frequency"], last_text)
+    Console().print(table)
+    return 0
+
+
+def integrations_remove_command(args: argparse.Namespace) -> int:
+    open_workspace().remove_integration(args.name)
+    print(f"Integration '{args.name}' removed")
+    return 0

@@ -1,0 +1,200 @@
+"""The product's operations, shared by the command line and the app.
+
+:class:`Workspace` ties together the config store, the run log, the secret store and the
+sync engine, and enforces the rules of the seed: one integration per table, the data type
+fixed at creation, a draft until a connection test passes, activation only with a contact
+email, and no removing a credential that integrations use.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import replace
+from typing import Any
+
+from cdi_tui.checks import ConnectionTestResult, integration_fingerprint, run_connection_test
+from cdi_tui.config import (
+    BrazeSettings,
+    Config,
+    ConfigStore,
+    Credential,
+    Integration,
+    with_credential,
+    with_integration,
+)
+from cdi_tui.engine.sync import Progress, SyncEngine, SyncOptions
+from cdi_tui.paths import AppPaths
+from cdi_tui.runlog import RunLog, RunRecord
+from cdi_tui.secret_store import CredentialsService, braze_key_account, credential_account
+
+
+class WorkspaceError(Exception):
+    """An operation breaks a rule; the message says which and what to do."""
+
+
+class Workspace:
+    def __init__(self, paths: AppPaths, secrets: CredentialsService) -> None:
+        self.paths = paths.ensure()
+        self.store = ConfigStore(paths.config_file)
+        self.secrets = secrets
+        self._runlog: RunLog | None = None
+        self._runlog_lock = threading.Lock()
+
+    @property
+    def runlog(self) -> RunLog:
+        with self._runlog_lock:
+            if self._runlog is None:
+                self._runlog = RunLog(self.paths.run_log)
+            return self._runlog
+
+    def close(self) -> None:
+        if self._runlog is not None:
+            self._runlog.close()
+            self._runlog = None
+
+    def config(self) -> Config:
+        return self.store.load()
+
+    def integration(self, name: str, config: Config | None = None) -> Integration:
+        config = config or self.config()
+        if name not in config.integrations:
+            known = ", ".join(sorted(config.integrations)) or "none yet"
+            raise WorkspaceError(f"no integration named '{name}' (integrations: {known})")
+        return config.integrations[name]
+
+    # Braze --------------------------------------------------------------------------------
+    def set_braze(self, settings: BrazeSettings, api_key: str | None) -> None:
+        if api_key is not None:
+            self.secrets.set(braze_key_account(), api_key)
+        self.store.update(lambda config: replace(config, braze=settings))
+
+    # credentials --------------------------------------------------------------------------
+    def add_credential(self, credential: Credential, password: str, replace_existing: bool = False) -> None:
+        def change(config: Config) -> Config:
+            if credential.name in config.credentials and not replace_existing:
+                raise WorkspaceError(f"a credential named '{credential.name}' already exists (use --replace to change it)")
+            changed = with_credential(config, credential)
+            old = config.credentials.get(credential.name)
+            if old is not None and old != credential:
+                # a changed connection must be tested again before its integrations sync
+                for item in config.integrations_using(credential.name):
+                    changed = with_integration(changed, replace(item, state="draft"))
+            return changed
+
+        self.secrets.set(credential_account(credential.name), password)
+        self.store.update(change)
+
+    def change_password(self, name: str, password: str) -> None:
+        if name not in self.config().credentials:
+            raise WorkspaceError(f"no credential named '{name}'")
+        self.secrets.set(credential_account(name), password)
+
+    def remove_credential(self, name: str) -> None:
+        def change(config: Config) -> Config:
+            if name not in config.credentials:
+                raise WorkspaceError(f"no credential named '{name}'")
+            users = config.integrations_using(name)
+            active = [item.name for item in users if item.state == "active"]
+            if active:
+                raise WorkspaceError(
+                    f"credential '{name}' is used by active integration(s) {', '.join(active)}; pause or remove them first"
+                )
+            if users:
+                raise WorkspaceError(
+                    f"credential '{name}' is used by integration(s) {', '.join(item.name for item in users)}; remove them first"
+                )
+            return replace(config, credentials={key: value for key, value in config.credentials.items() if key != name})
+
+        self.store.update(change)
+        self.secrets.delete(credential_account(name))
+
+    # integrations -------------------------------------------------------------------------
+    def add_integration(self, integration: Integration) -> None:
+        def change(config: Config) -> Config:
+            if integration.name in config.integrations:
+                raise WorkspaceError(f"an integration named '{integration.name}' already exists")
+            if integration.credential not in config.credentials:
+                raise WorkspaceError(f"no credential named '{integration.credential}' (add it with 'cdi-tui credentials add')")
+            return with_integration(config, replace(integration, state="draft"))
+
+        self.store.update(change)
+
+    def update_integration(self, name: str, **changes: Any) -> Integration:
+        """Change settings of an integration; its data type is fixed once created.
+
+        A change to the credential or the table sends it back to draft until tested again.
+        """
+        if "data_type" in changes:
+            current = self.integration(name)
+            if changes["data_type"] != current.data_type:
+                raise WorkspaceError("the data type of an integration cannot be changed after it is created")
+        result: list[Integration] = []
+
+        def change(config: Config) -> Config:
+            current = self.integration(name, config)
+            updated = replace(current, **changes)
+            if (updated.credential, updated.table) != (current.credential, current.table):
+                updated = replace(updated, state="draft")
+            result.append(updated)
+            return with_integration(config, updated)
+
+        self.store.update(change)
+        return result[0]
+
+    def remove_integration(self, name: str) -> None:
+        def change(config: Config) -> Config:
+            self.integration(name, config)
+            return replace(config, integrations={key: value for key, value in config.integrations.items() if key != name})
+
+        self.store.update(change)
+        self.runlog.forget_integration(name)
+
+    def test_integration(self, name: str, preview_rows: int = 100) -> ConnectionTestResult:
+        """Run the connection test; a pass is remembered for this connection and table."""
+        config = self.config()
+        integration = self.integration(name, config)
+        credential = config.credentials[integration.credential]
+        result = run_connection_test(credential, integration.table_name, integration.data_type, self.secrets, preview_rows)
+        if result.ok:
+            self.runlog.record_test(name, integration_fingerprint(credential, integration))
+        return result
+
+    def is_tested(self, name: str, config: Config | None = None) -> bool:
+        config = config or self.config()
+        integration = self.integration(name, config)
+        credential = config.credentials[integration.credential]
+        return self.runlog.tested_fingerprint(name) == integration_fingerprint(credential, integration)
+
+    def activate(self, name: str) -> Integration:
+        config = self.config()
+        integration = self.integration(name, config)
+        if not self.is_tested(name, config):
+            raise WorkspaceError(
+                f"'{name}' has not passed a connection test for its current connection and table; run 'cdi-tui test {name}' first"
+            )
+        if not integration.contact_emails:
+            raise WorkspaceError(f"'{name}' needs at least one contact email before it can be activated")
+        return self.update_integration(name, state="active")
+
+    def pause(self, name: str) -> Integration:
+        integration = self.integration(name)
+        if integration.state != "active":
+            raise WorkspaceError(f"'{name}' is {integration.state}; only an active integration can be paused")
+        return self.update_integration(name, state="paused")
+
+    # syncs --------------------------------------------------------------------------------
+    def engine(self) -> SyncEngine:
+        return SyncEngine(self.config(), self.secrets, self.runlog, self.paths.data_dir / "locks")
+
+    def sync(
+        self,
+        name: str,
+        options: SyncOptions | None = None,
+        progress: Any = None,
+        cancel: threading.Event | None = None,
+    ) -> RunRecord:
+        self.integration(name)
+        return self.engine().run(name, options, progress, cancel)
+
+
+__all__ = ["Progress", "SyncOptions", "Workspace", "WorkspaceError"]
