@@ -180,6 +180,11 @@ class _RunState:
             message,
         )
 
+    def set_phase(self, phase: str) -> None:
+        if phase != self.phase:
+            self.phase = phase
+            self.report(force=True)
+
     def report(self, force: bool = False, message: str = "") -> None:
         if self.progress is None:
             return
@@ -358,8 +363,7 @@ class SyncEngine:
             shape = await asyncio.to_thread(source.check_table, integration.data_type)
             if options.full_resync and not options.dry_run:
                 self.runlog.reset_sync_state(integration.name)
-            state.phase = "counting"
-            state.report(force=True)
+            state.set_phase("counting")
             lower, inclusive, upper = await asyncio.to_thread(self._bounds, source, shape, watermark, state)
             if upper is None:
                 state.total = 0
@@ -369,8 +373,7 @@ class SyncEngine:
             state.total = min(state.total, options.max_rows) + len(retry_rows)
             transformer = RowTransformer(shape.select_columns, integration.data_type, integration.update_existing_only)
             await asyncio.to_thread(self._report_null_rows, source, shape, transformer, state)
-            state.phase = "reading"
-            state.report(force=True)
+            state.set_phase("reading")
             if options.dry_run:
                 if upper is not None:
                     await self._pump(state, source, shape, transformer, None, lower, inclusive, upper)
@@ -388,8 +391,8 @@ class SyncEngine:
                 timeout=options.request_timeout,
                 max_connections=options.concurrency,
             ) as client:
-                state.phase = "sending"
                 if retry_rows:
+                    state.set_phase("sending")
                     await self._send_retry_rows(state, client, retry_rows)
                 if upper is not None and state.fatal is None and state.stop_reason is None:
                     await self._pump(state, source, shape, transformer, client, lower, inclusive, upper)
@@ -530,6 +533,8 @@ class SyncEngine:
             if segment.errors:
                 self.runlog.add_row_errors(segment.errors)
                 state.failed += len(segment.errors)
+            if client is not None:
+                state.set_phase("sending")
             if client is None or not segment.items:
                 state.skipped += len(segment.items)
                 segment.done = True

@@ -45,6 +45,10 @@ class FaultPlan:
         fail_next: the next N requests get a 500, whatever the shares say.
         drop_next: the next N requests are dropped.
         seed: random seed, so a test sees the same faults every time.
+        reject_external_ids: objects with these external_ids get an ``errors[]`` item
+            (partial success), as Braze does for objects it refuses.
+        poison_external_ids: a request holding one of these external_ids is refused whole
+            with a 400 that names no object (the client must split to find it).
     """
 
     server_error_share: float = 0.0
@@ -53,6 +57,8 @@ class FaultPlan:
     fail_next: int = 0
     drop_next: int = 0
     seed: int = 7
+    reject_external_ids: frozenset[str] = frozenset()
+    poison_external_ids: frozenset[str] = frozenset()
 
 
 @dataclass
@@ -373,9 +379,18 @@ class BrazeStandIn:
         accepted: list[ReceivedObject] = []
         bulk = request.headers.get("X-Braze-Bulk", "").lower() == "true"
         processed = {name: 0 for name in arrays}
+        faults = self.faults
+        if faults.poison_external_ids and any(
+            isinstance(obj, dict) and obj.get("external_id") in faults.poison_external_ids
+            for items in arrays.values()
+            for obj in items
+        ):
+            return self._answer(400, {"message": "Bad request"}, headers)
         for array_name, items in arrays.items():
             for index, obj in enumerate(items):
                 problem = validate_object(array_name, obj)
+                if problem is None and isinstance(obj, dict) and obj.get("external_id") in faults.reject_external_ids:
+                    problem = "invalid_user"
                 if problem:
                     errors.append({"type": problem, "input_array": array_name, "index": index})
                 else:
