@@ -45,7 +45,10 @@ class SyncEnv:
     def setup(self) -> SyncEnv:
         self.redshift.create_user(self.user, self.password)
         self.redshift.admin_execute(
-            [f"CREATE SCHEMA {quote_ident(self.schema)}", f"GRANT USAGE ON SCHEMA {quote_ident(self.schema)} TO {quote_ident(self.user)}"]
+            [
+                f"CREATE SCHEMA {quote_ident(self.schema)}",
+                f"GRANT USAGE ON SCHEMA {quote_ident(self.schema)} TO {quote_ident(self.user)}",
+            ]
         )
         self.workspace = Workspace(self.paths, self.secrets)
         self.ws.set_braze(BrazeSettings(endpoint=self.braze.url), self.api_key)

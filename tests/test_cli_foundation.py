@@ -39,15 +39,18 @@ def test_an_unknown_command_is_a_usage_error_without_a_traceback() -> None:
     assert "Traceback" not in result.stderr
 
 
-def test_a_broken_config_is_one_line_naming_the_file(tmp_path: Path) -> None:
+def test_a_broken_config_is_one_line_naming_the_file_and_is_left_alone(tmp_path: Path) -> None:
     home = tmp_path / "h"
     home.mkdir()
-    (home / "config.toml").write_text('[integrations.x]\ncredential = "nope"\ntable = "a.b"\ndata_type = "events"\n')
-    from cdi_tui.config import ConfigError, load_config
-
-    with pytest.raises(ConfigError) as caught:
-        load_config(home / "config.toml")
-    assert str(home / "config.toml") in str(caught.value)
+    broken = '[integrations.x]\ncredential = "nope"\ntable = "a.b"\ndata_type = "events"\n'
+    (home / "config.toml").write_text(broken)
+    env = {**os.environ, "CDI_TUI_HOME": str(home)}
+    for args in (["integrations", "list"], ["integrations", "remove", "x"]):
+        result = run_cli(*args, env=env)
+        assert result.returncode == 1
+        assert result.stderr.strip().count("\n") == 0
+        assert str(home / "config.toml") in result.stderr and "no credential named 'nope'" in result.stderr
+    assert (home / "config.toml").read_text() == broken
 
 
 @pytest.mark.real
@@ -60,6 +63,15 @@ def test_demo_prints_a_passing_connection_test_and_a_preview_for_every_data_type
     assert result.stdout.count("Connection test passed") == 4
     assert result.stdout.count("Preview: newest") == 4
     assert "lead-42" in result.stdout  # a preview row
-    assert json.loads(result.stdout.strip().splitlines()[-1]) == {"connection_tests_failed": 0}
+    summary = json.loads(result.stdout.strip().splitlines()[-1])
+    assert summary["connection_tests_failed"] == 0
+    # the demo also runs a real sync of each integration (a handful of rows are invalid on purpose)
+    sent = {run["integration"]: (run["status"], run["sent"], run["failed"]) for run in summary["runs"]}
+    assert sent == {
+        "demo-attributes": ("partial", 3002, 6),
+        "demo-events": ("partial", 2000, 5),
+        "demo-purchases": ("partial", 1000, 5),
+        "demo-deletes": ("partial", 200, 3),
+    }
     # the user's own home is never touched
     assert not (tmp_path / "users-own-home").exists()

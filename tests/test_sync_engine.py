@@ -17,7 +17,7 @@ from helpers import BASE, FAST, SyncEnv, at
 from cdi_tui.braze.client import RetryPolicy
 from cdi_tui.config import BrazeSettings
 from cdi_tui.engine.lock import RunInProgress
-from cdi_tui.engine.sync import Progress, SyncOptions, SyncRefused
+from cdi_tui.engine.sync import Progress, SyncRefused
 from cdi_tui.paths import app_paths
 from cdi_tui.runlog import RunLog, to_text
 from cdi_tui.standins.braze import BrazeStandIn, FaultPlan
@@ -351,7 +351,13 @@ def test_a_dry_run_reads_validates_and_counts_but_sends_nothing(env: SyncEnv) ->
     env.fill("dry", 90)
     env.insert("dry", [{"updated_at": at(1_000), "payload": {"a": 1}}])
     record = env.sync("dry", replace(FAST, dry_run=True))
-    assert (record.status, record.rows_read, record.rows_sent, record.rows_failed, record.rows_skipped) == ("partial", 91, 0, 1, 90)
+    assert (record.status, record.rows_read, record.rows_sent, record.rows_failed, record.rows_skipped) == (
+        "partial",
+        91,
+        0,
+        1,
+        90,
+    )
     assert env.braze.objects() == []
     assert env.ws.runlog.watermark("dry") is None
     assert env.sync("dry").rows_sent == 90

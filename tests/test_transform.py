@@ -32,7 +32,10 @@ def transform(data_type: str, the_row: list[Any], update_existing_only: bool = F
     ("identifiers", "expected"),
     [
         ({"external_id": "u1"}, {"external_id": "u1"}),
-        ({"alias_name": "n", "alias_label": "l"}, {"user_alias": {"alias_name": "n", "alias_label": "l"}, "_update_existing_only": False}),
+        (
+            {"alias_name": "n", "alias_label": "l"},
+            {"user_alias": {"alias_name": "n", "alias_label": "l"}, "_update_existing_only": False},
+        ),
         ({"braze_id": "b1"}, {"braze_id": "b1"}),
         ({"email": "a@example.com"}, {"email": "a@example.com"}),
         ({"phone": "+15555550100"}, {"phone": "+15555550100"}),
@@ -118,10 +121,30 @@ BIG = "x" * (1024 * 1024)
         ("purchases", row({"product_id": "p", "currency": "USD"}, external_id="u"), "purchase_field_missing", "'price'"),
         ("purchases", row({"product_id": "p", "currency": "usd", "price": 1}, external_id="u"), "currency_invalid", "ISO 4217"),
         ("purchases", row({"product_id": "p", "currency": "ABC", "price": 1}, external_id="u"), "currency_invalid", "ISO 4217"),
-        ("purchases", row({"product_id": "p", "currency": "USD", "price": "1"}, external_id="u"), "price_invalid", "not a number"),
-        ("purchases", row({"product_id": "p", "currency": "USD", "price": 1, "quantity": 0}, external_id="u"), "quantity_invalid", "1 to 100"),
-        ("purchases", row({"product_id": "p", "currency": "USD", "price": 1, "quantity": 101}, external_id="u"), "quantity_invalid", "1 to 100"),
-        ("purchases", row({"product_id": "p", "currency": "USD", "price": 1, "quantity": 2.5}, external_id="u"), "quantity_invalid", "1 to 100"),
+        (
+            "purchases",
+            row({"product_id": "p", "currency": "USD", "price": "1"}, external_id="u"),
+            "price_invalid",
+            "not a number",
+        ),
+        (
+            "purchases",
+            row({"product_id": "p", "currency": "USD", "price": 1, "quantity": 0}, external_id="u"),
+            "quantity_invalid",
+            "1 to 100",
+        ),
+        (
+            "purchases",
+            row({"product_id": "p", "currency": "USD", "price": 1, "quantity": 101}, external_id="u"),
+            "quantity_invalid",
+            "1 to 100",
+        ),
+        (
+            "purchases",
+            row({"product_id": "p", "currency": "USD", "price": 1, "quantity": 2.5}, external_id="u"),
+            "quantity_invalid",
+            "1 to 100",
+        ),
         ("attributes", row({"a": 1}, updated_at=None, external_id="u"), "updated_at_null", "UPDATED_AT is NULL"),
     ],
 )
@@ -140,7 +163,11 @@ def test_quantity_bounds_are_inclusive() -> None:
 
 @given(st.dictionaries(st.text(min_size=1, max_size=20).filter(lambda k: not k.startswith("$")), st.integers(), max_size=30))
 def test_any_small_flat_payload_round_trips_into_the_attribute_object(payload: dict[str, int]) -> None:
-    payload = {key: value for key, value in payload.items() if key not in ("external_id", "user_alias", "braze_id", "email", "phone", "alias_name", "alias_label")}
+    payload = {
+        key: value
+        for key, value in payload.items()
+        if key not in ("external_id", "user_alias", "braze_id", "email", "phone", "alias_name", "alias_label")
+    }
     result = transform("attributes", row(payload, external_id="u"))
     assert isinstance(result, BrazeObject)
     assert result.body == {"external_id": "u", **payload}

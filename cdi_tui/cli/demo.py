@@ -80,15 +80,6 @@ def demo_command(args: argparse.Namespace) -> int:
                 console.print(f"  {array:<11} {len(demo.braze.objects(array)):>6} objects")
         finally:
             workspace.close()
-    console.print(
-        json.dumps(
-            {
-                "connection_tests_failed": failures,
-                "runs": [
-                    {"integration": r.integration, "status": r.status, "rows_sent": r.rows_sent, "rows_failed": r.rows_failed}
-                    for r in runs
-                ],
-            }
-        )
-    )
+    summary = [{"integration": r.integration, "status": r.status, "sent": r.rows_sent, "failed": r.rows_failed} for r in runs]
+    print(json.dumps({"connection_tests_failed": failures, "runs": summary}), flush=True)
     return 0 if failures == 0 else 1

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import math
 import random
 import threading
@@ -264,6 +265,8 @@ class BrazeStandIn:
         loop.close()
 
     async def _serve(self) -> None:
+        # a client that hangs up mid-request (killed on purpose by a test) is not news here
+        logging.getLogger("aiohttp.server").setLevel(logging.CRITICAL)
         app = web.Application(client_max_size=64 * 1024 * 1024)
         app.router.add_post("/users/track", self._track)
         app.router.add_post("/users/delete", self._delete)
