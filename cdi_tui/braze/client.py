@@ -1,4 +1,10 @@
-"""The Braze REST client: ``/users/track`` and ``/users/delete`` over httpx (async, keep-alive).
+"""The Braze REST client: ``/users/track`` and ``/users/delete`` over httpx (keep-alive pool).
+
+The client is synchronous and thread-safe: the engine sends several requests at once from a
+small pool of worker threads. It drives ``httpx.HTTPTransport`` directly: per request that
+costs about half the CPU of going through ``httpx.Client`` (measured: 210-270 us against
+410 us a request, and 450-800 us for the async client), and CPU per row is what limits a
+large sync.
 
 - One :class:`RateLimiter` per workspace API key in the process, shared by every
   integration and run; it also obeys ``X-RateLimit-Remaining``/``X-RateLimit-Reset`` and
@@ -12,7 +18,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import hashlib
 import json
@@ -26,6 +31,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
+import orjson
 
 from cdi_tui import __version__
 from cdi_tui.fields import is_loopback_host
@@ -47,7 +53,11 @@ class TransientFailure(Exception):
     """Retries ran out on 429/5xx/timeouts/dropped connections."""
 
 
-@dataclass
+class SendCancelled(Exception):
+    """The run is stopping; the request was not (or not knowingly) delivered."""
+
+
+@dataclass(slots=True)
 class SendItem:
     """One object to send. ``ref`` is the caller's handle; ``array`` the Braze array or delete list."""
 
@@ -107,12 +117,21 @@ class RateLimiter:
                 return 0.0
             return self._sent[0] + self.window - now
 
-    async def acquire(self) -> None:
+    def acquire(self, stop: threading.Event | None = None) -> None:
+        """Block until a request may go out.
+
+        Raises:
+            SendCancelled: when ``stop`` is set while waiting.
+        """
         while True:
             wait = self._reserve()
             if wait <= 0:
                 return
-            await asyncio.sleep(wait)
+            if stop is not None:
+                if stop.wait(min(wait, 1.0)):
+                    raise SendCancelled("stopping")
+            else:
+                time.sleep(min(wait, 1.0))
 
 
 _limiters: dict[str, RateLimiter] = {}
@@ -160,7 +179,7 @@ def _error_message(response: httpx.Response) -> str:
 
 
 class BrazeClient:
-    """Use as ``async with BrazeClient(...) as client``."""
+    """Use as ``with BrazeClient(...) as client``; its methods may be called from many threads."""
 
     def __init__(
         self,
@@ -172,40 +191,40 @@ class BrazeClient:
         retry: RetryPolicy | None = None,
         timeout: float = 30.0,
         max_connections: int = 16,
+        stop: threading.Event | None = None,
     ) -> None:
         self.base_url = check_base_url(base_url)
         self._api_key = api_key
         self.limiter = limiter or RateLimiter(3000, 3.0)
         self.bulk = bulk
         self.retry = retry or RetryPolicy()
-        self._timeout = timeout
+        self.stop = stop or threading.Event()
+        self._timeout = {"connect": min(10.0, timeout), "read": timeout, "write": timeout, "pool": timeout}
         self._max_connections = max_connections
-        self._client: httpx.AsyncClient | None = None
+        self._transport: httpx.HTTPTransport | None = None
+        headers = [
+            ("Authorization", f"Bearer {api_key}"),
+            ("Content-Type", "application/json"),
+            ("User-Agent", f"cdi-tui/{__version__}"),
+        ]
+        if bulk:
+            headers.append(("X-Braze-Bulk", "true"))
+        self._headers = httpx.Headers(headers)  # built once: per request it is only copied
+        self._urls: dict[str, httpx.URL] = {}
+        self.round_trip_seconds = 0.0  # moving average of one HTTP round trip (rate-limit waits excluded)
 
     def __repr__(self) -> str:
         return f"BrazeClient({self.base_url!r}, bulk={self.bulk})"
 
-    async def __aenter__(self) -> BrazeClient:
-        headers = {
-            "Authorization": f"Bearer {self._api_key}",
-            "Content-Type": "application/json",
-            "User-Agent": f"cdi-tui/{__version__}",
-        }
-        if self.bulk:
-            headers["X-Braze-Bulk"] = "true"
-        self._client = httpx.AsyncClient(
-            base_url=self.base_url,
-            headers=headers,
-            timeout=httpx.Timeout(self._timeout, connect=min(10.0, self._timeout)),
-            limits=httpx.Limits(max_connections=self._max_connections, max_keepalive_connections=self._max_connections),
-            follow_redirects=False,
-        )
+    def __enter__(self) -> BrazeClient:
+        limits = httpx.Limits(max_connections=self._max_connections, max_keepalive_connections=self._max_connections)
+        self._transport = httpx.HTTPTransport(limits=limits)
         return self
 
-    async def __aexit__(self, *exc_info: object) -> None:
-        if self._client is not None:
-            await self._client.aclose()
-            self._client = None
+    def __exit__(self, *exc_info: object) -> None:
+        if self._transport is not None:
+            self._transport.close()
+            self._transport = None
 
     # transport -------------------------------------------------------------------------
     def _note_rate_headers(self, response: httpx.Response) -> None:
@@ -232,20 +251,40 @@ class BrazeClient:
         delay = min(max(delay if delay is not None else 1.0, 0.05), 3600)
         self.limiter.pause_until(time.monotonic() + delay)
 
-    async def _post(self, path: str, body: dict[str, Any], outcome: SendOutcome) -> httpx.Response:
+    def _send_once(self, url: httpx.URL, content: bytes) -> httpx.Response:
+        assert self._transport is not None, "use 'with BrazeClient(...)'"
+        request = httpx.Request("POST", url, headers=self._headers, content=content, extensions={"timeout": self._timeout})
+        started = time.monotonic()
+        response = self._transport.handle_request(request)
+        try:
+            response.read()
+        finally:
+            response.close()
+        self.round_trip_seconds = 0.8 * self.round_trip_seconds + 0.2 * (time.monotonic() - started)
+        return response
+
+    def _post(self, path: str, body: dict[str, Any], outcome: SendOutcome) -> httpx.Response:
         """POST with the rate limiter and retries; returns the first non-retryable response.
 
         Raises:
             TransientFailure: when retries run out.
+            SendCancelled: when the client is told to stop.
         """
-        assert self._client is not None, "use 'async with BrazeClient(...)'"
-        content = json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+        url = self._urls.get(path)
+        if url is None:
+            url = self._urls[path] = httpx.URL(self.base_url + path)
+        try:
+            content = orjson.dumps(body)
+        except TypeError:  # integers beyond 64 bits: the stdlib writes them exactly
+            content = json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
         attempts = rate_limited = 0
         while True:
-            await self.limiter.acquire()
+            if self.stop.is_set():
+                raise SendCancelled("stopping")
+            self.limiter.acquire(self.stop)
             outcome.requests += 1
             try:
-                response = await self._client.post(path, content=content)
+                response = self._send_once(url, content)
             except httpx.TimeoutException:
                 reason = "Braze did not answer in time"
             except httpx.TransportError as error:
@@ -265,7 +304,8 @@ class BrazeClient:
             attempts += 1
             if attempts >= self.retry.max_attempts:
                 raise TransientFailure(f"{reason}; gave up after {attempts} attempts")
-            await asyncio.sleep(self.retry.delay(attempts))
+            if self.stop.wait(self.retry.delay(attempts)):
+                raise SendCancelled("stopping")
 
     def _raise_for_fatal(self, response: httpx.Response) -> None:
         status = response.status_code
@@ -276,19 +316,19 @@ class BrazeClient:
             raise BrazeEndpointError(f"Braze answered 404 for {response.request.url.path}: check the instance or URL")
 
     # /users/track ---------------------------------------------------------------------
-    async def send_track(self, items: Sequence[SendItem]) -> SendOutcome:
+    def send_track(self, items: Sequence[SendItem]) -> SendOutcome:
         """Send objects in one request (the caller keeps to the batch limits)."""
         outcome = SendOutcome()
         if not items:
             return outcome
         body: dict[str, list[dict[str, Any]]] = {}
-        positions: dict[tuple[str, int], SendItem] = {}
         for item in items:
-            array = body.setdefault(item.array, [])
-            positions[(item.array, len(array))] = item
+            array = body.get(item.array)
+            if array is None:
+                array = body[item.array] = []
             array.append(item.body)
         try:
-            response = await self._post("/users/track", body, outcome)
+            response = self._post("/users/track", body, outcome)
         except TransientFailure as failure:
             outcome.transient.extend((item, str(failure)) for item in items)
             return outcome
@@ -296,10 +336,16 @@ class BrazeClient:
         status = response.status_code
         data: Any = None
         with contextlib.suppress(ValueError):
-            data = response.json()
+            data = orjson.loads(response.content)
         errors = data.get("errors") if isinstance(data, dict) else None
         rejected: dict[int, str] = {}
-        if isinstance(errors, list):
+        if isinstance(errors, list) and errors:
+            positions: dict[tuple[str, int], SendItem] = {}
+            counters: dict[str, int] = {}
+            for item in items:
+                position = counters.get(item.array, 0)
+                positions[(item.array, position)] = item
+                counters[item.array] = position + 1
             for error in errors:
                 if not isinstance(error, dict):
                     continue
@@ -307,6 +353,9 @@ class BrazeClient:
                 if match is not None:
                     rejected[id(match)] = f"Braze rejected the object: {error.get('type', 'invalid')}"
         if 200 <= status < 300:
+            if not rejected:
+                outcome.delivered.extend(items)
+                return outcome
             for item in items:
                 if id(item) in rejected:
                     outcome.rejected.append((item, rejected[id(item)]))
@@ -324,16 +373,15 @@ class BrazeClient:
             outcome.rejected.append((remaining[0], f"Braze rejected the object: {status} {_error_message(response)}"))
             return outcome
         if len(remaining) < len(items):
-            outcome.merge(await self.send_track(remaining))
+            outcome.merge(self.send_track(remaining))
             return outcome
         middle = len(remaining) // 2
-        halves = await asyncio.gather(self.send_track(remaining[:middle]), self.send_track(remaining[middle:]))
-        for half in halves:
-            outcome.merge(half)
+        outcome.merge(self.send_track(remaining[:middle]))
+        outcome.merge(self.send_track(remaining[middle:]))
         return outcome
 
     # /users/delete ---------------------------------------------------------------------
-    async def send_delete(self, items: Sequence[SendItem]) -> SendOutcome:
+    def send_delete(self, items: Sequence[SendItem]) -> SendOutcome:
         """Delete users; each item's ``array`` is external_ids, user_aliases, braze_ids, ..."""
         outcome = SendOutcome()
         if not items:
@@ -342,7 +390,7 @@ class BrazeClient:
         for item in items:
             body.setdefault(item.array, []).extend(item.body.values())
         try:
-            response = await self._post("/users/delete", body, outcome)
+            response = self._post("/users/delete", body, outcome)
         except TransientFailure as failure:
             outcome.transient.extend((item, str(failure)) for item in items)
             return outcome
@@ -354,13 +402,12 @@ class BrazeClient:
             outcome.rejected.append((items[0], f"Braze rejected the delete: {response.status_code} {_error_message(response)}"))
             return outcome
         middle = len(items) // 2
-        halves = await asyncio.gather(self.send_delete(items[:middle]), self.send_delete(items[middle:]))
-        for half in halves:
-            outcome.merge(half)
+        outcome.merge(self.send_delete(items[:middle]))
+        outcome.merge(self.send_delete(items[middle:]))
         return outcome
 
     # key check -------------------------------------------------------------------------
-    async def check_key(self) -> None:
+    def check_key(self) -> None:
         """Check the key without spending data points (an empty /users/track body).
 
         Raises:
@@ -368,5 +415,5 @@ class BrazeClient:
             BrazeEndpointError: the URL is wrong.
             TransientFailure: Braze could not be reached.
         """
-        response = await self._post("/users/track", {}, SendOutcome())
+        response = self._post("/users/track", {}, SendOutcome())
         self._raise_for_fatal(response)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 from typing import Any
 
 from rich.console import Console
@@ -87,7 +86,7 @@ def braze_set_command(args: argparse.Namespace) -> int:
 
 
 def braze_check_command(args: argparse.Namespace) -> int:
-    from cdi_tui.braze.client import BrazeClient, BrazeError, TransientFailure
+    from cdi_tui.braze.client import BrazeClient, BrazeError, RetryPolicy, TransientFailure
 
     workspace = open_workspace()
     config = workspace.config()
@@ -95,12 +94,9 @@ def braze_check_command(args: argparse.Namespace) -> int:
         raise CommandError("Braze is not set up: run 'cdi-tui braze set --endpoint INSTANCE' first")
     api_key = workspace.secrets.require(braze_key_account(), "Braze REST API key")
 
-    async def check() -> None:
-        async with BrazeClient(config.braze.base_url, api_key) as client:
-            await client.check_key()
-
     try:
-        asyncio.run(check())
+        with BrazeClient(config.braze.base_url, api_key, retry=RetryPolicy(max_attempts=3, backoff_base=0.2)) as client:
+            client.check_key()
     except (BrazeError, TransientFailure) as error:
         raise CommandError(str(error)) from None
     print(f"The API key works with {config.braze.base_url} (no data points spent)")

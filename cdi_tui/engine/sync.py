@@ -8,17 +8,15 @@ How a run keeps its promises:
 - Rows are read in UPDATED_AT order through a server-side cursor and cut into segments of
   one request each. A segment is *done* when each of its rows was delivered, recorded as a
   row error, or put on the retry list. The watermark (last UPDATED_AT and how many rows at
-  it are done) only moves over done segments, in read order, and is checkpointed every
-  ``checkpoint_seconds``: a run that dies resumes near where it stopped, and rows sent
-  twice are at most those in flight (plus the rows of one timestamp, by Braze's boundary
-  rule).
+  it are done) only moves over done segments, in read order, and is saved each time it
+  moves: a run that dies resumes where it stopped, and rows sent twice are at most those
+  that were in flight (plus the rows of one timestamp, by Braze's boundary rule).
 - Rows that fail for transient reasons (retries ran out) go to the retry list and are sent
   first by the next run; invalid rows are recorded and not retried until they change.
 """
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import json
 import logging
@@ -36,6 +34,7 @@ from cdi_tui.braze.client import (
     BrazeClient,
     BrazeError,
     RetryPolicy,
+    SendCancelled,
     SendItem,
     SendOutcome,
     shared_limiter,
@@ -44,7 +43,8 @@ from cdi_tui.braze.rules import MAX_DELETE_IDENTIFIERS, MAX_OBJECTS_COMBINED_MAU
 from cdi_tui.checks import connection_settings, integration_fingerprint
 from cdi_tui.config import Config, Integration
 from cdi_tui.engine.lock import RunInProgress, RunLock
-from cdi_tui.engine.transform import RowError, RowTransformer, describe_identifier, split_identifier
+from cdi_tui.engine.senders import SenderPool
+from cdi_tui.engine.transform import BrazeObject, RowError, RowTransformer, describe_identifier, split_identifier
 from cdi_tui.runlog import RowErrorRecord, RunLog, RunRecord, Watermark, payload_preview, to_text, utc_now
 from cdi_tui.secret_store import CredentialsService, SecretMissing, braze_key_account
 from cdi_tui.warehouse.errors import WarehouseError
@@ -73,8 +73,8 @@ class SyncOptions:
     dry_run: bool = False
     max_rows: int = DEFAULT_MAX_ROWS
     fetch_rows: int = 10_000
-    concurrency: int = 8
-    checkpoint_seconds: float = 0.5
+    concurrency: int = 16  # most requests in flight; the pool grows to it only when Braze is slow to answer
+    checkpoint_seconds: float = 0.5  # how often the run's counts are saved while it runs
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     request_timeout: float = 30.0
 
@@ -126,18 +126,6 @@ class _Segment:
         self.errors: list[RowErrorRecord] = []
         self.done = False
 
-    def add(self, moment: datetime | None) -> None:
-        self.size += 1
-        if moment is None:
-            return
-        if self.first_ts is None:
-            self.first_ts = moment
-        if moment == self.last_ts:
-            self.tail += 1
-        else:
-            self.last_ts = moment
-            self.tail = 1
-
 
 @dataclass
 class _RunState:
@@ -160,6 +148,7 @@ class _RunState:
     limit_hit: bool = False
     exhausted_in_a_row: int = 0
     segments: deque[_Segment] = field(default_factory=deque)
+    stop_sending: threading.Event | None = None
     frontier_ts: datetime | None = None
     frontier_count: int = 0
     frontier_dirty: bool = False
@@ -281,7 +270,7 @@ class SyncEngine:
             state = _RunState(run_id, integration, options, cancel or threading.Event(), progress)
             log.info("run %d of %s started (%s)", run_id, name, options.trigger)
             try:
-                asyncio.run(self._run(state, watermark))
+                self._run(state, watermark)
             except BaseException as error:  # KeyboardInterrupt included: record, then re-raise
                 state.fatal = state.fatal or error
                 self._finish(state)
@@ -299,7 +288,7 @@ class SyncEngine:
         if state.fatal is not None:
             status = "error"
             error_text = str(state.fatal) or type(state.fatal).__name__
-            if isinstance(state.fatal, (KeyboardInterrupt, asyncio.CancelledError)):
+            if isinstance(state.fatal, KeyboardInterrupt):
                 status, error_text = "cancelled", "cancelled"
         elif state.stop_reason is not None:
             status, error_text = "error", state.stop_reason
@@ -343,7 +332,7 @@ class SyncEngine:
         assert record is not None
         return record
 
-    async def _run(self, state: _RunState, watermark: Watermark | None) -> None:
+    def _run(self, state: _RunState, watermark: Watermark | None) -> None:
         integration = state.integration
         options = state.options
         credential = self.config.credentials[integration.credential]
@@ -359,47 +348,48 @@ class SyncEngine:
         state.warnings.extend(settings.warnings())
         source = RedshiftSource(settings, integration.table_name)
         try:
-            await asyncio.to_thread(source.connect)
-            shape = await asyncio.to_thread(source.check_table, integration.data_type)
+            source.connect()
+            shape = source.check_table(integration.data_type)
             if options.full_resync and not options.dry_run:
                 self.runlog.reset_sync_state(integration.name)
             state.set_phase("counting")
-            lower, inclusive, upper = await asyncio.to_thread(self._bounds, source, shape, watermark, state)
-            if upper is None:
-                state.total = 0
-            else:
-                state.total = await asyncio.to_thread(source.count_rows, shape, lower, inclusive, upper)
+            lower, inclusive, upper = self._bounds(source, shape, watermark, state)
+            state.total = 0 if upper is None else source.count_rows(shape, lower, inclusive, upper)
             retry_rows = [] if options.dry_run else self.runlog.retry_rows(integration.name)
             state.total = min(state.total, options.max_rows) + len(retry_rows)
             transformer = RowTransformer(shape.select_columns, integration.data_type, integration.update_existing_only)
-            await asyncio.to_thread(self._report_null_rows, source, shape, transformer, state)
+            self._report_null_rows(source, shape, transformer, state)
             state.set_phase("reading")
             if options.dry_run:
                 if upper is not None:
-                    await self._pump(state, source, shape, transformer, None, lower, inclusive, upper)
+                    self._pump(state, source, shape, transformer, None, lower, inclusive, upper)
                 return
+            assert api_key is not None
             limiter = shared_limiter(
-                braze_settings.base_url, api_key or "", braze_settings.requests_per_window, braze_settings.window_seconds
+                braze_settings.base_url, api_key, braze_settings.requests_per_window, braze_settings.window_seconds
             )
-            first_run = watermark is None
-            async with BrazeClient(
+            state.stop_sending = threading.Event()
+            with BrazeClient(
                 braze_settings.base_url,
-                api_key or "",
+                api_key,
                 limiter=limiter,
-                bulk=options.full_resync or first_run,
+                bulk=options.full_resync or watermark is None,
                 retry=options.retry,
                 timeout=options.request_timeout,
                 max_connections=options.concurrency,
+                stop=state.stop_sending,
             ) as client:
                 if retry_rows:
                     state.set_phase("sending")
-                    await self._send_retry_rows(state, client, retry_rows)
+                    self._send_retry_rows(state, client, retry_rows)
                 if upper is not None and state.fatal is None and state.stop_reason is None:
-                    await self._pump(state, source, shape, transformer, client, lower, inclusive, upper)
+                    self._pump(state, source, shape, transformer, client, lower, inclusive, upper)
         except (WarehouseError, BrazeError) as error:
             state.fatal = error
         finally:
-            await asyncio.to_thread(source.close)
+            if state.stop_sending is not None:
+                state.stop_sending.set()
+            source.close()
 
     def _bounds(
         self, source: RedshiftSource, shape: TableShape, watermark: Watermark | None, state: _RunState
@@ -458,15 +448,18 @@ class SyncEngine:
         )
 
     # retry list ----------------------------------------------------------------------------------
-    async def _send_retry_rows(self, state: _RunState, client: BrazeClient, retry_rows: list[Any]) -> None:
+    def _send_retry_rows(self, state: _RunState, client: BrazeClient, retry_rows: list[Any]) -> None:
         limit = self._batch_limit(state.integration)
-        deletes = state.integration.data_type == "deletes"
+        send = client.send_delete if state.integration.data_type == "deletes" else client.send_track
         for start in range(0, len(retry_rows), limit):
             if state.cancel.is_set():
                 return
             chunk = retry_rows[start : start + limit]
             items = [SendItem(row, row.array_name, row.body) for row in chunk]
-            outcome = await (client.send_delete(items) if deletes else client.send_track(items))
+            try:
+                outcome = send(items)
+            except SendCancelled:
+                return
             done_ids = [item.ref.id for item in outcome.delivered]
             errors = []
             for item, reason in outcome.rejected:
@@ -505,7 +498,7 @@ class SyncEngine:
             return MAX_OBJECTS_COMBINED_MAU
         return MAX_OBJECTS_PER_ARRAY
 
-    async def _pump(
+    def _pump(
         self,
         state: _RunState,
         source: RedshiftSource,
@@ -516,68 +509,73 @@ class SyncEngine:
         inclusive: bool,
         upper: datetime,
     ) -> None:
+        """Read, transform and send every pending row; account for each one."""
         options = state.options
         limit = self._batch_limit(state.integration)
-        deletes = state.integration.data_type == "deletes"
-        tasks: set[asyncio.Task[None]] = set()
-        semaphore = asyncio.Semaphore(options.concurrency)
-        stop = threading.Event()
         payload_index = len(shape.select_columns) - 1 if shape.has_payload else None
-        stream = source.stream_rows(shape, lower, inclusive, upper, options.fetch_rows, cancelled=stop)
+        stop_reading = threading.Event()
+        stream = source.stream_rows(shape, lower, inclusive, upper, options.fetch_rows, cancelled=stop_reading)
+        pool: SenderPool[_Segment] | None = None
+        if client is not None:
+            send = client.send_delete if state.integration.data_type == "deletes" else client.send_track
+            pool = SenderPool(send, max_workers=options.concurrency, round_trip=lambda: client.round_trip_seconds)
+
+        def on_result(segment: _Segment, result: SendOutcome | BrazeError | SendCancelled) -> None:
+            if isinstance(result, SendOutcome):
+                self._settle(state, segment, result)
+            elif isinstance(result, BrazeError):
+                if state.fatal is None:
+                    state.fatal = result
+                if state.stop_sending is not None:
+                    state.stop_sending.set()
+            # SendCancelled: the segment stays not done; the next run sends it again
 
         def should_stop() -> bool:
             return state.cancel.is_set() or state.fatal is not None or state.stop_reason is not None
 
-        async def dispatch(segment: _Segment) -> None:
+        def dispatch(segment: _Segment) -> None:
             state.segments.append(segment)
             if segment.errors:
                 self.runlog.add_row_errors(segment.errors)
                 state.failed += len(segment.errors)
-            if client is not None:
-                state.set_phase("sending")
-            if client is None or not segment.items:
+            if pool is None or not segment.items:
                 state.skipped += len(segment.items)
                 segment.done = True
                 self._advance(state)
                 return
-            while len(tasks) >= options.concurrency * 2:
-                await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
-            task = asyncio.create_task(send(segment))
-            tasks.add(task)
-            task.add_done_callback(tasks.discard)
-
-        async def send(segment: _Segment) -> None:
-            assert client is not None
-            async with semaphore:
-                if should_stop():
-                    return
-                try:
-                    outcome = await (client.send_delete(segment.items) if deletes else client.send_track(segment.items))
-                except BrazeError as error:
-                    state.fatal = error
-                    return
-            self._settle(state, segment, outcome)
+            state.set_phase("sending")
+            pool.submit(segment, segment.items, on_result)
 
         segment = _Segment()
+        read = state.read
+        max_rows = options.max_rows
+        transform = transformer.transform
         try:
-            while not should_stop():
-                block = await asyncio.to_thread(next, stream, None)
-                if block is None:
-                    break
+            for block in stream:
                 for row in block:
-                    if state.read >= options.max_rows:
+                    if read >= max_rows:
                         state.limit_hit = True
                         break
-                    state.read += 1
-                    segment.add(row[0])
-                    result = transformer.transform(row)
-                    if isinstance(result, RowError):
+                    read += 1
+                    moment = row[0]
+                    segment.size += 1
+                    if moment is not None:
+                        if segment.first_ts is None:
+                            segment.first_ts = moment
+                        if moment == segment.last_ts:
+                            segment.tail += 1
+                        else:
+                            segment.last_ts = moment
+                            segment.tail = 1
+                    result = transform(row)
+                    if result.__class__ is RowError:
+                        assert isinstance(result, RowError)
                         identifier, _problem = transformer.identifier(row)
                         segment.errors.append(
                             RowErrorRecord(
                                 state.run_id,
                                 state.integration.name,
-                                to_text(row[0]) if row[0] is not None else None,
+                                to_text(moment) if moment is not None else None,
                                 describe_identifier(identifier),
                                 result.code,
                                 result.message,
@@ -585,23 +583,30 @@ class SyncEngine:
                             )
                         )
                         continue
-                    segment.items.append(SendItem(row[0], result.array, result.body))
+                    assert isinstance(result, BrazeObject)
+                    segment.items.append(SendItem(moment, result.array, result.body))
                     if len(segment.items) >= limit:
-                        await dispatch(segment)
+                        state.read = read
+                        dispatch(segment)
                         segment = _Segment()
+                        if should_stop():
+                            break
+                state.read = read
+                if pool is not None:
+                    pool.drain(on_result)
                 state.report()
-                if state.limit_hit:
+                if state.limit_hit or should_stop():
                     break
+            state.read = read
             if segment.size and not should_stop():
-                await dispatch(segment)
+                dispatch(segment)
         finally:
-            stop.set()
-            await asyncio.to_thread(stream.close)
-            if tasks:
-                if state.fatal is not None or state.cancel.is_set():
-                    for task in tasks:
-                        task.cancel()
-                await asyncio.gather(*tasks, return_exceptions=True)
+            stop_reading.set()
+            stream.close()
+            if pool is not None:
+                if should_stop() and state.stop_sending is not None:
+                    state.stop_sending.set()  # wakes senders waiting on the rate limit or a backoff
+                pool.finish(on_result)
 
     def _settle(self, state: _RunState, segment: _Segment, outcome: SendOutcome) -> None:
         """Account for every object of a sent segment, then mark it done."""
@@ -639,13 +644,12 @@ class SyncEngine:
                 state.frontier_ts = segment.last_ts
                 state.frontier_count = segment.tail
             state.frontier_dirty = True
-        now = time.monotonic()
-        if (
-            state.frontier_dirty
-            and not state.options.dry_run
-            and state.frontier_ts is not None
-            and now - state.last_checkpoint >= state.options.checkpoint_seconds
-        ):
+        if state.frontier_dirty and not state.options.dry_run and state.frontier_ts is not None:
+            # every move is saved at once (about 20 us a save): after a crash, only rows that
+            # were in flight are sent again
             self.runlog.save_watermark(state.integration.name, Watermark(state.frontier_ts, state.frontier_count))
+            state.frontier_dirty = False
+        now = time.monotonic()
+        if now - state.last_checkpoint >= state.options.checkpoint_seconds:
             self.runlog.update_run(state.run_id, rows_read=state.read, rows_sent=state.sent, rows_failed=state.failed)
             state.last_checkpoint = now

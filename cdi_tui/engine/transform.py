@@ -8,13 +8,17 @@ object itself) or a :class:`RowError` with a precise reason. An invalid row is n
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
+
 from cdi_tui.braze.rules import ISO_4217, MAX_ATTRIBUTE_KEYS, MAX_PAYLOAD_BYTES, MAX_STRING
 
 IDENTIFIER_KEYS = frozenset({"external_id", "user_alias", "braze_id", "email", "phone", "alias_name", "alias_label"})
+_LONG_DIGITS = re.compile(r"\d{19}")
 BODY_IDENTIFIER_KEYS = frozenset({"external_id", "user_alias", "braze_id", "email", "phone"})
 TRACK_ARRAYS = {"attributes": "attributes", "events": "events", "purchases": "purchases"}
 DELETE_LISTS = {
@@ -26,7 +30,7 @@ DELETE_LISTS = {
 }
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class RowError:
     """Why a row cannot be sent. ``code`` is stable (for filters); ``message`` is for people."""
 
@@ -34,7 +38,7 @@ class RowError:
     message: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class BrazeObject:
     """One object for Braze: ``array`` is attributes/events/purchases, or a delete list name."""
 
@@ -88,48 +92,40 @@ class RowTransformer:
         index = {name: position for position, name in enumerate(columns)}
         self._updated_at = index["updated_at"]
         self._payload = index.get("payload")
-        self._external_id = index.get("external_id")
         self._alias_name = index.get("alias_name")
         self._alias_label = index.get("alias_label")
-        self._braze_id = index.get("braze_id")
-        self._email = index.get("email")
-        self._phone = index.get("phone")
+        # single-column identifiers in the order they are checked; email before phone (email wins)
+        self._single = tuple((name, index[name]) for name in ("external_id", "braze_id", "email", "phone") if name in index)
 
     # identifiers -------------------------------------------------------------------
     def identifier(self, row: list[Any]) -> tuple[dict[str, Any] | None, RowError | None]:
         """The row's one identifier as Braze wants it, or why it has none (or too many)."""
-
-        def column(position: int | None) -> str | None:
-            return None if position is None else _text(row[position])
-
         found: list[tuple[str, Any]] = []
-        external_id = column(self._external_id)
-        if external_id is not None:
-            found.append(("external_id", external_id))
-        alias_name, alias_label = column(self._alias_name), column(self._alias_label)
-        if (alias_name is None) != (alias_label is None):
-            missing = "ALIAS_LABEL" if alias_label is None else "ALIAS_NAME"
-            return None, RowError("alias_incomplete", f"user alias needs both ALIAS_NAME and ALIAS_LABEL; {missing} is empty")
-        if alias_name is not None:
-            found.append(("user_alias", {"alias_name": alias_name, "alias_label": alias_label}))
-        braze_id = column(self._braze_id)
-        if braze_id is not None:
-            found.append(("braze_id", braze_id))
-        email, phone = column(self._email), column(self._phone)
-        if email is not None:
-            found.append(("email", email))  # email wins over phone
-        elif phone is not None:
-            found.append(("phone", phone))
+        for name, position in self._single:
+            value = row[position]
+            if value is not None and (value.strip() if isinstance(value, str) else str(value).strip()):
+                if name == "phone" and found and found[-1][0] == "email":
+                    continue  # email wins over phone
+                found.append((name, value if isinstance(value, str) else str(value)))
+        if self._alias_name is not None:
+            alias_name, alias_label = _text(row[self._alias_name]), _text(row[self._alias_label])  # type: ignore[index]
+            if (alias_name is None) != (alias_label is None):
+                missing = "ALIAS_LABEL" if alias_label is None else "ALIAS_NAME"
+                return None, RowError("alias_incomplete", f"user alias needs both ALIAS_NAME and ALIAS_LABEL; {missing} is empty")
+            if alias_name is not None:
+                found.insert(
+                    1 if found and found[0][0] == "external_id" else 0,
+                    ("user_alias", {"alias_name": alias_name, "alias_label": alias_label}),
+                )
+        if len(found) == 1:
+            return {found[0][0]: found[0][1]}, None
         if not found:
             return None, RowError(
                 "no_identifier", "no identifier: EXTERNAL_ID, ALIAS_NAME + ALIAS_LABEL, BRAZE_ID, EMAIL and PHONE are all empty"
             )
-        if len(found) > 1:
-            names = " and ".join(name.upper() if name != "user_alias" else "ALIAS_NAME + ALIAS_LABEL" for name, _ in found)
-            return {found[0][0]: found[0][1]}, RowError(
-                "multiple_identifiers", f"a row takes exactly one identifier; this one has {names}"
-            )
-        return {found[0][0]: found[0][1]}, None
+        names = " and ".join(name.upper() if name != "user_alias" else "ALIAS_NAME + ALIAS_LABEL" for name, _ in found)
+        problem = RowError("multiple_identifiers", f"a row takes exactly one identifier; this one has {names}")
+        return {found[0][0]: found[0][1]}, problem
 
     # payload -----------------------------------------------------------------------
     def _payload_object(self, row: list[Any]) -> tuple[dict[str, Any] | None, RowError | None]:
@@ -141,16 +137,18 @@ class RowTransformer:
         if len(text) > MAX_PAYLOAD_BYTES // 4 and len(text.encode("utf-8")) > MAX_PAYLOAD_BYTES:
             return None, RowError("payload_too_large", "Payload was greater than 1MB")
         try:
-            payload = json.loads(text)
-        except ValueError as error:
+            # orjson is several times cheaper, but turns integers beyond 64 bits into floats;
+            # a payload with such a long run of digits is parsed exactly by the stdlib instead
+            payload = json.loads(text) if _LONG_DIGITS.search(text) else orjson.loads(text)
+        except ValueError as error:  # orjson.JSONDecodeError and json.JSONDecodeError both are
             return None, RowError("payload_not_json", f"PAYLOAD is not valid JSON ({error})")
         if not isinstance(payload, dict):
             return None, RowError("payload_not_object", f"PAYLOAD is a JSON {type(payload).__name__}, not an object")
-        for key in payload:
-            if key in IDENTIFIER_KEYS:
-                return None, RowError(
-                    "payload_has_identifier", f"PAYLOAD holds the identifier key '{key}'; identifiers come from their columns"
-                )
+        if not IDENTIFIER_KEYS.isdisjoint(payload):
+            key = next(key for key in payload if key in IDENTIFIER_KEYS)
+            return None, RowError(
+                "payload_has_identifier", f"PAYLOAD holds the identifier key '{key}'; identifiers come from their columns"
+            )
         return payload, None
 
     @staticmethod
@@ -192,7 +190,8 @@ class RowTransformer:
         return self._purchase(identifier, payload, updated_at)
 
     def _finish(self, array: str, identifier: dict[str, Any], payload: dict[str, Any]) -> BrazeObject:
-        body = {**identifier, **payload}
+        body = identifier  # a fresh dict made for this row: extend it in place
+        body.update(payload)
         if self.update_existing_only:
             body["_update_existing_only"] = True
         elif array == "attributes" and "user_alias" in identifier and "_update_existing_only" not in payload:
@@ -204,15 +203,19 @@ class RowTransformer:
         if len(payload) > MAX_ATTRIBUTE_KEYS:
             return RowError("too_many_attributes", f"PAYLOAD has {len(payload)} keys; at most 250 attributes a row")
         for key, value in payload.items():
-            if not key:
-                return RowError("attribute_name_empty", "PAYLOAD has an empty attribute name")
-            if key.startswith("$"):
-                return RowError("attribute_name_dollar", f"attribute name '{key}' starts with '$'")
-            if len(key) > MAX_STRING:
-                return RowError("attribute_name_too_long", f"attribute name '{key[:30]}...' is over 255 characters")
-            if isinstance(value, str) and len(value) > MAX_STRING:
-                return RowError("string_too_long", f"value of attribute '{key}' is over 255 characters")
+            if not key or key[0] == "$" or len(key) > MAX_STRING or (value.__class__ is str and len(value) > MAX_STRING):
+                return self._attribute_problem(key, value)
         return self._finish("attributes", identifier, payload)
+
+    @staticmethod
+    def _attribute_problem(key: str, value: Any) -> RowError:
+        if not key:
+            return RowError("attribute_name_empty", "PAYLOAD has an empty attribute name")
+        if key.startswith("$"):
+            return RowError("attribute_name_dollar", f"attribute name '{key}' starts with '$'")
+        if len(key) > MAX_STRING:
+            return RowError("attribute_name_too_long", f"attribute name '{key[:30]}...' is over 255 characters")
+        return RowError("string_too_long", f"value of attribute '{key}' is over 255 characters")
 
     def _timed(self, payload: dict[str, Any], updated_at: datetime) -> dict[str, Any] | RowError:
         if "time" not in payload or payload["time"] is None:

@@ -185,7 +185,10 @@ class BrazeStandIn:
         combined_limit: bool = False,
         faults: FaultPlan | None = None,
         port: int = 0,
+        record_objects: bool = True,
     ) -> None:
+        self.record_objects = record_objects
+        self.accepted_count = 0
         self.api_keys = set(api_keys)
         self.forbidden_keys = set(forbidden_keys)
         self.combined_limit = combined_limit
@@ -290,7 +293,8 @@ class BrazeStandIn:
         with self._lock:
             payload = {
                 "received": [{"endpoint": item.endpoint, "body": item.body, "bulk": item.bulk} for item in self.received],
-                "stats": self.stats.__dict__,
+                "stats": {**self.stats.__dict__, "statuses": None},
+                "accepted_count": self.accepted_count,
             }
         return web.json_response(payload)
 
@@ -405,7 +409,9 @@ class BrazeStandIn:
                 payload["errors"] = errors
             return self._answer(400, payload, headers)
         with self._lock:
-            self.received.extend(accepted)
+            self.accepted_count += len(accepted)
+            if self.record_objects:
+                self.received.extend(accepted)
         payload = {"message": "success"}
         payload.update({f"{name}_processed": count for name, count in processed.items()})
         if errors:
@@ -434,7 +440,9 @@ class BrazeStandIn:
                 return self._answer(400, {"message": "user_aliases need alias_name and alias_label"}, headers)
         bulk = request.headers.get("X-Braze-Bulk", "").lower() == "true"
         with self._lock:
+            self.accepted_count += total
             for key, values in lists.items():
                 for value in values:
-                    self.received.append(ReceivedObject("deletes", {key: value}, api_key, bulk))
+                    if self.record_objects:
+                        self.received.append(ReceivedObject("deletes", {key: value}, api_key, bulk))
         return self._answer(201, {"message": "success", "deleted": total}, headers)
