@@ -1,8 +1,9 @@
 """Where cdi-tui keeps its files.
 
-By default the per-user folders of platformdirs. ``CDI_TUI_HOME`` moves everything under
-one folder: ``$CDI_TUI_HOME/config.toml``, ``$CDI_TUI_HOME/data`` (run log) and
-``$CDI_TUI_HOME/logs``. Folders are created with mode 0700.
+By default the per-user folders of platformdirs: a config folder for ``config.toml`` and a
+data folder for the run log and, in ``logs/`` inside it, the rotating log files.
+``CDI_TUI_HOME`` moves everything under one folder: ``$CDI_TUI_HOME/config.toml`` and
+``$CDI_TUI_HOME/data`` (run log, ``logs/``). Folders are created with mode 0700.
 """
 
 from __future__ import annotations
@@ -48,6 +49,7 @@ def app_paths(home: str | Path | None = None) -> AppPaths:
     chosen = home if home is not None else os.environ.get(HOME_ENV) or None
     if chosen:
         root = Path(chosen).expanduser().resolve()
-        return AppPaths(root / "config.toml", root / "data", root / "logs")
+        return AppPaths(root / "config.toml", root / "data", root / "data" / "logs")
     dirs = platformdirs.PlatformDirs(APP_NAME, appauthor=False)
-    return AppPaths(Path(dirs.user_config_dir) / "config.toml", Path(dirs.user_data_dir), Path(dirs.user_log_dir))
+    data = Path(dirs.user_data_dir)
+    return AppPaths(Path(dirs.user_config_dir) / "config.toml", data, data / "logs")

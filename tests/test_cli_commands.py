@@ -169,7 +169,7 @@ def test_the_whole_headless_flow_with_its_contracts(
             content = path.read_bytes()
             assert password.encode() not in content, path
             assert b"test-key" not in content, path
-    assert (cli.home / "logs" / "cdi-tui.log").exists()
+    assert (cli.home / "data" / "logs" / "cdi-tui.log").exists()
 
 
 @pytest.mark.parametrize(

@@ -28,7 +28,7 @@ def test_paths_follow_cdi_tui_home(tmp_path: Path) -> None:
     paths = json.loads(result.stdout)
     assert paths["config"] == str(tmp_path / "h" / "config.toml")
     assert paths["run_log"].startswith(str(tmp_path / "h" / "data"))
-    assert paths["logs"] == str(tmp_path / "h" / "logs")
+    assert paths["logs"] == str(tmp_path / "h" / "data" / "logs")
     human = run_cli("paths", env=env)
     assert str(tmp_path / "h" / "config.toml") in human.stdout
 

@@ -199,7 +199,7 @@ def test_cdi_tui_home_moves_config_data_and_logs_under_one_folder(tmp_path: Path
     monkeypatch.setenv("CDI_TUI_HOME", str(tmp_path / "elsewhere"))
     paths = app_paths()
     assert paths == AppPaths(
-        tmp_path / "elsewhere" / "config.toml", tmp_path / "elsewhere" / "data", tmp_path / "elsewhere" / "logs"
+        tmp_path / "elsewhere" / "config.toml", tmp_path / "elsewhere" / "data", tmp_path / "elsewhere" / "data" / "logs"
     )
     monkeypatch.delenv("CDI_TUI_HOME")
     default = app_paths()
