@@ -15,6 +15,7 @@ Row errors are kept 30 days and runs 12 months. Secrets never reach this file.
 from __future__ import annotations
 
 import contextlib
+import csv
 import json
 import sqlite3
 import threading
@@ -197,6 +198,18 @@ class RetryRow:
     array_name: str
     body: dict[str, Any]
     attempts: int
+
+
+ROW_ERROR_COLUMNS = ("updated_at", "identifier", "code", "reason", "payload_preview")
+
+
+def write_row_errors_csv(path: Path, rows: list[RowErrorRecord]) -> None:
+    """Export failed rows to CSV (a header row, then one row a failed row)."""
+    with open(path, "w", newline="", encoding="utf-8") as stream:
+        writer = csv.writer(stream)
+        writer.writerow(ROW_ERROR_COLUMNS)
+        for row in rows:
+            writer.writerow([getattr(row, name) or "" for name in ROW_ERROR_COLUMNS])
 
 
 def payload_preview(payload: Any) -> str | None:

@@ -10,6 +10,11 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from dateutil import rrule
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 HOUR_STEPS = (1, 2, 3, 4, 6, 8, 12)
@@ -124,3 +129,79 @@ def parse_frequency(text: str) -> Frequency:
         hour, minute = _clock(match.group(1), original)
         return Frequency("monthly", hour=hour, minute=minute, day=-1)
     raise _error(original)
+
+
+def _rule(frequency: Frequency, start: datetime) -> rrule.rrule:
+    """The wall-clock (or, for minute steps, UTC) times of a frequency as a dateutil rrule."""
+    common: dict[str, Any] = {"dtstart": start, "bysecond": 0, "cache": False}
+    if frequency.kind == "minutes":
+        return rrule.rrule(rrule.HOURLY, byminute=list(range(0, 60, frequency.step)), **common)
+    if frequency.kind == "hourly":
+        return rrule.rrule(rrule.HOURLY, byminute=frequency.minute, **common)
+    if frequency.kind == "hours":
+        return rrule.rrule(rrule.DAILY, byhour=list(range(0, 24, frequency.step)), byminute=0, **common)
+    clock = {"byhour": frequency.hour, "byminute": frequency.minute}
+    if frequency.kind == "daily":
+        return rrule.rrule(rrule.DAILY, **clock, **common)
+    if frequency.kind == "weekly":
+        return rrule.rrule(rrule.WEEKLY, byweekday=list(frequency.weekdays), **clock, **common)
+    return rrule.rrule(rrule.MONTHLY, bymonthday=frequency.day, **clock, **common)
+
+
+def next_runs(spec: str | Frequency, time_zone: str, after: datetime, count: int = 3) -> list[datetime]:
+    """The next ``count`` run times strictly after ``after``, as aware datetimes in ``time_zone``.
+
+    Wall-clock forms follow the zone's clock: a time that does not exist that day (spring
+    forward) runs as far after the jump as it was after the jump's start (02:30 on New York's
+    spring-forward day runs at 03:30); a time that occurs twice (fall back) runs once, at the
+    first. ``every 15 minutes`` and ``every 30 minutes`` follow real time (UTC quarter and
+    half hours).
+
+    Raises:
+        ScheduleError: for a spec that is not one of the accepted forms.
+        ZoneInfoNotFoundError: for an unknown time zone.
+    """
+    frequency = spec if isinstance(spec, Frequency) else parse_frequency(spec)
+    zone = ZoneInfo(time_zone)
+    if after.tzinfo is None:
+        raise ValueError("'after' must carry a time zone")
+    results: list[datetime] = []
+    if frequency.kind == "minutes":
+        start = after.astimezone(UTC).replace(tzinfo=None, minute=0, second=0, microsecond=0)
+        for moment in _rule(frequency, start):
+            instant = moment.replace(tzinfo=UTC)
+            if instant > after:
+                results.append(instant.astimezone(zone))
+                if len(results) >= count:
+                    break
+        return results
+    # wall-clock forms: walk the zone's local times from a day before, map each to an instant
+    local_start = (after.astimezone(zone) - timedelta(days=1)).replace(tzinfo=None, hour=0, minute=0, second=0, microsecond=0)
+    seen: set[datetime] = set()
+    for wall in _rule(frequency, local_start):
+        instant = wall.replace(tzinfo=zone, fold=0)  # a gap maps to "as far after the jump"; a repeat to the first
+        utc = instant.astimezone(UTC)
+        if utc <= after or utc in seen:
+            continue
+        seen.add(utc)
+        results.append(utc.astimezone(zone))
+        if len(results) >= count:
+            break
+    return results
+
+
+def previous_run(spec: str | Frequency, time_zone: str, before: datetime, search_days: int = 62) -> datetime | None:
+    """The latest run time at or before ``before`` (None if none in the last ``search_days``)."""
+    frequency = spec if isinstance(spec, Frequency) else parse_frequency(spec)
+    start = before - timedelta(days=search_days)
+    latest = None
+    cursor = start
+    while True:
+        batch = next_runs(frequency, time_zone, cursor, 64)
+        if not batch:
+            return latest
+        for moment in batch:
+            if moment > before:
+                return latest
+            latest = moment
+        cursor = batch[-1]

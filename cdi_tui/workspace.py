@@ -12,7 +12,7 @@ import threading
 from dataclasses import replace
 from typing import Any
 
-from cdi_tui.checks import ConnectionTestResult, integration_fingerprint, run_connection_test
+from cdi_tui.checks import ConnectionTestResult, connection_settings, integration_fingerprint, run_connection_test
 from cdi_tui.config import (
     BrazeSettings,
     Config,
@@ -26,6 +26,7 @@ from cdi_tui.engine.sync import Progress, SyncEngine, SyncOptions
 from cdi_tui.paths import AppPaths
 from cdi_tui.runlog import RunLog, RunRecord
 from cdi_tui.secret_store import CredentialsService, braze_key_account, credential_account
+from cdi_tui.warehouse.source import ConnectionSettings, RedshiftSource
 
 
 class WorkspaceError(Exception):
@@ -181,6 +182,39 @@ class Workspace:
         if integration.state != "active":
             raise WorkspaceError(f"'{name}' is {integration.state}; only an active integration can be paused")
         return self.update_integration(name, state="paused")
+
+    def tables_visible_to(self, credential: Credential, password: str | None = None) -> list[tuple[str, str]]:
+        """Connect with a credential (saved, or not yet saved with its password) and list its tables.
+
+        Raises:
+            WarehouseError: the connection failed, with the fix to try.
+        """
+        if password is None:
+            settings = connection_settings(credential, self.secrets)
+        else:
+            settings = ConnectionSettings(
+                credential.host, credential.port, credential.database, credential.user, password, credential.sslmode
+            )
+        with RedshiftSource(settings) as source:
+            return source.list_tables()
+
+    def check_braze_key(self) -> None:
+        """Check the stored Braze key against the configured endpoint; spends no data points.
+
+        Raises:
+            WorkspaceError: Braze is not set up, or the key is missing.
+            BrazeError, TransientFailure: the key was refused, or Braze could not be reached.
+        """
+        from cdi_tui.braze.client import BrazeClient, RetryPolicy
+
+        config = self.config()
+        if config.braze is None:
+            raise WorkspaceError("Braze is not set up yet")
+        api_key = self.secrets.get(braze_key_account())
+        if api_key is None:
+            raise WorkspaceError("no Braze REST API key is stored")
+        with BrazeClient(config.braze.base_url, api_key, retry=RetryPolicy(max_attempts=3, backoff_base=0.2)) as client:
+            client.check_key()
 
     # syncs --------------------------------------------------------------------------------
     def engine(self) -> SyncEngine:

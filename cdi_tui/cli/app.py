@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import argparse
-import sys
+
+from cdi_tui.cli.common import open_workspace
 
 
 def run_app(args: argparse.Namespace) -> int:
-    # The Textual app is built in a later stage; until then, say so and show the commands.
-    from cdi_tui.cli.main import build_parser
+    from cdi_tui.tui.app import CdiApp
 
-    print("The cdi-tui terminal app is not built yet. Available commands:\n", file=sys.stderr)
-    build_parser().print_help(sys.stderr)
+    workspace = open_workspace()
+    try:
+        CdiApp(workspace).run()
+    finally:
+        workspace.close()
     return 0

@@ -23,6 +23,9 @@ def register(commands: Any) -> None:
         "Uses a temporary home; your own config and keyring are never touched.",
     )
     parser.add_argument("--preview-rows", type=int, default=5, help="rows of preview to print (default 5)")
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument("--app", dest="app", action="store_true", default=None, help="open the app (the default on a terminal)")
+    mode.add_argument("--no-app", dest="app", action="store_false", help="print connection tests, previews and sync reports")
     parser.set_defaults(handler=demo_command)
 
 
@@ -36,7 +39,36 @@ def _preview_table(integration: Integration, result: ConnectionTestResult, rows:
     return table
 
 
+def demo_app(console: Console) -> int:
+    """The app on the stand-ins, with a tested and active demo integration of each data type."""
+    from cdi_tui.standins.demo import DemoEnvironment
+    from cdi_tui.tui.app import CdiApp
+    from cdi_tui.workspace import Workspace
+
+    console.print("[bold]cdi-tui demo[/]: starting local stand-ins (PostgreSQL as Redshift, Braze) ...")
+    with DemoEnvironment() as demo:
+        workspace = Workspace(demo.paths, demo.secrets)
+        try:
+            for name in workspace.config().integrations:
+                if workspace.test_integration(name).ok:
+                    workspace.activate(name)
+            CdiApp(workspace, demo=True).run()
+        finally:
+            workspace.close()
+    console.print("Demo stopped; its temporary home and stand-ins are gone.")
+    return 0
+
+
 def demo_command(args: argparse.Namespace) -> int:
+    import sys
+
+    open_app = args.app if args.app is not None else (sys.stdin.isatty() and sys.stdout.isatty())
+    if open_app:
+        return demo_app(Console())
+    return demo_report(args)
+
+
+def demo_report(args: argparse.Namespace) -> int:
     from cdi_tui.cli.run_cmd import _print_run_report
     from cdi_tui.standins.demo import DemoEnvironment
     from cdi_tui.workspace import Workspace

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import signal
 import sys
@@ -21,6 +20,7 @@ from cdi_tui.cli.common import open_workspace, print_json
 from cdi_tui.cli.main import EXIT_ERROR, EXIT_OK, EXIT_PARTIAL, CommandError
 from cdi_tui.engine.transform import RowError, RowTransformer
 from cdi_tui.fields import DATA_TYPE_LABELS
+from cdi_tui.runlog import ROW_ERROR_COLUMNS, write_row_errors_csv
 
 EXIT_BY_STATUS = {"success": EXIT_OK, "partial": EXIT_PARTIAL, "limit_exceeded": EXIT_PARTIAL}
 
@@ -249,20 +249,15 @@ def errors_command(args: argparse.Namespace) -> int:
     if record is None:
         raise CommandError(f"no run with id {args.run_id}")
     rows = workspace.runlog.row_errors(args.run_id, search=args.search)
-    fields = ("updated_at", "identifier", "code", "reason", "payload_preview")
     if args.csv is not None:
         try:
-            with open(args.csv, "w", newline="", encoding="utf-8") as stream:
-                writer = csv.writer(stream)
-                writer.writerow(fields)
-                for row in rows:
-                    writer.writerow([getattr(row, name) or "" for name in fields])
+            write_row_errors_csv(args.csv, rows)
         except OSError as error:
             raise CommandError(f"cannot write {args.csv}: {error.strerror}") from None
         print(f"{len(rows)} failed row(s) of run #{args.run_id} written to {args.csv}")
         return EXIT_OK
     if args.json:
-        print_json([{name: getattr(row, name) for name in fields} for row in rows])
+        print_json([{name: getattr(row, name) for name in ROW_ERROR_COLUMNS} for row in rows])
         return EXIT_OK
     if not rows:
         print(f"Run #{args.run_id} has no failed rows")

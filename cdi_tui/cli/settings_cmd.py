@@ -8,10 +8,10 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from cdi_tui.cli.common import add_field_flags, open_workspace, print_json, read_secret
+from cdi_tui.cli.common import add_field_flags, field_type, open_workspace, print_json, read_secret
 from cdi_tui.cli.main import CommandError
 from cdi_tui.config import BrazeSettings, Credential, Integration
-from cdi_tui.fields import BRAZE_FIELDS, CREDENTIAL_FIELDS, DATA_TYPE_LABELS, INTEGRATION_FIELDS, validate_name
+from cdi_tui.fields import BRAZE_FIELDS, CREDENTIAL_FIELDS, DATA_TYPE_LABELS, INTEGRATION_FIELDS, field_by_key, validate_name
 from cdi_tui.secret_store import braze_key_account
 
 
@@ -24,6 +24,17 @@ def _name(text: str) -> str:
 
 
 def register(commands: Any) -> None:
+    setup = commands.add_parser(
+        "setup-sql",
+        help="print the SQL to run in Redshift first: the source table and a user with minimum grants",
+        description="Give an integration's NAME, or --table, --data-type and --user.",
+    )
+    setup.add_argument("name", nargs="?", help="an integration (its table, data type and credential user)")
+    setup.add_argument("--table", type=field_type(field_by_key(INTEGRATION_FIELDS, "table")), metavar="[DB.]SCHEMA.TABLE")
+    setup.add_argument("--data-type", type=field_type(field_by_key(INTEGRATION_FIELDS, "data_type")), choices=None)
+    setup.add_argument("--user", default="braze_user", help="the Redshift user Braze connects as (default braze_user)")
+    setup.set_defaults(handler=setup_sql_command)
+
     braze = commands.add_parser("braze", help="Braze workspace settings").add_subparsers(dest="braze_command", required=True)
     braze_set = braze.add_parser("set", help="set the Braze endpoint and time zone; the REST API key is read from stdin")
     add_field_flags(braze_set, BRAZE_FIELDS)
@@ -68,6 +79,23 @@ def register(commands: Any) -> None:
     remove.set_defaults(handler=integrations_remove_command)
 
 
+def setup_sql_command(args: argparse.Namespace) -> int:
+    from cdi_tui.cli.main import UsageError
+    from cdi_tui.setup_sql import setup_sql
+    from cdi_tui.tables import parse_table_name
+
+    if args.name:
+        workspace = open_workspace()
+        config = workspace.config()
+        integration = workspace.integration(args.name, config)
+        print(setup_sql(integration.table_name, integration.data_type, config.credentials[integration.credential].user), end="")
+        return 0
+    if not args.table or not args.data_type:
+        raise UsageError("give an integration NAME, or both --table and --data-type")
+    print(setup_sql(parse_table_name(args.table), args.data_type, args.user), end="")
+    return 0
+
+
 # Braze ----------------------------------------------------------------------------------
 
 
@@ -86,17 +114,14 @@ def braze_set_command(args: argparse.Namespace) -> int:
 
 
 def braze_check_command(args: argparse.Namespace) -> int:
-    from cdi_tui.braze.client import BrazeClient, BrazeError, RetryPolicy, TransientFailure
+    from cdi_tui.braze.client import BrazeError, TransientFailure
 
     workspace = open_workspace()
     config = workspace.config()
     if config.braze is None:
         raise CommandError("Braze is not set up: run 'cdi-tui braze set --endpoint INSTANCE' first")
-    api_key = workspace.secrets.require(braze_key_account(), "Braze REST API key")
-
     try:
-        with BrazeClient(config.braze.base_url, api_key, retry=RetryPolicy(max_attempts=3, backoff_base=0.2)) as client:
-            client.check_key()
+        workspace.check_braze_key()
     except (BrazeError, TransientFailure) as error:
         raise CommandError(str(error)) from None
     print(f"The API key works with {config.braze.base_url} (no data points spent)")

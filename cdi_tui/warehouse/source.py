@@ -151,7 +151,7 @@ class RedshiftSource:
     Use as a context manager, or call :meth:`connect` and :meth:`close`.
     """
 
-    def __init__(self, settings: ConnectionSettings, table: TableName) -> None:
+    def __init__(self, settings: ConnectionSettings, table: TableName | None = None) -> None:
         self.settings = settings
         self.table = table
         self.statements: list[str] = []  # every statement sent, for audit and tests
@@ -219,10 +219,28 @@ class RedshiftSource:
             raise WarehouseError("connection_lost", "Not connected to the warehouse")
         return self._conn.cursor()
 
+    def list_tables(self, limit: int = 2000) -> list[tuple[str, str]]:
+        """(schema, table) pairs of the tables and views this user can see, system schemas left out."""
+        cursor = self._cursor()
+        self._execute(
+            cursor,
+            "SELECT table_schema, table_name FROM information_schema.tables "
+            "WHERE table_schema NOT IN ('pg_catalog', 'information_schema') "
+            "AND table_schema NOT LIKE 'pg\\_%' "
+            f"ORDER BY table_schema, table_name LIMIT {int(limit)}",
+        )
+        return [(str(schema), str(name)) for schema, name in cursor.fetchall()]
+
+    @property
+    def _table(self) -> TableName:
+        if self.table is None:
+            raise WarehouseError("query", "No source table was given")
+        return self.table
+
     def column_names(self) -> list[str]:
         """The table's columns (a ``LIMIT 0`` SELECT: needs the same grants a sync needs)."""
         cursor = self._cursor()
-        self._execute(cursor, f"SELECT * FROM {self.table.sql} LIMIT 0")
+        self._execute(cursor, f"SELECT * FROM {self._table.sql} LIMIT 0")
         return [str(column[0]) for column in cursor.description or ()]
 
     def check_table(self, data_type: str) -> TableShape:
@@ -234,7 +252,7 @@ class RedshiftSource:
         updated_at = quote_identifier(shape.actual["updated_at"])
         self._execute(
             cursor,
-            f"SELECT {shape.select_list()} FROM {self.table.sql} ORDER BY {updated_at} DESC NULLS LAST LIMIT {int(limit)}",
+            f"SELECT {shape.select_list()} FROM {self._table.sql} ORDER BY {updated_at} DESC NULLS LAST LIMIT {int(limit)}",
         )
         rows = [tuple(row) for row in cursor.fetchall()]
         return Preview(shape.select_columns, rows)
@@ -261,7 +279,7 @@ class RedshiftSource:
         """Rows with UPDATED_AT after (or at, when ``inclusive``) ``lower`` and not after ``upper``."""
         where, params = self._range_clause(shape, lower, inclusive, upper)
         cursor = self._cursor()
-        self._execute(cursor, f"SELECT COUNT(*) FROM {self.table.sql} WHERE {where}", params or None)
+        self._execute(cursor, f"SELECT COUNT(*) FROM {self._table.sql} WHERE {where}", params or None)
         row = cursor.fetchone()
         return int(row[0]) if row else 0
 
@@ -269,7 +287,7 @@ class RedshiftSource:
         """Rows whose UPDATED_AT equals ``moment`` (for the boundary rule)."""
         updated_at = quote_identifier(shape.actual["updated_at"])
         cursor = self._cursor()
-        self._execute(cursor, f"SELECT COUNT(*) FROM {self.table.sql} WHERE {updated_at} = %s", (moment,))
+        self._execute(cursor, f"SELECT COUNT(*) FROM {self._table.sql} WHERE {updated_at} = %s", (moment,))
         row = cursor.fetchone()
         return int(row[0]) if row else 0
 
@@ -277,7 +295,9 @@ class RedshiftSource:
         """Up to ``limit`` rows whose UPDATED_AT is NULL (they can never be synced)."""
         updated_at = quote_identifier(shape.actual["updated_at"])
         cursor = self._cursor()
-        self._execute(cursor, f"SELECT {shape.select_list()} FROM {self.table.sql} WHERE {updated_at} IS NULL LIMIT {int(limit)}")
+        self._execute(
+            cursor, f"SELECT {shape.select_list()} FROM {self._table.sql} WHERE {updated_at} IS NULL LIMIT {int(limit)}"
+        )
         return [list(row) for row in cursor.fetchall()]
 
     def newest_updated_at(self, shape: TableShape, not_after: datetime | None = None) -> datetime | None:
@@ -285,9 +305,9 @@ class RedshiftSource:
         updated_at = quote_identifier(shape.actual["updated_at"])
         cursor = self._cursor()
         if not_after is None:
-            self._execute(cursor, f"SELECT MAX({updated_at}) FROM {self.table.sql}")
+            self._execute(cursor, f"SELECT MAX({updated_at}) FROM {self._table.sql}")
         else:
-            self._execute(cursor, f"SELECT MAX({updated_at}) FROM {self.table.sql} WHERE {updated_at} <= %s", (not_after,))
+            self._execute(cursor, f"SELECT MAX({updated_at}) FROM {self._table.sql} WHERE {updated_at} <= %s", (not_after,))
         row = cursor.fetchone()
         return row[0] if row else None
 
@@ -318,7 +338,7 @@ class RedshiftSource:
         try:
             self._execute(
                 cursor,
-                f"DECLARE {name} NO SCROLL CURSOR FOR SELECT {shape.select_list()} FROM {self.table.sql} "
+                f"DECLARE {name} NO SCROLL CURSOR FOR SELECT {shape.select_list()} FROM {self._table.sql} "
                 f"WHERE {where} ORDER BY {updated_at}",
                 params or None,
             )

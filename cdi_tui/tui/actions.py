@@ -1,0 +1,82 @@
+"""Acting on an integration from any screen: Sync Now, pause/resume, full resync, delete.
+
+Each checks the rules first and says, in a modal, why an action cannot be done.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from cdi_tui.engine.sync import SyncOptions, SyncRefused
+from cdi_tui.workspace import WorkspaceError
+
+if TYPE_CHECKING:
+    from cdi_tui.tui.app import CdiApp
+
+
+def sync_now(app: CdiApp, name: str, options: SyncOptions | None = None) -> bool:
+    """Start a manual sync (it does not move scheduled runs)."""
+    workspace = app.workspace
+    try:
+        engine = workspace.engine()
+        engine.ensure_can_sync(workspace.integration(name, engine.config))
+    except (SyncRefused, WorkspaceError) as error:
+        app.show_error(f"{name} cannot sync yet", str(error))
+        return False
+    if not app.runner.start(name, options):
+        app.notify(f"{name} is already syncing", severity="warning")
+        return False
+    app.notify(f"Sync of {name} started", timeout=3)
+    return True
+
+
+def pause_or_resume(app: CdiApp, name: str) -> None:
+    workspace = app.workspace
+    try:
+        integration = workspace.integration(name)
+        if integration.state == "active":
+            workspace.pause(name)
+            app.notify(f"{name} paused: it will not run on schedule")
+        else:
+            workspace.activate(name)
+            app.notify(f"{name} is active")
+    except WorkspaceError as error:
+        app.show_error(f"{name} cannot change state", str(error))
+
+
+def full_resync(app: CdiApp, name: str) -> None:
+    from cdi_tui.tui.screens.modals import ConfirmModal
+
+    def confirmed(answer: bool | None) -> None:
+        if answer:
+            sync_now(app, name, SyncOptions(trigger="manual", full_resync=True))
+
+    app.push_screen(
+        ConfirmModal(
+            f"Send every row of {name} again?\n\nEvery attribute sent costs a data point, and events and "
+            "purchases sent twice are recorded twice by Braze.",
+            "Full resync",
+        ),
+        confirmed,
+    )
+
+
+def delete_integration(app: CdiApp, name: str, after: Callable[[], None]) -> None:
+    from cdi_tui.tui.screens.modals import ConfirmModal
+
+    def confirmed(answer: bool | None) -> None:
+        if not answer:
+            return
+        if app.runner.is_running(name):
+            app.show_error(f"{name} is syncing", "Cancel the sync first, then delete the integration.")
+            return
+        try:
+            app.workspace.remove_integration(name)
+        except WorkspaceError as error:
+            app.show_error(f"{name} cannot be deleted", str(error))
+            return
+        app.notify(f"{name} deleted (its run history is kept)")
+        after()
+
+    app.push_screen(ConfirmModal(f"Delete the integration {name}?\n\nIts sync state is forgotten.", "Delete"), confirmed)

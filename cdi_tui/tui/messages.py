@@ -1,0 +1,36 @@
+"""Messages that workers post; screens and the app turn them into widgets."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from textual.message import Message
+
+from cdi_tui.checks import ConnectionTestResult
+from cdi_tui.engine.sync import Progress
+from cdi_tui.runlog import RunRecord
+
+
+@dataclass
+class SyncProgressed(Message):
+    progress: Progress
+
+
+@dataclass
+class SyncFinished(Message):
+    integration: str
+    record: RunRecord
+
+
+@dataclass
+class SyncFailed(Message):
+    """The sync could not start or broke outside the engine's own accounting."""
+
+    integration: str
+    message: str
+
+
+@dataclass
+class ConnectionTested(Message):
+    integration: str | None
+    result: ConnectionTestResult

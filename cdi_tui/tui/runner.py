@@ -1,0 +1,62 @@
+"""Starting syncs in thread workers and keeping their latest progress.
+
+A sync worker never touches widgets: it calls the engine and posts messages
+(:class:`~cdi_tui.tui.messages.SyncProgressed`, ``SyncFinished``, ``SyncFailed``) to the app.
+Cancel reaches the engine through a ``threading.Event``.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import TYPE_CHECKING
+
+from cdi_tui.engine.sync import Progress, SyncOptions
+from cdi_tui.tui.messages import SyncFailed, SyncFinished, SyncProgressed
+
+if TYPE_CHECKING:
+    from cdi_tui.tui.app import CdiApp
+
+
+class SyncRunner:
+    def __init__(self, app: CdiApp) -> None:
+        self.app = app
+        self.latest: dict[str, Progress] = {}
+        self._cancel: dict[str, threading.Event] = {}
+
+    def is_running(self, name: str) -> bool:
+        return name in self._cancel
+
+    @property
+    def running(self) -> list[str]:
+        return sorted(self._cancel)
+
+    def start(self, name: str, options: SyncOptions | None = None) -> bool:
+        """Start a sync of ``name`` unless one is under way here. Returns whether it started."""
+        if name in self._cancel:
+            return False
+        cancel = threading.Event()
+        self._cancel[name] = cancel
+        options = options or SyncOptions(trigger="manual")
+
+        def work() -> None:
+            app = self.app
+            try:
+                record = app.workspace.sync(name, options, lambda progress: app.post_message(SyncProgressed(progress)), cancel)
+            except Exception as error:  # reported as a message; the worker never fails
+                app.post_message(SyncFailed(name, str(error) or type(error).__name__))
+            else:
+                app.post_message(SyncFinished(name, record))
+
+        self.app.run_worker(work, name=f"sync {name}", group="sync", thread=True, exit_on_error=False)
+        return True
+
+    def cancel(self, name: str) -> bool:
+        event = self._cancel.get(name)
+        if event is None:
+            return False
+        event.set()
+        return True
+
+    def forget(self, name: str) -> None:
+        self._cancel.pop(name, None)
+        self.latest.pop(name, None)

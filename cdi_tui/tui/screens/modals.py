@@ -1,0 +1,92 @@
+"""Small modal screens: an error with its message, a yes/no confirmation, a text to copy."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Button, Label, Static, TextArea
+
+
+class ErrorModal(ModalScreen[None]):
+    """A failure, in words, with the fix to try; the app carries on."""
+
+    BINDINGS = [Binding("escape,enter", "dismiss_modal", "Close")]
+
+    def __init__(self, title: str, message: str) -> None:
+        super().__init__(classes="modal")
+        self.title_text = title
+        self.message = message
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog error-dialog"):
+            yield Label(self.title_text, classes="dialog-title")
+            yield Static(self.message, classes="dialog-body", markup=False)
+            with Horizontal(classes="dialog-buttons"):
+                yield Button("Close", variant="primary", id="close")
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        self.dismiss(None)
+
+    def action_dismiss_modal(self) -> None:
+        self.dismiss(None)
+
+
+class ConfirmModal(ModalScreen[bool]):
+    BINDINGS = [Binding("escape", "cancel", "Cancel")]
+
+    def __init__(self, question: str, confirm_label: str = "Yes", danger: bool = True) -> None:
+        super().__init__(classes="modal")
+        self.question = question
+        self.confirm_label = confirm_label
+        self.danger = danger
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog"):
+            yield Static(self.question, classes="dialog-body", markup=False)
+            with Horizontal(classes="dialog-buttons"):
+                yield Button(self.confirm_label, variant="error" if self.danger else "primary", id="yes")
+                yield Button("Cancel", id="no")
+
+    def on_mount(self) -> None:
+        self.query_one("#no", Button).focus()
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        self.dismiss(event.button.id == "yes")
+
+    def action_cancel(self) -> None:
+        self.dismiss(False)
+
+
+class TextModal(ModalScreen[None]):
+    """Read-only text to select and copy (the Setup SQL)."""
+
+    BINDINGS = [Binding("escape", "close", "Close"), Binding("ctrl+y", "copy", "Copy all")]
+
+    def __init__(self, title: str, text: str, language: str | None = None) -> None:
+        super().__init__(classes="modal")
+        self.title_text = title
+        self.text = text
+        self.language = language
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog wide-dialog"):
+            yield Label(self.title_text, classes="dialog-title")
+            yield TextArea(self.text, read_only=True, show_line_numbers=False, id="text")
+            with Horizontal(classes="dialog-buttons"):
+                yield Button("Copy all", id="copy")
+                yield Button("Close", variant="primary", id="close")
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        if event.button.id == "copy":
+            self.action_copy()
+        else:
+            self.dismiss(None)
+
+    def action_copy(self) -> None:
+        self.app.copy_to_clipboard(self.text)
+        self.notify("Copied to the clipboard (where the terminal allows it)", timeout=3)
+
+    def action_close(self) -> None:
+        self.dismiss(None)

@@ -1,0 +1,113 @@
+"""Form fields built from the option declarations in :mod:`cdi_tui.fields`.
+
+Each field validates as typed with the same rule the config file and the CLI use, and shows
+the reason beside it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from textual.app import ComposeResult
+from textual.containers import Vertical
+from textual.validation import ValidationResult, Validator
+from textual.widgets import Input, Label, Select
+
+from cdi_tui.fields import FieldError, FieldSpec
+
+
+class SpecValidator(Validator):
+    def __init__(self, spec: FieldSpec) -> None:
+        super().__init__()
+        self.spec = spec
+
+    def validate(self, value: str) -> ValidationResult:
+        try:
+            self.spec.check(value)
+        except FieldError as error:
+            return self.failure(str(error))
+        return self.success()
+
+
+class FieldInput(Vertical):
+    """A label, an input (or a select for fields with choices) and the reason it is not valid."""
+
+    DEFAULT_CLASSES = "field"
+
+    def __init__(
+        self, spec: FieldSpec, value: Any = None, *, password: bool = False, field_id: str | None = None, placeholder: str = ""
+    ) -> None:
+        super().__init__(id=field_id or f"field-{spec.key}")
+        self.spec = spec
+        self.initial = value if value is not None else spec.default
+        self.password = password
+        self.placeholder = placeholder or spec.help
+
+    def compose(self) -> ComposeResult:
+        yield Label(self.spec.label, classes="field-label")
+        if self.spec.choices:
+            yield Select(
+                [(choice, choice) for choice in self.spec.choices],
+                value=self.initial if self.initial in self.spec.choices else self.spec.choices[0],
+                allow_blank=False,
+            )
+        else:
+            initial = "" if self.initial is None else str(self.initial)
+            yield Input(
+                initial,
+                placeholder=self.placeholder,
+                password=self.password,
+                validators=[SpecValidator(self.spec)] if not self.password else [],
+                validate_on=["changed", "blur"],
+            )
+        yield Label("", classes="field-error")
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        self._show(event.validation_result)
+
+    def _show(self, result: ValidationResult | None) -> None:
+        error = self.query_one(".field-error", Label)
+        if result is None or result.is_valid:
+            error.update("")
+            self.remove_class("invalid")
+        else:
+            error.update("; ".join(result.failure_descriptions))
+            self.add_class("invalid")
+
+    @property
+    def raw(self) -> str:
+        if self.spec.choices:
+            value = self.query_one(Select).value
+            return "" if value is Select.BLANK else str(value)
+        return self.query_one(Input).value
+
+    def set_value(self, value: Any) -> None:
+        if self.spec.choices:
+            self.query_one(Select).value = value
+        else:
+            self.query_one(Input).value = "" if value is None else str(value)
+
+    def value(self) -> Any:
+        """The checked value; shows the reason and raises :class:`FieldError` when not valid."""
+        try:
+            if self.password:
+                if not self.raw:
+                    raise FieldError("required")
+                return self.raw
+            return self.spec.check(self.raw)
+        except FieldError as error:
+            self.query_one(".field-error", Label).update(str(error))
+            self.add_class("invalid")
+            raise
+
+
+def collect(fields: list[FieldInput]) -> dict[str, Any] | None:
+    """Every field's value by key, or None (with each reason shown) when any is not valid."""
+    values: dict[str, Any] = {}
+    ok = True
+    for field in fields:
+        try:
+            values[field.spec.key] = field.value()
+        except FieldError:
+            ok = False
+    return values if ok else None

@@ -1,0 +1,236 @@
+"""The app as a user drives it (Pilot), against the real stand-ins and the real keyring."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from textual.widgets import Button, DataTable, Input, RadioButton, Select
+
+from cdi_tui.config import BrazeSettings
+from cdi_tui.paths import AppPaths, app_paths
+from cdi_tui.secret_store import KeyringCredentials, credential_account
+from cdi_tui.standins.braze import BrazeStandIn
+from cdi_tui.standins.demo_data import create_table_sql
+from cdi_tui.standins.postgres import RedshiftStandIn, quote_ident
+from cdi_tui.standins.secret_service import SecretService
+from cdi_tui.tui.app import CdiApp
+from cdi_tui.tui.screens.credentials import CredentialsScreen
+from cdi_tui.tui.screens.modals import ErrorModal
+from cdi_tui.tui.screens.wizard import NewIntegrationScreen
+from cdi_tui.workspace import Workspace
+
+pytestmark = pytest.mark.real
+SIZE = (150, 50)
+
+
+class World:
+    def __init__(self, redshift: RedshiftStandIn, braze: BrazeStandIn, paths: AppPaths, schema: str) -> None:
+        self.redshift, self.braze, self.paths, self.schema = redshift, braze, paths, schema
+        self.user, self.password = f"{schema}_u", f"Secret-{schema}-pw"
+        self.workspace = Workspace(paths, KeyringCredentials())
+
+
+@pytest.fixture
+def world(
+    redshift: RedshiftStandIn, braze: BrazeStandIn, secret_service: SecretService, tmp_path: Path, unique_name: str
+) -> Iterator[World]:
+    w = World(redshift, braze, app_paths(tmp_path / "home").ensure(), unique_name)
+    redshift.create_user(w.user, w.password)
+    redshift.admin_execute(
+        [
+            f"CREATE SCHEMA {quote_ident(w.schema)}",
+            f"GRANT USAGE ON SCHEMA {quote_ident(w.schema)} TO {quote_ident(w.user)}",
+            create_table_sql(w.schema, "events", "events"),
+            f"INSERT INTO {w.schema}.events (updated_at, external_id, payload) "
+            f"SELECT now() - (g || ' minutes')::interval, 'user-' || g, "
+            f'\'{{"name": "opened", "properties": {{"n": \' || g || \'}}}}\' FROM generate_series(1, 500) g',
+            f'INSERT INTO {w.schema}.events (updated_at, payload) VALUES (now(), \'{{"name": "orphan"}}\')',
+            f"GRANT SELECT ON {w.schema}.events TO {quote_ident(w.user)}",
+        ]
+    )
+    w.workspace.set_braze(BrazeSettings(endpoint=braze.url), "test-key")
+    yield w
+    w.workspace.close()
+    redshift.admin_execute(f"DROP SCHEMA {quote_ident(w.schema)} CASCADE")
+
+
+async def type_into(pilot, selector: str, text: str) -> None:  # type: ignore[no-untyped-def]
+    """Clear an input and type into it key by key, as a person would."""
+    widget = pilot.app.screen.query_one(selector, Input)
+    widget.focus()
+    widget.value = ""
+    await pilot.press(*list(text))
+    await pilot.pause()
+
+
+async def click(pilot, selector: str) -> None:  # type: ignore[no-untyped-def]
+    button = pilot.app.screen.query_one(selector, Button)
+    button.scroll_visible(animate=False)
+    await pilot.pause()
+    button.press()
+    await pilot.pause()
+
+
+async def wait_for(pilot, condition, seconds: float = 30) -> None:  # type: ignore[no-untyped-def]
+    for _ in range(int(seconds / 0.1)):
+        if condition():
+            return
+        await pilot.pause(0.1)
+    raise AssertionError("the app did not get there in time")
+
+
+async def test_the_wizard_creates_tests_and_activates_an_integration_from_nothing(world: World) -> None:
+    app = CdiApp(world.workspace)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        assert app.screen.query_one("#empty").display  # the empty state invites the first integration
+        await pilot.press("n")
+        await wait_for(pilot, lambda: isinstance(app.screen, NewIntegrationScreen))
+        screen = app.screen
+        assert screen.query_one("#credential", Select).value == "__new__"  # no credential yet: a new one
+        await type_into(pilot, "#field-credential-name Input", "warehouse")
+        await type_into(pilot, "#field-host Input", "127.0.0.1")
+        await type_into(pilot, "#field-port Input", str(world.redshift.port))
+        await type_into(pilot, "#field-database Input", "postgres")
+        await type_into(pilot, "#field-user Input", world.user)
+        await type_into(pilot, "#field-password Input", world.password)
+        screen.query_one("#field-sslmode Select", Select).value = "disable"
+        # a bad port is shown beside the field as typed
+        await type_into(pilot, "#field-port Input", "99999")
+        assert "65535" in str(screen.query_one("#field-port .field-error").render())
+        await type_into(pilot, "#field-port Input", str(world.redshift.port))
+        await click(pilot, "#load-tables")
+        await wait_for(pilot, lambda: "table(s) visible" in str(screen.query_one("#connection-status").render()))
+        screen.query_one("#table-picker", Select).value = f"{world.schema}.events"
+        await pilot.pause()
+        assert screen.query_one("#field-table Input", Input).value == f"{world.schema}.events"
+        await click(pilot, "#next-1")
+        await type_into(pilot, "#field-name Input", "app-events")
+        await type_into(pilot, "#field-emails Input", "crm@example.com")
+        screen.query_one("#type-events", RadioButton).value = True
+        screen.query_one("#freq-kind", Select).value = "hourly"
+        screen.query_one("#freq-minute", Select).value = 15
+        await pilot.pause()
+        assert "Next runs:" in str(screen.query_one("#next-runs").render())
+        await click(pilot, "#next-2")
+        saved = world.workspace.config().integrations["app-events"]
+        assert (saved.state, saved.data_type, saved.frequency) == ("draft", "events", "hourly at :15")
+        assert screen.query_one("#activate", Button).disabled
+        await click(pilot, "#run-test")
+        await wait_for(pilot, lambda: not screen.query_one("#activate", Button).disabled)
+        preview = screen.query_one("#preview", DataTable)
+        assert preview.row_count == 100
+        assert "no: no identifier" in str(preview.get_row_at(0)[-1])  # the newest row has no identifier
+        assert "Braze events object" in str(screen.query_one("#braze-object").render()) or "not sent" in str(
+            screen.query_one("#braze-object").render()
+        )
+        await click(pilot, "#activate")
+        await wait_for(pilot, lambda: not isinstance(app.screen, NewIntegrationScreen))
+    config = world.workspace.config()
+    integration = config.integrations["app-events"]
+    assert integration.state == "active"
+    assert integration.contact_emails == ("crm@example.com",)
+    assert integration.table == f"{world.schema}.events"
+    assert config.credentials["warehouse"].user == world.user
+    assert KeyringCredentials().get(credential_account("warehouse")) == world.password
+    for path in world.paths.config_dir.parent.rglob("*"):
+        if path.is_file():
+            assert world.password.encode() not in path.read_bytes(), path
+
+
+async def test_sync_now_shows_a_progress_panel_that_completes(world: World) -> None:
+    from cdi_tui.config import Credential, Integration
+
+    world.workspace.add_credential(
+        Credential(
+            name="wh", host="127.0.0.1", port=world.redshift.port, database="postgres", user=world.user, sslmode="disable"
+        ),
+        world.password,
+    )
+
+    world.workspace.add_integration(
+        Integration(
+            name="ev", credential="wh", table=f"{world.schema}.events", data_type="events", contact_emails=("a@example.com",)
+        )
+    )
+    assert world.workspace.test_integration("ev").ok
+    world.workspace.activate("ev")
+    from cdi_tui.standins.braze import FaultPlan
+
+    world.braze.set_faults(FaultPlan(latency_seconds=0.2))
+    app = CdiApp(world.workspace)
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
+        await pilot.pause()
+        await pilot.press("s")
+        await wait_for(pilot, lambda: bool(app.screen.query(".progress-panel")))
+        assert app.screen.query_one("#panels").display
+        assert app.runner.is_running("ev")
+        await pilot.press("down", "up")  # the app keeps answering keys while it syncs
+        await wait_for(pilot, lambda: not app.runner.is_running("ev"))
+        await pilot.pause(0.2)
+        assert not app.screen.query(".progress-panel")
+        assert any("ev: partial" in notification.message for notification in app._notifications)
+    [record] = world.workspace.runlog.runs("ev")
+    assert (record.status, record.rows_sent, record.rows_failed) == ("partial", 500, 1)
+    assert len(world.braze.objects("events")) == 500
+
+
+async def test_deleting_a_credential_an_active_integration_uses_is_refused(world: World) -> None:
+    from cdi_tui.config import Credential, Integration
+
+    world.workspace.add_credential(
+        Credential(
+            name="wh", host="127.0.0.1", port=world.redshift.port, database="postgres", user=world.user, sslmode="disable"
+        ),
+        world.password,
+    )
+    world.workspace.add_integration(
+        Integration(
+            name="ev", credential="wh", table=f"{world.schema}.events", data_type="events", contact_emails=("a@example.com",)
+        )
+    )
+    world.workspace.test_integration("ev")
+    world.workspace.activate("ev")
+    app = CdiApp(world.workspace)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("f2")
+        await wait_for(pilot, lambda: isinstance(app.screen, CredentialsScreen))
+        await pilot.press("d")
+        await pilot.pause()
+        await click(pilot, "#yes")
+        await wait_for(pilot, lambda: isinstance(app.screen, ErrorModal))
+        assert "ev" in app.screen.message and "active" in app.screen.message
+    assert "wh" in world.workspace.config().credentials
+
+
+@pytest.mark.parametrize(("problem", "expected"), [("password", "Login refused"), ("table", "Table missing")])
+async def test_a_failed_connection_test_shows_the_error_and_the_fix(world: World, problem: str, expected: str) -> None:
+    from cdi_tui.config import Credential
+
+    password = "wrong-password" if problem == "password" else world.password
+    world.workspace.add_credential(
+        Credential(
+            name="wh", host="127.0.0.1", port=world.redshift.port, database="postgres", user=world.user, sslmode="disable"
+        ),
+        password,
+    )
+    app = CdiApp(world.workspace)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("n")
+        await wait_for(pilot, lambda: isinstance(app.screen, NewIntegrationScreen))
+        screen = app.screen
+        table = f"{world.schema}.events" if problem == "password" else f"{world.schema}.nothing_here"
+        await type_into(pilot, "#field-table Input", table)
+        await click(pilot, "#next-1")
+        await type_into(pilot, "#field-emails Input", "ops@example.com")
+        await click(pilot, "#next-2")
+        await click(pilot, "#run-test")
+        await wait_for(pilot, lambda: isinstance(app.screen, ErrorModal))
+        assert expected in app.screen.message and "What to try" in app.screen.message
+        assert "wrong-password" not in app.screen.message
+        await pilot.press("escape")
+        await pilot.pause()
+        assert screen.query_one("#activate", Button).disabled
+        assert screen.query_one("#test-error").display

@@ -1,0 +1,191 @@
+"""A fixed world for snapshots and README screenshots: fixed config, runs, failed rows and clock.
+
+No stand-in is needed: every screen here reads the config and the run log only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from textual.pilot import Pilot
+from textual.widgets import Input
+
+from cdi_tui.checks import ConnectionTestResult
+from cdi_tui.config import BrazeSettings, Credential, Integration
+from cdi_tui.engine.sync import Progress
+from cdi_tui.paths import app_paths
+from cdi_tui.runlog import RowErrorRecord
+from cdi_tui.secret_store import MemoryCredentials
+from cdi_tui.tui.app import CdiApp
+from cdi_tui.tui.messages import ConnectionTested, SyncProgressed
+from cdi_tui.warehouse.source import Preview, TableShape
+from cdi_tui.workspace import Workspace
+
+NOW = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
+SIZE = (140, 40)
+
+
+def fixed_workspace(home: Path, *, empty: bool = False) -> Workspace:
+    workspace = Workspace(app_paths(home), MemoryCredentials())
+    workspace.set_braze(BrazeSettings(endpoint="US-03", time_zone="America/New_York"), "demo-key")
+    if empty:
+        return workspace
+    workspace.add_credential(
+        Credential(name="prod", host="examplecluster.abc123.us-west-2.redshift.amazonaws.com", database="dev", user="braze_user"),
+        "hunter2-not-shown",
+    )
+    for name, table, data_type, frequency in (
+        ("user-attributes", "BRAZE_CLOUD_PRODUCTION.INGESTION.USERS_ATTRIBUTES_SYNC", "attributes", "every 15 minutes"),
+        ("app-events", "INGESTION.EVENTS_SYNC", "events", "hourly at :05"),
+        ("purchases", "INGESTION.PURCHASES_SYNC", "purchases", "daily at 02:30"),
+        ("gdpr-deletes", "INGESTION.USERS_DELETES_SYNC", "deletes", "weekly on mon,thu at 06:00"),
+    ):
+        workspace.add_integration(
+            Integration(
+                name=name,
+                credential="prod",
+                table=table,
+                data_type=data_type,
+                frequency=frequency,
+                contact_emails=("crm@example.com",),
+            )
+        )
+    runlog = workspace.runlog
+    runlog.record_test("user-attributes", _fingerprint(workspace, "user-attributes"))
+    workspace.activate("user-attributes")
+    runlog.record_test("app-events", _fingerprint(workspace, "app-events"))
+    workspace.activate("app-events")
+    workspace.pause("app-events")
+    for index, (read, failed, status) in enumerate(
+        [(120_000, 0, "success"), (3_400, 12, "partial"), (5_100, 0, "success"), (0, 0, "success"), (8_750, 3, "partial")]
+    ):
+        started = NOW - timedelta(hours=5 - index)
+        run_id = runlog.start_run("user-attributes", "scheduled" if index % 2 else "manual", False, False, None, 1)
+        runlog.update_run(
+            run_id,
+            status=status,
+            ended_at=started + timedelta(seconds=12 + index),
+            rows_total=read,
+            rows_read=read,
+            rows_sent=read - failed,
+            rows_failed=failed,
+            watermark_after=f"{(started - timedelta(minutes=1)).isoformat()} (1 at that time)",
+        )
+        runlog._conn.execute("UPDATE runs SET started_at = ? WHERE id = ?", (started.isoformat(), run_id))
+        runlog.add_row_errors(
+            [
+                RowErrorRecord(
+                    run_id,
+                    "user-attributes",
+                    (started - timedelta(minutes=n)).isoformat(),
+                    f"external_id=user-{n}",
+                    "payload_not_json",
+                    "PAYLOAD is not valid JSON (unexpected character: line 1 column 2)",
+                    "{plan: Pro",
+                )
+                for n in range(failed)
+            ]
+        )
+    return workspace
+
+
+def _fingerprint(workspace: Workspace, name: str) -> str:
+    from cdi_tui.checks import integration_fingerprint
+
+    config = workspace.config()
+    integration = config.integrations[name]
+    return integration_fingerprint(config.credentials[integration.credential], integration)
+
+
+def make_app(home: Path, *, empty: bool = False) -> CdiApp:
+    return CdiApp(fixed_workspace(home, empty=empty), clock=lambda: NOW)
+
+
+async def settle(pilot: Pilot[Any]) -> None:
+    for widget in pilot.app.screen.query(Input):
+        widget.cursor_blink = False
+    await pilot.pause()
+
+
+def preview_result() -> ConnectionTestResult:
+    shape = TableShape({"updated_at": "updated_at", "external_id": "external_id", "payload": "payload"})
+    rows = [
+        (NOW - timedelta(minutes=1), None, '{"name": "opened_app"}'),
+        (NOW - timedelta(minutes=2), "user-2", '{"name": "viewed_product", "properties": {"sku": "SKU-2"}}'),
+        (NOW - timedelta(minutes=3), "user-3", '{"properties": {"sku": "SKU-3"}}'),
+        (NOW - timedelta(minutes=4), "user-4", '{"name": "added_to_cart", "properties": {"sku": "SKU-4", "count": 2}}'),
+    ]
+    return ConnectionTestResult(
+        ok=True, shape=shape, preview=Preview(("updated_at", "external_id", "payload"), rows), pending_rows=4
+    )
+
+
+async def to_wizard_details(pilot: Pilot[Any]) -> None:
+    await pilot.press("n")
+    await pilot.pause()
+    screen = pilot.app.screen
+    screen.query_one("#field-table Input", Input).value = "INGESTION.APP_OPENS"
+    screen.query_one("#next-1").press()
+    await settle(pilot)
+
+
+async def to_wizard_preview(pilot: Pilot[Any]) -> None:
+    await to_wizard_details(pilot)
+    screen = pilot.app.screen
+    screen.query_one("#field-emails Input", Input).value = "crm@example.com"
+    from textual.widgets import RadioButton
+
+    screen.query_one("#type-events", RadioButton).value = True
+    await pilot.pause()
+    screen.query_one("#next-2").press()
+    await pilot.pause()
+    screen.post_message(ConnectionTested("app-opens", preview_result()))
+    await settle(pilot)
+
+
+async def with_progress_panel(pilot: Pilot[Any]) -> None:
+    progress = Progress(7, "user-attributes", "sending", 250_000, 91_500, 90_000, 1_500, 0, 37.5)
+    pilot.app.post_message(SyncProgressed(progress))
+    await settle(pilot)
+
+
+async def open_integration(pilot: Pilot[Any]) -> None:
+    await pilot.press("down", "down", "down", "o")
+    await settle(pilot)
+
+
+async def open_failed_rows(pilot: Pilot[Any]) -> None:
+    await open_integration(pilot)
+    await pilot.press("f")
+    await settle(pilot)
+
+
+async def open_credentials(pilot: Pilot[Any]) -> None:
+    await pilot.press("f2")
+    await settle(pilot)
+
+
+async def open_help(pilot: Pilot[Any]) -> None:
+    await pilot.press("question_mark")
+    await settle(pilot)
+
+
+SCREENS: dict[str, Callable[[Pilot[Any]], Awaitable[None]]] = {
+    "dashboard": settle,
+    "sync-progress": with_progress_panel,
+    "wizard-connection": lambda pilot: _wizard_connection(pilot),
+    "wizard-details": to_wizard_details,
+    "wizard-test": to_wizard_preview,
+    "integration": open_integration,
+    "failed-rows": open_failed_rows,
+    "credentials": open_credentials,
+    "help": open_help,
+}
+
+
+async def _wizard_connection(pilot: Pilot[Any]) -> None:
+    await pilot.press("n")
+    await settle(pilot)
