@@ -28,6 +28,7 @@ from cdi_tui.fields import (
     BRAZE_INSTANCES,
     CREDENTIAL_FIELDS,
     INTEGRATION_FIELDS,
+    SMTP_FIELDS,
     FieldError,
     FieldSpec,
     validate_name,
@@ -62,6 +63,15 @@ class BrazeSettings:
 
 
 @dataclass(frozen=True)
+class SmtpSettings:
+    host: str
+    sender: str
+    port: int = 587
+    security: str = "starttls"
+    user: str | None = None
+
+
+@dataclass(frozen=True)
 class Credential:
     name: str
     host: str
@@ -81,6 +91,9 @@ class Integration:
     contact_emails: tuple[str, ...] = ()
     state: str = "draft"
     update_existing_only: bool = False
+    notify_row_error_percent: float | None = None
+    notify_success: bool = False
+    notify_no_rows: bool = False
 
     @property
     def table_name(self) -> TableName:
@@ -90,6 +103,7 @@ class Integration:
 @dataclass(frozen=True)
 class Config:
     braze: BrazeSettings | None = None
+    smtp: SmtpSettings | None = None
     credentials: dict[str, Credential] = field(default_factory=dict)
     integrations: dict[str, Integration] = field(default_factory=dict)
 
@@ -133,11 +147,17 @@ def config_from_dict(path: Path, document: dict[str, Any]) -> Config:
         ConfigError: naming the key that is wrong and why.
     """
     for key in document:
-        if key not in ("braze", "credentials", "integrations"):
-            raise ConfigError(path, key, "unknown section (known: braze, credentials, integrations)")
+        if key not in ("braze", "smtp", "credentials", "integrations"):
+            raise ConfigError(path, key, "unknown section (known: braze, smtp, credentials, integrations)")
     braze = None
     if "braze" in document:
         braze = BrazeSettings(**_section(path, "braze", document["braze"], BRAZE_FIELDS))
+    smtp = None
+    if "smtp" in document:
+        raw_smtp = document["smtp"]
+        if isinstance(raw_smtp, dict) and "password" in raw_smtp:
+            raise ConfigError(path, "smtp.password", "passwords are not kept in this file; use the keyring")
+        smtp = SmtpSettings(**_section(path, "smtp", raw_smtp, SMTP_FIELDS))
     credentials: dict[str, Credential] = {}
     raw_credentials = document.get("credentials", {})
     if not isinstance(raw_credentials, dict):
@@ -172,20 +192,23 @@ def config_from_dict(path: Path, document: dict[str, Any]) -> Config:
             )
         seen_tables[identity] = name
         integrations[name] = integration
-    return Config(braze, credentials, integrations)
+    return Config(braze, smtp, credentials, integrations)
 
 
 def config_to_dict(config: Config) -> dict[str, Any]:
     document: dict[str, Any] = {}
-    if config.braze is not None:
-        document["braze"] = {item.name: getattr(config.braze, item.name) for item in fields(config.braze)}
+    for section in ("braze", "smtp"):
+        settings = getattr(config, section)
+        if settings is not None:
+            values = {item.name: getattr(settings, item.name) for item in fields(settings)}
+            document[section] = {key: value for key, value in values.items() if value is not None}
     document["credentials"] = {
         name: {key: value for key, value in vars(cred).items() if key != "name"}
         for name, cred in sorted(config.credentials.items())
     }
     document["integrations"] = {}
     for name, integration in sorted(config.integrations.items()):
-        values = {key: value for key, value in vars(integration).items() if key != "name"}
+        values = {key: value for key, value in vars(integration).items() if key != "name" and value is not None}
         values["contact_emails"] = list(integration.contact_emails)
         document["integrations"][name] = values
     return document

@@ -34,6 +34,7 @@ DATA_TYPE_LABELS = {
 STATES = ("draft", "active", "paused")
 SSL_MODES = ("disable", "require", "verify-ca", "verify-full")
 DEFAULT_PORT = 5439
+SMTP_SECURITY = ("starttls", "ssl", "none")
 DEFAULT_SSLMODE = "verify-full"
 
 BRAZE_INSTANCES = {
@@ -219,6 +220,25 @@ def validate_positive_float(value: Any) -> float:
     return number
 
 
+def validate_percent(value: Any) -> float:
+    if isinstance(value, bool):
+        raise FieldError("a percentage from 0 to 100 is required")
+    try:
+        number = float(str(value).strip().rstrip("%"))
+    except ValueError:
+        raise FieldError("a percentage from 0 to 100 is required") from None
+    if not 0 <= number <= 100:
+        raise FieldError("a percentage from 0 to 100 is required")
+    return number
+
+
+def validate_security(value: Any) -> str:
+    text = str(value).strip().lower()
+    if text not in SMTP_SECURITY:
+        raise FieldError(f"SMTP security must be one of {', '.join(SMTP_SECURITY)}")
+    return text
+
+
 def validate_bool(value: Any) -> bool:
     if isinstance(value, bool):
         return value
@@ -300,6 +320,37 @@ INTEGRATION_FIELDS: tuple[FieldSpec, ...] = (
         default=False,
         required=False,
     ),
+    FieldSpec(
+        "notify_row_error_percent",
+        "Row-error alert above (%)",
+        validate_percent,
+        "email the contacts when more than this share of a run's rows fail",
+        required=False,
+    ),
+    FieldSpec(
+        "notify_success",
+        "Email on success",
+        validate_bool,
+        "email the contacts after every successful run",
+        default=False,
+        required=False,
+    ),
+    FieldSpec(
+        "notify_no_rows",
+        "Email when nothing changed",
+        validate_bool,
+        "email the contacts when a run found no new rows",
+        default=False,
+        required=False,
+    ),
+)
+
+SMTP_FIELDS: tuple[FieldSpec, ...] = (
+    FieldSpec("host", "SMTP host", validate_host, "mail server host"),
+    FieldSpec("port", "SMTP port", validate_port, "mail server port", default=587),
+    FieldSpec("sender", "From", validate_email, "the sender address", flag="--from"),
+    FieldSpec("security", "Security", validate_security, "starttls, ssl or none", default="starttls", choices=SMTP_SECURITY),
+    FieldSpec("user", "SMTP user", validate_required_text, "login user (the password is kept in the keyring)", required=False),
 )
 
 BRAZE_FIELDS: tuple[FieldSpec, ...] = (

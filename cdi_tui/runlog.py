@@ -460,6 +460,21 @@ class RunLog:
                 (integration, to_text(moment)),
             )
 
+    def claim_slot(self, integration: str, slot: datetime) -> bool:
+        """Atomically move the last scheduled slot to ``slot`` if it is older; True when claimed."""
+        with self.transaction() as conn:
+            conn.execute("INSERT OR IGNORE INTO integration_state (integration) VALUES (?)", (integration,))
+            cursor = conn.execute(
+                "UPDATE integration_state SET last_scheduled_at = ? "
+                "WHERE integration = ? AND (last_scheduled_at IS NULL OR last_scheduled_at < ?)",
+                (to_text(slot), integration, to_text(slot)),
+            )
+            return cursor.rowcount == 1
+
+    def first_run_started(self, integration: str) -> datetime | None:
+        rows = self._query("SELECT MIN(started_at) AS first FROM runs WHERE integration = ?", (integration,))
+        return from_text(rows[0]["first"]) if rows and rows[0]["first"] else None
+
     def last_scheduled(self, integration: str) -> datetime | None:
         rows = self._query("SELECT last_scheduled_at FROM integration_state WHERE integration = ?", (integration,))
         return from_text(rows[0]["last_scheduled_at"]) if rows else None

@@ -19,13 +19,14 @@ from cdi_tui.config import (
     ConfigStore,
     Credential,
     Integration,
+    SmtpSettings,
     with_credential,
     with_integration,
 )
 from cdi_tui.engine.sync import Progress, SyncEngine, SyncOptions
 from cdi_tui.paths import AppPaths
 from cdi_tui.runlog import RunLog, RunRecord
-from cdi_tui.secret_store import CredentialsService, braze_key_account, credential_account
+from cdi_tui.secret_store import CredentialsService, braze_key_account, credential_account, smtp_password_account
 from cdi_tui.warehouse.source import ConnectionSettings, RedshiftSource
 
 
@@ -228,7 +229,26 @@ class Workspace:
         cancel: threading.Event | None = None,
     ) -> RunRecord:
         self.integration(name)
-        return self.engine().run(name, options, progress, cancel)
+        engine = self.engine()
+        record = engine.run(name, options, progress, cancel)
+        return self._notify(engine.config, name, record)
+
+    def _notify(self, config: Config, name: str, record: RunRecord) -> RunRecord:
+        """Email the contacts when the run warrants it; the outcome is kept on the run."""
+        from cdi_tui.notify import notify_run
+
+        integration = config.integrations[name]
+        outcome = notify_run(config.smtp, integration, record, self.runlog.row_errors(record.id, limit=5), self.secrets)
+        if outcome is None:
+            return record
+        self.runlog.update_run(record.id, notification=outcome)
+        updated = self.runlog.run(record.id)
+        return updated if updated is not None else record
+
+    def set_smtp(self, settings: SmtpSettings, password: str | None) -> None:
+        if password is not None:
+            self.secrets.set(smtp_password_account(), password)
+        self.store.update(lambda config: replace(config, smtp=settings))
 
 
 __all__ = ["Progress", "SyncOptions", "Workspace", "WorkspaceError"]

@@ -82,7 +82,7 @@ async def wait_for(pilot, condition, seconds: float = 30) -> None:  # type: igno
 
 
 async def test_the_wizard_creates_tests_and_activates_an_integration_from_nothing(world: World) -> None:
-    app = CdiApp(world.workspace)
+    app = CdiApp(world.workspace, run_schedules=False)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
         assert app.screen.query_one("#empty").display  # the empty state invites the first integration
@@ -160,7 +160,7 @@ async def test_sync_now_shows_a_progress_panel_that_completes(world: World) -> N
     from cdi_tui.standins.braze import FaultPlan
 
     world.braze.set_faults(FaultPlan(latency_seconds=0.2))
-    app = CdiApp(world.workspace)
+    app = CdiApp(world.workspace, run_schedules=False)
     async with app.run_test(size=SIZE, notifications=True) as pilot:
         await pilot.pause()
         await pilot.press("s")
@@ -193,7 +193,7 @@ async def test_deleting_a_credential_an_active_integration_uses_is_refused(world
     )
     world.workspace.test_integration("ev")
     world.workspace.activate("ev")
-    app = CdiApp(world.workspace)
+    app = CdiApp(world.workspace, run_schedules=False)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("f2")
         await wait_for(pilot, lambda: isinstance(app.screen, CredentialsScreen))
@@ -216,7 +216,7 @@ async def test_a_failed_connection_test_shows_the_error_and_the_fix(world: World
         ),
         password,
     )
-    app = CdiApp(world.workspace)
+    app = CdiApp(world.workspace, run_schedules=False)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("n")
         await wait_for(pilot, lambda: isinstance(app.screen, NewIntegrationScreen))
@@ -234,3 +234,27 @@ async def test_a_failed_connection_test_shows_the_error_and_the_fix(world: World
         await pilot.pause()
         assert screen.query_one("#activate", Button).disabled
         assert screen.query_one("#test-error").display
+
+
+async def test_the_open_app_runs_a_due_integration_on_schedule(world: World) -> None:
+    from cdi_tui.config import Credential, Integration
+
+    world.workspace.add_credential(
+        Credential(
+            name="wh", host="127.0.0.1", port=world.redshift.port, database="postgres", user=world.user, sslmode="disable"
+        ),
+        world.password,
+    )
+    world.workspace.add_integration(
+        Integration(
+            name="ev", credential="wh", table=f"{world.schema}.events", data_type="events", contact_emails=("a@example.com",)
+        )
+    )
+    assert world.workspace.test_integration("ev").ok
+    world.workspace.activate("ev")
+    app = CdiApp(world.workspace)  # schedules on: an active integration that never ran is due at once
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: bool(world.workspace.runlog.runs("ev")) and not app.runner.is_running("ev"))
+    [record] = world.workspace.runlog.runs("ev")
+    assert record.trigger == "scheduled"
+    assert world.workspace.runlog.last_scheduled("ev") is not None

@@ -101,7 +101,7 @@ def _fingerprint(workspace: Workspace, name: str) -> str:
 
 
 def make_app(home: Path, *, empty: bool = False) -> CdiApp:
-    return CdiApp(fixed_workspace(home, empty=empty), clock=lambda: NOW)
+    return CdiApp(fixed_workspace(home, empty=empty), clock=lambda: NOW, run_schedules=False)
 
 
 async def settle(pilot: Pilot[Any]) -> None:

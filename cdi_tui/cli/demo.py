@@ -46,7 +46,9 @@ def demo_app(console: Console) -> int:
     from cdi_tui.workspace import Workspace
 
     console.print("[bold]cdi-tui demo[/]: starting local stand-ins (PostgreSQL as Redshift, Braze) ...")
-    with DemoEnvironment() as demo:
+    # Braze answers the stand-in's requests after 0.3 s, as a distant Braze would: long enough to
+    # watch a sync's progress panel fill
+    with DemoEnvironment(braze_latency_seconds=0.3) as demo:
         workspace = Workspace(demo.paths, demo.secrets)
         try:
             for name in workspace.config().integrations:

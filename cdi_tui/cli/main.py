@@ -30,7 +30,7 @@ class CommandError(Exception):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from cdi_tui.cli import demo, info, run_cmd, settings_cmd
+    from cdi_tui.cli import demo, info, run_cmd, schedule_cmd, settings_cmd
     from cdi_tui.cli.common import OneLineParser
 
     parser = OneLineParser(
@@ -41,6 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     settings_cmd.register(commands)
     run_cmd.register(commands)
+    schedule_cmd.register(commands)
     info.register(commands)
     demo.register(commands)
     return parser

@@ -15,7 +15,7 @@ from pathlib import Path
 from cdi_tui.config import BrazeSettings, Config, ConfigStore, Credential, Integration
 from cdi_tui.paths import AppPaths, app_paths
 from cdi_tui.secret_store import MemoryCredentials, braze_key_account, credential_account
-from cdi_tui.standins.braze import BrazeStandIn
+from cdi_tui.standins.braze import BrazeStandIn, FaultPlan
 from cdi_tui.standins.demo_data import DEMO_DATABASE, DEMO_TABLES, DEMO_USER, create_demo_tables
 from cdi_tui.standins.postgres import RedshiftStandIn
 
@@ -31,6 +31,7 @@ class DemoEnvironment:
     redshift: RedshiftStandIn | None = None
     braze: BrazeStandIn | None = None
     secrets: MemoryCredentials = field(default_factory=MemoryCredentials)
+    braze_latency_seconds: float = 0.0  # > 0 makes the Braze stand-in answer like a distant Braze
     _own_home: bool = False
 
     @property
@@ -47,7 +48,7 @@ class DemoEnvironment:
         api_key = "demo-" + random_tokens.token_hex(16)
         try:
             self.redshift = RedshiftStandIn().start()
-            self.braze = BrazeStandIn(api_keys=(api_key,)).start()
+            self.braze = BrazeStandIn(api_keys=(api_key,), faults=FaultPlan(latency_seconds=self.braze_latency_seconds)).start()
             create_demo_tables(self.redshift, database_password)
         except BaseException:
             self.stop()

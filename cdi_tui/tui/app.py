@@ -29,8 +29,18 @@ class CdiApp(App[None]):
         Binding("f2", "credentials", "Credentials"),
     ]
 
-    def __init__(self, workspace: Workspace, *, demo: bool = False, clock: Callable[[], datetime] | None = None) -> None:
+    SCHEDULE_CHECK_SECONDS = 30.0
+
+    def __init__(
+        self,
+        workspace: Workspace,
+        *,
+        demo: bool = False,
+        clock: Callable[[], datetime] | None = None,
+        run_schedules: bool = True,
+    ) -> None:
         super().__init__()
+        self.run_schedules = run_schedules
         self.workspace = workspace
         self.clock = clock or (lambda: datetime.now(UTC))
         self.demo = demo
@@ -42,6 +52,23 @@ class CdiApp(App[None]):
         from cdi_tui.tui.screens.dashboard import DashboardScreen
 
         self.push_screen(DashboardScreen())
+        if self.run_schedules:
+            self.set_interval(self.SCHEDULE_CHECK_SECONDS, self.check_schedules)
+            self.call_later(self.check_schedules)
+
+    def check_schedules(self) -> None:
+        """Start the scheduled syncs that are due (while the app is open)."""
+        from cdi_tui.engine.sync import SyncOptions
+        from cdi_tui.scheduler import claim, due_runs
+
+        try:
+            due = due_runs(self.workspace.config(), self.workspace.runlog, self.clock())
+        except Exception:
+            return  # a broken config is reported where it is used; schedules wait
+        for run in due:
+            if self.runner.is_running(run.integration) or not claim(self.workspace.runlog, run):
+                continue
+            self.runner.start(run.integration, SyncOptions(trigger="scheduled"))
 
     # actions ------------------------------------------------------------------------------
     def action_help(self) -> None:

@@ -16,7 +16,12 @@ from cdi_tui.tui.widgets.fields import FieldInput, collect
 from cdi_tui.tui.widgets.progress_panel import ProgressPanels
 from cdi_tui.workspace import WorkspaceError
 
-EDITABLE = ("credential", "table", "frequency", "contact_emails")
+EDITABLE = ("credential", "table", "frequency", "contact_emails", "notify_row_error_percent")
+SWITCHES = (
+    ("update_existing_only", "Update existing users only"),
+    ("notify_success", "Email on every success"),
+    ("notify_no_rows", "Email when a run finds no new rows"),
+)
 
 
 class IntegrationScreen(CdiMixin, Screen[None]):
@@ -47,10 +52,13 @@ class IntegrationScreen(CdiMixin, Screen[None]):
                     value = getattr(integration, key)
                     if key == "contact_emails":
                         value = ", ".join(value)
+                    if value is None:
+                        value = ""
                     yield FieldInput(field_by_key(INTEGRATION_FIELDS, key), value)
-                with Horizontal(classes="row"):
-                    yield Switch(integration.update_existing_only, id="update-existing-only")
-                    yield Label("Update existing users only")
+                for key, label in SWITCHES:
+                    with Horizontal(classes="row"):
+                        yield Switch(getattr(integration, key), id=f"switch-{key}")
+                        yield Label(label)
                 yield Button("Save settings", id="save")
                 yield Static("A new credential or table sends the integration back to Draft until tested again.", classes="hint")
             with Vertical(id="history"):
@@ -122,7 +130,8 @@ class IntegrationScreen(CdiMixin, Screen[None]):
         if values is None:
             return
         values["contact_emails"] = tuple(values["contact_emails"] or ())
-        values["update_existing_only"] = self.query_one("#update-existing-only", Switch).value
+        for key, _label in SWITCHES:
+            values[key] = self.query_one(f"#switch-{key}", Switch).value
         workspace = self.workspace
         try:
             before = workspace.integration(self.integration_name)

@@ -1,0 +1,184 @@
+"""``cdi-tui next-runs``, ``run-due``, ``serve`` and ``smtp set``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import threading
+from datetime import UTC, datetime
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from cdi_tui.cli.common import add_field_flags, open_workspace, read_secret
+from cdi_tui.cli.main import EXIT_ERROR, EXIT_OK, EXIT_PARTIAL, UsageError
+from cdi_tui.fields import SMTP_FIELDS, FieldError, validate_time_zone
+
+
+def register(commands: Any) -> None:
+    runs = commands.add_parser("next-runs", help="print the next run times of a frequency")
+    runs.add_argument("spec", metavar="SPEC", help="a frequency, e.g. 'daily at 02:30'")
+    runs.add_argument("--time-zone", help="IANA time zone (default: the workspace's, else UTC)")
+    runs.add_argument("--after", help="ISO 8601 instant; runs strictly after it (default now)")
+    runs.add_argument("--count", type=int, default=3, help="how many (default 3)")
+    runs.set_defaults(handler=next_runs_command)
+
+    due = commands.add_parser("run-due", help="run every due active integration once, then exit (for cron or a systemd timer)")
+    due.add_argument("--json", action="store_true", help="print one JSON object")
+    due.set_defaults(handler=run_due_command)
+
+    serve = commands.add_parser("serve", help="keep running and sync integrations when they are due (SIGTERM/SIGINT stop it)")
+    serve.add_argument("--interval", type=float, default=20.0, help="seconds between checks (default 20)")
+    serve.set_defaults(handler=serve_command)
+
+    smtp = commands.add_parser("smtp", help="mail server for notifications").add_subparsers(dest="smtp_command", required=True)
+    smtp_set = smtp.add_parser("set", help="set the SMTP server; with --user the password is read from stdin")
+    add_field_flags(smtp_set, SMTP_FIELDS, skip=("security",))
+    security = smtp_set.add_mutually_exclusive_group()
+    security.add_argument("--starttls", dest="security", action="store_const", const="starttls", help="STARTTLS after connecting")
+    security.add_argument("--ssl", dest="security", action="store_const", const="ssl", help="TLS from the start (SMTPS)")
+    smtp_set.set_defaults(handler=smtp_set_command, security="none")
+
+
+def _zone(name: str | None) -> str:
+    if name is None:
+        from cdi_tui.config import load_config
+        from cdi_tui.paths import app_paths
+
+        try:
+            config = load_config(app_paths().config_file)
+        except Exception:
+            return "UTC"
+        return config.braze.time_zone if config.braze is not None else "UTC"
+    try:
+        return validate_time_zone(name)
+    except FieldError as error:
+        raise UsageError(str(error)) from None
+
+
+def next_runs_command(args: argparse.Namespace) -> int:
+    from cdi_tui.schedule import ScheduleError, next_runs
+
+    zone = _zone(args.time_zone)
+    if args.count < 1:
+        raise UsageError("--count takes a whole number of at least 1")
+    if args.after:
+        try:
+            after = datetime.fromisoformat(args.after.replace("Z", "+00:00"))
+        except ValueError:
+            raise UsageError(f"--after '{args.after}' is not an ISO 8601 date and time") from None
+        if after.tzinfo is None:
+            try:
+                after = after.replace(tzinfo=ZoneInfo(zone))
+            except ZoneInfoNotFoundError:
+                raise UsageError(f"unknown time zone '{zone}'") from None
+    else:
+        after = datetime.now(UTC)
+    try:
+        runs = next_runs(args.spec, zone, after, args.count)
+    except ScheduleError as error:
+        raise UsageError(str(error)) from None
+    for moment in runs:
+        print(moment.isoformat())
+    return EXIT_OK
+
+
+def _run_due_once(workspace: Any, now: datetime, cancel: threading.Event | None = None) -> list[dict[str, Any]]:
+    """Claim and run every due integration (one after the other). Returns a report per integration."""
+    from cdi_tui.engine.lock import RunInProgress
+    from cdi_tui.engine.sync import SyncOptions, SyncRefused
+    from cdi_tui.scheduler import claim, due_runs
+
+    report: list[dict[str, Any]] = []
+    for due in due_runs(workspace.config(), workspace.runlog, now):
+        if cancel is not None and cancel.is_set():
+            break
+        entry: dict[str, Any] = {"integration": due.integration, "slot": due.slot.isoformat(), "reason": due.reason}
+        if not claim(workspace.runlog, due):
+            entry.update(status="skipped", error="another scheduler took this slot")
+            report.append(entry)
+            continue
+        try:
+            record = workspace.sync(due.integration, SyncOptions(trigger="scheduled"), None, cancel)
+        except (RunInProgress, SyncRefused) as error:
+            entry.update(status="skipped", error=str(error))
+        else:
+            entry.update(
+                run_id=record.id,
+                status=record.status,
+                rows_read=record.rows_read,
+                rows_sent=record.rows_sent,
+                rows_failed=record.rows_failed,
+                rows_skipped=record.rows_skipped,
+                error=record.error,
+                notification=record.notification,
+            )
+        report.append(entry)
+    return report
+
+
+def _exit_code(report: list[dict[str, Any]]) -> int:
+    statuses = {entry["status"] for entry in report}
+    if statuses & {"error", "cancelled", "interrupted"}:
+        return EXIT_ERROR
+    if statuses & {"partial", "limit_exceeded"}:
+        return EXIT_PARTIAL
+    return EXIT_OK
+
+
+def run_due_command(args: argparse.Namespace) -> int:
+    workspace = open_workspace()
+    report = _run_due_once(workspace, datetime.now(UTC))
+    if args.json:
+        ran = [entry for entry in report if entry["status"] != "skipped"]
+        skipped = [entry for entry in report if entry["status"] == "skipped"]
+        print(json.dumps({"ran": ran, "skipped": skipped}))
+    else:
+        if not report:
+            print("Nothing is due.")
+        for entry in report:
+            counts = ""
+            if "run_id" in entry:
+                counts = (
+                    f": run #{entry['run_id']}, read {entry['rows_read']}, sent {entry['rows_sent']}, "
+                    f"failed {entry['rows_failed']}"
+                )
+            error = f" ({entry['error']})" if entry.get("error") else ""
+            print(f"{entry['integration']}: {entry['status']}{counts}{error}")
+    return _exit_code(report)
+
+
+def serve_command(args: argparse.Namespace) -> int:
+    workspace = open_workspace()
+    stop = threading.Event()
+
+    def request_stop(signum: int, _frame: Any) -> None:
+        if not stop.is_set():
+            print(f"cdi-tui serve: {signal.Signals(signum).name} received; finishing the runs under way", flush=True)
+        stop.set()
+
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, request_stop)
+    print(f"cdi-tui serve: checking for due integrations every {args.interval:g} s (pid {os.getpid()})", flush=True)
+    while not stop.is_set():
+        report = _run_due_once(workspace, datetime.now(UTC), stop)
+        for entry in report:
+            print(f"{datetime.now(UTC).isoformat(timespec='seconds')} {entry['integration']}: {entry['status']}"
+                  + (f" ({entry['error']})" if entry.get("error") else ""), flush=True)  # fmt: skip
+        stop.wait(args.interval)
+    workspace.close()
+    print("cdi-tui serve: stopped", flush=True)
+    return EXIT_OK
+
+
+def smtp_set_command(args: argparse.Namespace) -> int:
+    from cdi_tui.config import SmtpSettings
+
+    workspace = open_workspace()
+    settings = SmtpSettings(host=args.host, port=args.port, sender=args.sender, security=args.security, user=args.user)
+    password = read_secret(f"SMTP password for {args.user}") if args.user else None
+    workspace.set_smtp(settings, password)
+    print(f"SMTP set: {settings.host}:{settings.port} ({settings.security}), from {settings.sender}"
+          + ("; password kept in the keyring" if password else ""))  # fmt: skip
+    return EXIT_OK
