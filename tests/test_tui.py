@@ -56,6 +56,25 @@ def world(
     redshift.admin_execute(f"DROP SCHEMA {quote_ident(w.schema)} CASCADE")
 
 
+def add_active_events_integration(world: World) -> None:
+    """A credential 'wh' and an active, tested integration 'ev' on the events table."""
+    from cdi_tui.config import Credential, Integration
+
+    world.workspace.add_credential(
+        Credential(
+            name="wh", host="127.0.0.1", port=world.redshift.port, database="postgres", user=world.user, sslmode="disable"
+        ),
+        world.password,
+    )
+    world.workspace.add_integration(
+        Integration(
+            name="ev", credential="wh", table=f"{world.schema}.events", data_type="events", contact_emails=("a@example.com",)
+        )
+    )
+    assert world.workspace.test_integration("ev").ok
+    world.workspace.activate("ev")
+
+
 async def type_into(pilot, selector: str, text: str) -> None:  # type: ignore[no-untyped-def]
     """Clear an input and type into it key by key, as a person would."""
     widget = pilot.app.screen.query_one(selector, Input)
@@ -141,22 +160,7 @@ async def test_the_wizard_creates_tests_and_activates_an_integration_from_nothin
 
 
 async def test_sync_now_shows_a_progress_panel_that_completes(world: World) -> None:
-    from cdi_tui.config import Credential, Integration
-
-    world.workspace.add_credential(
-        Credential(
-            name="wh", host="127.0.0.1", port=world.redshift.port, database="postgres", user=world.user, sslmode="disable"
-        ),
-        world.password,
-    )
-
-    world.workspace.add_integration(
-        Integration(
-            name="ev", credential="wh", table=f"{world.schema}.events", data_type="events", contact_emails=("a@example.com",)
-        )
-    )
-    assert world.workspace.test_integration("ev").ok
-    world.workspace.activate("ev")
+    add_active_events_integration(world)
     from cdi_tui.standins.braze import FaultPlan
 
     world.braze.set_faults(FaultPlan(latency_seconds=0.2))
@@ -178,21 +182,7 @@ async def test_sync_now_shows_a_progress_panel_that_completes(world: World) -> N
 
 
 async def test_deleting_a_credential_an_active_integration_uses_is_refused(world: World) -> None:
-    from cdi_tui.config import Credential, Integration
-
-    world.workspace.add_credential(
-        Credential(
-            name="wh", host="127.0.0.1", port=world.redshift.port, database="postgres", user=world.user, sslmode="disable"
-        ),
-        world.password,
-    )
-    world.workspace.add_integration(
-        Integration(
-            name="ev", credential="wh", table=f"{world.schema}.events", data_type="events", contact_emails=("a@example.com",)
-        )
-    )
-    world.workspace.test_integration("ev")
-    world.workspace.activate("ev")
+    add_active_events_integration(world)
     app = CdiApp(world.workspace, run_schedules=False)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("f2")
@@ -237,24 +227,34 @@ async def test_a_failed_connection_test_shows_the_error_and_the_fix(world: World
 
 
 async def test_the_open_app_runs_a_due_integration_on_schedule(world: World) -> None:
-    from cdi_tui.config import Credential, Integration
-
-    world.workspace.add_credential(
-        Credential(
-            name="wh", host="127.0.0.1", port=world.redshift.port, database="postgres", user=world.user, sslmode="disable"
-        ),
-        world.password,
-    )
-    world.workspace.add_integration(
-        Integration(
-            name="ev", credential="wh", table=f"{world.schema}.events", data_type="events", contact_emails=("a@example.com",)
-        )
-    )
-    assert world.workspace.test_integration("ev").ok
-    world.workspace.activate("ev")
+    add_active_events_integration(world)
     app = CdiApp(world.workspace)  # schedules on: an active integration that never ran is due at once
     async with app.run_test(size=SIZE) as pilot:
         await wait_for(pilot, lambda: bool(world.workspace.runlog.runs("ev")) and not app.runner.is_running("ev"))
     [record] = world.workspace.runlog.runs("ev")
     assert record.trigger == "scheduled"
     assert world.workspace.runlog.last_scheduled("ev") is not None
+
+
+async def test_smtp_settings_are_saved_from_the_app_with_the_password_in_the_keyring(world: World) -> None:
+    app = CdiApp(world.workspace, run_schedules=False)
+    async with app.run_test(size=(150, 80)) as pilot:
+        await pilot.press("f2")
+        await wait_for(pilot, lambda: isinstance(app.screen, CredentialsScreen))
+        await type_into(pilot, "#smtp-host Input", "127.0.0.1")
+        await type_into(pilot, "#smtp-port Input", "2525")
+        await type_into(pilot, "#smtp-sender Input", "cdi@example.com")
+        await type_into(pilot, "#smtp-user Input", "mailer")
+        app.screen.query_one("#smtp-security Select", Select).value = "none"
+        await type_into(pilot, "#smtp-password", "mail-secret-7")
+        await click(pilot, "#save-smtp")
+    smtp = world.workspace.config().smtp
+    assert smtp is not None and (smtp.host, smtp.port, smtp.sender, smtp.security, smtp.user) == (
+        "127.0.0.1",
+        2525,
+        "cdi@example.com",
+        "none",
+        "mailer",
+    )
+    assert KeyringCredentials().get("smtp:password") == "mail-secret-7"
+    assert b"mail-secret-7" not in world.paths.config_file.read_bytes()

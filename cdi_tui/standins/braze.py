@@ -33,6 +33,7 @@ from cdi_tui.braze.rules import (
     MAX_OBJECTS_PER_ARRAY,
     NOTHING_VALID,
 )
+from cdi_tui.standins.loop_thread import LoopThread
 
 
 @dataclass
@@ -172,8 +173,10 @@ def validate_object(array_name: str, obj: Any) -> str | None:
     return _validate_properties(obj.get("properties"))
 
 
-class BrazeStandIn:
+class BrazeStandIn(LoopThread):
     """The Braze REST stand-in. ``start()`` binds 127.0.0.1 on a free port."""
+
+    thread_name = "braze-standin"
 
     def __init__(
         self,
@@ -187,6 +190,7 @@ class BrazeStandIn:
         port: int = 0,
         record_objects: bool = True,
     ) -> None:
+        super().__init__()
         self.record_objects = record_objects
         self.accepted_count = 0
         self.api_keys = set(api_keys)
@@ -203,33 +207,12 @@ class BrazeStandIn:
         self._lock = threading.Lock()
         self._requested_port = port
         self.port = 0
-        self._loop: asyncio.AbstractEventLoop | None = None
         self._runner: web.AppRunner | None = None
-        self._thread: threading.Thread | None = None
-        self._ready = threading.Event()
-        self._error: BaseException | None = None
 
     # public --------------------------------------------------------------------
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
-
-    def start(self) -> BrazeStandIn:
-        self._thread = threading.Thread(target=self._run, name="braze-standin", daemon=True)
-        self._thread.start()
-        self._ready.wait(10)
-        if self._error is not None:
-            raise self._error
-        return self
-
-    def stop(self) -> None:
-        loop = self._loop
-        if loop is None:
-            return
-        asyncio.run_coroutine_threadsafe(self._shutdown(), loop).result(10)
-        if self._thread is not None:
-            self._thread.join(10)
-        self._loop = None
 
     def __enter__(self) -> BrazeStandIn:
         return self.start()
@@ -254,19 +237,6 @@ class BrazeStandIn:
             self._limiters.clear()
 
     # server --------------------------------------------------------------------
-    def _run(self) -> None:
-        loop = asyncio.new_event_loop()
-        self._loop = loop
-        try:
-            loop.run_until_complete(self._serve())
-        except BaseException as error:
-            self._error = error
-            self._ready.set()
-            return
-        self._ready.set()
-        loop.run_forever()
-        loop.close()
-
     async def _serve(self) -> None:
         # a client that hangs up mid-request (killed on purpose by a test) is not news here
         logging.getLogger("aiohttp.server").setLevel(logging.CRITICAL)
@@ -283,11 +253,9 @@ class BrazeStandIn:
         sockets = getattr(server, "sockets", None) or []
         self.port = sockets[0].getsockname()[1]
 
-    async def _shutdown(self) -> None:
+    async def _close(self) -> None:
         if self._runner is not None:
             await self._runner.cleanup()
-        assert self._loop is not None
-        self._loop.call_soon(self._loop.stop)
 
     async def _dump(self, request: web.Request) -> web.Response:
         with self._lock:

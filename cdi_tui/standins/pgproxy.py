@@ -15,8 +15,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import struct
-import threading
 from dataclasses import dataclass, field
+
+from cdi_tui.standins.loop_thread import LoopThread
 
 SSL_REQUEST_CODE = 80877103
 GSS_REQUEST_CODE = 80877104
@@ -75,82 +76,40 @@ class ProxyStats:
     dropped_parameters: list[bytes] = field(default_factory=list)
 
 
-class RedshiftWireProxy:
+class RedshiftWireProxy(LoopThread):
     """Loopback proxy in its own thread and event loop.
 
     Use ``start()`` to bind (an ephemeral port by default) and ``stop()`` to close.
     """
 
+    thread_name = "pg-proxy"
+
     def __init__(self, upstream_host: str, upstream_port: int, listen_port: int = 0) -> None:
+        super().__init__()
         self.upstream_host = upstream_host
         self.upstream_port = upstream_port
         self._requested_port = listen_port
         self.port = 0
         self.stats = ProxyStats()
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread: threading.Thread | None = None
         self._server: asyncio.base_events.Server | None = None
         self._writers: set[asyncio.StreamWriter] = set()
         self._clients: set[asyncio.StreamWriter] = set()
-        self._ready = threading.Event()
-        self._startup_error: BaseException | None = None
-
-    # lifecycle -----------------------------------------------------------------
-    def start(self) -> RedshiftWireProxy:
-        self._thread = threading.Thread(target=self._run, name="pg-proxy", daemon=True)
-        self._thread.start()
-        self._ready.wait(10)
-        if self._startup_error is not None:
-            raise self._startup_error
-        return self
-
-    def stop(self) -> None:
-        loop = self._loop
-        if loop is None:
-            return
-        with contextlib.suppress(RuntimeError):
-            asyncio.run_coroutine_threadsafe(self._shutdown(), loop).result(10)
-        if self._thread is not None:
-            self._thread.join(10)
-        self._loop = None
 
     def cut_connections(self) -> int:
         """Abort every open client connection (simulates a network cut). Returns how many."""
-        loop = self._loop
-        if loop is None:
+        if self._loop is None:
             return 0
-        future = asyncio.run_coroutine_threadsafe(self._abort_all(), loop)
-        return future.result(10)
+        return self.call(self._abort_all())
 
     # internals -----------------------------------------------------------------
-    def _run(self) -> None:
-        loop = asyncio.new_event_loop()
-        self._loop = loop
-        try:
-            loop.run_until_complete(self._serve())
-        except BaseException as error:  # reported to start()
-            self._startup_error = error
-            self._ready.set()
-            return
-        self._ready.set()
-        loop.run_forever()
-        loop.close()
-
     async def _serve(self) -> None:
         self._server = await asyncio.start_server(self._handle, "127.0.0.1", self._requested_port)
         self.port = self._server.sockets[0].getsockname()[1]
 
-    async def _shutdown(self) -> None:
+    async def _close(self) -> None:
         if self._server is not None:
             self._server.close()
         await self._abort_all()
-        current = asyncio.current_task()
-        pending = [task for task in asyncio.all_tasks() if task is not current]
-        for task in pending:
-            task.cancel()
-        await asyncio.gather(*pending, return_exceptions=True)
-        assert self._loop is not None
-        self._loop.call_soon(self._loop.stop)
 
     async def _abort_all(self) -> int:
         clients = list(self._clients)

@@ -13,8 +13,8 @@ from textual.screen import ModalScreen, Screen
 from textual.widgets import Button, DataTable, Footer, Header, Input, Label, Select
 from textual.worker import Worker, WorkerState
 
-from cdi_tui.config import BrazeSettings, Credential
-from cdi_tui.fields import BRAZE_FIELDS, BRAZE_INSTANCES, CREDENTIAL_FIELDS, FieldError, field_by_key
+from cdi_tui.config import BrazeSettings, Credential, SmtpSettings
+from cdi_tui.fields import BRAZE_FIELDS, BRAZE_INSTANCES, CREDENTIAL_FIELDS, SMTP_FIELDS, FieldError, field_by_key
 from cdi_tui.tui.base import CdiMixin
 from cdi_tui.tui.screens.wizard import CREDENTIAL_NAME_SPEC, PASSWORD_SPEC
 from cdi_tui.tui.widgets.fields import FieldInput, collect
@@ -119,11 +119,17 @@ class CredentialsScreen(CdiMixin, Screen[None]):
                     yield Button("Save", variant="primary", id="save-braze")
                     yield Button("Check key", id="check-key")
                 yield Label("", id="key-status")
+                yield Label("Email notifications (SMTP)", classes="section")
+                for spec in SMTP_FIELDS:
+                    yield FieldInput(spec, field_id=f"smtp-{spec.key}")
+                yield Label("SMTP password (kept in the keyring; leave empty to keep the stored one)", classes="field-label")
+                yield Input(password=True, id="smtp-password")
+                yield Button("Save SMTP", id="save-smtp")
         yield Footer()
 
     def on_mount(self) -> None:
         self.sub_title = "Credentials and Braze settings"
-        self.query_one("#credentials", DataTable).add_columns("Name", "Host", "Port", "Database", "User", "SSL", "Used by")
+        self.query_one("#credentials", DataTable).add_columns("Name", "Used by", "User", "Host", "Port", "Database", "SSL")
         self.refresh_data()
         braze = self.workspace.config().braze
         if braze is not None:
@@ -135,6 +141,25 @@ class CredentialsScreen(CdiMixin, Screen[None]):
             self.query_one("#field-time_zone", FieldInput).set_value(braze.time_zone)
             self.query_one("#field-requests_per_window", FieldInput).set_value(braze.requests_per_window)
         self._instance_changed()
+        self._load_smtp()
+
+    def _load_smtp(self) -> None:
+        smtp = self.workspace.config().smtp
+        if smtp is None:
+            return
+        for spec in SMTP_FIELDS:
+            value = getattr(smtp, spec.key)
+            self.query_one(f"#smtp-{spec.key}", FieldInput).set_value(value if value is not None else "")
+
+    @on(Button.Pressed, "#save-smtp")
+    def _save_smtp(self) -> None:
+        values = collect([self.query_one(f"#smtp-{spec.key}", FieldInput) for spec in SMTP_FIELDS])
+        if values is None:
+            return
+        password = self.query_one("#smtp-password", Input).value or None
+        self.workspace.set_smtp(SmtpSettings(**values), password)
+        self.query_one("#smtp-password", Input).value = ""
+        self.notify("SMTP settings saved" + ("; the password is in the keyring" if password else ""), timeout=4)
 
     def refresh_data(self) -> None:
         config = self.workspace.config()
