@@ -169,12 +169,12 @@ class CredentialsScreen(CdiMixin, Screen[None]):
             users = ", ".join(f"{item.name} ({item.state})" for item in config.integrations_using(name)) or "-"
             table.add_row(
                 name,
+                users,
+                credential.user,
                 credential.host,
                 str(credential.port),
                 credential.database,
-                credential.user,
                 credential.sslmode,
-                users,
                 key=name,
             )
 
