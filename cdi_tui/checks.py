@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 
-from cdi_tui.config import Config, Credential, Integration
+from cdi_tui.config import Credential, Integration
 from cdi_tui.secret_store import CredentialsService, SecretMissing, credential_account
 from cdi_tui.tables import TableName
 from cdi_tui.warehouse.errors import AUTH, WarehouseError
@@ -94,10 +94,3 @@ def run_connection_test(
         return result
     result.ok = True
     return result
-
-
-def run_integration_test(
-    config: Config, integration: Integration, secrets: CredentialsService, preview_rows: int = 100
-) -> ConnectionTestResult:
-    credential = config.credentials[integration.credential]
-    return run_connection_test(credential, integration.table_name, integration.data_type, secrets, preview_rows)

@@ -421,9 +421,6 @@ class RunLog:
         with self.transaction() as conn:
             conn.executemany("UPDATE retry_rows SET attempts = attempts + 1 WHERE id = ?", [(row_id,) for row_id in ids])
 
-    def count_retry_rows(self, integration: str) -> int:
-        return int(self._query("SELECT COUNT(*) AS n FROM retry_rows WHERE integration = ?", (integration,))[0]["n"])
-
     # NULL UPDATED_AT rows ----------------------------------------------------------------
     def new_null_row_fingerprints(self, integration: str, fingerprints: list[str]) -> set[str]:
         """Record fingerprints; returns those not reported before."""
@@ -451,14 +448,6 @@ class RunLog:
     def tested_fingerprint(self, integration: str) -> str | None:
         rows = self._query("SELECT tested_fingerprint FROM integration_state WHERE integration = ?", (integration,))
         return rows[0]["tested_fingerprint"] if rows else None
-
-    def set_last_scheduled(self, integration: str, moment: datetime) -> None:
-        with self.transaction() as conn:
-            conn.execute(
-                "INSERT INTO integration_state (integration, last_scheduled_at) VALUES (?, ?) "
-                "ON CONFLICT (integration) DO UPDATE SET last_scheduled_at = excluded.last_scheduled_at",
-                (integration, to_text(moment)),
-            )
 
     def claim_slot(self, integration: str, slot: datetime) -> bool:
         """Atomically move the last scheduled slot to ``slot`` if it is older; True when claimed."""

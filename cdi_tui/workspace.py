@@ -23,7 +23,7 @@ from cdi_tui.config import (
     with_credential,
     with_integration,
 )
-from cdi_tui.engine.sync import Progress, SyncEngine, SyncOptions
+from cdi_tui.engine.sync import ProgressCallback, SyncEngine, SyncOptions
 from cdi_tui.paths import AppPaths
 from cdi_tui.runlog import RunLog, RunRecord
 from cdi_tui.secret_store import CredentialsService, braze_key_account, credential_account, smtp_password_account
@@ -225,7 +225,7 @@ class Workspace:
         self,
         name: str,
         options: SyncOptions | None = None,
-        progress: Any = None,
+        progress: ProgressCallback | None = None,
         cancel: threading.Event | None = None,
     ) -> RunRecord:
         self.integration(name)
@@ -249,6 +249,3 @@ class Workspace:
         if password is not None:
             self.secrets.set(smtp_password_account(), password)
         self.store.update(lambda config: replace(config, smtp=settings))
-
-
-__all__ = ["Progress", "SyncOptions", "Workspace", "WorkspaceError"]

@@ -104,16 +104,7 @@ def _run_due_once(workspace: Any, now: datetime, cancel: threading.Event | None 
         except (RunInProgress, SyncRefused) as error:
             entry.update(status="skipped", error=str(error))
         else:
-            entry.update(
-                run_id=record.id,
-                status=record.status,
-                rows_read=record.rows_read,
-                rows_sent=record.rows_sent,
-                rows_failed=record.rows_failed,
-                rows_skipped=record.rows_skipped,
-                error=record.error,
-                notification=record.notification,
-            )
+            entry.update(record.as_json())
         report.append(entry)
     return report
 

@@ -43,19 +43,6 @@ class RunLock:
             os.close(self._fd)
             self._fd = None
 
-    def is_held_elsewhere(self) -> bool:
-        """True when some process (this one included, through another lock) holds it."""
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            return True
-        else:
-            fcntl.flock(fd, fcntl.LOCK_UN)
-            return False
-        finally:
-            os.close(fd)
-
     def __enter__(self) -> RunLock:
         return self.acquire()
 

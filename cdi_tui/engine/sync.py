@@ -56,8 +56,6 @@ DEFAULT_MAX_ROWS = 500_000_000
 MAX_RETRY_ATTEMPTS = 10
 EXHAUSTED_BATCHES_BEFORE_STOP = 3
 
-PHASES = ("connecting", "counting", "reading", "sending", "finishing")
-
 
 class SyncRefused(Exception):
     """The integration cannot sync as it is (draft, untested, Braze not set up, ...)."""

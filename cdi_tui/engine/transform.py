@@ -20,7 +20,6 @@ from cdi_tui.braze.rules import ISO_4217, MAX_ATTRIBUTE_KEYS, MAX_PAYLOAD_BYTES,
 IDENTIFIER_KEYS = frozenset({"external_id", "user_alias", "braze_id", "email", "phone", "alias_name", "alias_label"})
 _LONG_DIGITS = re.compile(r"\d{19}")
 BODY_IDENTIFIER_KEYS = frozenset({"external_id", "user_alias", "braze_id", "email", "phone"})
-TRACK_ARRAYS = {"attributes": "attributes", "events": "events", "purchases": "purchases"}
 DELETE_LISTS = {
     "external_id": "external_ids",
     "user_alias": "user_aliases",

@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import struct
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from cdi_tui.standins.loop_thread import LoopThread
 
@@ -73,7 +73,6 @@ class ProxyStats:
     """Counters the tests read to see what went through."""
 
     connections: int = 0
-    dropped_parameters: list[bytes] = field(default_factory=list)
 
 
 class RedshiftWireProxy(LoopThread):

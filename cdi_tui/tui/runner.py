@@ -38,10 +38,14 @@ class SyncRunner:
         self._cancel[name] = cancel
         options = options or SyncOptions(trigger="manual")
 
+        app = self.app
+
+        def report(progress: Progress) -> None:
+            app.post_message(SyncProgressed(progress))
+
         def work() -> None:
-            app = self.app
             try:
-                record = app.workspace.sync(name, options, lambda progress: app.post_message(SyncProgressed(progress)), cancel)
+                record = app.workspace.sync(name, options, report, cancel)
             except Exception as error:  # reported as a message; the worker never fails
                 app.post_message(SyncFailed(name, str(error) or type(error).__name__))
             else:
