@@ -440,3 +440,37 @@ def test_checkpoints_move_the_watermark_during_a_long_run(env: SyncEnv) -> None:
     assert len({mark.updated_at for mark in moving}) > 3  # type: ignore[attr-defined]
     assert all(mark.updated_at <= BASE + timedelta(seconds=2_000) for mark in moving)  # type: ignore[attr-defined]
     assert time.monotonic() > 0
+
+
+def test_a_timestamp_column_without_time_zone_and_a_json_payload_column_sync(env: SyncEnv) -> None:
+    # UPDATED_AT as `timestamp` (UTC by Braze's advice) and PAYLOAD as a JSON column
+    table = "plain_types"
+    env.redshift.admin_execute(
+        [
+            f'CREATE TABLE "{env.schema}".{table} (updated_at timestamp, external_id varchar, payload json)',
+            f"INSERT INTO \"{env.schema}\".{table} VALUES ('2026-03-01 12:00:01', 'u1', '{{\"name\": \"opened\"}}'), "
+            f"('2026-03-01 12:00:02', 'u2', '[1, 2]'), ('2026-03-01 12:00:03', 'u3', '{{\"name\": \"closed\"}}')",
+            f'GRANT SELECT ON "{env.schema}".{table} TO "{env.user}"',
+        ]
+    )
+    from cdi_tui.config import Integration
+
+    env.ws.add_integration(
+        Integration(
+            name="plain",
+            credential="warehouse",
+            table=f"{env.schema}.{table}",
+            data_type="events",
+            contact_emails=("a@example.com",),
+        )
+    )
+    assert env.ws.test_integration("plain").ok
+    env.ws.activate("plain")
+    first = env.sync("plain")
+    assert (first.status, first.rows_sent, first.rows_failed) == ("partial", 2, 1)
+    assert [obj["time"] for obj in env.braze.objects("events")] == ["2026-03-01T12:00:01.000Z", "2026-03-01T12:00:03.000Z"]
+    env.redshift.admin_execute(
+        f"INSERT INTO \"{env.schema}\".{table} VALUES ('2026-03-01 12:00:04', 'u4', '{{\"name\": \"again\"}}')"
+    )
+    second = env.sync("plain")
+    assert (second.status, second.rows_read, second.rows_sent) == ("success", 1, 1)

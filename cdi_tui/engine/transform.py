@@ -132,6 +132,13 @@ class RowTransformer:
         raw = row[self._payload]
         if raw is None:
             return None, RowError("payload_null", "PAYLOAD is NULL")
+        if isinstance(raw, dict):  # a JSON column the driver has already parsed: checked as text, like the rest
+            try:
+                raw = orjson.dumps(raw).decode()
+            except TypeError:  # integers beyond 64 bits
+                raw = json.dumps(raw)
+        elif isinstance(raw, list):
+            return None, RowError("payload_not_object", "PAYLOAD is a JSON list, not an object")
         text = raw if isinstance(raw, str) else str(raw)
         if len(text) > MAX_PAYLOAD_BYTES // 4 and len(text.encode("utf-8")) > MAX_PAYLOAD_BYTES:
             return None, RowError("payload_too_large", "Payload was greater than 1MB")

@@ -13,7 +13,7 @@ import re
 import threading
 from collections.abc import Generator
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from cdi_tui.fields import is_loopback_host
@@ -28,6 +28,13 @@ _ALLOWED_STATEMENT = re.compile(
     r"CLOSE \S+$|COMMIT$|ROLLBACK$)",
     re.IGNORECASE | re.DOTALL,
 )
+
+
+def as_utc(moment: datetime | None) -> datetime | None:
+    """A ``timestamp`` column (no time zone) holds UTC, as Braze recommends; make it aware."""
+    if moment is None or not isinstance(moment, datetime):
+        return moment
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
 
 
 def is_read_only_statement(sql: str) -> bool:
@@ -309,7 +316,7 @@ class RedshiftSource:
         else:
             self._execute(cursor, f"SELECT MAX({updated_at}) FROM {self._table.sql} WHERE {updated_at} <= %s", (not_after,))
         row = cursor.fetchone()
-        return row[0] if row else None
+        return as_utc(row[0]) if row else None
 
     def stream_rows(
         self,
