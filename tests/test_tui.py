@@ -19,6 +19,7 @@ from cdi_tui.tui.app import CdiApp
 from cdi_tui.tui.screens.credentials import CredentialsScreen
 from cdi_tui.tui.screens.modals import ErrorModal
 from cdi_tui.tui.screens.wizard import NewIntegrationScreen
+from cdi_tui.tui.widgets.frequency import FrequencyPicker
 from cdi_tui.workspace import Workspace
 
 pytestmark = pytest.mark.real
@@ -129,10 +130,12 @@ async def test_the_wizard_creates_tests_and_activates_an_integration_from_nothin
         await type_into(pilot, "#field-name Input", "app-events")
         await type_into(pilot, "#field-emails Input", "crm@example.com")
         screen.query_one("#type-events", RadioButton).value = True
-        screen.query_one("#freq-kind", Select).value = "hourly"
-        screen.query_one("#freq-minute", Select).value = 15
+        picker = screen.query_one("#frequency", FrequencyPicker)
+        picker.set_kind("hourly")
+        picker.set_number("minute", 15)
         await pilot.pause()
-        assert "Next runs:" in str(screen.query_one("#next-runs").render())
+        assert picker.value == "hourly at :15"
+        assert "Next runs:" in str(picker.query_one(".next-runs").render())
         await click(pilot, "#next-2")
         saved = world.workspace.config().integrations["app-events"]
         assert (saved.state, saved.data_type, saved.frequency) == ("draft", "events", "hourly at :15")

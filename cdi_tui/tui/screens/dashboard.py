@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from zoneinfo import ZoneInfo
 
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -24,10 +24,10 @@ EMPTY_TEXT = (
 )
 
 
-def describe_last_run(record: RunRecord | None, now: datetime | None = None) -> str:
+def describe_last_run(record: RunRecord | None, zone: str = "UTC") -> str:
     if record is None:
         return "never"
-    when = record.started_at.astimezone().strftime("%m-%d %H:%M")
+    when = record.started_at.astimezone(ZoneInfo(zone)).strftime("%m-%d %H:%M")
     return f"{when} {record.status} {record.rows_sent:,}/{record.rows_failed:,}"
 
 
@@ -75,6 +75,7 @@ class DashboardScreen(CdiMixin, Screen[None]):
         table.clear()
         integrations = sorted(config.integrations.values(), key=lambda item: item.name) if config else []
         runlog = self.workspace.runlog
+        zone = config.braze.time_zone if config is not None and config.braze is not None else "UTC"
         for item in integrations:
             table.add_row(
                 item.name,
@@ -82,7 +83,7 @@ class DashboardScreen(CdiMixin, Screen[None]):
                 DATA_TYPE_LABELS[item.data_type],
                 self._state_label(item),
                 item.frequency,
-                describe_last_run(runlog.last_run(item.name)),
+                describe_last_run(runlog.last_run(item.name), zone),
                 self._next_run(item),
                 key=item.name,
             )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from zoneinfo import ZoneInfo
+
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -12,11 +14,13 @@ from textual.widgets import Button, DataTable, Footer, Header, Label, Sparkline,
 from cdi_tui.fields import DATA_TYPE_LABELS, INTEGRATION_FIELDS, field_by_key
 from cdi_tui.tui.actions import delete_integration, full_resync, pause_or_resume, sync_now
 from cdi_tui.tui.base import CdiMixin
+from cdi_tui.tui.schedule_text import workspace_zone
 from cdi_tui.tui.widgets.fields import FieldInput, collect
+from cdi_tui.tui.widgets.frequency import FrequencyPicker
 from cdi_tui.tui.widgets.progress_panel import ProgressPanels
 from cdi_tui.workspace import WorkspaceError
 
-EDITABLE = ("credential", "table", "frequency", "contact_emails", "notify_row_error_percent")
+EDITABLE = ("credential", "table", "contact_emails", "notify_row_error_percent")
 SWITCHES = (
     ("update_existing_only", "Update existing users only"),
     ("notify_success", "Email on every success"),
@@ -48,6 +52,8 @@ class IntegrationScreen(CdiMixin, Screen[None]):
                 yield Label(self.integration_name, id="title")
                 yield Label("", id="state")
                 yield Label(f"Data type: {DATA_TYPE_LABELS[integration.data_type]} (fixed)", id="data-type")
+                yield Label("Frequency", classes="field-label")
+                yield FrequencyPicker(integration.frequency, workspace_zone(self.workspace), self.cdi.clock, id="frequency")
                 for key in EDITABLE:
                     value = getattr(integration, key)
                     if key == "contact_emails":
@@ -67,12 +73,12 @@ class IntegrationScreen(CdiMixin, Screen[None]):
                 table: DataTable[str] = DataTable(id="runs", cursor_type="row", zebra_stripes=True)
                 yield table
                 with Horizontal(id="actions"):
-                    yield Button("Sync Now", variant="primary", id="sync")
-                    yield Button("Cancel", id="cancel")
-                    yield Button("Pause/Resume", id="pause")
-                    yield Button("Failed rows", id="failed")
-                    yield Button("Full resync", id="resync")
-                    yield Button("Delete", variant="error", id="delete")
+                    yield Button("Sync Now", variant="primary", id="sync", compact=True)
+                    yield Button("Cancel", id="cancel", compact=True)
+                    yield Button("Pause/Resume", id="pause", compact=True)
+                    yield Button("Failed rows", id="failed", compact=True)
+                    yield Button("Full resync", id="resync", compact=True)
+                    yield Button("Delete", variant="error", id="delete", compact=True)
         yield ProgressPanels(id="panels")
         yield Footer()
 
@@ -98,10 +104,12 @@ class IntegrationScreen(CdiMixin, Screen[None]):
         state = "Running" if running else integration.state.capitalize()
         self.query_one("#state", Label).update(f"State: {state}" + ("" if tested else " (needs a connection test)"))
         records = workspace.runlog.runs(self.integration_name, 50)
+        zone = ZoneInfo(workspace_zone(workspace))  # times in the workspace's zone, as schedules are
         table = self.query_one("#runs", DataTable)
         table.clear()
         for record in records:
             watermark = (record.watermark_after or record.watermark_before or "-").split(" ", 1)[0]
+            watermark = watermark.replace("T", " ").split(".")[0].split("+")[0]
             table.add_row(
                 str(record.id),
                 record.trigger + (" (dry)" if record.dry_run else ""),
@@ -110,7 +118,7 @@ class IntegrationScreen(CdiMixin, Screen[None]):
                 f"{record.rows_sent:,}",
                 f"{record.rows_failed:,}",
                 watermark,
-                record.started_at.astimezone().strftime("%Y-%m-%d %H:%M:%S"),
+                record.started_at.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S"),
                 f"{record.duration_seconds:.1f}s" if record.duration_seconds is not None else "-",
                 key=str(record.id),
             )
@@ -130,6 +138,7 @@ class IntegrationScreen(CdiMixin, Screen[None]):
         if values is None:
             return
         values["contact_emails"] = tuple(values["contact_emails"] or ())
+        values["frequency"] = self.query_one("#frequency", FrequencyPicker).value
         for key, _label in SWITCHES:
             values[key] = self.query_one(f"#switch-{key}", Switch).value
         workspace = self.workspace

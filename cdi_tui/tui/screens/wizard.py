@@ -27,7 +27,6 @@ from textual.widgets import (
     RadioButton,
     RadioSet,
     Select,
-    SelectionList,
     Static,
     Switch,
 )
@@ -46,52 +45,21 @@ from cdi_tui.fields import (
     field_by_key,
     validate_name,
 )
-from cdi_tui.schedule import WEEKDAYS
 from cdi_tui.tables import TableNameError, parse_table_name
 from cdi_tui.tui.base import CdiMixin
 from cdi_tui.tui.messages import ConnectionTested
-from cdi_tui.tui.schedule_text import next_three_text, workspace_zone
+from cdi_tui.tui.schedule_text import workspace_zone
 from cdi_tui.tui.widgets.fields import FieldInput, collect
+from cdi_tui.tui.widgets.frequency import FrequencyPicker
 from cdi_tui.warehouse.errors import WarehouseError
 from cdi_tui.workspace import WorkspaceError
 
 NEW_CREDENTIAL = "__new__"
 STEPS = ("connection", "details", "test")
 STEP_TITLES = ("1 Connection and source", "2 Sync details", "3 Test and activate")
-FREQUENCY_KINDS = (
-    ("Every 15 minutes", "15min"),
-    ("Every 30 minutes", "30min"),
-    ("Hourly", "hourly"),
-    ("Every N hours", "hours"),
-    ("Daily", "daily"),
-    ("Weekly", "weekly"),
-    ("Monthly, on a day", "monthly"),
-    ("Monthly, on the last day", "monthly_last"),
-)
 NAME_SPEC = FieldSpec("name", "Name", validate_name, "a short name for this sync")
 CREDENTIAL_NAME_SPEC = FieldSpec("credential_name", "Credential name", validate_name, "a name to reuse this connection")
 PASSWORD_SPEC = FieldSpec("password", "Password", str, "kept in the OS keyring, never in a file", secret=True)
-
-
-def frequency_spec(kind: str, minute: int, hour: int, step: int, weekdays: list[int], day: int) -> str:
-    """The frequency text for the controls' values (one of the accepted forms)."""
-    clock = f"{hour:02d}:{minute:02d}"
-    if kind == "15min":
-        return "every 15 minutes"
-    if kind == "30min":
-        return "every 30 minutes"
-    if kind == "hourly":
-        return f"hourly at :{minute:02d}"
-    if kind == "hours":
-        return f"every {step} hours"
-    if kind == "daily":
-        return f"daily at {clock}"
-    if kind == "weekly":
-        days = ",".join(WEEKDAYS[day_index] for day_index in sorted(weekdays)) or "mon"
-        return f"weekly on {days} at {clock}"
-    if kind == "monthly":
-        return f"monthly on day {day} at {clock}"
-    return f"monthly on last day at {clock}"
 
 
 @dataclass
@@ -152,18 +120,7 @@ class NewIntegrationScreen(CdiMixin, Screen[None]):
                         for index, data_type in enumerate(DATA_TYPES):
                             yield RadioButton(DATA_TYPE_LABELS[data_type], value=index == 0, id=f"type-{data_type}")
                     yield Label("Frequency", classes="field-label")
-                    with Horizontal(classes="row frequency"):
-                        yield Select(FREQUENCY_KINDS, value="daily", allow_blank=False, id="freq-kind")
-                        yield Select(
-                            [(f"every {n} hours", n) for n in (1, 2, 3, 4, 6, 8, 12)], value=6, allow_blank=False, id="freq-step"
-                        )
-                        yield Select([(f"{h:02d}", h) for h in range(24)], value=2, allow_blank=False, id="freq-hour")
-                        yield Select([(f":{m:02d}", m) for m in range(60)], value=0, allow_blank=False, id="freq-minute")
-                        yield Select([(f"day {d}", d) for d in range(1, 29)], value=1, allow_blank=False, id="freq-day")
-                    yield SelectionList[int](
-                        *[(name, index, index == 0) for index, name in enumerate(WEEKDAYS)], id="freq-weekdays"
-                    )
-                    yield Label("", id="next-runs")
+                    yield FrequencyPicker("daily at 02:00", workspace_zone(self.workspace), self.cdi.clock, id="frequency")
                     yield Label("", id="time-zone")
                     with Horizontal(classes="row"):
                         yield Switch(False, id="update-existing-only")
@@ -189,7 +146,6 @@ class NewIntegrationScreen(CdiMixin, Screen[None]):
     def on_mount(self) -> None:
         self.sub_title = "New integration"
         self._credential_changed()
-        self._frequency_changed()
         self.query_one("#time-zone", Label).update(f"Schedules run in the workspace time zone: {workspace_zone(self.workspace)}")
         self.query_one("#test-error").display = False
         self.query_one("#preview").display = False
@@ -291,37 +247,8 @@ class NewIntegrationScreen(CdiMixin, Screen[None]):
         pressed = self.query_one("#data-type", RadioSet).pressed_index
         return DATA_TYPES[pressed if pressed >= 0 else 0]
 
-    @on(Select.Changed, ".frequency Select")
-    @on(SelectionList.SelectedChanged, "#freq-weekdays")
-    def _frequency_changed(self) -> None:
-        kind = str(self.query_one("#freq-kind", Select).value)
-        visible = {
-            "15min": (),
-            "30min": (),
-            "hourly": ("#freq-minute",),
-            "hours": ("#freq-step",),
-            "daily": ("#freq-hour", "#freq-minute"),
-            "weekly": ("#freq-hour", "#freq-minute", "#freq-weekdays"),
-            "monthly": ("#freq-day", "#freq-hour", "#freq-minute"),
-            "monthly_last": ("#freq-hour", "#freq-minute"),
-        }[kind]
-        for selector in ("#freq-step", "#freq-hour", "#freq-minute", "#freq-day", "#freq-weekdays"):
-            self.query_one(selector).display = selector in visible
-        self.query_one("#next-runs", Label).update(next_three_text(self.frequency(), workspace_zone(self.workspace)))
-
     def frequency(self) -> str:
-        def number(selector: str) -> int:
-            value = self.query_one(selector, Select).value
-            return int(value) if isinstance(value, int) else 0
-
-        return frequency_spec(
-            str(self.query_one("#freq-kind", Select).value),
-            number("#freq-minute"),
-            number("#freq-hour"),
-            number("#freq-step"),
-            list(self.query_one("#freq-weekdays", SelectionList).selected),
-            number("#freq-day"),
-        )
+        return self.query_one("#frequency", FrequencyPicker).value
 
     def _integration_from_form(self) -> Integration | None:
         credential_choice = self.query_one("#credential", Select).value
