@@ -261,3 +261,28 @@ async def test_smtp_settings_are_saved_from_the_app_with_the_password_in_the_key
     )
     assert KeyringCredentials().get("smtp:password") == "mail-secret-7"
     assert b"mail-secret-7" not in world.paths.config_file.read_bytes()
+
+
+async def test_leaving_the_setup_at_the_first_step_can_keep_a_draft(world: World) -> None:
+    from cdi_tui.config import Credential
+    from cdi_tui.tui.screens.modals import ConfirmModal
+
+    world.workspace.add_credential(
+        Credential(
+            name="wh", host="127.0.0.1", port=world.redshift.port, database="postgres", user=world.user, sslmode="disable"
+        ),
+        world.password,
+    )
+    app = CdiApp(world.workspace, run_schedules=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("n")
+        await wait_for(pilot, lambda: isinstance(app.screen, NewIntegrationScreen))
+        await type_into(pilot, "#field-table Input", f"{world.schema}.events")
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmModal))
+        assert "Custom Attributes" in app.screen.question and "cannot change" in app.screen.question
+        await click(pilot, "#yes")
+        await wait_for(pilot, lambda: not isinstance(app.screen, (ConfirmModal, NewIntegrationScreen)))
+        assert not isinstance(app.screen, ErrorModal), app.screen.message  # type: ignore[attr-defined]
+    [draft] = world.workspace.config().integrations.values()
+    assert (draft.name, draft.state, draft.data_type, draft.table) == ("events", "draft", "attributes", f"{world.schema}.events")

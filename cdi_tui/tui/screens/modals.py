@@ -36,8 +36,9 @@ class ErrorModal(ModalScreen[None]):
 class ConfirmModal(ModalScreen[bool]):
     BINDINGS = [Binding("escape", "cancel", "Cancel")]
 
-    def __init__(self, question: str, confirm_label: str = "Yes", danger: bool = True) -> None:
+    def __init__(self, question: str, confirm_label: str = "Yes", danger: bool = True, cancel_label: str = "Cancel") -> None:
         super().__init__(classes="modal")
+        self.cancel_label = cancel_label
         self.question = question
         self.confirm_label = confirm_label
         self.danger = danger
@@ -47,7 +48,7 @@ class ConfirmModal(ModalScreen[bool]):
             yield Static(self.question, classes="dialog-body", markup=False)
             with Horizontal(classes="dialog-buttons"):
                 yield Button(self.confirm_label, variant="error" if self.danger else "primary", id="yes")
-                yield Button("Cancel", id="no")
+                yield Button(self.cancel_label, id="no")
 
     def on_mount(self) -> None:
         self.query_one("#no", Button).focus()

@@ -412,9 +412,48 @@ class NewIntegrationScreen(CdiMixin, Screen[None]):
         self.query_one("#steps", Label).update(" > ".join(titles))
 
     def action_leave(self) -> None:
+        if self.step == 0 and self.saved_name is None and self._draftable_from_connection():
+            self._offer_draft_from_connection()
+            return
         if (self.step >= 1 and self.save_draft()) or self.saved_name is not None:
             self.notify(f"{self.saved_name} kept as a draft", timeout=4)
         self.dismiss(None)
+
+    def _draftable_from_connection(self) -> bool:
+        """Step 1 names a saved credential and a valid table: enough for a draft."""
+        if self.query_one("#credential", Select).value == NEW_CREDENTIAL:
+            return False
+        try:
+            parse_table_name(self.query_one("#field-table", FieldInput).raw)
+        except TableNameError:
+            return False
+        return True
+
+    def _offer_draft_from_connection(self) -> None:
+        """Leaving at step 1: keep a draft, but only with the data type said out loud (it is fixed once saved)."""
+        from cdi_tui.tui.screens.modals import ConfirmModal
+
+        table = parse_table_name(self.query_one("#field-table", FieldInput).raw)
+        name_field = self.query_one("#field-name", FieldInput)
+        if not name_field.raw:
+            name_field.set_value(table.table.replace("_", "-")[:64])
+        label = DATA_TYPE_LABELS[self._data_type()]
+
+        def answered(keep: bool | None) -> None:
+            if keep and self.save_draft():
+                self.notify(f"{self.saved_name} kept as a draft ({label})", timeout=4)
+            self.dismiss(None)
+
+        self.app.push_screen(
+            ConfirmModal(
+                f"Keep {name_field.raw} as a draft?\n\nIt will sync {label} from {table}; the data type cannot "
+                "change once saved. Choose Discard to pick another data type later.",
+                "Keep as draft",
+                danger=False,
+                cancel_label="Discard",
+            ),
+            answered,
+        )
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         if event.state != WorkerState.ERROR:

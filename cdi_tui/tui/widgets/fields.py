@@ -52,7 +52,12 @@ class FieldInput(Vertical):
                 allow_blank=False,
             )
         else:
-            initial = "" if self.initial is None else str(self.initial)
+            if self.initial is None:
+                initial = ""
+            elif isinstance(self.initial, (list, tuple)):
+                initial = ", ".join(str(item) for item in self.initial)
+            else:
+                initial = str(self.initial)
             yield Input(
                 initial,
                 placeholder=self.placeholder,
