@@ -8,7 +8,6 @@ object itself) or a :class:`RowError` with a precise reason. An invalid row is n
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -18,7 +17,17 @@ import orjson
 from cdi_tui.braze.rules import ISO_4217, MAX_ATTRIBUTE_KEYS, MAX_PAYLOAD_BYTES, MAX_STRING
 
 IDENTIFIER_KEYS = frozenset({"external_id", "user_alias", "braze_id", "email", "phone", "alias_name", "alias_label"})
-_LONG_DIGITS = re.compile(r"\d{19}")
+_HUGE = 9.2e18  # about 2**63: orjson gives integers past 64 bits as floats this large
+
+
+def _has_huge_float(value: Any) -> bool:
+    if value.__class__ is dict:
+        return any(_has_huge_float(item) for item in value.values())
+    if value.__class__ is list:
+        return any(_has_huge_float(item) for item in value)
+    return value.__class__ is float and (value >= _HUGE or value <= -_HUGE)
+
+
 BODY_IDENTIFIER_KEYS = frozenset({"external_id", "user_alias", "braze_id", "email", "phone"})
 DELETE_LISTS = {
     "external_id": "external_ids",
@@ -91,14 +100,20 @@ class RowTransformer:
         index = {name: position for position, name in enumerate(columns)}
         self._updated_at = index["updated_at"]
         self._payload = index.get("payload")
-        self._alias_name = index.get("alias_name")
-        self._alias_label = index.get("alias_label")
+        # (ALIAS_NAME, ALIAS_LABEL) positions: the table check makes sure both or neither are there
+        self._alias = (index["alias_name"], index["alias_label"]) if "alias_name" in index and "alias_label" in index else None
         # single-column identifiers in the order they are checked; email before phone (email wins)
         self._single = tuple((name, index[name]) for name in ("external_id", "braze_id", "email", "phone") if name in index)
+        # a table with one identifier column (the common case) takes a shorter path
+        self._only = self._single[0] if len(self._single) == 1 and self._alias is None else None
 
     # identifiers -------------------------------------------------------------------
     def identifier(self, row: list[Any]) -> tuple[dict[str, Any] | None, RowError | None]:
         """The row's one identifier as Braze wants it, or why it has none (or too many)."""
+        if self._only is not None:
+            value = row[self._only[1]]
+            if value.__class__ is str and value and not value.isspace():
+                return {self._only[0]: value}, None
         found: list[tuple[str, Any]] = []
         for name, position in self._single:
             value = row[position]
@@ -106,8 +121,9 @@ class RowTransformer:
                 if name == "phone" and found and found[-1][0] == "email":
                     continue  # email wins over phone
                 found.append((name, value if isinstance(value, str) else str(value)))
-        if self._alias_name is not None:
-            alias_name, alias_label = _text(row[self._alias_name]), _text(row[self._alias_label])  # type: ignore[index]
+        alias = self._alias
+        if alias is not None and (row[alias[0]] is not None or row[alias[1]] is not None):
+            alias_name, alias_label = _text(row[alias[0]]), _text(row[alias[1]])
             if (alias_name is None) != (alias_label is None):
                 missing = "ALIAS_LABEL" if alias_label is None else "ALIAS_NAME"
                 return None, RowError("alias_incomplete", f"user alias needs both ALIAS_NAME and ALIAS_LABEL; {missing} is empty")
@@ -144,8 +160,10 @@ class RowTransformer:
             return None, RowError("payload_too_large", "Payload was greater than 1MB")
         try:
             # orjson is several times cheaper, but turns integers beyond 64 bits into floats;
-            # a payload with such a long run of digits is parsed exactly by the stdlib instead
-            payload = json.loads(text) if _LONG_DIGITS.search(text) else orjson.loads(text)
+            # when a float that large comes out, the stdlib parses the payload again, exactly
+            payload = orjson.loads(text)
+            if _has_huge_float(payload):
+                payload = json.loads(text)
         except ValueError as error:  # orjson.JSONDecodeError and json.JSONDecodeError both are
             return None, RowError("payload_not_json", f"PAYLOAD is not valid JSON ({error})")
         if not isinstance(payload, dict):
