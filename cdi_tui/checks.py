@@ -45,17 +45,21 @@ class ConnectionTestResult:
 
 
 def connection_settings(
-    credential: Credential, secrets: CredentialsService, table: TableName | None = None
+    credential: Credential, secrets: CredentialsService, table: TableName | None = None, password: str | None = None
 ) -> ConnectionSettings:
     """Settings for a credential; a table naming a database connects to that database.
+
+    Args:
+        password: for a credential not saved yet; otherwise the stored one is used.
 
     Raises:
         WarehouseError: kind ``auth`` when no password is stored for the credential.
     """
-    try:
-        password = secrets.require(credential_account(credential.name), f"password for credential '{credential.name}'")
-    except SecretMissing as error:
-        raise WarehouseError(AUTH, str(error), "Save the password with 'cdi-tui credentials add' or in the app.") from None
+    if password is None:
+        try:
+            password = secrets.require(credential_account(credential.name), f"password for credential '{credential.name}'")
+        except SecretMissing as error:
+            raise WarehouseError(AUTH, str(error), "Save the password with 'cdi-tui credentials add' or in the app.") from None
     database = table.database if table is not None and table.database else credential.database
     return ConnectionSettings(
         host=credential.host,

@@ -27,7 +27,7 @@ from cdi_tui.engine.sync import ProgressCallback, SyncEngine, SyncOptions
 from cdi_tui.paths import AppPaths
 from cdi_tui.runlog import RunLog, RunRecord
 from cdi_tui.secret_store import CredentialsService, braze_key_account, credential_account, smtp_password_account
-from cdi_tui.warehouse.source import ConnectionSettings, RedshiftSource
+from cdi_tui.warehouse.source import RedshiftSource
 
 
 class WorkspaceError(Exception):
@@ -190,12 +190,7 @@ class Workspace:
         Raises:
             WarehouseError: the connection failed, with the fix to try.
         """
-        if password is None:
-            settings = connection_settings(credential, self.secrets)
-        else:
-            settings = ConnectionSettings(
-                credential.host, credential.port, credential.database, credential.user, password, credential.sslmode
-            )
+        settings = connection_settings(credential, self.secrets, password=password)
         with RedshiftSource(settings) as source:
             return source.list_tables()
 
@@ -218,8 +213,8 @@ class Workspace:
             client.check_key()
 
     # syncs --------------------------------------------------------------------------------
-    def engine(self) -> SyncEngine:
-        return SyncEngine(self.config(), self.secrets, self.runlog, self.paths.data_dir / "locks")
+    def engine(self, config: Config | None = None) -> SyncEngine:
+        return SyncEngine(config or self.config(), self.secrets, self.runlog, self.paths.data_dir / "locks")
 
     def sync(
         self,
@@ -228,8 +223,9 @@ class Workspace:
         progress: ProgressCallback | None = None,
         cancel: threading.Event | None = None,
     ) -> RunRecord:
-        self.integration(name)
-        engine = self.engine()
+        config = self.config()
+        self.integration(name, config)
+        engine = self.engine(config)
         record = engine.run(name, options, progress, cancel)
         return self._notify(engine.config, name, record)
 

@@ -25,7 +25,7 @@ import random
 import threading
 import time
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
@@ -315,6 +315,30 @@ class BrazeClient:
         if status == 404:
             raise BrazeEndpointError(f"Braze answered 404 for {response.request.url.path}: check the instance or URL")
 
+    def _post_batch(
+        self, path: str, body: dict[str, Any], items: Sequence[SendItem], outcome: SendOutcome
+    ) -> httpx.Response | None:
+        """POST one batch; None (with every item transient) when retries ran out.
+
+        Raises:
+            BrazeAuthError, BrazeEndpointError: for 401/403/404.
+        """
+        try:
+            response = self._post(path, body, outcome)
+        except TransientFailure as failure:
+            outcome.transient.extend((item, str(failure)) for item in items)
+            return None
+        self._raise_for_fatal(response)
+        return response
+
+    @staticmethod
+    def _split(items: Sequence[SendItem], send: Callable[[Sequence[SendItem]], SendOutcome], outcome: SendOutcome) -> SendOutcome:
+        """A batch refused whole: send each half again, until the bad objects stand alone."""
+        middle = len(items) // 2
+        outcome.merge(send(items[:middle]))
+        outcome.merge(send(items[middle:]))
+        return outcome
+
     # /users/track ---------------------------------------------------------------------
     def send_track(self, items: Sequence[SendItem]) -> SendOutcome:
         """Send objects in one request (the caller keeps to the batch limits)."""
@@ -327,12 +351,9 @@ class BrazeClient:
             if array is None:
                 array = body[item.array] = []
             array.append(item.body)
-        try:
-            response = self._post("/users/track", body, outcome)
-        except TransientFailure as failure:
-            outcome.transient.extend((item, str(failure)) for item in items)
+        response = self._post_batch("/users/track", body, items, outcome)
+        if response is None:
             return outcome
-        self._raise_for_fatal(response)
         status = response.status_code
         data: Any = None
         with contextlib.suppress(ValueError):
@@ -375,10 +396,7 @@ class BrazeClient:
         if len(remaining) < len(items):
             outcome.merge(self.send_track(remaining))
             return outcome
-        middle = len(remaining) // 2
-        outcome.merge(self.send_track(remaining[:middle]))
-        outcome.merge(self.send_track(remaining[middle:]))
-        return outcome
+        return self._split(remaining, self.send_track, outcome)
 
     # /users/delete ---------------------------------------------------------------------
     def send_delete(self, items: Sequence[SendItem]) -> SendOutcome:
@@ -389,22 +407,16 @@ class BrazeClient:
         body: dict[str, list[Any]] = {}
         for item in items:
             body.setdefault(item.array, []).extend(item.body.values())
-        try:
-            response = self._post("/users/delete", body, outcome)
-        except TransientFailure as failure:
-            outcome.transient.extend((item, str(failure)) for item in items)
+        response = self._post_batch("/users/delete", body, items, outcome)
+        if response is None:
             return outcome
-        self._raise_for_fatal(response)
         if 200 <= response.status_code < 300:
             outcome.delivered.extend(items)
             return outcome
         if len(items) == 1:
             outcome.rejected.append((items[0], f"Braze rejected the delete: {response.status_code} {_error_message(response)}"))
             return outcome
-        middle = len(items) // 2
-        outcome.merge(self.send_delete(items[:middle]))
-        outcome.merge(self.send_delete(items[middle:]))
-        return outcome
+        return self._split(items, self.send_delete, outcome)
 
     # key check -------------------------------------------------------------------------
     def check_key(self) -> None:

@@ -19,7 +19,6 @@ import math
 import random
 import threading
 import time
-from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -201,7 +200,6 @@ class BrazeStandIn(LoopThread):
         self.rate_window_seconds = rate_window_seconds
         self.received: list[ReceivedObject] = []
         self.stats = StandInStats()
-        self.request_log: deque[tuple[float, int]] = deque(maxlen=100_000)
         self._limiters: dict[str, _FixedWindowLimiter] = {}
         self._random = random.Random(self.faults.seed)
         self._lock = threading.Lock()
@@ -317,7 +315,6 @@ class BrazeStandIn(LoopThread):
     def _answer(self, status: int, payload: dict[str, Any], headers: dict[str, str] | None = None) -> web.Response:
         with self._lock:
             self.stats.statuses.append(status)
-            self.request_log.append((time.monotonic(), status))
             if status == 400:
                 self.stats.bad_requests += 1
             if status in (200, 201):

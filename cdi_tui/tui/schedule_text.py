@@ -17,12 +17,12 @@ def workspace_zone(workspace: Any) -> str:
     return braze.time_zone if braze is not None else "UTC"
 
 
-def next_run_text(workspace: Any, integration: Integration, now: datetime | None = None) -> str:
-    now = now or datetime.now(UTC)
-    if workspace.runlog.last_run(integration.name) is None:
+def next_run_text(integration: Integration, has_run: bool, zone: str, now: datetime) -> str:
+    """The next run of an active integration (the first sync is due at once)."""
+    if not has_run:
         return "now (first sync)"
     try:
-        [moment] = next_runs(integration.frequency, workspace_zone(workspace), now, 1)
+        [moment] = next_runs(integration.frequency, zone, now, 1)
     except (ScheduleError, ValueError):
         return "-"
     return moment.strftime("%Y-%m-%d %H:%M %Z")

@@ -14,6 +14,7 @@ from cdi_tui.config import Config, Integration
 from cdi_tui.fields import DATA_TYPE_LABELS
 from cdi_tui.runlog import RunRecord
 from cdi_tui.tui.base import CdiMixin
+from cdi_tui.tui.schedule_text import next_run_text
 from cdi_tui.tui.widgets.progress_panel import ProgressPanels
 
 EMPTY_TEXT = (
@@ -76,15 +77,17 @@ class DashboardScreen(CdiMixin, Screen[None]):
         integrations = sorted(config.integrations.values(), key=lambda item: item.name) if config else []
         runlog = self.workspace.runlog
         zone = config.braze.time_zone if config is not None and config.braze is not None else "UTC"
+        now = self.cdi.clock()
         for item in integrations:
+            last = runlog.last_run(item.name)  # one query a row, shared by both run columns
             table.add_row(
                 item.name,
                 item.table,
                 DATA_TYPE_LABELS[item.data_type],
                 self._state_label(item),
                 item.frequency,
-                describe_last_run(runlog.last_run(item.name), zone),
-                self._next_run(item),
+                describe_last_run(last, zone),
+                next_run_text(item, last is not None, zone, now) if item.state == "active" else "-",
                 key=item.name,
             )
         self.query_one("#empty").display = not integrations
@@ -97,13 +100,6 @@ class DashboardScreen(CdiMixin, Screen[None]):
         if self.cdi.runner.is_running(item.name):
             return "Running"
         return item.state.capitalize()
-
-    def _next_run(self, item: Integration) -> str:
-        if item.state != "active":
-            return "-"
-        from cdi_tui.tui.schedule_text import next_run_text
-
-        return next_run_text(self.workspace, item, self.cdi.clock())
 
     def selected(self) -> str | None:
         table = self.query_one("#integrations", DataTable)
