@@ -375,8 +375,9 @@ class RunLog:
         return Watermark(moment, int(rows[0]["rows_at_updated_at"]))
 
     def save_watermark(self, integration: str, watermark: Watermark) -> None:
-        with self.transaction() as conn:
-            conn.execute(
+        """One statement, so its own transaction (saved after every request of a sync: kept cheap)."""
+        with self._lock:
+            self._conn.execute(
                 "INSERT INTO watermarks (integration, updated_at, rows_at_updated_at, saved_at) VALUES (?, ?, ?, ?) "
                 "ON CONFLICT (integration) DO UPDATE SET updated_at = excluded.updated_at, "
                 "rows_at_updated_at = excluded.rows_at_updated_at, saved_at = excluded.saved_at",

@@ -8,12 +8,13 @@ from collections.abc import Sequence
 
 import pytest
 
-from cdi_tui.braze.client import RateLimiter, SendCancelled, SendItem, SendOutcome, shared_limiter
+from cdi_tui.braze.client import RateLimiter, SendCancelled, SendOutcome, shared_limiter
+from cdi_tui.braze.objects import BrazeObject
 from cdi_tui.engine.senders import SenderPool
 
 
 def make_send(delay: float):
-    def send(items: Sequence[SendItem]) -> SendOutcome:
+    def send(items: Sequence[BrazeObject]) -> SendOutcome:
         time.sleep(delay)
         return SendOutcome(delivered=list(items))
 
@@ -28,7 +29,7 @@ def run_jobs(pool: SenderPool[int], count: int) -> list[int]:
         done.append(job)
 
     for job in range(count):
-        pool.submit(job, [SendItem(job, "attributes", {"external_id": str(job)})], on_result)
+        pool.submit(job, [BrazeObject("attributes", {"external_id": str(job)}, job)], on_result)
     pool.finish(on_result)
     return done
 

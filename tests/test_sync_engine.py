@@ -17,9 +17,9 @@ from helpers import BASE, FAST, SyncEnv, at
 from cdi_tui.braze.client import RetryPolicy
 from cdi_tui.config import BrazeSettings
 from cdi_tui.engine.lock import RunInProgress
-from cdi_tui.engine.sync import Progress, SyncRefused
+from cdi_tui.engine.sync import Progress, SyncEngine, SyncRefused
 from cdi_tui.paths import app_paths
-from cdi_tui.runlog import RunLog, to_text
+from cdi_tui.runlog import RowErrorRecord, RunLog, to_text
 from cdi_tui.standins.braze import BrazeStandIn, FaultPlan
 from cdi_tui.standins.postgres import RedshiftStandIn
 
@@ -440,6 +440,41 @@ def test_checkpoints_move_the_watermark_during_a_long_run(env: SyncEnv) -> None:
     assert len({mark.updated_at for mark in moving}) > 3  # type: ignore[attr-defined]
     assert all(mark.updated_at <= BASE + timedelta(seconds=2_000) for mark in moving)  # type: ignore[attr-defined]
     assert time.monotonic() > 0
+
+
+def test_invalid_rows_at_the_watermark_count_toward_it_across_requests(env: SyncEnv) -> None:
+    env.create_integration("tail")
+    rows: list[dict[str, object]] = [{"updated_at": at(1), "external_id": f"u-{n}", "payload": {"n": n}} for n in range(80)]
+    rows += [{"updated_at": at(1), "external_id": f"bad-{n}", "payload": None} for n in range(3)]
+    env.insert("tail", rows)
+    first = env.sync("tail")
+    assert (first.rows_read, first.rows_sent, first.rows_failed) == (83, 80, 3)
+    mark = env.ws.runlog.watermark("tail")
+    assert mark is not None and (mark.updated_at, mark.rows_at_updated_at) == (at(1), 83)
+    assert env.sync("tail").rows_read == 0  # every row at the mark was accounted for: none is read again
+
+
+def test_a_long_stretch_of_invalid_rows_is_recorded_as_it_is_read(env: SyncEnv) -> None:
+    env.create_integration("stretch")
+    env.fill("stretch", 2_500, payload_sql="NULL")
+    env.fill("stretch", 100, start=2_501)
+    written: list[int] = []
+
+    class WatchedRunLog(RunLog):
+        def add_row_errors(self, records: list[RowErrorRecord]) -> None:
+            written.append(len(records))
+            super().add_row_errors(records)
+
+    runlog = WatchedRunLog(env.paths.run_log)
+    engine = SyncEngine(env.ws.config(), env.secrets, runlog, env.paths.data_dir / "locks")
+    record = engine.run("stretch", FAST)
+    assert (record.status, record.rows_read, record.rows_sent, record.rows_failed) == ("partial", 2_600, 100, 2_500)
+    assert sum(written) == 2_500 and max(written) <= 1_000  # written as they come, not held until a request fills
+    assert {error.code for error in runlog.row_errors(record.id)} == {"payload_null"}
+    mark = runlog.watermark("stretch")
+    assert mark is not None and mark.updated_at == at(2_600)
+    assert env.sync("stretch").rows_read == 0
+    runlog.close()
 
 
 def test_a_timestamp_column_without_time_zone_and_a_json_payload_column_sync(env: SyncEnv) -> None:

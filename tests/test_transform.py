@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from cdi_tui.engine.transform import BrazeObject, RowError, RowTransformer, braze_time, describe_identifier
@@ -178,3 +178,58 @@ def test_identifier_labels_and_times() -> None:
     assert describe_identifier({"user_alias": {"alias_name": "n", "alias_label": "l"}}) == "alias=l:n"
     assert describe_identifier(None) == "(none)"
     assert braze_time(datetime(2026, 1, 2, 3, 4, 5)) == "2026-01-02T03:04:05.000Z"
+
+
+JSON_SCALARS = (
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=12)
+    | st.text(min_size=250, max_size=260)
+)
+JSON_VALUES = st.recursive(
+    JSON_SCALARS,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3),
+    max_leaves=6,
+)
+ATTRIBUTE_NAMES = st.text(max_size=8) | st.just("") | st.just("$x") | st.just("a$") | st.text(min_size=256, max_size=260)
+
+
+@settings(max_examples=300)
+@given(st.dictionaries(ATTRIBUTE_NAMES, JSON_VALUES, max_size=4))
+def test_attribute_rules_hold_for_short_and_long_payloads_alike(payload: dict[str, Any]) -> None:
+    # the transform takes a shorter way for short texts without '$'; both ways must agree with the rules
+    payload = {key: value for key, value in payload.items() if key not in ("external_id", "braze_id", "email", "phone")}
+    payload = {key: value for key, value in payload.items() if key not in ("user_alias", "alias_name", "alias_label")}
+    names_ok = all(key and not key.startswith("$") and len(key) <= 255 for key in payload)
+    values_ok = all(not isinstance(value, str) or len(value) <= 255 for value in payload.values())
+    result = transform("attributes", row(json.dumps(payload), external_id="u"))
+    if names_ok and values_ok:
+        assert isinstance(result, BrazeObject), result
+        assert result.body == {"external_id": "u", **payload}  # big integers included, exactly
+        assert json.dumps(result.body) == json.dumps({"external_id": "u", **payload})
+    else:
+        assert isinstance(result, RowError)
+        assert result.code in ("attribute_name_empty", "attribute_name_dollar", "attribute_name_too_long", "string_too_long")
+
+
+def test_short_payloads_keep_integers_beyond_64_bits_at_any_depth() -> None:
+    huge = 2**64 + 1
+    for payload in ({"n": huge}, {"n": -huge}, {"d": {"e": [1, huge]}}, {"price": "$5", "n": huge}):
+        result = transform("attributes", row(json.dumps(payload), external_id="u"))
+        assert isinstance(result, BrazeObject)
+        assert result.body == {"external_id": "u", **payload}
+    event = transform("events", row(json.dumps({"name": "e", "properties": {"n": huge}}), external_id="u"))
+    assert isinstance(event, BrazeObject) and event.body["properties"]["n"] == huge
+
+
+def test_an_empty_attribute_name_is_refused_in_a_short_payload() -> None:
+    result = transform("attributes", row('{"": 1}', external_id="u"))
+    assert isinstance(result, RowError) and result.code == "attribute_name_empty"
+
+
+def test_the_object_carries_the_rows_updated_at_for_the_sender() -> None:
+    for data_type, payload in (("attributes", {"a": 1}), ("events", {"name": "e"}), ("deletes", {})):
+        result = transform(data_type, row(payload, external_id="u"))
+        assert isinstance(result, BrazeObject) and result.ref == WHEN

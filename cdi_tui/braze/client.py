@@ -34,6 +34,7 @@ import httpx
 import orjson
 
 from cdi_tui import __version__
+from cdi_tui.braze.objects import BrazeObject
 from cdi_tui.fields import is_loopback_host
 
 
@@ -57,20 +58,11 @@ class SendCancelled(Exception):
     """The run is stopping; the request was not (or not knowingly) delivered."""
 
 
-@dataclass(slots=True)
-class SendItem:
-    """One object to send. ``ref`` is the caller's handle; ``array`` the Braze array or delete list."""
-
-    ref: Any
-    array: str
-    body: dict[str, Any]
-
-
 @dataclass
 class SendOutcome:
-    delivered: list[SendItem] = field(default_factory=list)
-    rejected: list[tuple[SendItem, str]] = field(default_factory=list)
-    transient: list[tuple[SendItem, str]] = field(default_factory=list)
+    delivered: list[BrazeObject] = field(default_factory=list)
+    rejected: list[tuple[BrazeObject, str]] = field(default_factory=list)
+    transient: list[tuple[BrazeObject, str]] = field(default_factory=list)
     requests: int = 0
 
     def merge(self, other: SendOutcome) -> None:
@@ -316,7 +308,7 @@ class BrazeClient:
             raise BrazeEndpointError(f"Braze answered 404 for {response.request.url.path}: check the instance or URL")
 
     def _post_batch(
-        self, path: str, body: dict[str, Any], items: Sequence[SendItem], outcome: SendOutcome
+        self, path: str, body: dict[str, Any], items: Sequence[BrazeObject], outcome: SendOutcome
     ) -> httpx.Response | None:
         """POST one batch; None (with every item transient) when retries ran out.
 
@@ -332,7 +324,9 @@ class BrazeClient:
         return response
 
     @staticmethod
-    def _split(items: Sequence[SendItem], send: Callable[[Sequence[SendItem]], SendOutcome], outcome: SendOutcome) -> SendOutcome:
+    def _split(
+        items: Sequence[BrazeObject], send: Callable[[Sequence[BrazeObject]], SendOutcome], outcome: SendOutcome
+    ) -> SendOutcome:
         """A batch refused whole: send each half again, until the bad objects stand alone."""
         middle = len(items) // 2
         outcome.merge(send(items[:middle]))
@@ -340,17 +334,19 @@ class BrazeClient:
         return outcome
 
     # /users/track ---------------------------------------------------------------------
-    def send_track(self, items: Sequence[SendItem]) -> SendOutcome:
+    def send_track(self, items: Sequence[BrazeObject]) -> SendOutcome:
         """Send objects in one request (the caller keeps to the batch limits)."""
         outcome = SendOutcome()
         if not items:
             return outcome
-        body: dict[str, list[dict[str, Any]]] = {}
-        for item in items:
-            array = body.get(item.array)
-            if array is None:
-                array = body[item.array] = []
-            array.append(item.body)
+        arrays = {item.array for item in items}
+        body: dict[str, list[dict[str, Any]]]
+        if len(arrays) == 1:  # one data type a sync: the usual case
+            body = {arrays.pop(): [item.body for item in items]}
+        else:
+            body = {}
+            for item in items:
+                body.setdefault(item.array, []).append(item.body)
         response = self._post_batch("/users/track", body, items, outcome)
         if response is None:
             return outcome
@@ -361,7 +357,7 @@ class BrazeClient:
         errors = data.get("errors") if isinstance(data, dict) else None
         rejected: dict[int, str] = {}
         if isinstance(errors, list) and errors:
-            positions: dict[tuple[str, int], SendItem] = {}
+            positions: dict[tuple[str, int], BrazeObject] = {}
             counters: dict[str, int] = {}
             for item in items:
                 position = counters.get(item.array, 0)
@@ -399,7 +395,7 @@ class BrazeClient:
         return self._split(remaining, self.send_track, outcome)
 
     # /users/delete ---------------------------------------------------------------------
-    def send_delete(self, items: Sequence[SendItem]) -> SendOutcome:
+    def send_delete(self, items: Sequence[BrazeObject]) -> SendOutcome:
         """Delete users; each item's ``array`` is external_ids, user_aliases, braze_ids, ..."""
         outcome = SendOutcome()
         if not items:

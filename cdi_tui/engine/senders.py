@@ -15,10 +15,11 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any, Generic, TypeVar
 
-from cdi_tui.braze.client import BrazeError, SendCancelled, SendItem, SendOutcome
+from cdi_tui.braze.client import BrazeError, SendCancelled, SendOutcome
+from cdi_tui.braze.objects import BrazeObject
 
 Job = TypeVar("Job")
-SendFunction = Callable[[Sequence[SendItem]], SendOutcome]
+SendFunction = Callable[[Sequence[BrazeObject]], SendOutcome]
 Result = SendOutcome | BrazeError | SendCancelled
 
 _STOP = object()
@@ -64,7 +65,7 @@ class SenderPool(Generic[Job]):
         self._threads.append(thread)
         thread.start()
 
-    def _run_one(self, items: Sequence[SendItem]) -> Result:
+    def _run_one(self, items: Sequence[BrazeObject]) -> Result:
         started = time.monotonic()
         result: Result
         try:
@@ -88,7 +89,7 @@ class SenderPool(Generic[Job]):
         latency = self._round_trip() if self._round_trip is not None else self._latency
         return latency > self._slow
 
-    def submit(self, job: Job, items: Sequence[SendItem], on_result: Callable[[Job, Result], None]) -> None:
+    def submit(self, job: Job, items: Sequence[BrazeObject], on_result: Callable[[Job, Result], None]) -> None:
         """Send a request: in the caller's thread while Braze answers fast (no thread hand-offs,
         the least CPU), else through the worker threads. While their queue is full, finished
         results are handed to ``on_result``."""

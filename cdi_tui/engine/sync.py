@@ -35,16 +35,16 @@ from cdi_tui.braze.client import (
     BrazeError,
     RetryPolicy,
     SendCancelled,
-    SendItem,
     SendOutcome,
     shared_limiter,
 )
+from cdi_tui.braze.objects import BrazeObject
 from cdi_tui.braze.rules import MAX_DELETE_IDENTIFIERS, MAX_OBJECTS_COMBINED_MAU, MAX_OBJECTS_PER_ARRAY
 from cdi_tui.checks import connection_settings, integration_fingerprint
 from cdi_tui.config import Config, Integration
 from cdi_tui.engine.lock import RunInProgress, RunLock
 from cdi_tui.engine.senders import SenderPool
-from cdi_tui.engine.transform import BrazeObject, RowError, RowTransformer, describe_identifier, split_identifier
+from cdi_tui.engine.transform import RowError, RowTransformer, describe_identifier, split_identifier
 from cdi_tui.runlog import RowErrorRecord, RunLog, RunRecord, Watermark, payload_preview, to_text, utc_now
 from cdi_tui.secret_store import CredentialsService, SecretMissing, braze_key_account
 from cdi_tui.warehouse.errors import WarehouseError
@@ -55,6 +55,7 @@ log = logging.getLogger("cdi_tui.engine")
 DEFAULT_MAX_ROWS = 500_000_000
 MAX_RETRY_ATTEMPTS = 10
 EXHAUSTED_BATCHES_BEFORE_STOP = 3
+ERRORS_PER_SEGMENT = 1000  # invalid rows held before they are written to the run log
 
 
 class SyncRefused(Exception):
@@ -111,18 +112,42 @@ ProgressCallback = Callable[[Progress], None]
 
 
 class _Segment:
-    """Consecutive rows in read order whose valid objects make one request."""
+    """Consecutive rows in read order whose valid objects make one request.
 
-    __slots__ = ("done", "errors", "first_ts", "items", "last_ts", "size", "tail")
+    Rows come in UPDATED_AT order, so the segment's first and last timestamps and how many of
+    its rows carry the last one are worked out once, when it is closed, from its objects
+    (whose ``ref`` is the row's UPDATED_AT) and its invalid rows: nothing is counted per row.
+    """
+
+    __slots__ = ("done", "error_moments", "errors", "first_ts", "items", "last_ts", "size", "tail")
 
     def __init__(self) -> None:
         self.size = 0
         self.first_ts: datetime | None = None
         self.last_ts: datetime | None = None
         self.tail = 0
-        self.items: list[SendItem] = []
+        self.items: list[BrazeObject] = []
         self.errors: list[RowErrorRecord] = []
+        self.error_moments: list[datetime | None] = []
         self.done = False
+
+    def close(self) -> None:
+        """Work out size, first and last UPDATED_AT, and the rows at the last one."""
+        items = self.items
+        self.size = len(items) + len(self.error_moments)
+        moments = [moment for moment in self.error_moments if moment is not None]
+        ends = moments[:1] + moments[-1:]
+        if items:
+            ends += (items[0].ref, items[-1].ref)
+        if not ends:
+            return
+        self.first_ts, self.last_ts = min(ends), max(ends)
+        last, tail = self.last_ts, 0
+        for item in reversed(items):
+            if item.ref != last:
+                break
+            tail += 1
+        self.tail = tail + sum(1 for moment in moments if moment == last)
 
 
 @dataclass
@@ -453,7 +478,7 @@ class SyncEngine:
             if state.cancel.is_set():
                 return
             chunk = retry_rows[start : start + limit]
-            items = [SendItem(row, row.array_name, row.body) for row in chunk]
+            items = [BrazeObject(row.array_name, row.body, row) for row in chunk]
             try:
                 outcome = send(items)
             except SendCancelled:
@@ -479,7 +504,7 @@ class SyncEngine:
                 state.stop_reason = f"Braze could not be reached: {outcome.transient[0][1]}"
                 return
 
-    def _item_error(self, state: _RunState, item: SendItem, code: str, reason: str) -> RowErrorRecord:
+    def _item_error(self, state: _RunState, item: BrazeObject, code: str, reason: str) -> RowErrorRecord:
         ref = item.ref
         updated_at = ref.updated_at if hasattr(ref, "updated_at") else (to_text(ref) if isinstance(ref, datetime) else None)
         identifier, rest = split_identifier(item.body)
@@ -545,57 +570,62 @@ class SyncEngine:
             pool.submit(segment, segment.items, on_result)
 
         segment = _Segment()
+        items = segment.items
         read = state.read
         max_rows = options.max_rows
         transform = transformer.transform
+        run_id, name = state.run_id, state.integration.name
         try:
             for block in stream:
+                if read + len(block) > max_rows:
+                    block = block[: max(0, max_rows - read)]
+                    state.limit_hit = True
+                stopped = False
                 for row in block:
-                    if read >= max_rows:
-                        state.limit_hit = True
-                        break
-                    read += 1
-                    moment = row[0]
-                    segment.size += 1
-                    if moment is not None:
-                        if segment.first_ts is None:
-                            segment.first_ts = moment
-                        if moment == segment.last_ts:
-                            segment.tail += 1
-                        else:
-                            segment.last_ts = moment
-                            segment.tail = 1
                     result = transform(row)
-                    if result.__class__ is RowError:
-                        assert isinstance(result, RowError)
-                        identifier, _problem = transformer.identifier(row)
-                        segment.errors.append(
-                            RowErrorRecord(
-                                state.run_id,
-                                state.integration.name,
-                                to_text(moment) if moment is not None else None,
-                                describe_identifier(identifier),
-                                result.code,
-                                result.message,
-                                payload_preview(row[payload_index]) if payload_index is not None else None,
-                            )
-                        )
+                    if result.__class__ is BrazeObject:
+                        items.append(result)
+                        if len(items) >= limit:
+                            segment.close()
+                            read += segment.size
+                            state.read = read
+                            dispatch(segment)
+                            segment = _Segment()
+                            items = segment.items
+                            if should_stop():
+                                stopped = True
+                                break
                         continue
-                    assert isinstance(result, BrazeObject)
-                    segment.items.append(SendItem(moment, result.array, result.body))
-                    if len(segment.items) >= limit:
+                    assert isinstance(result, RowError)
+                    moment = row[0]
+                    identifier, _problem = transformer.identifier(row)
+                    segment.error_moments.append(moment)
+                    segment.errors.append(
+                        RowErrorRecord(
+                            run_id,
+                            name,
+                            to_text(moment) if moment is not None else None,
+                            describe_identifier(identifier),
+                            result.code,
+                            result.message,
+                            payload_preview(row[payload_index]) if payload_index is not None else None,
+                        )
+                    )
+                    if len(segment.errors) >= ERRORS_PER_SEGMENT:  # a long stretch of invalid rows: record it as it goes
+                        segment.close()
+                        read += segment.size
                         state.read = read
                         dispatch(segment)
                         segment = _Segment()
-                        if should_stop():
-                            break
-                state.read = read
+                        items = segment.items
+                state.read = read + len(items) + len(segment.error_moments)
                 if pool is not None:
                     pool.drain(on_result)
                 state.report()
-                if state.limit_hit or should_stop():
+                if stopped or state.limit_hit or should_stop():
                     break
-            state.read = read
+            segment.close()
+            state.read = read + segment.size
             if segment.size and not should_stop():
                 dispatch(segment)
         finally:
@@ -608,6 +638,18 @@ class SyncEngine:
 
     def _settle(self, state: _RunState, segment: _Segment, outcome: SendOutcome) -> None:
         """Account for every object of a sent segment, then mark it done."""
+        if outcome.rejected or outcome.transient:
+            self._record_failures(state, outcome)
+        elif outcome.delivered:
+            state.exhausted_in_a_row = 0
+        state.sent += len(outcome.delivered)
+        segment.done = True
+        segment.items = []
+        self._advance(state)
+        state.report()
+
+    def _record_failures(self, state: _RunState, outcome: SendOutcome) -> None:
+        """Row errors for the objects Braze rejected; the retry list for those that could not be sent."""
         errors = [self._item_error(state, item, "braze_rejected", reason) for item, reason in outcome.rejected]
         retries = []
         for item, reason in outcome.transient:
@@ -616,7 +658,6 @@ class SyncEngine:
             retries.append((to_text(item.ref), describe_identifier(identifier), item.array, item.body, reason, 1))
         self.runlog.add_retry_rows(state.integration.name, retries)
         self.runlog.add_row_errors(errors)
-        state.sent += len(outcome.delivered)
         state.failed += len(outcome.rejected) + len(outcome.transient)
         if outcome.transient:
             state.exhausted_in_a_row += 1
@@ -624,10 +665,6 @@ class SyncEngine:
                 state.stop_reason = f"Braze could not be reached: {outcome.transient[0][1]}"
         elif outcome.delivered:
             state.exhausted_in_a_row = 0
-        segment.done = True
-        segment.items = []
-        self._advance(state)
-        state.report()
 
     def _advance(self, state: _RunState) -> None:
         """Move the watermark over the done segments at the front, in read order; checkpoint."""
@@ -643,7 +680,7 @@ class SyncEngine:
                 state.frontier_count = segment.tail
             state.frontier_dirty = True
         if state.frontier_dirty and not state.options.dry_run and state.frontier_ts is not None:
-            # every move is saved at once (about 20 us a save): after a crash, only rows that
+            # every move is saved at once (about 10 us a save): after a crash, only rows that
             # were in flight are sent again
             self.runlog.save_watermark(state.integration.name, Watermark(state.frontier_ts, state.frontier_count))
             state.frontier_dirty = False

@@ -14,9 +14,14 @@ from typing import Any
 
 import orjson
 
+from cdi_tui.braze.objects import BrazeObject
 from cdi_tui.braze.rules import ISO_4217, MAX_ATTRIBUTE_KEYS, MAX_PAYLOAD_BYTES, MAX_STRING
 
+__all__ = ["BrazeObject", "RowError", "RowTransformer", "braze_time", "describe_identifier", "split_identifier"]
+
 IDENTIFIER_KEYS = frozenset({"external_id", "user_alias", "braze_id", "email", "phone", "alias_name", "alias_label"})
+_QUICK_PAYLOAD = MAX_PAYLOAD_BYTES // 4  # a text this short is under 1 MB in UTF-8
+_loads = orjson.loads
 _HUGE = 9.2e18  # about 2**63: orjson gives integers past 64 bits as floats this large
 
 
@@ -44,14 +49,6 @@ class RowError:
 
     code: str
     message: str
-
-
-@dataclass(frozen=True, slots=True)
-class BrazeObject:
-    """One object for Braze: ``array`` is attributes/events/purchases, or a delete list name."""
-
-    array: str
-    body: dict[str, Any]
 
 
 def braze_time(moment: datetime) -> str:
@@ -110,10 +107,19 @@ class RowTransformer:
     # identifiers -------------------------------------------------------------------
     def identifier(self, row: list[Any]) -> tuple[dict[str, Any] | None, RowError | None]:
         """The row's one identifier as Braze wants it, or why it has none (or too many)."""
-        if self._only is not None:
-            value = row[self._only[1]]
-            if value.__class__ is str and value and not value.isspace():
-                return {self._only[0]: value}, None
+        alias = self._alias
+        if alias is None or (row[alias[0]] is None and row[alias[1]] is None):
+            # the common case first: one column set, to a non-blank text
+            key = value = None
+            for name, position in self._single:
+                candidate = row[position]
+                if candidate is not None:
+                    if key is not None:
+                        key = None
+                        break
+                    key, value = name, candidate
+            if key is not None and value.__class__ is str and value and not value.isspace():
+                return {key: value}, None
         found: list[tuple[str, Any]] = []
         for name, position in self._single:
             value = row[position]
@@ -121,7 +127,6 @@ class RowTransformer:
                 if name == "phone" and found and found[-1][0] == "email":
                     continue  # email wins over phone
                 found.append((name, value if isinstance(value, str) else str(value)))
-        alias = self._alias
         if alias is not None and (row[alias[0]] is not None or row[alias[1]] is not None):
             alias_name, alias_label = _text(row[alias[0]]), _text(row[alias[1]])
             if (alias_name is None) != (alias_label is None):
@@ -143,37 +148,39 @@ class RowTransformer:
         return {found[0][0]: found[0][1]}, problem
 
     # payload -----------------------------------------------------------------------
-    def _payload_object(self, row: list[Any]) -> tuple[dict[str, Any] | None, RowError | None]:
+    def _payload_object(self, row: list[Any]) -> tuple[dict[str, Any], str] | RowError:
+        """The row's PAYLOAD as a dict (and its text), or why it is not a usable object.
+
+        orjson parses several times cheaper than the stdlib, but turns integers beyond 64 bits
+        into floats: whoever meets a float that large parses the text again with
+        :func:`exact_payload`.
+        """
         assert self._payload is not None
         raw = row[self._payload]
         if raw is None:
-            return None, RowError("payload_null", "PAYLOAD is NULL")
+            return RowError("payload_null", "PAYLOAD is NULL")
         if isinstance(raw, dict):  # a JSON column the driver has already parsed: checked as text, like the rest
             try:
                 raw = orjson.dumps(raw).decode()
             except TypeError:  # integers beyond 64 bits
                 raw = json.dumps(raw)
         elif isinstance(raw, list):
-            return None, RowError("payload_not_object", "PAYLOAD is a JSON list, not an object")
+            return RowError("payload_not_object", "PAYLOAD is a JSON list, not an object")
         text = raw if isinstance(raw, str) else str(raw)
         if len(text) > MAX_PAYLOAD_BYTES // 4 and len(text.encode("utf-8")) > MAX_PAYLOAD_BYTES:
-            return None, RowError("payload_too_large", "Payload was greater than 1MB")
+            return RowError("payload_too_large", "Payload was greater than 1MB")
         try:
-            # orjson is several times cheaper, but turns integers beyond 64 bits into floats;
-            # when a float that large comes out, the stdlib parses the payload again, exactly
             payload = orjson.loads(text)
-            if _has_huge_float(payload):
-                payload = json.loads(text)
-        except ValueError as error:  # orjson.JSONDecodeError and json.JSONDecodeError both are
-            return None, RowError("payload_not_json", f"PAYLOAD is not valid JSON ({error})")
-        if not isinstance(payload, dict):
-            return None, RowError("payload_not_object", f"PAYLOAD is a JSON {type(payload).__name__}, not an object")
+        except ValueError as error:  # orjson.JSONDecodeError is one
+            return RowError("payload_not_json", f"PAYLOAD is not valid JSON ({error})")
+        if payload.__class__ is not dict:
+            return RowError("payload_not_object", f"PAYLOAD is a JSON {type(payload).__name__}, not an object")
         if not IDENTIFIER_KEYS.isdisjoint(payload):
             key = next(key for key in payload if key in IDENTIFIER_KEYS)
-            return None, RowError(
+            return RowError(
                 "payload_has_identifier", f"PAYLOAD holds the identifier key '{key}'; identifiers come from their columns"
             )
-        return payload, None
+        return payload, text
 
     @staticmethod
     def _check_properties(properties: Any, where: str) -> RowError | None:
@@ -192,28 +199,49 @@ class RowTransformer:
 
     # per data type ---------------------------------------------------------------------
     def transform(self, row: list[Any]) -> BrazeObject | RowError:
-        """The Braze object for a row, or the reason it cannot be sent."""
+        """The Braze object for a row (its ``ref`` is the row's UPDATED_AT), or the reason it cannot be sent.
+
+        This runs once a row on the sync's hot path: the common shapes (one identifier column,
+        a text payload) take the shortest way.
+        """
         updated_at = row[self._updated_at]
         if updated_at is None:
             return RowError("updated_at_null", "UPDATED_AT is NULL")
-        identifier, problem = self.identifier(row)
-        if problem is not None:
-            return problem
-        assert identifier is not None
+        only = self._only
+        value = row[only[1]] if only is not None else None
+        if value.__class__ is str and value and not value.isspace():
+            identifier: dict[str, Any] = {only[0]: value}  # type: ignore[index]
+        else:
+            found, problem = self.identifier(row)
+            if problem is not None:
+                return problem
+            assert found is not None
+            identifier = found
         if self.data_type == "deletes":
             key, value = next(iter(identifier.items()))
-            return BrazeObject(DELETE_LISTS[key], {key: value})
-        payload, problem = self._payload_object(row)
-        if problem is not None:
-            return problem
+            return BrazeObject(DELETE_LISTS[key], {key: value}, updated_at)
+        text = row[self._payload]  # type: ignore[index]
+        payload = None
+        if text.__class__ is str and len(text) <= _QUICK_PAYLOAD:
+            try:  # noqa: SIM105 (contextlib.suppress costs a context manager a row)
+                payload = _loads(text)
+            except ValueError:
+                pass  # the careful way below says why
+        if payload.__class__ is not dict or not IDENTIFIER_KEYS.isdisjoint(payload):
+            parsed = self._payload_object(row)  # the careful way, with the reason when it is not usable
+            if parsed.__class__ is RowError:
+                return parsed
+            payload, text = parsed  # type: ignore[misc]
         assert payload is not None
         if self.data_type == "attributes":
-            return self._attributes(identifier, payload)
+            return self._attributes(identifier, payload, text, updated_at)
+        if _has_huge_float(payload):
+            payload = json.loads(text)
         if self.data_type == "events":
             return self._event(identifier, payload, updated_at)
         return self._purchase(identifier, payload, updated_at)
 
-    def _finish(self, array: str, identifier: dict[str, Any], payload: dict[str, Any]) -> BrazeObject:
+    def _finish(self, array: str, identifier: dict[str, Any], payload: dict[str, Any], updated_at: datetime) -> BrazeObject:
         body = identifier  # a fresh dict made for this row: extend it in place
         body.update(payload)
         if self.update_existing_only:
@@ -221,15 +249,38 @@ class RowTransformer:
         elif array == "attributes" and "user_alias" in identifier and "_update_existing_only" not in payload:
             # Braze defaults alias-only attribute objects to update-only; the seed says aliases create users
             body["_update_existing_only"] = False
-        return BrazeObject(array, body)
+        return BrazeObject(array, body, updated_at)
 
-    def _attributes(self, identifier: dict[str, Any], payload: dict[str, Any]) -> BrazeObject | RowError:
+    def _attributes(
+        self, identifier: dict[str, Any], payload: dict[str, Any], text: str, updated_at: datetime
+    ) -> BrazeObject | RowError:
         if len(payload) > MAX_ATTRIBUTE_KEYS:
             return RowError("too_many_attributes", f"PAYLOAD has {len(payload)} keys; at most 250 attributes a row")
-        for key, value in payload.items():
-            if not key or key[0] == "$" or len(key) > MAX_STRING or (value.__class__ is str and len(value) > MAX_STRING):
-                return self._attribute_problem(key, value)
-        return self._finish("attributes", identifier, payload)
+        inexact = False  # integers orjson could not keep: the text is parsed again, exactly
+        if len(text) > MAX_STRING or "" in payload or "$" in text:
+            for key, value in payload.items():
+                if not key or key[0] == "$" or len(key) > MAX_STRING:
+                    return self._attribute_problem(key, value)
+                kind = value.__class__
+                if kind is str:
+                    if len(value) > MAX_STRING:
+                        return self._attribute_problem(key, value)
+                elif kind is float:
+                    inexact = inexact or value >= _HUGE or value <= -_HUGE
+                elif kind is dict or kind is list:
+                    inexact = inexact or _has_huge_float(value)
+        else:
+            # a short text with no '$' cannot hold a name or string that breaks a rule: only numbers are looked at
+            for value in payload.values():
+                kind = value.__class__
+                if kind is float:
+                    if value >= _HUGE or value <= -_HUGE:
+                        inexact = True
+                elif (kind is dict or kind is list) and _has_huge_float(value):
+                    inexact = True
+        if inexact:
+            payload = json.loads(text)
+        return self._finish("attributes", identifier, payload, updated_at)
 
     @staticmethod
     def _attribute_problem(key: str, value: Any) -> RowError:
@@ -263,7 +314,7 @@ class RowTransformer:
         timed = self._timed(payload, updated_at)
         if isinstance(timed, RowError):
             return timed
-        return self._finish("events", identifier, timed)
+        return self._finish("events", identifier, timed, updated_at)
 
     def _purchase(self, identifier: dict[str, Any], payload: dict[str, Any], updated_at: datetime) -> BrazeObject | RowError:
         missing = [key for key in ("product_id", "currency", "price") if payload.get(key) is None]
@@ -286,4 +337,4 @@ class RowTransformer:
         timed = self._timed(payload, updated_at)
         if isinstance(timed, RowError):
             return timed
-        return self._finish("purchases", identifier, timed)
+        return self._finish("purchases", identifier, timed, updated_at)

@@ -10,7 +10,9 @@ Printed, from one run:
 
 - end-to-end rows/s of the sync;
 - CPU seconds per row of the sync, beside those of a bare redshift-connector
-  ``DECLARE``/``FETCH FORWARD`` read of the same rows (the floor this driver allows);
+  ``DECLARE``/``FETCH FORWARD`` read of the same rows (the floor this driver allows), and
+  those of httpx alone posting as many requests of 75 ready-made objects of the same shape
+  (the floor of the HTTP client: no reading, no transform, no accounting);
 - peak RSS of the sync for the large and the small table;
 - against a Braze stand-in limited to 300 requests per 3 s: the share of the allowed rate
   used and the share of requests refused with 429.
@@ -78,6 +80,41 @@ def child_bare(args: argparse.Namespace) -> dict[str, Any]:
     return {"rows": rows, "cpu": cpu_seconds() - started_cpu, "wall": time.perf_counter() - started, "rss_mb": peak_rss_mb()}
 
 
+def child_httpx(args: argparse.Namespace) -> dict[str, Any]:
+    """httpx alone: one POST per 75 objects shaped like the benchmark's rows, bodies made beforehand."""
+    import orjson
+
+    def body(start: int) -> bytes:
+        objects = [
+            {"external_id": f"user-{g}", "first_name": f"User {g}", "plan": ("Free", "Pro", "Team")[g % 3],
+             "lifetime_value": g % 1000 + 0.25, "newsletter": g % 2 == 0}
+            for g in range(start, start + 75)
+        ]  # fmt: skip
+        return orjson.dumps({"attributes": objects})
+
+    bodies = [body(1 + 75 * n) for n in range(200)]
+    url = httpx.URL(args.braze_url + "/users/track")
+    headers = httpx.Headers({"Authorization": f"Bearer {args.api_key}", "Content-Type": "application/json"})
+    timeout = {"connect": 10.0, "read": 30.0, "write": 30.0, "pool": 30.0}
+    requests = -(-args.rows // 75)
+    spacing = args.rate_window / args.rate_limit * 1.02  # keep under the stand-in's limit: waiting costs no CPU
+    refused = 0
+    with httpx.HTTPTransport() as transport:
+        started_cpu, started = cpu_seconds(), time.perf_counter()
+        for number in range(requests):
+            ahead = started + number * spacing - time.perf_counter()
+            if ahead > 0:
+                time.sleep(ahead)
+            request = httpx.Request("POST", url, headers=headers, content=bodies[number % 200], extensions={"timeout": timeout})
+            response = transport.handle_request(request)
+            response.read()
+            response.close()
+            refused += response.status_code == 429
+        cpu = cpu_seconds() - started_cpu
+    return {"rows": args.rows, "requests": requests, "refused": refused, "cpu": cpu, "wall": time.perf_counter() - started,
+            "rss_mb": peak_rss_mb()}  # fmt: skip
+
+
 def child_sync(args: argparse.Namespace) -> dict[str, Any]:
     from cdi_tui.config import BrazeSettings, Credential, Integration
     from cdi_tui.engine.sync import SyncOptions
@@ -129,8 +166,8 @@ def run_child(mode: str, **params: Any) -> dict[str, Any]:
     result = subprocess.run(command, capture_output=True, text=True, timeout=3600)
     if result.returncode != 0:
         raise SystemExit(f"child {mode} failed:\n{result.stderr[-3000:]}")
-    value: dict[str, Any] = json.loads(result.stdout.strip().splitlines()[-1])
-    return value
+    figures: dict[str, Any] = json.loads(result.stdout.strip().splitlines()[-1])
+    return figures
 
 
 # --- the stand-ins -------------------------------------------------------------------------
@@ -203,7 +240,7 @@ def setup_warehouse(info: dict[str, Any]) -> None:
 
 def main() -> int:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--rows", type=int, default=1_000_000, help="rows of the large table (and rows' worth for httpx alone)")
     parser.add_argument("--small-rows", type=int, default=100_000)
     parser.add_argument("--rate-rows", type=int, default=150_000)
     parser.add_argument("--rounds", type=int, default=3, help="bare read and sync alternate this many times; medians are used")
@@ -218,7 +255,8 @@ def main() -> int:
     parser.add_argument("--dry-run", action="store_true")
     args = parser.parse_args()
     if args.child:
-        result = child_bare(args) if args.child == "bare" else child_sync(args)
+        children = {"bare": child_bare, "httpx": child_httpx, "sync": child_sync}
+        result = children[args.child](args)
         print(json.dumps(result))
         return 0
 
@@ -233,10 +271,13 @@ def main() -> int:
         print(f"tables filled in {time.perf_counter() - started:.1f}s", flush=True)
         port = info["redshift_port"]
         common = {"port": port, "braze_url": info["braze_url"], "api_key": info["api_key"]}
-        bares, syncs = [], []
+        bares, httpxs, syncs = [], [], []
         for round_number in range(1, args.rounds + 1):
             bares.append(run_child("bare", port=port, table="big"))
             print(line(f"bare FETCH #{round_number}", bares[-1]), flush=True)
+            httpxs.append(run_child("httpx", rows=args.rows, braze_url=info["braze_url"], api_key=info["api_key"]))
+            assert httpxs[-1]["refused"] == 0, httpxs[-1]
+            print(line(f"httpx alone #{round_number}", httpxs[-1]), flush=True)
             syncs.append(run_child("sync", table="big", **common))
             print(line(f"sync #{round_number}", syncs[-1]), flush=True)
         small = run_child("sync", table="small", **common)
@@ -261,6 +302,7 @@ def main() -> int:
 
     bare_cpu_per_row = statistics.median(result["cpu"] / result["rows"] for result in bares)
     sync_cpu_per_row = statistics.median(result["cpu"] / result["rows"] for result in syncs)
+    httpx_cpu_per_row = statistics.median(result["cpu"] / result["rows"] for result in httpxs)
     big = sorted(syncs, key=lambda result: result["wall"])[len(syncs) // 2]
     peak_large = max(result["rss_mb"] for result in syncs)
     allowed_rps = 300 / 3
@@ -272,6 +314,9 @@ def main() -> int:
         "sync_cpu_us_per_row": round(sync_cpu_per_row * 1e6, 2),
         "bare_fetch_cpu_us_per_row": round(bare_cpu_per_row * 1e6, 2),
         "cpu_ratio_sync_to_bare": round(sync_cpu_per_row / bare_cpu_per_row, 2),
+        "httpx_alone_cpu_us_per_row": round(httpx_cpu_per_row * 1e6, 2),
+        "httpx_alone_us_per_request": round(statistics.median(r["cpu"] / r["requests"] for r in httpxs) * 1e6),
+        "floor_ratio_bare_plus_httpx_to_bare": round((bare_cpu_per_row + httpx_cpu_per_row) / bare_cpu_per_row, 2),
         "peak_rss_mb_large": round(peak_large),
         "peak_rss_mb_small": round(small["rss_mb"]),
         "rss_large_over_small": round(peak_large / small["rss_mb"], 2),
@@ -285,6 +330,10 @@ def main() -> int:
     print(f"sync CPU per row    {figures['sync_cpu_us_per_row']:>10} us (median of {args.rounds})")
     print(f"bare FETCH per row  {figures['bare_fetch_cpu_us_per_row']:>10} us (median of {args.rounds})")
     print(f"ratio sync / bare   {figures['cpu_ratio_sync_to_bare']:>10}    (target <= 2.5)")
+    print(
+        f"httpx alone per row {figures['httpx_alone_cpu_us_per_row']:>10} us ({figures['httpx_alone_us_per_request']} us a request "
+        f"of 75 objects); bare + httpx alone = {figures['floor_ratio_bare_plus_httpx_to_bare']}x the bare read"
+    )
     print(
         f"peak RSS large/small {figures['peak_rss_mb_large']:>5} MB / {figures['peak_rss_mb_small']} MB"
         "  (targets <= 250 MB, within 20%)"

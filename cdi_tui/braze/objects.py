@@ -1,0 +1,17 @@
+"""One object for Braze, as the transform makes it and the client sends it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(slots=True)
+class BrazeObject:
+    """``array`` is attributes/events/purchases, or a delete list name (external_ids, ...);
+    ``body`` the object itself; ``ref`` the sender's handle for it (a row's UPDATED_AT, or a
+    retry-list row), handed back with every outcome."""
+
+    array: str
+    body: dict[str, Any]
+    ref: Any = None
