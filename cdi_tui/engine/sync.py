@@ -569,6 +569,13 @@ class SyncEngine:
             state.set_phase("sending")
             pool.submit(segment, segment.items, on_result)
 
+        def cut(segment: _Segment, read: int) -> int:
+            """Close a segment and hand it on; returns the rows read up to its end."""
+            segment.close()
+            state.read = read + segment.size
+            dispatch(segment)
+            return state.read
+
         segment = _Segment()
         items = segment.items
         read = state.read
@@ -586,10 +593,7 @@ class SyncEngine:
                     if result.__class__ is BrazeObject:
                         items.append(result)
                         if len(items) >= limit:
-                            segment.close()
-                            read += segment.size
-                            state.read = read
-                            dispatch(segment)
+                            read = cut(segment, read)
                             segment = _Segment()
                             items = segment.items
                             if should_stop():
@@ -612,10 +616,7 @@ class SyncEngine:
                         )
                     )
                     if len(segment.errors) >= ERRORS_PER_SEGMENT:  # a long stretch of invalid rows: record it as it goes
-                        segment.close()
-                        read += segment.size
-                        state.read = read
-                        dispatch(segment)
+                        read = cut(segment, read)
                         segment = _Segment()
                         items = segment.items
                 state.read = read + len(items) + len(segment.error_moments)
@@ -625,9 +626,10 @@ class SyncEngine:
                 if stopped or state.limit_hit or should_stop():
                     break
             segment.close()
-            state.read = read + segment.size
             if segment.size and not should_stop():
-                dispatch(segment)
+                read = cut(segment, read)
+            else:
+                state.read = read + segment.size
         finally:
             stop_reading.set()
             stream.close()
