@@ -184,18 +184,18 @@ def test_injected_server_errors_drops_and_latency(braze: BrazeStandIn) -> None:
     assert braze.stats.dropped == 1
 
 
-def test_deletes_take_at_most_50_identifiers(braze: BrazeStandIn) -> None:
+def test_deletes_take_at_most_50_identifiers_of_one_kind(braze: BrazeStandIn) -> None:
     url = f"{braze.url}/users/delete"
-    body = {
-        "external_ids": [f"u{n}" for n in range(40)],
-        "user_aliases": [{"alias_name": "a", "alias_label": "l"}],
-        "braze_ids": ["b1"],
-    }
-    response = httpx.post(url, json=body, headers=AUTH)
-    assert response.status_code == 201 and response.json()["deleted"] == 42
-    assert len(braze.objects("deletes")) == 42
+    response = httpx.post(url, json={"external_ids": [f"u{n}" for n in range(50)]}, headers=AUTH)
+    assert response.status_code == 201 and response.json()["deleted"] == 50
+    aliases = httpx.post(url, json={"user_aliases": [{"alias_name": "a", "alias_label": "l"}]}, headers=AUTH)
+    assert aliases.status_code == 201
+    assert len(braze.objects("deletes")) == 51
+    mixed = httpx.post(url, json={"external_ids": ["u1"], "braze_ids": ["b1"]}, headers=AUTH)
+    assert mixed.status_code == 400 and "Only one of" in mixed.json()["message"]
     too_many = httpx.post(url, json={"external_ids": [f"u{n}" for n in range(51)]}, headers=AUTH)
     assert too_many.status_code == 400 and too_many.json()["message"] == "Max Input Length Exceeded"
+    assert len(braze.objects("deletes")) == 51  # refused requests delete nothing
 
 
 def test_the_record_can_be_read_over_http(braze: BrazeStandIn) -> None:

@@ -89,6 +89,7 @@ def test_events_purchases_and_deletes_end_to_end(env: SyncEnv) -> None:
     ]
     deleted = env.braze.objects("deletes")
     assert len(deleted) == 121
+    assert env.braze.stats.bad_requests == 0  # one kind of identifier a delete request, as Braze wants
     assert {"user_aliases": {"alias_name": "n", "alias_label": "l"}} in deleted
     # at most 50 identifiers a request: 121 identifiers need 3 requests
     assert env.ws.runlog.run(env.ws.runlog.last_run("deletes").id).rows_sent == 121  # type: ignore[union-attr]

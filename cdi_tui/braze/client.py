@@ -396,13 +396,22 @@ class BrazeClient:
 
     # /users/delete ---------------------------------------------------------------------
     def send_delete(self, items: Sequence[BrazeObject]) -> SendOutcome:
-        """Delete users; each item's ``array`` is external_ids, user_aliases, braze_ids, ..."""
+        """Delete users; each item's ``array`` is external_ids, user_aliases, braze_ids, ...
+
+        Braze takes one kind of identifier a request: a batch that mixes kinds goes as one
+        request a kind.
+        """
         outcome = SendOutcome()
         if not items:
             return outcome
-        body: dict[str, list[Any]] = {}
+        kinds: dict[str, list[BrazeObject]] = {}
         for item in items:
-            body.setdefault(item.array, []).extend(item.body.values())
+            kinds.setdefault(item.array, []).append(item)
+        if len(kinds) > 1:
+            for group in kinds.values():
+                outcome.merge(self.send_delete(group))
+            return outcome
+        body = {items[0].array: [value for item in items for value in item.body.values()]}
         response = self._post_batch("/users/delete", body, items, outcome)
         if response is None:
             return outcome

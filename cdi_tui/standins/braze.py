@@ -398,6 +398,9 @@ class BrazeStandIn(LoopThread):
         total = sum(len(value) for value in lists.values())
         if total == 0:
             return self._answer(400, {"message": "No users to delete were given"}, headers)
+        if sum(1 for value in lists.values() if value) > 1:
+            message = "Only one of external_ids, user_aliases, braze_ids, email_addresses, or phone_numbers can be included"
+            return self._answer(400, {"message": message}, headers)
         if total > MAX_DELETE_IDENTIFIERS:
             return self._answer(400, {"message": "Max Input Length Exceeded"}, headers)
         for alias in lists["user_aliases"]:
