@@ -339,14 +339,16 @@ def test_runs_of_one_integration_never_overlap(env: SyncEnv) -> None:
     assert len(env.ws.runlog.runs("lock")) == 1  # the refused start recorded nothing
 
 
-def test_rows_per_run_are_capped_with_limit_exceeded(env: SyncEnv) -> None:
+@pytest.mark.parametrize("fetch_rows", [10_000, 60])  # the cap inside one read block, and across blocks
+def test_rows_per_run_are_capped_with_limit_exceeded(env: SyncEnv, fetch_rows: int) -> None:
     env.create_integration("capped")
     env.fill("capped", 250)
-    first = env.sync("capped", replace(FAST, max_rows=100))
-    assert (first.status, first.rows_sent) == ("limit_exceeded", 100)
-    second = env.sync("capped", replace(FAST, max_rows=100))
-    assert (second.status, second.rows_sent) == ("limit_exceeded", 100)
-    third = env.sync("capped", replace(FAST, max_rows=100))
+    capped = replace(FAST, max_rows=100, fetch_rows=fetch_rows)
+    first = env.sync("capped", capped)
+    assert (first.status, first.rows_read, first.rows_sent) == ("limit_exceeded", 100, 100)
+    second = env.sync("capped", capped)
+    assert (second.status, second.rows_read, second.rows_sent) == ("limit_exceeded", 100, 100)
+    third = env.sync("capped", capped)
     assert (third.status, third.rows_sent) == ("success", 50)
     assert sorted(env.external_ids()) == sorted(f"user-{n}" for n in range(1, 251))
 

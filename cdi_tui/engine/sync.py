@@ -578,15 +578,16 @@ class SyncEngine:
 
         segment = _Segment()
         items = segment.items
-        read = state.read
+        read = taken = state.read  # rows in segments handed on; rows taken from the stream
         max_rows = options.max_rows
         transform = transformer.transform
         run_id, name = state.run_id, state.integration.name
         try:
             for block in stream:
-                if read + len(block) > max_rows:
-                    block = block[: max(0, max_rows - read)]
+                if taken + len(block) > max_rows:
+                    block = block[: max(0, max_rows - taken)]
                     state.limit_hit = True
+                taken += len(block)
                 stopped = False
                 for row in block:
                     result = transform(row)
