@@ -620,7 +620,7 @@ class SyncEngine:
                         read = cut(segment, read)
                         segment = _Segment()
                         items = segment.items
-                state.read = read + len(items) + len(segment.error_moments)
+                state.read = read if stopped else taken
                 if pool is not None:
                     pool.drain(on_result)
                 state.report()

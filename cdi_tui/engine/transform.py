@@ -101,8 +101,6 @@ class RowTransformer:
         self._alias = (index["alias_name"], index["alias_label"]) if "alias_name" in index and "alias_label" in index else None
         # single-column identifiers in the order they are checked; email before phone (email wins)
         self._single = tuple((name, index[name]) for name in ("external_id", "braze_id", "email", "phone") if name in index)
-        # a table with one identifier column (the common case) takes a shorter path
-        self._only = self._single[0] if len(self._single) == 1 and self._alias is None else None
 
     # identifiers -------------------------------------------------------------------
     def identifier(self, row: list[Any]) -> tuple[dict[str, Any] | None, RowError | None]:
@@ -152,8 +150,8 @@ class RowTransformer:
         """The row's PAYLOAD as a dict (and its text), or why it is not a usable object.
 
         orjson parses several times cheaper than the stdlib, but turns integers beyond 64 bits
-        into floats: whoever meets a float that large parses the text again with
-        :func:`exact_payload`.
+        into floats: the callers parse ``text`` again with the stdlib when they meet a float
+        that large.
         """
         assert self._payload is not None
         raw = row[self._payload]
@@ -201,22 +199,16 @@ class RowTransformer:
     def transform(self, row: list[Any]) -> BrazeObject | RowError:
         """The Braze object for a row (its ``ref`` is the row's UPDATED_AT), or the reason it cannot be sent.
 
-        This runs once a row on the sync's hot path: the common shapes (one identifier column,
-        a text payload) take the shortest way.
+        This runs once a row on the sync's hot path: the common shapes (one identifier set, a
+        short text payload) take the shortest way.
         """
         updated_at = row[self._updated_at]
         if updated_at is None:
             return RowError("updated_at_null", "UPDATED_AT is NULL")
-        only = self._only
-        value = row[only[1]] if only is not None else None
-        if value.__class__ is str and value and not value.isspace():
-            identifier: dict[str, Any] = {only[0]: value}  # type: ignore[index]
-        else:
-            found, problem = self.identifier(row)
-            if problem is not None:
-                return problem
-            assert found is not None
-            identifier = found
+        identifier, problem = self.identifier(row)
+        if problem is not None:
+            return problem
+        assert identifier is not None
         if self.data_type == "deletes":
             key, value = next(iter(identifier.items()))
             return BrazeObject(DELETE_LISTS[key], {key: value}, updated_at)
