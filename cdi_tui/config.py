@@ -48,6 +48,9 @@ class ConfigError(Exception):
         super().__init__(f"{path}: {where}: {problem}" if where else f"{path}: {problem}")
 
 
+DEFAULT_MAX_IN_FLIGHT = 256  # most requests under way to Braze at once, per run
+
+
 @dataclass(frozen=True)
 class BrazeSettings:
     endpoint: str
@@ -55,6 +58,7 @@ class BrazeSettings:
     requests_per_window: int = 3000
     window_seconds: float = 3.0
     combined_batch_limit: bool = False
+    max_in_flight: int = DEFAULT_MAX_IN_FLIGHT
 
     @property
     def base_url(self) -> str:

@@ -208,6 +208,22 @@ def validate_positive_int(value: Any) -> int:
     return number
 
 
+MAX_IN_FLIGHT_BOUND = 1024
+
+
+def validate_max_in_flight(value: Any) -> int:
+    problem = f"the most requests in flight is a whole number from 1 to {MAX_IN_FLIGHT_BOUND}"
+    if isinstance(value, bool):
+        raise FieldError(problem)
+    try:
+        number = int(str(value).strip())
+    except ValueError:
+        raise FieldError(problem) from None
+    if not 1 <= number <= MAX_IN_FLIGHT_BOUND:
+        raise FieldError(problem)
+    return number
+
+
 def validate_positive_float(value: Any) -> float:
     if isinstance(value, bool):
         raise FieldError("a positive number is required")
@@ -370,6 +386,14 @@ BRAZE_FIELDS: tuple[FieldSpec, ...] = (
         validate_bool,
         "accounts on the Monthly Active Users plan: 50 objects combined a request",
         default=False,
+        required=False,
+    ),
+    FieldSpec(
+        "max_in_flight",
+        "Most requests in flight",
+        validate_max_in_flight,
+        "most requests under way to Braze at once, per sync (a distant Braze needs many; 1-1024)",
+        default=256,
         required=False,
     ),
 )

@@ -1,117 +1,100 @@
-"""A small pool of threads that send prepared requests to Braze.
+"""Requests to Braze with as many in flight as the latency needs (Little's law).
 
 The engine's thread reads and transforms rows and hands each segment (one request's worth)
-to the pool; finished segments come back on a results queue in whatever order they finish.
-Threads rather than asyncio: the HTTP client is driven synchronously (see
-:mod:`cdi_tui.braze.client`), which costs far less CPU per request, and a sync is bound by
-CPU per row.
+to a :class:`Dispatcher`. While Braze answers fast, the dispatcher sends in the engine's
+thread through the blocking client: no hand-off, the least CPU a request. Once answers take
+longer than a request's share of the rate limit (1 ms at 3,000 requests per 3 s, at least
+2 ms; the median of the last few), one thread can no longer use the limit, and the dispatcher moves, for the rest
+of the run, to an event loop in a thread of its own that keeps
+
+    in flight = requests a second the limit allows x round-trip time x 1.25 (+1)
+
+requests under way (from 1 up to ``max_in_flight``), re-computed as the round trip moves.
+Finished segments come back on a queue, in whatever order they finish, and are settled in the
+engine's thread (the run log is written from one thread only).
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import math
 import queue
 import threading
-import time
-from collections.abc import Callable, Sequence
+from collections import deque
+from collections.abc import Callable, Coroutine, Sequence
 from typing import Any, Generic, TypeVar
 
-from cdi_tui.braze.client import BrazeError, SendCancelled, SendOutcome
+from cdi_tui.braze.client import BrazeClient, BrazeError, SendCancelled, SendOutcome
 from cdi_tui.braze.objects import BrazeObject
 
 Job = TypeVar("Job")
-SendFunction = Callable[[Sequence[BrazeObject]], SendOutcome]
 Result = SendOutcome | BrazeError | SendCancelled
+OnResult = Callable[[Job, Result], None]
 
-_STOP = object()
+LATENCY_HEADROOM = 1.25  # in flight beyond Little's law, for jitter in the round trip
 
 
-class SenderPool(Generic[Job]):
-    """``submit(job, items, on_result)``; finished jobs come back through ``on_result``.
+def _unexpected(error: Exception) -> BrazeError:
+    """Never lose a job: an unforeseen fault is reported as a failure of the send."""
+    return BrazeError(f"sending failed unexpectedly: {type(error).__name__}: {error}")
 
-    With no threads it sends in the caller's thread until an answer is slow; then it starts
-    threads, with ``min_workers`` threads at first and adding one (up to ``max_workers``) whenever the
-    queue is full while requests take long (``slow_request_seconds``; ``round_trip`` gives the
-    network time alone, so waiting on the rate limit does not count): by Little's law a
-    distant Braze needs many requests in flight, while a near one is served by a couple of
-    threads, and every extra thread costs CPU in contention.
+
+class Dispatcher(Generic[Job]):
+    """``submit(job, items, on_result)``; each job comes back once through ``on_result``.
+
+    Args:
+        client: an open :class:`BrazeClient` (its ``stop`` event ends waits on the limiter
+            and backoffs; a request already under way is answered first).
+        deletes: send to ``/users/delete`` instead of ``/users/track``.
+        max_in_flight: the most requests under way at once.
+        rate_per_second: requests a second the rate limit allows.
     """
 
-    def __init__(
-        self,
-        send: SendFunction,
-        max_workers: int,
-        min_workers: int = 0,
-        slow_request_seconds: float = 0.005,
-        round_trip: Callable[[], float] | None = None,
-    ) -> None:
-        self._send = send
-        self._round_trip = round_trip
-        self.max_workers = max(1, max_workers)
-        self._requests: queue.Queue[Any] = queue.Queue(maxsize=self.max_workers * 2)
-        self._results: queue.Queue[tuple[Job, Result]] = queue.Queue()
-        self.pending = 0
-        self._slow = slow_request_seconds
-        self._latency = 0.0  # moving average of one request's wall time
-        self._threads: list[threading.Thread] = []
-        for _ in range(min(min_workers, self.max_workers)):
-            self._add_worker()
+    def __init__(self, client: BrazeClient, *, deletes: bool, max_in_flight: int, rate_per_second: float) -> None:
+        self._client = client
+        self._send = client.send_delete if deletes else client.send_track
+        self._send_async = client.send_delete_async if deletes else client.send_track_async
+        self.max_in_flight = max(1, max_in_flight)
+        self._rate = max(rate_per_second, 0.001)
+        self._slow_seconds = max(0.002, 1.0 / self._rate)
+        self._results: queue.SimpleQueue[tuple[Job, Result]] = queue.SimpleQueue()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._recent: deque[float] = deque(maxlen=5)  # round trips of the last requests sent inline
+        self.pending = 0  # submitted to the loop, result not yet handed back
+        self.peak_in_flight = 0
+        self.concurrent = False  # True once requests went out from the event loop, many at a time
 
+    # state -------------------------------------------------------------------------------
     @property
-    def workers(self) -> int:
-        return len(self._threads)
+    def target_in_flight(self) -> int:
+        """Requests to keep under way: enough to use the rate limit at the measured round trip."""
+        if self._loop is None:
+            return 1
+        round_trip = max(self._client.round_trip_seconds, 0.001)
+        wanted = math.ceil(self._rate * round_trip * LATENCY_HEADROOM) + 1
+        return max(1, min(self.max_in_flight, wanted))
 
-    def _add_worker(self) -> None:
-        thread = threading.Thread(target=self._work, name=f"braze-send-{len(self._threads)}", daemon=True)
-        self._threads.append(thread)
-        thread.start()
-
-    def _run_one(self, items: Sequence[BrazeObject]) -> Result:
-        started = time.monotonic()
-        result: Result
-        try:
-            result = self._send(items)
-        except (BrazeError, SendCancelled) as error:
-            result = error
-        except Exception as error:  # never lose a job: report it as a failure of the send
-            result = BrazeError(f"sending failed unexpectedly: {type(error).__name__}: {error}")
-        self._latency = 0.8 * self._latency + 0.2 * (time.monotonic() - started)
-        return result
-
-    def _work(self) -> None:
-        while True:
-            entry = self._requests.get()
-            if entry is _STOP:
+    # sending -----------------------------------------------------------------------------
+    def submit(self, job: Job, items: Sequence[BrazeObject], on_result: OnResult[Job]) -> None:
+        """Send one request's objects. Inline while Braze answers fast; else from the loop,
+        first handing finished results to ``on_result`` while as many as needed are under way."""
+        if self._loop is None:
+            if not self._slow():
+                on_result(job, self._send_inline(items))
+                self._recent.append(self._client.last_round_trip_seconds)
                 return
-            job, items = entry
-            self._results.put((job, self._run_one(items)))
+            self._start_loop()
+        while self.pending >= self.target_in_flight:
+            self.drain(on_result, block=True, timeout=0.05)
+        assert self._loop is not None
+        self.pending += 1
+        self.peak_in_flight = max(self.peak_in_flight, self.pending)
+        self._loop.call_soon_threadsafe(self._spawn, job, items)
 
-    def _slow_answers(self) -> bool:
-        latency = self._round_trip() if self._round_trip is not None else self._latency
-        return latency > self._slow
-
-    def submit(self, job: Job, items: Sequence[BrazeObject], on_result: Callable[[Job, Result], None]) -> None:
-        """Send a request: in the caller's thread while Braze answers fast (no thread hand-offs,
-        the least CPU), else through the worker threads. While their queue is full, finished
-        results are handed to ``on_result``."""
-        if not self._threads:
-            if not self._slow_answers():
-                on_result(job, self._run_one(items))
-                return
-            self._add_worker()
-            self._add_worker()
-        entry = (job, items)
-        while True:
-            self.drain(on_result)
-            if self._requests.full() and len(self._threads) < self.max_workers and self._slow_answers():
-                self._add_worker()
-            try:
-                self._requests.put(entry, timeout=0.05)
-            except queue.Full:
-                continue
-            self.pending += 1
-            return
-
-    def drain(self, on_result: Callable[[Job, Result], None], block: bool = False, timeout: float | None = None) -> None:
+    def drain(self, on_result: OnResult[Job], block: bool = False, timeout: float | None = None) -> None:
         """Hand finished results to ``on_result``; with ``block``, wait up to ``timeout`` for the first."""
         while self.pending:
             try:
@@ -122,11 +105,65 @@ class SenderPool(Generic[Job]):
             on_result(job, result)
             block = False
 
-    def finish(self, on_result: Callable[[Job, Result], None]) -> None:
-        """Wait for every submitted request, then stop the threads."""
-        while self.pending:
-            self.drain(on_result, block=True, timeout=0.2)
-        for _thread in self._threads:
-            self._requests.put(_STOP)
-        for thread in self._threads:
-            thread.join(30)
+    def finish(self, on_result: OnResult[Job]) -> None:
+        """Wait for every request under way, hand its result on, then close the loop."""
+        try:
+            while self.pending:
+                self.drain(on_result, block=True, timeout=0.2)
+        finally:
+            self._stop_loop()
+
+    # inline ------------------------------------------------------------------------------
+    def _slow(self) -> bool:
+        """Braze answers too slowly for one request at a time: the median of the last few
+        round trips (one slow answer on a busy machine is not enough) is over a request's
+        share of the rate limit."""
+        recent = self._recent
+        return len(recent) >= 3 and sorted(recent)[len(recent) // 2] > self._slow_seconds
+
+    def _send_inline(self, items: Sequence[BrazeObject]) -> Result:
+        try:
+            return self._send(items)
+        except (BrazeError, SendCancelled) as error:
+            return error
+        except Exception as error:
+            return _unexpected(error)
+
+    # the loop ----------------------------------------------------------------------------
+    def _start_loop(self) -> None:
+        loop = asyncio.new_event_loop()
+        self._loop = loop
+        self.concurrent = True
+        self._thread = threading.Thread(target=loop.run_forever, name="braze-send", daemon=True)
+        self._thread.start()
+
+    def _spawn(self, job: Job, items: Sequence[BrazeObject]) -> None:
+        task = asyncio.get_running_loop().create_task(self._send_one(job, items))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _send_one(self, job: Job, items: Sequence[BrazeObject]) -> None:
+        result: Result
+        try:
+            result = await self._send_async(items)
+        except (BrazeError, SendCancelled) as error:
+            result = error
+        except Exception as error:
+            result = _unexpected(error)
+        self._results.put((job, result))
+
+    def _call(self, coroutine: Coroutine[Any, Any, None], timeout: float) -> None:
+        assert self._loop is not None
+        with contextlib.suppress(Exception):
+            asyncio.run_coroutine_threadsafe(coroutine, self._loop).result(timeout)
+
+    def _stop_loop(self) -> None:
+        loop, thread = self._loop, self._thread
+        if loop is None or thread is None:
+            return
+        self._call(self._client.aclose(), timeout=10)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(10)
+        if not thread.is_alive():
+            loop.close()
+        self._loop = self._thread = None

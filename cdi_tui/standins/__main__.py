@@ -13,7 +13,7 @@ import signal
 import sys
 import threading
 
-from cdi_tui.standins.braze import BrazeStandIn
+from cdi_tui.standins.braze import BrazeStandIn, FaultPlan
 from cdi_tui.standins.postgres import RedshiftStandIn
 
 
@@ -24,18 +24,25 @@ def main() -> int:
     parser.add_argument("--rate-window", type=float, default=3.0)
     parser.add_argument("--no-record", action="store_true", help="count accepted objects without keeping them")
     parser.add_argument("--no-redshift", action="store_true")
+    parser.add_argument("--no-braze", action="store_true")
+    parser.add_argument("--latency-ms", type=float, default=0.0, help="Braze answers each request this long after it came")
     args = parser.parse_args()
     redshift = None if args.no_redshift else RedshiftStandIn().start()
-    braze = BrazeStandIn(
-        api_keys=(args.api_key,),
-        rate_limit=args.rate_limit,
-        rate_window_seconds=args.rate_window,
-        record_objects=not args.no_record,
-    ).start()
+    braze = None
+    if not args.no_braze:
+        braze = BrazeStandIn(
+            api_keys=(args.api_key,),
+            rate_limit=args.rate_limit,
+            rate_window_seconds=args.rate_window,
+            record_objects=not args.no_record,
+            faults=FaultPlan(latency_seconds=args.latency_ms / 1000),
+        ).start()
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
-    info = {"braze_url": braze.url, "api_key": args.api_key}
+    info: dict[str, object] = {"api_key": args.api_key}
+    if braze is not None:
+        info["braze_url"] = braze.url
     if redshift is not None:
         info.update(redshift_port=redshift.port, postgres_port=redshift.postgres_port, admin_password=redshift.admin_password)
     print(json.dumps(info), flush=True)
@@ -48,7 +55,8 @@ def main() -> int:
     try:
         stop.wait()
     finally:
-        braze.stop()
+        if braze is not None:
+            braze.stop()
         if redshift is not None:
             redshift.stop()
     return 0

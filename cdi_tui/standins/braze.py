@@ -79,6 +79,8 @@ class StandInStats:
     dropped: int = 0
     unauthorized: int = 0
     bad_requests: int = 0
+    in_flight: int = 0  # requests being answered now
+    peak_in_flight: int = 0  # the most answered at once since the last reset
     statuses: list[int] = field(default_factory=list)
 
 
@@ -238,7 +240,7 @@ class BrazeStandIn(LoopThread):
     async def _serve(self) -> None:
         # a client that hangs up mid-request (killed on purpose by a test) is not news here
         logging.getLogger("aiohttp.server").setLevel(logging.CRITICAL)
-        app = web.Application(client_max_size=64 * 1024 * 1024)
+        app = web.Application(client_max_size=64 * 1024 * 1024, middlewares=[self._count_in_flight])
         app.router.add_post("/users/track", self._track)
         app.router.add_post("/users/delete", self._delete)
         app.router.add_get("/_standin/received", self._dump)
@@ -264,12 +266,26 @@ class BrazeStandIn(LoopThread):
             }
         return web.json_response(payload)
 
+    @web.middleware
+    async def _count_in_flight(self, request: web.Request, handler: Any) -> web.StreamResponse:
+        stats = self.stats
+        with self._lock:
+            stats.in_flight += 1
+            stats.peak_in_flight = max(stats.peak_in_flight, stats.in_flight)
+        try:
+            response: web.StreamResponse = await handler(request)
+            return response
+        finally:
+            with self._lock:
+                stats.in_flight -= 1
+
     async def _gate(self, request: web.Request) -> tuple[web.StreamResponse | None, str, dict[str, str]]:
         """Authentication, rate limit and faults. Returns (early answer or None, key, headers)."""
         with self._lock:
             self.stats.requests += 1
             faults = self.faults
         if faults.latency_seconds:
+            # a distant Braze: the answer comes this long after the request (the wait holds no CPU)
             await asyncio.sleep(faults.latency_seconds)
         authorization = request.headers.get("Authorization", "")
         api_key = authorization[7:] if authorization.startswith("Bearer ") else ""

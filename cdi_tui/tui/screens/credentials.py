@@ -13,7 +13,7 @@ from textual.screen import ModalScreen, Screen
 from textual.widgets import Button, DataTable, Footer, Header, Input, Label, Select
 from textual.worker import Worker, WorkerState
 
-from cdi_tui.config import BrazeSettings, Credential, SmtpSettings
+from cdi_tui.config import DEFAULT_MAX_IN_FLIGHT, BrazeSettings, Credential, SmtpSettings
 from cdi_tui.fields import BRAZE_FIELDS, BRAZE_INSTANCES, CREDENTIAL_FIELDS, SMTP_FIELDS, FieldError, field_by_key
 from cdi_tui.tui.base import CdiMixin
 from cdi_tui.tui.screens.wizard import CREDENTIAL_NAME_SPEC, PASSWORD_SPEC
@@ -285,6 +285,7 @@ class CredentialsScreen(CdiMixin, Screen[None]):
             requests_per_window=values["requests_per_window"],
             window_seconds=current.window_seconds if current else 3.0,
             combined_batch_limit=current.combined_batch_limit if current else False,
+            max_in_flight=current.max_in_flight if current else DEFAULT_MAX_IN_FLIGHT,
         )
         workspace.set_braze(settings, key)
         self.query_one("#api-key", Input).value = ""

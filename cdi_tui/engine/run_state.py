@@ -1,0 +1,126 @@
+"""What a run knows while it runs: its counts, its phase, how it is stopping, and its progress."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from cdi_tui.config import Integration
+from cdi_tui.engine.transform import describe_identifier
+from cdi_tui.runlog import RowErrorRecord, payload_preview, to_text
+
+
+@dataclass(frozen=True)
+class Progress:
+    """A snapshot of a run, for progress panels and bars."""
+
+    run_id: int
+    integration: str
+    phase: str
+    total: int | None
+    read: int
+    sent: int
+    failed: int
+    skipped: int
+    elapsed: float
+    message: str = ""
+    in_flight: int = 0  # requests under way to Braze
+
+    @property
+    def done(self) -> int:
+        return self.sent + self.failed + self.skipped
+
+    @property
+    def rate(self) -> float:
+        return self.done / self.elapsed if self.elapsed > 0 else 0.0
+
+    @property
+    def eta_seconds(self) -> float | None:
+        if not self.total or self.rate <= 0:
+            return None
+        return max(0.0, (self.total - self.done) / self.rate)
+
+
+ProgressCallback = Callable[[Progress], None]
+
+
+@dataclass
+class RunState:
+    """One run's counts and stop signals, shared by the engine's parts (one thread writes them)."""
+
+    run_id: int
+    integration: Integration
+    dry_run: bool
+    max_rows: int
+    cancel: threading.Event
+    progress: ProgressCallback | None
+    started: float = field(default_factory=time.monotonic)
+    phase: str = "connecting"
+    total: int | None = None
+    read: int = 0
+    sent: int = 0
+    failed: int = 0
+    skipped: int = 0
+    retried: int = 0
+    in_flight: int = 0
+    warnings: list[str] = field(default_factory=list)
+    fatal: BaseException | None = None  # ends the run as an error
+    stop_reason: str | None = None  # Braze unreachable: ends the run as an error
+    limit_hit: bool = False
+    stop_sending: threading.Event = field(default_factory=threading.Event)  # wakes waits on the limit and backoffs
+    last_report: float = 0.0
+
+    @property
+    def name(self) -> str:
+        return self.integration.name
+
+    def should_stop(self) -> bool:
+        return self.cancel.is_set() or self.fatal is not None or self.stop_reason is not None
+
+    def fail(self, error: BaseException) -> None:
+        """Record the first fatal error and stop sending."""
+        if self.fatal is None:
+            self.fatal = error
+        self.stop_sending.set()
+
+    def row_error(
+        self, updated_at: datetime | str | None, identifier: dict[str, Any] | None, code: str, reason: str, payload: Any
+    ) -> RowErrorRecord:
+        """The run log's record of one row that was not delivered: the one way to make one."""
+        moment = to_text(updated_at) if isinstance(updated_at, datetime) else updated_at
+        return RowErrorRecord(
+            self.run_id, self.integration.name, moment, describe_identifier(identifier), code, reason, payload_preview(payload)
+        )
+
+    # progress ---------------------------------------------------------------------------
+    def snapshot(self, message: str = "") -> Progress:
+        return Progress(
+            self.run_id,
+            self.integration.name,
+            self.phase,
+            self.total,
+            self.read,
+            self.sent,
+            self.failed,
+            self.skipped,
+            time.monotonic() - self.started,
+            message,
+            self.in_flight,
+        )
+
+    def set_phase(self, phase: str) -> None:
+        if phase != self.phase:
+            self.phase = phase
+            self.report(force=True)
+
+    def report(self, force: bool = False, message: str = "") -> None:
+        if self.progress is None:
+            return
+        now = time.monotonic()
+        if force or now - self.last_report >= 0.1:
+            self.last_report = now
+            self.progress(self.snapshot(message))
