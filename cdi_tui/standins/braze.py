@@ -7,7 +7,7 @@ follows the rules in braze-facts.md: bearer authentication, at most 75 objects p
 429 past a configurable limit. Faults can be injected: a share of 5xx answers, dropped
 connections and added latency. Every accepted object is recorded so tests can assert on
 what "Braze" received; ``GET /_standin/received`` returns the same record as JSON for a
-stand-in running in another process.
+stand-in running in another process (``POST /_standin/reset`` forgets it and the counts).
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
 from aiohttp import web
 
 from cdi_tui.braze.rules import (
@@ -107,8 +108,12 @@ class _FixedWindowLimiter:
         return True, self.limit - self._used, reset_at
 
 
+_IDENTIFIERS = frozenset(IDENTIFIER_KEYS)
+_NOT_ATTRIBUTES = _IDENTIFIERS | {"_update_existing_only"}
+
+
 def _validate_identifier(obj: dict[str, Any]) -> str | None:
-    present = [key for key in IDENTIFIER_KEYS if obj.get(key) not in (None, "")]
+    present = [key for key in obj.keys() & _IDENTIFIERS if obj[key] not in (None, "")]
     if not present:
         return "missing_identifier"
     if len(present) > 1:
@@ -141,11 +146,11 @@ def validate_object(array_name: str, obj: Any) -> str | None:
         return problem
     if array_name == "attributes":
         for key, value in obj.items():
-            if key in IDENTIFIER_KEYS or key == "_update_existing_only":
+            if key in _NOT_ATTRIBUTES:
                 continue
-            if not key or key.startswith("$"):
+            if not key or key[0] == "$":
                 return "invalid_attribute_name"
-            if isinstance(value, str) and len(value) > 255:
+            if value.__class__ is str and len(value) > 255:
                 return "string_too_long"
         return None
     if not isinstance(obj.get("time"), str) or not obj["time"]:
@@ -244,6 +249,7 @@ class BrazeStandIn(LoopThread):
         app.router.add_post("/users/track", self._track)
         app.router.add_post("/users/delete", self._delete)
         app.router.add_get("/_standin/received", self._dump)
+        app.router.add_post("/_standin/reset", self._reset)
         self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", self._requested_port)
@@ -256,6 +262,10 @@ class BrazeStandIn(LoopThread):
     async def _close(self) -> None:
         if self._runner is not None:
             await self._runner.cleanup()
+
+    async def _reset(self, request: web.Request) -> web.Response:
+        self.reset()
+        return web.json_response({"message": "reset"})
 
     async def _dump(self, request: web.Request) -> web.Response:
         with self._lock:
@@ -338,10 +348,14 @@ class BrazeStandIn(LoopThread):
         return web.json_response(payload, status=status, headers=headers)
 
     async def _json_body(self, request: web.Request) -> Any:
+        content = await request.read()
         try:
-            return json.loads(await request.read())
-        except (ValueError, UnicodeDecodeError):
-            return None
+            return orjson.loads(content)
+        except orjson.JSONDecodeError:
+            try:  # integers beyond 64 bits: the stdlib reads them exactly
+                return json.loads(content)
+            except (ValueError, UnicodeDecodeError):
+                return None
 
     async def _track(self, request: web.Request) -> web.StreamResponse:
         early, api_key, headers = await self._gate(request)

@@ -116,9 +116,8 @@ def child_httpx(args: argparse.Namespace) -> dict[str, Any]:
             "rss_mb": peak_rss_mb()}  # fmt: skip
 
 
-def child_sync(args: argparse.Namespace) -> dict[str, Any]:
+def make_workspace(args: argparse.Namespace, tables: list[str]) -> Any:
     from cdi_tui.config import BrazeSettings, Credential, Integration
-    from cdi_tui.engine.sync import SyncOptions
     from cdi_tui.paths import app_paths
     from cdi_tui.secret_store import MemoryCredentials
     from cdi_tui.workspace import Workspace
@@ -131,22 +130,33 @@ def child_sync(args: argparse.Namespace) -> dict[str, Any]:
     workspace.add_credential(
         Credential(name="bench", host="127.0.0.1", port=args.port, database="postgres", user=USER, sslmode="disable"), PASSWORD
     )
-    workspace.add_integration(
-        Integration(
-            name="bench",
-            credential="bench",
-            table=f"{SCHEMA}.{args.table}",
-            data_type="attributes",
-            contact_emails=("b@example.com",),
+    for table in tables:
+        workspace.add_integration(
+            Integration(
+                name=table,
+                credential="bench",
+                table=f"{SCHEMA}.{table}",
+                data_type="attributes",
+                contact_emails=("b@example.com",),
+            )
         )
-    )
-    assert workspace.test_integration("bench").ok
-    workspace.activate("bench")
-    started_cpu, started = cpu_seconds(), time.perf_counter()
-    options = SyncOptions(dry_run=args.dry_run)
+        assert workspace.test_integration(table).ok
+        workspace.activate(table)
+    return workspace
+
+
+def sync_options(args: argparse.Namespace) -> Any:
+    from cdi_tui.engine.sync import SyncOptions
+
     if args.concurrency:
-        options = SyncOptions(dry_run=args.dry_run, concurrency=args.concurrency)
-    record = workspace.sync("bench", options)
+        return SyncOptions(dry_run=args.dry_run, concurrency=args.concurrency)
+    return SyncOptions(dry_run=args.dry_run)
+
+
+def child_sync(args: argparse.Namespace) -> dict[str, Any]:
+    workspace = make_workspace(args, [args.table])
+    started_cpu, started = cpu_seconds(), time.perf_counter()
+    record = workspace.sync(args.table, sync_options(args))
     wall = time.perf_counter() - started
     return {
         "rows": record.rows_sent + record.rows_skipped,
@@ -157,14 +167,80 @@ def child_sync(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
-def run_child(mode: str, **params: Any) -> dict[str, Any]:
+def child_pair(args: argparse.Namespace) -> dict[str, Any]:
+    """Two syncs started together in one process (as the app runs them), sharing one limit."""
+    import threading
+
+    tables = args.table.split(",")
+    workspace = make_workspace(args, tables)
+    walls: dict[str, float] = {}
+    records: dict[str, Any] = {}
+    started_cpu, started = cpu_seconds(), time.perf_counter()
+
+    def run(table: str) -> None:
+        records[table] = workspace.sync(table, sync_options(args))
+        walls[table] = time.perf_counter() - started
+
+    threads = [threading.Thread(target=run, args=(table,)) for table in tables]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    rows = sum(record.rows_sent for record in records.values())
+    return {"rows": rows, "walls": walls, "status": ",".join(r.status for r in records.values()), "wall": max(walls.values()),
+            "cpu": cpu_seconds() - started_cpu, "rss_mb": peak_rss_mb()}  # fmt: skip
+
+
+def child_app(args: argparse.Namespace) -> dict[str, Any]:
+    """A Textual app (headless) with a 50 ms timer, while a sync runs in one of its worker threads."""
+    import asyncio
+
+    from textual.app import App
+
+    workspace = make_workspace(args, [args.table])
+    gaps: list[float] = []
+    outcome: dict[str, Any] = {}
+
+    class Probe(App[None]):
+        def on_mount(self) -> None:
+            self.last = time.perf_counter()
+            self.set_interval(0.05, self.tick)
+            self.run_worker(self.sync, thread=True)
+
+        def tick(self) -> None:
+            now = time.perf_counter()
+            gaps.append(now - self.last)
+            self.last = now
+
+        def sync(self) -> None:
+            started = time.perf_counter()
+            record = workspace.sync(args.table, sync_options(args))
+            outcome.update(rows=record.rows_sent, status=record.status, wall=time.perf_counter() - started)
+            self.call_from_thread(self.exit)
+
+    async def drive() -> None:
+        async with Probe().run_test(headless=True) as pilot:
+            while not outcome:
+                await pilot.pause(0.2)
+
+    started_cpu = cpu_seconds()
+    asyncio.run(drive())
+    gaps_ms = sorted(gap * 1000 for gap in gaps)
+    return {**outcome, "cpu": cpu_seconds() - started_cpu, "rss_mb": peak_rss_mb(), "timer_ticks": len(gaps_ms),
+            "timer_median_ms": statistics.median(gaps_ms), "timer_p95_ms": gaps_ms[int(len(gaps_ms) * 0.95)],
+            "timer_worst_ms": gaps_ms[-1]}  # fmt: skip
+
+
+def run_child(mode: str, code: Path | None = None, **params: Any) -> dict[str, Any]:
+    """Run one measurement in a fresh process; ``code``: a checkout whose cdi_tui it imports instead."""
     command = [sys.executable, str(HERE), "--child", mode]
+    env = {**os.environ, "PYTHONPATH": str(code)} if code is not None else None
     for key, value in params.items():
         if value is True:
             command.append(f"--{key.replace('_', '-')}")
         else:
             command += [f"--{key.replace('_', '-')}", str(value)]
-    result = subprocess.run(command, capture_output=True, text=True, timeout=3600)
+    result = subprocess.run(command, capture_output=True, text=True, timeout=3600, env=env)
     if result.returncode != 0:
         raise SystemExit(f"child {mode} failed:\n{result.stderr[-3000:]}")
     figures: dict[str, Any] = json.loads(result.stdout.strip().splitlines()[-1])
@@ -188,6 +264,15 @@ class StandIns:
     def stats(self) -> dict[str, Any]:
         data: dict[str, Any] = httpx.get(f"{self.info['braze_url']}/_standin/received", timeout=30).json()
         return data
+
+    def reset(self) -> None:
+        httpx.post(f"{self.info['braze_url']}/_standin/reset", timeout=30)
+
+    def cpu(self) -> float:
+        """CPU seconds the stand-in's process has used."""
+        with open(f"/proc/{self.process.pid}/stat") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
     def stop(self) -> None:
         assert self.process.stdin is not None
@@ -243,8 +328,13 @@ def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rows", type=int, default=1_000_000, help="rows of the large table (and rows' worth for httpx alone)")
     parser.add_argument("--small-rows", type=int, default=100_000)
-    parser.add_argument("--rate-rows", type=int, default=150_000)
-    parser.add_argument("--rounds", type=int, default=3, help="bare read and sync alternate this many times; medians are used")
+    parser.add_argument("--pair-rows", type=int, default=300_000, help="rows of each of the two syncs started together")
+    parser.add_argument("--latencies", default="0,50,150,300", help="Braze stand-in latencies to measure, in ms")
+    parser.add_argument(
+        "--rounds", type=int, default=3, help="bare read, httpx alone and the 0 ms sync alternate this many times"
+    )
+    parser.add_argument("--baseline", help="a git revision whose sync is measured beside this one (same tables, same run)")
+    parser.add_argument("--baseline-latencies", default="0,150")
     parser.add_argument("--child")
     parser.add_argument("--port", type=int)
     parser.add_argument("--table")
@@ -256,93 +346,138 @@ def main() -> int:
     parser.add_argument("--dry-run", action="store_true")
     args = parser.parse_args()
     if args.child:
-        children = {"bare": child_bare, "httpx": child_httpx, "sync": child_sync}
+        children = {"bare": child_bare, "httpx": child_httpx, "sync": child_sync, "pair": child_pair, "app": child_app}
         result = children[args.child](args)
         print(json.dumps(result))
         return 0
 
-    print(f"cdi-tui sync benchmark: {args.rows:,} attribute rows, {args.rounds} rounds; {os.cpu_count()} cores", flush=True)
-    standins = StandIns()
-    info = standins.info
+    latencies = [int(value) for value in args.latencies.split(",")]
+    limit_rows_per_second = args.rate_limit / args.rate_window * 75
+    print(f"cdi-tui sync benchmark: {args.rows:,} attribute rows; {os.cpu_count()} cores; Braze limit "
+          f"{args.rate_limit} requests per {args.rate_window:g} s = {limit_rows_per_second:,.0f} rows/s", flush=True)  # fmt: skip
+    warehouse = StandIns("--no-braze")
+    brazes = {latency: StandIns("--no-redshift", "--latency-ms", str(latency)) for latency in latencies}
+    info = warehouse.info
+    port = info["redshift_port"]
+    rows: dict[str, dict[str, Any]] = {}
     try:
         setup_warehouse(info)
         started = time.perf_counter()
         make_table(info, "big", args.rows)
         make_table(info, "small", args.small_rows)
+        make_table(info, "pair_a", args.pair_rows)
+        make_table(info, "pair_b", args.pair_rows)
         print(f"tables filled in {time.perf_counter() - started:.1f}s", flush=True)
-        port = info["redshift_port"]
-        common = {"port": port, "braze_url": info["braze_url"], "api_key": info["api_key"]}
-        bares, httpxs, syncs = [], [], []
+
+        def measured(label: str, latency: int, mode: str, table: str, code: Path | None = None) -> dict[str, Any]:
+            braze = brazes[latency]
+            braze.reset()
+            standin_cpu = braze.cpu()
+            result = run_child(
+                mode, code, table=table, port=port, braze_url=braze.info["braze_url"], api_key=braze.info["api_key"]
+            )
+            stats = braze.stats()["stats"]
+            result["standin_cpu_per_request"] = (braze.cpu() - standin_cpu) / max(stats["requests"], 1)
+            result["requests"], result["refused"] = stats["requests"], stats["rate_limited"]
+            result["peak_in_flight"] = stats["peak_in_flight"]
+            print(line(label, result), flush=True)
+            return result
+
+        bares, httpxs, zero = [], [], []
+        near = brazes[latencies[0]]
         for round_number in range(1, args.rounds + 1):
             bares.append(run_child("bare", port=port, table="big"))
             print(line(f"bare FETCH #{round_number}", bares[-1]), flush=True)
-            httpxs.append(run_child("httpx", rows=args.rows, braze_url=info["braze_url"], api_key=info["api_key"]))
+            httpxs.append(run_child("httpx", rows=args.rows, braze_url=near.info["braze_url"], api_key=near.info["api_key"]))
             assert httpxs[-1]["refused"] == 0, httpxs[-1]
             print(line(f"httpx alone #{round_number}", httpxs[-1]), flush=True)
-            syncs.append(run_child("sync", table="big", **common))
-            print(line(f"sync #{round_number}", syncs[-1]), flush=True)
-        small = run_child("sync", table="small", **common)
-        print(line("sync (small)", small), flush=True)
+            zero.append(measured(f"sync {latencies[0]} ms #{round_number}", latencies[0], "sync", "big"))
+        rows[f"{latencies[0]} ms"] = sorted(zero, key=lambda result: result["wall"])[len(zero) // 2]
+        for latency in latencies[1:]:
+            rows[f"{latency} ms"] = measured(f"sync {latency} ms", latency, "sync", "big")
+        baseline: dict[str, dict[str, Any]] = {}
+        if args.baseline:
+            with tempfile.TemporaryDirectory(prefix="cdi-baseline-") as folder:
+                checkout = Path(folder) / "code"
+                subprocess.run(["git", "-C", str(HERE.parents[2]), "worktree", "add", "--detach", "-q", str(checkout), args.baseline],
+                               check=True)  # fmt: skip
+                try:
+                    for latency in [int(value) for value in args.baseline_latencies.split(",")]:
+                        if latency in brazes:
+                            label = f"{latency} ms"
+                            baseline[label] = measured(f"before {label}", latency, "sync", "big", code=checkout)
+                finally:
+                    subprocess.run(
+                        ["git", "-C", str(HERE.parents[2]), "worktree", "remove", "--force", str(checkout)], check=False
+                    )
+        far = 150 if 150 in brazes else latencies[-1]
+        small = measured(f"sync {far} ms small", far, "sync", "small")
+        pair = measured(f"2 syncs {far} ms", far, "pair", "pair_a,pair_b")
+        app = measured(f"app + sync {far} ms", far, "app", "pair_a")
     finally:
-        standins.stop()
-
-    limited = StandIns("--no-redshift", "--rate-limit", "300", "--rate-window", "3")
-    warehouse = StandIns()  # a fresh warehouse for the rate test
-    try:
-        setup_warehouse(warehouse.info)
-        make_table(warehouse.info, "rated", args.rate_rows)
-        rated = run_child(
-            "sync", table="rated", port=warehouse.info["redshift_port"], braze_url=limited.info["braze_url"],
-            api_key=limited.info["api_key"], rate_limit=300, rate_window=3,
-        )  # fmt: skip
-        print(line("sync (300/3s)", rated), flush=True)
-        rated_stats = limited.stats()["stats"]
-    finally:
-        limited.stop()
         warehouse.stop()
+        for braze in brazes.values():
+            braze.stop()
 
-    bare_cpu_per_row = statistics.median(result["cpu"] / result["rows"] for result in bares)
-    sync_cpu_per_row = statistics.median(result["cpu"] / result["rows"] for result in syncs)
-    httpx_cpu_per_row = statistics.median(result["cpu"] / result["rows"] for result in httpxs)
-    big = sorted(syncs, key=lambda result: result["wall"])[len(syncs) // 2]
-    peak_large = max(result["rss_mb"] for result in syncs)
-    allowed_rps = 300 / 3
-    achieved_rps = rated_stats["requests"] / rated["wall"]
-    refused_share = rated_stats["rate_limited"] / max(rated_stats["requests"], 1)
+    bare_cpu = statistics.median(result["cpu"] / result["rows"] for result in bares)
+    httpx_cpu = statistics.median(result["cpu"] / result["rows"] for result in httpxs)
+    print()
+    print(f"{'Braze latency':<14}{'rows/s':>9}{'of limit':>10}{'CPU/row':>10}{'peak RSS':>10}{'429s':>7}"
+          f"{'in flight':>11}   stand-in: CPU/request, ceiling on one core")  # fmt: skip
+    table = []
+    for label, result in rows.items():
+        rate = result["rows"] / result["wall"]
+        ceiling = 1 / result["standin_cpu_per_request"] if result["standin_cpu_per_request"] else float("inf")
+        entry = {
+            "latency": label,
+            "rows_per_second": round(rate),
+            "share_of_limit": round(rate / limit_rows_per_second, 3),
+            "cpu_us_per_row": round(result["cpu"] / result["rows"] * 1e6, 2),
+            "peak_rss_mb": round(result["rss_mb"]),
+            "refused_share": round(result["refused"] / max(result["requests"], 1), 4),
+            "peak_in_flight": result["peak_in_flight"],
+            "standin_us_per_request": round(result["standin_cpu_per_request"] * 1e6),
+            "standin_ceiling_rows_per_second": round(ceiling * 75),
+        }
+        before = baseline.get(label)
+        if before is not None:
+            entry["before_rows_per_second"] = round(before["rows"] / before["wall"])
+            entry["before_cpu_us_per_row"] = round(before["cpu"] / before["rows"] * 1e6, 2)
+        table.append(entry)
+        print(f"{label:<14}{entry['rows_per_second']:>9,}{entry['share_of_limit']:>10.1%}{entry['cpu_us_per_row']:>8} us"
+              f"{entry['peak_rss_mb']:>7} MB{entry['refused_share']:>7.2%}{entry['peak_in_flight']:>11}   "
+              f"{entry['standin_us_per_request']} us, {ceiling:,.0f} requests/s = {ceiling * 75:,.0f} rows/s")  # fmt: skip
+        if before is not None:
+            print(f"{'  before':<14}{entry['before_rows_per_second']:>9,}"
+                  f"{entry['before_rows_per_second'] / limit_rows_per_second:>10.1%}{entry['before_cpu_us_per_row']:>8} us"
+                  f"   ({args.baseline}; now {rate / entry['before_rows_per_second']:.2f}x the rows/s)")  # fmt: skip
+    big_far = rows.get(f"{far} ms", rows[f"{latencies[-1]} ms"])
+    walls = sorted(pair["walls"].values())
     figures = {
-        "rows": big["rows"],
-        "end_to_end_rows_per_second": round(big["rows"] / big["wall"]),
-        "sync_cpu_us_per_row": round(sync_cpu_per_row * 1e6, 2),
-        "bare_fetch_cpu_us_per_row": round(bare_cpu_per_row * 1e6, 2),
-        "cpu_ratio_sync_to_bare": round(sync_cpu_per_row / bare_cpu_per_row, 2),
-        "httpx_alone_cpu_us_per_row": round(httpx_cpu_per_row * 1e6, 2),
+        "latencies": table,
+        "bare_fetch_cpu_us_per_row": round(bare_cpu * 1e6, 2),
+        "httpx_alone_cpu_us_per_row": round(httpx_cpu * 1e6, 2),
         "httpx_alone_us_per_request": round(statistics.median(r["cpu"] / r["requests"] for r in httpxs) * 1e6),
-        "floor_ratio_bare_plus_httpx_to_bare": round((bare_cpu_per_row + httpx_cpu_per_row) / bare_cpu_per_row, 2),
-        "peak_rss_mb_large": round(peak_large),
-        "peak_rss_mb_small": round(small["rss_mb"]),
-        "rss_large_over_small": round(peak_large / small["rss_mb"], 2),
-        "rate_test_rows": rated["rows"],
-        "rate_test_requests": rated_stats["requests"],
-        "rate_test_share_of_allowed_rate": round(achieved_rps / allowed_rps, 3),
-        "rate_test_refused_share": round(refused_share, 4),
+        "rss_mb_large_far": round(big_far["rss_mb"]),
+        "rss_mb_small_far": round(small["rss_mb"]),
+        "rss_large_over_small": round(big_far["rss_mb"] / small["rss_mb"], 2),
+        "pair_walls_s": [round(wall, 1) for wall in walls],
+        "pair_slower_over_faster": round(walls[-1] / walls[0], 3),
+        "pair_rows_per_second": round(pair["rows"] / pair["wall"]),
+        "app_timer_median_ms": round(app["timer_median_ms"], 1),
+        "app_timer_p95_ms": round(app["timer_p95_ms"], 1),
+        "app_timer_worst_ms": round(app["timer_worst_ms"], 1),
+        "app_sync_rows_per_second": round(app["rows"] / app["wall"]),
     }
     print()
-    print(f"end-to-end          {figures['end_to_end_rows_per_second']:>10,} rows/s (median run)")
-    print(f"sync CPU per row    {figures['sync_cpu_us_per_row']:>10} us (median of {args.rounds})")
-    print(f"bare FETCH per row  {figures['bare_fetch_cpu_us_per_row']:>10} us (median of {args.rounds})")
-    print(f"ratio sync / bare   {figures['cpu_ratio_sync_to_bare']:>10}    (target <= 2.5)")
-    print(
-        f"httpx alone per row {figures['httpx_alone_cpu_us_per_row']:>10} us ({figures['httpx_alone_us_per_request']} us a request "
-        f"of 75 objects); bare + httpx alone = {figures['floor_ratio_bare_plus_httpx_to_bare']}x the bare read"
-    )
-    print(
-        f"peak RSS large/small {figures['peak_rss_mb_large']:>5} MB / {figures['peak_rss_mb_small']} MB"
-        "  (targets <= 250 MB, within 20%)"
-    )
-    print(
-        f"rate test (300/3s)  {figures['rate_test_share_of_allowed_rate']:>10.1%} of the allowed rate, "
-        f"{figures['rate_test_refused_share']:.2%} refused  (targets >= 90%, <= 1%)"
-    )
+    print(f"floors: bare FETCH {figures['bare_fetch_cpu_us_per_row']} us/row; httpx alone (blocking, 0 ms) "
+          f"{figures['httpx_alone_cpu_us_per_row']} us/row ({figures['httpx_alone_us_per_request']} us a request)")  # fmt: skip
+    print(f"peak RSS at {far} ms: {figures['rss_mb_large_far']} MB ({args.rows:,} rows) / {figures['rss_mb_small_far']} MB "
+          f"({args.small_rows:,} rows) = {figures['rss_large_over_small']}x  (targets <= 250 MB, within 20%)")  # fmt: skip
+    print(f"two {args.pair_rows:,}-row syncs together at {far} ms: {walls[0]:.1f} s and {walls[-1]:.1f} s "
+          f"({figures['pair_slower_over_faster']}x; target within 1.25x), {figures['pair_rows_per_second']:,} rows/s together")  # fmt: skip
+    print(f"app during a sync at {far} ms: 50 ms timer median {figures['app_timer_median_ms']} ms, "
+          f"p95 {figures['app_timer_p95_ms']} ms (target <= 100), worst {figures['app_timer_worst_ms']} ms")  # fmt: skip
     print(json.dumps(figures))
     return 0
 
