@@ -62,6 +62,8 @@ class Dispatcher(Generic[Job]):
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._tasks: set[asyncio.Task[None]] = set()
+        self._inbox: deque[tuple[Job, Sequence[BrazeObject]]] = deque()  # submitted, not yet taken by the loop
+        self._wake_pending = False
         self._recent: deque[float] = deque(maxlen=5)  # round trips of the last requests sent inline
         self.pending = 0  # submitted to the loop, result not yet handed back
         self.peak_in_flight = 0
@@ -92,7 +94,10 @@ class Dispatcher(Generic[Job]):
         assert self._loop is not None
         self.pending += 1
         self.peak_in_flight = max(self.peak_in_flight, self.pending)
-        self._loop.call_soon_threadsafe(self._spawn, job, items)
+        self._inbox.append((job, items))
+        if not self._wake_pending:  # one wake-up (a write to the loop's pipe) for all that came since
+            self._wake_pending = True
+            self._loop.call_soon_threadsafe(self._spawn_all)
 
     def drain(self, on_result: OnResult[Job], block: bool = False, timeout: float | None = None) -> None:
         """Hand finished results to ``on_result``; with ``block``, wait up to ``timeout`` for the first."""
@@ -137,10 +142,15 @@ class Dispatcher(Generic[Job]):
         self._thread = threading.Thread(target=loop.run_forever, name="braze-send", daemon=True)
         self._thread.start()
 
-    def _spawn(self, job: Job, items: Sequence[BrazeObject]) -> None:
-        task = asyncio.get_running_loop().create_task(self._send_one(job, items))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+    def _spawn_all(self) -> None:
+        self._wake_pending = False  # before taking: a job added from now on schedules a new wake-up
+        loop = asyncio.get_running_loop()
+        inbox = self._inbox
+        while inbox:
+            job, items = inbox.popleft()
+            task = loop.create_task(self._send_one(job, items))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
 
     async def _send_one(self, job: Job, items: Sequence[BrazeObject]) -> None:
         result: Result
