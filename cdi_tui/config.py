@@ -98,6 +98,12 @@ class Integration:
     notify_row_error_percent: float | None = None
     notify_success: bool = False
     notify_no_rows: bool = False
+    send_changed_only: bool | None = None  # None: on for custom attributes
+
+    @property
+    def sends_changed_only(self) -> bool:
+        """Only changed attribute values are sent (custom attributes integrations)."""
+        return self.data_type == "attributes" and self.send_changed_only is not False
 
     @property
     def table_name(self) -> TableName:

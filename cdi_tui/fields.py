@@ -279,6 +279,7 @@ class FieldSpec:
     required: bool = True
     secret: bool = False
     choices: tuple[str, ...] = ()
+    off_flag: str | None = None  # a yes/no option's flag for "no" (its default then depends on other values)
 
     @property
     def cli_flag(self) -> str:
@@ -328,6 +329,16 @@ INTEGRATION_FIELDS: tuple[FieldSpec, ...] = (
         required=False,
     ),
     FieldSpec("state", "State", validate_state, "draft, active or paused", default="draft", choices=STATES),
+    FieldSpec(
+        "send_changed_only",
+        "Send only changed attributes",
+        validate_bool,
+        "custom attributes: send only values that changed since they were delivered (default for attributes; "
+        "assumes nothing else writes these attributes in Braze)",
+        default=None,
+        required=False,
+        off_flag="--send-all",
+    ),
     FieldSpec(
         "update_existing_only",
         "Update existing users only",

@@ -52,7 +52,9 @@ CREATE TABLE IF NOT EXISTS runs (
     error TEXT,
     warnings TEXT NOT NULL DEFAULT '[]',
     pid INTEGER,
-    notification TEXT
+    notification TEXT,
+    data_points INTEGER NOT NULL DEFAULT 0,
+    rows_unchanged INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS runs_by_integration ON runs (integration, id);
 CREATE TABLE IF NOT EXISTS row_errors (
@@ -147,6 +149,8 @@ class RunRecord:
     error: str | None
     warnings: list[str]
     notification: str | None
+    data_points: int = 0  # attributes sent, events and purchases (deletes count none)
+    rows_unchanged: int = 0  # rows not sent: every value was already delivered
 
     @property
     def duration_seconds(self) -> float | None:
@@ -176,6 +180,8 @@ class RunRecord:
             "error": self.error,
             "warnings": self.warnings,
             "notification": self.notification,
+            "data_points": self.data_points,
+            "rows_unchanged": self.rows_unchanged,
         }
 
 
@@ -234,6 +240,14 @@ class RunLog:
         self._conn.execute("PRAGMA busy_timeout=30000")
         with self._lock:
             self._conn.executescript(_SCHEMA)
+            self._add_missing_columns()
+
+    def _add_missing_columns(self) -> None:
+        """Run logs written before a column existed get it (with its default)."""
+        present = {row[1] for row in self._conn.execute("PRAGMA table_info(runs)")}
+        for column in ("data_points", "rows_unchanged"):
+            if column not in present:
+                self._conn.execute(f"ALTER TABLE runs ADD COLUMN {column} INTEGER NOT NULL DEFAULT 0")
 
     def close(self) -> None:
         with self._lock:
@@ -312,6 +326,8 @@ class RunLog:
             error=row["error"],
             warnings=json.loads(row["warnings"] or "[]"),
             notification=row["notification"],
+            data_points=row["data_points"],
+            rows_unchanged=row["rows_unchanged"],
         )
 
     def run(self, run_id: int) -> RunRecord | None:

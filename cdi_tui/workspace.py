@@ -23,7 +23,8 @@ from cdi_tui.config import (
     with_credential,
     with_integration,
 )
-from cdi_tui.engine.sync import ProgressCallback, SyncEngine, SyncOptions
+from cdi_tui.engine.changes import DeliveredStore
+from cdi_tui.engine.sync import DELIVERED_FILE, ProgressCallback, SyncEngine, SyncOptions
 from cdi_tui.paths import AppPaths
 from cdi_tui.runlog import RunLog, RunRecord
 from cdi_tui.secret_store import CredentialsService, braze_key_account, credential_account, smtp_password_account
@@ -40,6 +41,7 @@ class Workspace:
         self.store = ConfigStore(paths.config_file)
         self.secrets = secrets
         self._runlog: RunLog | None = None
+        self._delivered: DeliveredStore | None = None
         self._runlog_lock = threading.Lock()
 
     @property
@@ -49,10 +51,21 @@ class Workspace:
                 self._runlog = RunLog(self.paths.run_log)
             return self._runlog
 
+    @property
+    def delivered(self) -> DeliveredStore:
+        """What attribute integrations delivered, for "send only changed attributes"."""
+        with self._runlog_lock:
+            if self._delivered is None:
+                self._delivered = DeliveredStore(self.paths.data_dir / DELIVERED_FILE)
+            return self._delivered
+
     def close(self) -> None:
         if self._runlog is not None:
             self._runlog.close()
             self._runlog = None
+        if self._delivered is not None:
+            self._delivered.close()
+            self._delivered = None
 
     def config(self) -> Config:
         return self.store.load()
@@ -140,7 +153,10 @@ class Workspace:
             result.append(updated)
             return with_integration(config, updated)
 
+        before = self.integration(name)
         self.store.update(change)
+        if (result[0].credential, result[0].table) != (before.credential, before.table):
+            self.delivered.forget_integration(name)  # another source: what was delivered from the old one is no guide
         return result[0]
 
     def remove_integration(self, name: str) -> None:
@@ -150,6 +166,7 @@ class Workspace:
 
         self.store.update(change)
         self.runlog.forget_integration(name)
+        self.delivered.forget_integration(name)
 
     def test_integration(self, name: str, preview_rows: int = 100) -> ConnectionTestResult:
         """Run the connection test; a pass is remembered for this connection and table."""
@@ -214,7 +231,9 @@ class Workspace:
 
     # syncs --------------------------------------------------------------------------------
     def engine(self, config: Config | None = None) -> SyncEngine:
-        return SyncEngine(config or self.config(), self.secrets, self.runlog, self.paths.data_dir / "locks")
+        return SyncEngine(
+            config or self.config(), self.secrets, self.runlog, self.paths.data_dir / "locks", delivered=self.delivered
+        )
 
     def sync(
         self,

@@ -36,7 +36,11 @@ def add_field_flags(parser: argparse.ArgumentParser, specs: tuple[FieldSpec, ...
     for spec in specs:
         if spec.key in skip:
             continue
-        if spec.validate.__name__ == "validate_bool":
+        if spec.validate.__name__ == "validate_bool" and spec.off_flag:
+            pair = parser.add_mutually_exclusive_group()
+            pair.add_argument(spec.cli_flag, dest=spec.key, action="store_true", default=None, help=spec.help)
+            pair.add_argument(spec.off_flag, dest=spec.key, action="store_false", default=None, help=f"not {spec.cli_flag}")
+        elif spec.validate.__name__ == "validate_bool":
             parser.add_argument(spec.cli_flag, dest=spec.key, action="store_true", help=spec.help)
         elif spec.validate.__name__ == "validate_emails":
             from cdi_tui.fields import validate_email

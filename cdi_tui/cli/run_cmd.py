@@ -40,7 +40,13 @@ def register(commands: Any) -> None:
     sync.add_argument("--full-resync", action="store_true", help="forget the watermark and send every row again")
     sync.add_argument("--dry-run", action="store_true", help="read, validate and count; send nothing")
     sync.add_argument("--json", action="store_true", help="print the result as one JSON object on the last line")
-    sync.set_defaults(handler=sync_command)
+    sync.set_defaults(handler=sync_command, estimate=False)
+    estimate = commands.add_parser(
+        "estimate", help="what a sync would spend now: data points and unchanged rows (a dry run: reads and checks, sends nothing)"
+    )
+    estimate.add_argument("name")
+    estimate.add_argument("--json", action="store_true", help="print the result as one JSON object on the last line")
+    estimate.set_defaults(handler=sync_command, estimate=True, dry_run=True, full_resync=False)
     runs = commands.add_parser("runs", help="the run history of an integration")
     runs.add_argument("name")
     runs.add_argument("--limit", type=int, default=20)
@@ -185,6 +191,8 @@ def sync_command(args: argparse.Namespace) -> int:
         "rows_failed": record.rows_failed,
         "rows_skipped": record.rows_skipped,
         "watermark": _watermark_text(record),
+        "data_points": record.data_points,
+        "rows_unchanged": record.rows_unchanged,
     }
     if not args.json:
         _print_run_report(record)
@@ -204,6 +212,12 @@ def _print_run_report(record: Any) -> None:
         f"Run #{record.id} of '{record.integration}': [{colour}]{record.status}[/]{dry} in {duration}: "
         f"read {record.rows_read}, sent {record.rows_sent}, failed {record.rows_failed}, skipped {record.rows_skipped}"
         + (f", retried {record.rows_retried}" if record.rows_retried else "")
+        + (f", unchanged {record.rows_unchanged}" if record.rows_unchanged else "")
+    )
+    spent = "would spend" if record.dry_run else "spent"
+    console.print(
+        f"  data points {spent}: {record.data_points:,}"
+        + (f" ({record.rows_unchanged:,} unchanged row(s) not sent)" if record.rows_unchanged else "")
     )
     if record.watermark_after:
         console.print(f"  watermark: {record.watermark_after}")
@@ -225,7 +239,10 @@ def runs_command(args: argparse.Namespace) -> int:
     if not records:
         print(f"No runs of '{args.name}' yet. Start one with: cdi-tui sync {args.name}")
         return EXIT_OK
-    table = Table("RUN", "TRIGGER", "STATUS", "READ", "SENT", "FAILED", "SKIPPED", "LAST UPDATED_AT", "STARTED", "DURATION")
+    table = Table(
+        "RUN", "TRIGGER", "STATUS", "READ", "SENT", "FAILED", "SKIPPED", "UNCHANGED", "DATA POINTS", "LAST UPDATED_AT",
+        "STARTED", "DURATION",
+    )  # fmt: skip
     for record in records:
         table.add_row(
             str(record.id),
@@ -235,6 +252,8 @@ def runs_command(args: argparse.Namespace) -> int:
             str(record.rows_sent),
             str(record.rows_failed),
             str(record.rows_skipped),
+            str(record.rows_unchanged),
+            str(record.data_points),
             _watermark_text(record) or "-",
             record.started_at.isoformat(sep=" ", timespec="seconds"),
             f"{record.duration_seconds:.1f}s" if record.duration_seconds is not None else "-",

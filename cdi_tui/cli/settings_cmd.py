@@ -9,7 +9,7 @@ from rich.console import Console
 from rich.table import Table
 
 from cdi_tui.cli.common import add_field_flags, field_type, open_workspace, print_json, read_secret
-from cdi_tui.cli.main import CommandError
+from cdi_tui.cli.main import CommandError, UsageError
 from cdi_tui.config import BrazeSettings, Credential, Integration
 from cdi_tui.fields import BRAZE_FIELDS, CREDENTIAL_FIELDS, DATA_TYPE_LABELS, INTEGRATION_FIELDS, field_by_key, validate_name
 from cdi_tui.secret_store import braze_key_account
@@ -214,6 +214,8 @@ def integrations_add_command(args: argparse.Namespace) -> int:
     workspace = open_workspace()
     values = {spec.key: getattr(args, spec.key) for spec in INTEGRATION_FIELDS if spec.key != "state"}
     values["contact_emails"] = tuple(dict.fromkeys(values["contact_emails"]))
+    if values["send_changed_only"] is not None and values["data_type"] != "attributes":
+        raise UsageError("--send-changed-only and --send-all apply to custom attributes integrations only")
     integration = Integration(name=args.name, **values)
     workspace.add_integration(integration)
     print(
@@ -234,6 +236,7 @@ def integration_summary(workspace: Any, integration: Integration, tested: bool) 
         "contact_emails": list(integration.contact_emails),
         "state": integration.state,
         "update_existing_only": integration.update_existing_only,
+        "send_changed_only": integration.sends_changed_only,
         "tested": tested,
         "last_run": None
         if last is None

@@ -16,6 +16,7 @@ from typing import Any
 
 from cdi_tui.braze.client import BrazeClient, BrazeError, SendCancelled, SendOutcome
 from cdi_tui.braze.objects import BrazeObject
+from cdi_tui.engine.changes import ChangeFilter, DeliveredStore, data_points, user_key
 from cdi_tui.engine.frontier import Frontier, Segment
 from cdi_tui.engine.run_state import RunState
 from cdi_tui.engine.senders import Dispatcher, Result
@@ -46,6 +47,8 @@ class Pump:
     batch_limit: objects a request.
     max_open_segments: segments handed on and not yet passed by the watermark, at most.
     checkpoint_seconds: how often the run's counts are saved while it runs.
+    changes: for "send only changed attributes": keeps unchanged values out of requests.
+    deleted_users: for a deletes integration: the store that forgets the users Braze deleted.
     """
 
     def __init__(
@@ -59,6 +62,8 @@ class Pump:
         batch_limit: int,
         max_open_segments: int,
         checkpoint_seconds: float,
+        changes: ChangeFilter | None = None,
+        deleted_users: DeliveredStore | None = None,
     ) -> None:
         self.state = state
         self.runlog = runlog
@@ -69,6 +74,8 @@ class Pump:
         self.batch_limit = batch_limit
         self.max_open_segments = max(1, max_open_segments)
         self.checkpoint_seconds = checkpoint_seconds
+        self.changes = changes
+        self.deleted_users = deleted_users
         self.exhausted_in_a_row = 0
         self.last_checkpoint = time.monotonic()
 
@@ -158,8 +165,13 @@ class Pump:
         if segment.errors:
             self.runlog.add_row_errors(segment.errors)
             state.failed += len(segment.errors)
+        if self.changes is not None and segment.items:
+            segment.items, unchanged = self.changes.changed(segment.items)
+            state.unchanged += unchanged
         if dispatcher is None or not segment.items:
             state.skipped += len(segment.items)
+            if dispatcher is None:  # a dry run: what the objects would spend
+                state.data_points += sum(data_points(item) for item in segment.items)
             segment.done = True
             self._moved()
             return
@@ -170,8 +182,11 @@ class Pump:
     def _on_result(self, segment: Segment, result: Result) -> None:
         if isinstance(result, SendOutcome):
             self._settle(segment, result)
-        elif isinstance(result, BrazeError):
-            self.state.fail(result)
+        else:
+            if self.changes is not None:
+                self.changes.settled((), segment.items)
+            if isinstance(result, BrazeError):
+                self.state.fail(result)
         # SendCancelled: the segment stays not done; the next run sends it again
         if self.dispatcher is not None:
             self.state.in_flight = self.dispatcher.pending
@@ -183,11 +198,19 @@ class Pump:
             self._record_failures(outcome)
         elif outcome.delivered:
             self.exhausted_in_a_row = 0
+        self._delivered(outcome.delivered)
+        if self.changes is not None:
+            self.changes.settled(outcome.delivered, segment.items)
         self.state.sent += len(outcome.delivered)
         segment.done = True
         segment.items = []
         self._moved()
         self.state.report()
+
+    def _delivered(self, items: list[BrazeObject]) -> None:
+        self.state.data_points += sum(data_points(item) for item in items)
+        if self.deleted_users is not None and items:
+            self.deleted_users.forget_users([user_key(item.body) for item in items])
 
     def _record_failures(self, outcome: SendOutcome) -> None:
         """Row errors for the objects Braze rejected; the retry list for those that could not be sent."""
@@ -209,6 +232,43 @@ class Pump:
         elif outcome.delivered:
             self.exhausted_in_a_row = 0
 
+    def send_retry_list(self, client: BrazeClient, retry_rows: list[Any]) -> None:
+        """Send the retry list (rows whose retries ran out in earlier runs) before any new row."""
+        state, runlog, batch_limit = self.state, self.runlog, self.batch_limit
+        send = client.send_delete if state.integration.data_type == "deletes" else client.send_track
+        for start in range(0, len(retry_rows), batch_limit):
+            if state.cancel.is_set():
+                return
+            chunk = retry_rows[start : start + batch_limit]
+            items = [BrazeObject(row.array_name, row.body, row) for row in chunk]
+            try:
+                outcome = send(items)
+            except SendCancelled:
+                return
+            self._delivered(outcome.delivered)
+            if self.changes is not None:
+                self.changes.remember(outcome.delivered)
+            done_ids = [item.ref.id for item in outcome.delivered]
+            errors = []
+            for item, reason in outcome.rejected:
+                done_ids.append(item.ref.id)
+                errors.append(item_error(state, item, "braze_rejected", reason))
+            still = [item for item, _reason in outcome.transient]
+            gave_up = [item for item in still if item.ref.attempts + 1 >= MAX_RETRY_ATTEMPTS]
+            for item in gave_up:
+                done_ids.append(item.ref.id)
+                errors.append(item_error(state, item, "retries_exhausted", f"gave up after {MAX_RETRY_ATTEMPTS} runs"))
+            runlog.add_row_errors(errors)
+            runlog.remove_retry_rows(done_ids)
+            runlog.bump_retry_attempts([item.ref.id for item in still if item not in gave_up])
+            state.retried += len(chunk)
+            state.sent += len(outcome.delivered)
+            state.failed += len(outcome.rejected) + len(still)
+            state.report()
+            if still:
+                state.stop_reason = f"Braze could not be reached: {outcome.transient[0][1]}"
+                return
+
     def _moved(self) -> None:
         """After a segment is done: move the watermark; save the run's counts now and then."""
         self.frontier.advance()
@@ -217,37 +277,3 @@ class Pump:
             state = self.state
             self.runlog.update_run(state.run_id, rows_read=state.read, rows_sent=state.sent, rows_failed=state.failed)
             self.last_checkpoint = now
-
-
-def send_retry_rows(state: RunState, runlog: RunLog, client: BrazeClient, retry_rows: list[Any], batch_limit: int) -> None:
-    """Send the retry list (rows whose retries ran out in earlier runs) before any new row."""
-    send = client.send_delete if state.integration.data_type == "deletes" else client.send_track
-    for start in range(0, len(retry_rows), batch_limit):
-        if state.cancel.is_set():
-            return
-        chunk = retry_rows[start : start + batch_limit]
-        items = [BrazeObject(row.array_name, row.body, row) for row in chunk]
-        try:
-            outcome = send(items)
-        except SendCancelled:
-            return
-        done_ids = [item.ref.id for item in outcome.delivered]
-        errors = []
-        for item, reason in outcome.rejected:
-            done_ids.append(item.ref.id)
-            errors.append(item_error(state, item, "braze_rejected", reason))
-        still = [item for item, _reason in outcome.transient]
-        gave_up = [item for item in still if item.ref.attempts + 1 >= MAX_RETRY_ATTEMPTS]
-        for item in gave_up:
-            done_ids.append(item.ref.id)
-            errors.append(item_error(state, item, "retries_exhausted", f"gave up after {MAX_RETRY_ATTEMPTS} runs"))
-        runlog.add_row_errors(errors)
-        runlog.remove_retry_rows(done_ids)
-        runlog.bump_retry_attempts([item.ref.id for item in still if item not in gave_up])
-        state.retried += len(chunk)
-        state.sent += len(outcome.delivered)
-        state.failed += len(outcome.rejected) + len(still)
-        state.report()
-        if still:
-            state.stop_reason = f"Braze could not be reached: {outcome.transient[0][1]}"
-            return

@@ -29,10 +29,12 @@ class Progress:
     elapsed: float
     message: str = ""
     in_flight: int = 0  # requests under way to Braze
+    unchanged: int = 0  # rows not sent: nothing in them changed since it was delivered
+    data_points: int = 0  # attributes set, events and purchases delivered (or, in a dry run, that would be)
 
     @property
     def done(self) -> int:
-        return self.sent + self.failed + self.skipped
+        return self.sent + self.failed + self.skipped + self.unchanged
 
     @property
     def rate(self) -> float:
@@ -67,6 +69,8 @@ class RunState:
     skipped: int = 0
     retried: int = 0
     in_flight: int = 0
+    unchanged: int = 0
+    data_points: int = 0
     warnings: list[str] = field(default_factory=list)
     fatal: BaseException | None = None  # ends the run as an error
     stop_reason: str | None = None  # Braze unreachable: ends the run as an error
@@ -110,6 +114,8 @@ class RunState:
             time.monotonic() - self.started,
             message,
             self.in_flight,
+            self.unchanged,
+            self.data_points,
         )
 
     def set_phase(self, phase: str) -> None:

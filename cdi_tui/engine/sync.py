@@ -35,10 +35,11 @@ from cdi_tui.braze.client import BrazeClient, BrazeError, RetryPolicy, shared_li
 from cdi_tui.braze.rules import MAX_DELETE_IDENTIFIERS, MAX_OBJECTS_COMBINED_MAU, MAX_OBJECTS_PER_ARRAY
 from cdi_tui.checks import connection_settings, integration_fingerprint
 from cdi_tui.config import DEFAULT_MAX_IN_FLIGHT, Config, Integration
+from cdi_tui.engine.changes import ChangeFilter, DeliveredStore
 from cdi_tui.engine.frontier import Frontier, Segment
 from cdi_tui.engine.lock import RunInProgress, RunLock
 from cdi_tui.engine.outcome import run_outcome
-from cdi_tui.engine.pump import Pump, send_retry_rows
+from cdi_tui.engine.pump import Pump
 from cdi_tui.engine.run_state import Progress, ProgressCallback, RunState
 from cdi_tui.engine.senders import Dispatcher
 from cdi_tui.engine.transform import RowTransformer
@@ -50,6 +51,7 @@ from cdi_tui.warehouse.source import RedshiftSource, TableShape
 log = logging.getLogger("cdi_tui.engine")
 
 DEFAULT_MAX_ROWS = 500_000_000
+DELIVERED_FILE = "delivered.sqlite3"
 
 
 class SyncRefused(Exception):
@@ -94,12 +96,21 @@ class SyncEngine:
         runlog: RunLog,
         lock_dir: Path,
         clock: Callable[[], datetime] = utc_now,
+        delivered: DeliveredStore | None = None,
     ) -> None:
         self.config = config
         self.secrets = secrets
         self.runlog = runlog
         self.lock_dir = lock_dir
         self.clock = clock
+        self._delivered = delivered
+
+    @property
+    def delivered(self) -> DeliveredStore:
+        """What attribute integrations delivered (for "send only changed attributes"), beside the run log."""
+        if self._delivered is None:
+            self._delivered = DeliveredStore(self.runlog.path.with_name(DELIVERED_FILE))
+        return self._delivered
 
     # checks ------------------------------------------------------------------------------
     def ensure_can_sync(self, integration: Integration) -> None:
@@ -190,6 +201,7 @@ class SyncEngine:
             shape = source.check_table(integration.data_type)
             if options.full_resync and not options.dry_run:
                 self.runlog.reset_sync_state(integration.name)
+                self.delivered.forget_integration(integration.name)
             state.set_phase("counting")
             lower, inclusive, upper = self._bounds(source, shape, watermark, state)
             state.total = 0 if upper is None else source.count_rows(shape, lower, inclusive, upper)
@@ -204,6 +216,7 @@ class SyncEngine:
                     pump = self._pump(state, frontier, shape, transformer, None, max_in_flight, options)
                     pump.run(source.stream_rows(shape, lower, inclusive, upper, options.fetch_rows, cancelled=state.stop_sending))
                 return
+            deletes = integration.data_type == "deletes"
             assert api_key is not None
             limiter = shared_limiter(
                 braze_settings.base_url, api_key, braze_settings.requests_per_window, braze_settings.window_seconds
@@ -218,17 +231,17 @@ class SyncEngine:
                 max_in_flight=max_in_flight,
                 stop=state.stop_sending,
             ) as client:
+                dispatcher: Dispatcher[Segment] = Dispatcher(
+                    client,
+                    deletes=deletes,
+                    max_in_flight=max_in_flight,
+                    rate_per_second=braze_settings.requests_per_window / braze_settings.window_seconds,
+                )
+                pump = self._pump(state, frontier, shape, transformer, dispatcher, max_in_flight, options)
                 if retry_rows:
                     state.set_phase("sending")
-                    send_retry_rows(state, self.runlog, client, retry_rows, self._batch_limit(integration))
+                    pump.send_retry_list(client, retry_rows)
                 if upper is not None and not state.should_stop():
-                    dispatcher: Dispatcher[Segment] = Dispatcher(
-                        client,
-                        deletes=integration.data_type == "deletes",
-                        max_in_flight=max_in_flight,
-                        rate_per_second=braze_settings.requests_per_window / braze_settings.window_seconds,
-                    )
-                    pump = self._pump(state, frontier, shape, transformer, dispatcher, max_in_flight, options)
                     pump.run(source.stream_rows(shape, lower, inclusive, upper, options.fetch_rows, cancelled=state.stop_sending))
         except (WarehouseError, BrazeError) as error:
             state.fail(error)
@@ -256,6 +269,10 @@ class SyncEngine:
             self._batch_limit(state.integration),
             max_open_segments=max_in_flight,
             checkpoint_seconds=options.checkpoint_seconds,
+            changes=ChangeFilter(self.delivered, state.name, remember=not state.dry_run)
+            if state.integration.sends_changed_only
+            else None,
+            deleted_users=self.delivered if state.integration.data_type == "deletes" and not state.dry_run else None,
         )
 
     def _batch_limit(self, integration: Integration) -> int:
@@ -320,6 +337,8 @@ class SyncEngine:
             rows_failed=state.failed,
             rows_skipped=state.skipped,
             rows_retried=state.retried,
+            data_points=state.data_points,
+            rows_unchanged=state.unchanged,
             watermark_after=after.as_text() if after else None,
             error=outcome.error,
             warnings=state.warnings,

@@ -1,0 +1,243 @@
+"""Send only changed attributes, and data points counted and estimated: through the real stack
+(redshift-connector -> proxy -> PostgreSQL, httpx -> the Braze stand-in), with the delivered
+values remembered in SQLite beside the run log."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+from helpers import FAST, SyncEnv, at
+from test_cli_commands import Cli, last_json, setup  # noqa: F401  (setup is a fixture)
+
+from cdi_tui.paths import app_paths
+from cdi_tui.runlog import RunLog
+from cdi_tui.standins.braze import BrazeStandIn, FaultPlan
+from cdi_tui.standins.postgres import RedshiftStandIn
+
+pytestmark = pytest.mark.real
+
+PAYLOAD = '\'{"n": \' || g || \', "plan": "Pro", "address": {"city": "Oslo", "zip": "0150"}}\''
+
+
+@pytest.fixture
+def env(redshift: RedshiftStandIn, braze: BrazeStandIn, tmp_path: Path, unique_name: str) -> Iterator[SyncEnv]:
+    sync_env = SyncEnv(redshift, braze, app_paths(tmp_path / "home"), unique_name, f"{unique_name}_u", f"pw-{unique_name}")
+    sync_env.setup()
+    yield sync_env
+    sync_env.teardown()
+
+
+def restamp(env: SyncEnv, name: str, set_sql: str = "", where: str = "TRUE") -> None:
+    """Move UPDATED_AT of rows (a rebuilt table), optionally changing values too."""
+    table = env.ws.integration(name).table_name
+    extra = f", {set_sql}" if set_sql else ""
+    env.redshift.admin_execute(f"UPDATE {table.sql} SET updated_at = updated_at + interval '1 day'{extra} WHERE {where}")
+
+
+def received(env: SyncEnv) -> list[dict[str, Any]]:
+    return env.braze.objects("attributes")
+
+
+def test_an_unchanged_table_re_stamped_sends_nothing_and_counts_every_row_unchanged(env: SyncEnv) -> None:
+    env.create_integration("attrs")
+    env.fill("attrs", 500, payload_sql=PAYLOAD)
+    first = env.sync("attrs")
+    assert (first.status, first.rows_sent, first.rows_unchanged) == ("success", 500, 0)
+    assert first.data_points == 500 * 3  # n, plan, address
+    requests = env.braze.stats.requests
+    restamp(env, "attrs")
+    second = env.sync("attrs")
+    assert (second.status, second.rows_read, second.rows_sent, second.rows_unchanged) == ("success", 500, 0, 500)
+    assert second.data_points == 0
+    assert env.braze.stats.requests == requests  # not one request
+    assert env.ws.runlog.watermark("attrs") is not None and env.sync("attrs").rows_read == 0  # the watermark moved on
+
+
+def test_one_changed_key_sends_exactly_that_key_for_that_user(env: SyncEnv) -> None:
+    env.create_integration("attrs")
+    env.fill("attrs", 200, payload_sql=PAYLOAD)
+    env.sync("attrs")
+    env.braze.reset()
+    restamp(env, "attrs", "payload = replace(payload, '\"Pro\"', '\"Team\"')", "external_id = 'user-42'")
+    record = env.sync("attrs")
+    assert (record.rows_read, record.rows_sent, record.rows_unchanged, record.data_points) == (1, 1, 0, 1)
+    assert received(env) == [{"external_id": "user-42", "plan": "Team"}]
+
+
+def test_a_key_set_to_null_is_sent_as_null_once(env: SyncEnv) -> None:
+    env.create_integration("attrs")
+    env.insert("attrs", [{"updated_at": at(1), "external_id": "u1", "payload": {"plan": "Pro", "n": 1}}])
+    env.sync("attrs")
+    env.insert("attrs", [{"updated_at": at(2), "external_id": "u1", "payload": {"plan": None, "n": 1}}])
+    env.braze.reset()
+    record = env.sync("attrs")
+    assert [obj for obj in received(env)] == [{"external_id": "u1", "plan": None}]
+    assert record.data_points == 1
+    env.insert("attrs", [{"updated_at": at(3), "external_id": "u1", "payload": {"plan": None, "n": 1}}])
+    assert env.sync("attrs").rows_unchanged == 1  # removed already: nothing to send
+
+
+def test_nested_values_in_another_key_order_are_unchanged_and_operations_always_go(env: SyncEnv) -> None:
+    env.create_integration("attrs")
+    env.insert("attrs", [{"updated_at": at(1), "external_id": "u1",
+                          "payload": {"address": {"city": "Oslo", "zip": "0150"}, "tags": ["a", "b"], "coins": {"inc": 5}}}])  # fmt: skip
+    env.sync("attrs")
+    env.braze.reset()
+    env.redshift.admin_execute(
+        f"INSERT INTO {env.ws.integration('attrs').table_name.sql} (updated_at, external_id, payload) VALUES "
+        f'(\'{at(2).isoformat()}\', \'u1\', \'{{"tags": ["a", "b"], "address": {{"zip": "0150", "city": "Oslo"}}, '
+        f'"coins": {{"inc": 5}}}}\')'
+    )
+    record = env.sync("attrs")
+    assert received(env) == [{"external_id": "u1", "coins": {"inc": 5}}]  # an increment is not a value: it is sent
+    assert record.data_points == 1
+    env.insert("attrs", [{"updated_at": at(3), "external_id": "u1", "payload": {"tags": ["b", "a"]}}])
+    env.braze.reset()
+    env.sync("attrs")
+    assert received(env) == [{"external_id": "u1", "tags": ["b", "a"]}]  # arrays compare in order
+
+
+def test_an_object_braze_rejects_is_sent_again_next_run(env: SyncEnv) -> None:
+    env.create_integration("attrs")
+    env.fill("attrs", 100, payload_sql=PAYLOAD)
+    env.braze.set_faults(FaultPlan(reject_external_ids=frozenset({"user-7"})))
+    first = env.sync("attrs")
+    assert (first.status, first.rows_sent, first.rows_failed) == ("partial", 99, 1)
+    env.braze.set_faults(FaultPlan())
+    env.braze.reset()
+    restamp(env, "attrs")
+    second = env.sync("attrs")
+    assert (second.rows_sent, second.rows_unchanged) == (1, 99)
+    assert [obj["external_id"] for obj in received(env)] == ["user-7"]
+    assert set(received(env)[0]) >= {"n", "plan", "address"}  # every key: none was ever delivered
+
+
+def test_a_full_resync_sends_everything_and_send_all_never_filters(env: SyncEnv) -> None:
+    env.create_integration("attrs")
+    env.fill("attrs", 150, payload_sql=PAYLOAD)
+    env.sync("attrs")
+    env.braze.reset()
+    resync = env.sync("attrs", replace(FAST, full_resync=True))
+    assert (resync.rows_sent, resync.rows_unchanged, resync.data_points) == (150, 0, 450)
+    env.ws.update_integration("attrs", send_changed_only=False)
+    env.braze.reset()
+    restamp(env, "attrs")
+    plain = env.sync("attrs")
+    assert (plain.rows_sent, plain.rows_unchanged) == (150, 0)
+
+
+def test_a_deleted_user_is_forgotten_and_its_next_row_sends_every_key(env: SyncEnv) -> None:
+    env.create_integration("attrs")
+    env.create_integration("gone", "deletes")
+    env.fill("attrs", 20, payload_sql=PAYLOAD)
+    env.sync("attrs")
+    env.insert("gone", [{"updated_at": at(1), "external_id": "user-5"}])
+    deleted = env.sync("gone")
+    assert (deleted.rows_sent, deleted.data_points) == (1, 0)  # deletes cost no data point
+    env.braze.reset()
+    restamp(env, "attrs")
+    record = env.sync("attrs")
+    assert (record.rows_sent, record.rows_unchanged) == (1, 19)
+    [obj] = received(env)
+    assert obj["external_id"] == "user-5" and {"n", "plan", "address"} <= set(obj)
+
+
+def test_a_new_table_forgets_what_was_delivered(env: SyncEnv) -> None:
+    env.create_integration("attrs")
+    env.fill("attrs", 30, payload_sql=PAYLOAD)
+    env.sync("attrs")
+    assert env.ws.delivered.users("attrs") == 30
+    env.redshift.admin_execute(f"CREATE TABLE {env.schema}.attrs2 AS SELECT * FROM {env.schema}.attrs")
+    env.redshift.admin_execute(f"GRANT SELECT ON {env.schema}.attrs2 TO {env.user}")
+    env.ws.update_integration("attrs", table=f"{env.schema}.attrs2")
+    assert env.ws.delivered.users("attrs") == 0
+
+
+def test_estimates_equal_what_the_run_then_spends(env: SyncEnv) -> None:
+    env.create_integration("attrs")
+    env.fill("attrs", 300, payload_sql=PAYLOAD)
+    env.sync("attrs")
+    restamp(env, "attrs", "payload = replace(payload, '\"Pro\"', '\"Team\"')", "external_id LIKE 'user-1%'")
+    restamp(env, "attrs", "", "external_id LIKE 'user-2%'")
+    estimate = env.sync("attrs", replace(FAST, dry_run=True))
+    assert estimate.dry_run and estimate.rows_unchanged > 0 and estimate.data_points > 0
+    real = env.sync("attrs")
+    assert (real.data_points, real.rows_unchanged) == (estimate.data_points, estimate.rows_unchanged)
+    assert real.rows_sent == estimate.rows_skipped  # what the dry run would have sent, it sent
+
+
+def test_events_count_a_data_point_each(env: SyncEnv) -> None:
+    env.create_integration("evts", "events")
+    env.insert("evts", [{"updated_at": at(n), "external_id": f"u{n}", "payload": {"name": "played"}} for n in range(1, 4)])
+    record = env.sync("evts")
+    assert (record.rows_sent, record.data_points, record.rows_unchanged) == (3, 3, 0)
+
+
+def test_the_command_line_adds_estimates_and_reports_data_points_and_a_sigkill_loses_no_change(
+    setup: tuple[Cli, str, str],  # noqa: F811
+    redshift: RedshiftStandIn,
+    braze: BrazeStandIn,
+) -> None:
+    cli, schema, _password = setup
+    user = f"{schema}_u"
+    from cdi_tui.standins.demo_data import create_table_sql
+
+    redshift.admin_execute([
+        create_table_sql(schema, "big", "attributes"),
+        f"INSERT INTO {schema}.big (updated_at, external_id, payload) SELECT timestamptz '2026-03-01 12:00:00+00' + "
+        f"(g || ' seconds')::interval, 'user-' || g, {PAYLOAD} FROM generate_series(1, 20000) g",
+        f"GRANT SELECT ON {schema}.big TO {user}",
+    ])  # fmt: skip
+    refused = cli("integrations", "add", "ev", "--credential", "wh", "--table", f"{schema}.ev", "--data-type", "events",
+                  "--send-changed-only")  # fmt: skip
+    assert refused.returncode == 2 and "custom attributes integrations only" in refused.stderr
+    assert cli("integrations", "add", "big", "--credential", "wh", "--table", f"{schema}.big", "--data-type", "attributes",
+               "--contact-email", "ops@example.com").returncode == 0  # fmt: skip
+    listed = cli("integrations", "list", "--json")
+    assert '"send_changed_only": true' in listed.stdout
+    assert cli("test", "big").returncode == 0 and cli("activate", "big").returncode == 0
+
+    estimate = cli("estimate", "big", "--json")
+    assert estimate.returncode == 0, estimate.stderr
+    assert (last_json(estimate.stdout)["data_points"], last_json(estimate.stdout)["rows_unchanged"]) == (60_000, 0)
+    assert braze.stats.requests == 0
+    people = cli("estimate", "big")
+    assert "would spend: 60,000" in people.stdout
+
+    # a first sync killed mid-way, then finished: values in flight were not remembered, so sent again
+    braze.set_faults(FaultPlan(latency_seconds=0.05))
+    process = cli.popen("sync", "big", "--json")
+    runlog = RunLog(cli.home / "data" / "runs.sqlite3")
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and process.poll() is None and braze.accepted_count < 3_000:
+        time.sleep(0.02)
+    assert process.poll() is None
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait(10)
+    time.sleep(0.3)
+    braze.set_faults(FaultPlan())
+    finished = cli("sync", "big", "--json")
+    assert finished.returncode == 0, finished.stderr
+    assert {obj["external_id"] for obj in braze.objects("attributes")} == {f"user-{n}" for n in range(1, 20_001)}
+    assert all({"n", "plan", "address"} <= set(obj) for obj in braze.objects("attributes"))
+
+    # then every row re-stamped: nothing to send
+    redshift.admin_execute(f"UPDATE {schema}.big SET updated_at = updated_at + interval '1 day'")
+    again = cli("sync", "big", "--json")
+    summary = last_json(again.stdout)
+    assert (summary["rows_read"], summary["rows_sent"], summary["rows_unchanged"], summary["data_points"]) == (
+        20_000,
+        0,
+        20_000,
+        0,
+    )
+    history = cli("runs", "big", "--json")
+    assert '"rows_unchanged": 20000' in history.stdout and '"data_points"' in history.stdout
+    runlog.close()
