@@ -42,7 +42,8 @@ def register(commands: Any) -> None:
     sync.add_argument("--json", action="store_true", help="print the result as one JSON object on the last line")
     sync.set_defaults(handler=sync_command, estimate=False)
     estimate = commands.add_parser(
-        "estimate", help="what a sync would spend now: data points and unchanged rows (a dry run: reads and checks, sends nothing)"
+        "estimate",
+        help="what a sync would spend now: data points and unchanged rows (a dry run: reads and checks, sends nothing)",
     )
     estimate.add_argument("name")
     estimate.add_argument("--json", action="store_true", help="print the result as one JSON object on the last line")

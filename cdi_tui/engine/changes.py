@@ -22,7 +22,6 @@ nothing changed is not sent at all and counts as *unchanged*.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import sqlite3
 import struct
@@ -33,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+import xxhash
 
 from cdi_tui.braze.objects import BrazeObject
 from cdi_tui.engine.transform import BODY_IDENTIFIER_KEYS, describe_identifier
@@ -86,7 +86,7 @@ def _value_hash(value: Any) -> int:
         text = orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
     except TypeError:  # integers beyond 64 bits
         text = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
-    return int.from_bytes(hashlib.blake2b(text, digest_size=8).digest(), "little")
+    return xxhash.xxh3_64_intdigest(text)
 
 
 def _pack(fingerprints: Fingerprints) -> bytes:
@@ -186,7 +186,8 @@ class ChangeFilter:
     Args:
         store: the remembered fingerprints.
         integration: whose.
-        remember: False for a dry run or an estimate (nothing is remembered).
+        remember: False for a dry run or an estimate: nothing is remembered, and a user's
+            values compare with what was delivered and with the rows read in the same block.
     """
 
     def __init__(self, store: DeliveredStore, integration: str, remember: bool = True) -> None:
@@ -197,16 +198,16 @@ class ChangeFilter:
         self._in_flight: dict[str, tuple[Fingerprints, int]] = {}
         self._sent: dict[int, tuple[str, Fingerprints]] = {}  # id(object sent) -> (user, its fingerprints)
 
-    def changed(self, items: Sequence[BrazeObject]) -> tuple[list[BrazeObject], int]:
-        """The objects to send, each with only its changed attributes, and the count of rows
-        with nothing changed (not sent)."""
+    def filter(self, items: Sequence[BrazeObject]) -> list[BrazeObject | None]:
+        """For each object, the object to send with only its changed attributes, or None when
+        nothing in it changed (the row is not sent)."""
         users = [user_key(item.body) for item in items]
         known = self._store.lookup(self._integration, users)
-        to_send: list[BrazeObject] = []
-        unchanged = 0
+        in_flight = self._in_flight
+        verdicts: list[BrazeObject | None] = []
         for item, user in zip(items, users, strict=True):
             before = known.get(user, {})
-            pending = self._in_flight.get(user)
+            pending = in_flight.get(user)
             if pending is not None:
                 before = {**before, **pending[0]}
             body: dict[str, Any] = {}
@@ -226,15 +227,17 @@ class ChangeFilter:
                     fingerprints[name] = fingerprint
                     attributes += 1
             if not attributes:
-                unchanged += 1
+                verdicts.append(None)
                 continue
             sent = BrazeObject(item.array, body, item.ref)
-            to_send.append(sent)
-            if self._remember:
-                self._sent[id(sent)] = (user, fingerprints)
-                merged = {**pending[0], **fingerprints} if pending is not None else fingerprints
-                self._in_flight[user] = (merged, (pending[1] if pending is not None else 0) + 1)
-        return to_send, unchanged
+            verdicts.append(sent)
+            self._sent[id(sent)] = (user, fingerprints)
+            merged = {**pending[0], **fingerprints} if pending is not None else fingerprints
+            in_flight[user] = (merged, (pending[1] if pending is not None else 0) + 1)
+        if not self._remember:  # a dry run: nothing is sent, so nothing settles; the block's values count, no more
+            in_flight.clear()
+            self._sent.clear()
+        return verdicts
 
     def remember(self, delivered: Sequence[BrazeObject]) -> None:
         """Remember objects delivered outside :meth:`changed` (the retry list sends them as they were)."""

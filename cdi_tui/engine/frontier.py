@@ -22,10 +22,11 @@ class Segment:
 
     Rows come in UPDATED_AT order, so the segment's first and last timestamps and how many of
     its rows carry the last one are worked out once, when it is closed, from its objects
-    (whose ``ref`` is the row's UPDATED_AT) and its invalid rows: nothing is counted per row.
+    (whose ``ref`` is the row's UPDATED_AT) and the rows it sends nothing for (invalid, or
+    unchanged): nothing is counted per row.
     """
 
-    __slots__ = ("done", "error_moments", "errors", "first_ts", "items", "last_ts", "size", "tail")
+    __slots__ = ("done", "errors", "first_ts", "items", "last_ts", "size", "tail", "unchanged", "unsent_moments")
 
     def __init__(self) -> None:
         self.size = 0
@@ -34,14 +35,15 @@ class Segment:
         self.tail = 0
         self.items: list[BrazeObject] = []
         self.errors: list[RowErrorRecord] = []
-        self.error_moments: list[datetime | None] = []
+        self.unsent_moments: list[datetime | None] = []  # UPDATED_AT of invalid and unchanged rows
+        self.unchanged = 0
         self.done = False
 
     def close(self) -> None:
         """Work out size, first and last UPDATED_AT, and the rows at the last one."""
         items = self.items
-        self.size = len(items) + len(self.error_moments)
-        moments = [moment for moment in self.error_moments if moment is not None]
+        self.size = len(items) + len(self.unsent_moments)
+        moments = [moment for moment in self.unsent_moments if moment is not None]
         ends = moments[:1] + moments[-1:]
         if items:
             ends += (items[0].ref, items[-1].ref)

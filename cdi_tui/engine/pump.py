@@ -25,7 +25,7 @@ from cdi_tui.runlog import RowErrorRecord, RunLog, to_text
 
 MAX_RETRY_ATTEMPTS = 10  # runs that try a retry-list row before it becomes a row error
 EXHAUSTED_BATCHES_BEFORE_STOP = 3  # requests in a row whose retries ran out: Braze is unreachable
-ERRORS_PER_SEGMENT = 1000  # invalid rows held before they are written to the run log
+UNSENT_PER_SEGMENT = 1000  # invalid or unchanged rows held in a segment before it is handed on
 
 
 def item_error(state: RunState, item: BrazeObject, code: str, reason: str) -> RowErrorRecord:
@@ -93,6 +93,7 @@ class Pump:
         read = taken = state.read  # rows in segments handed on; rows taken from the stream
         max_rows = state.max_rows
         transform = self.transformer.transform
+        changes = self.changes
         try:
             for block in blocks:
                 if taken + len(block) > max_rows:
@@ -100,9 +101,22 @@ class Pump:
                     state.limit_hit = True
                 taken += len(block)
                 stopped = False
-                for row in block:
-                    result = transform(row)
+                results: list[Any] = [transform(row) for row in block]
+                verdicts = None
+                if changes is not None:  # one look-up a block; changed objects then fill whole requests
+                    verdicts = iter(changes.filter([result for result in results if result.__class__ is BrazeObject]))
+                for row, result in zip(block, results, strict=True):
                     if result.__class__ is BrazeObject:
+                        if verdicts is not None:
+                            result = next(verdicts)
+                            if result is None:  # nothing changed: done without a request
+                                segment.unsent_moments.append(row[0])
+                                segment.unchanged += 1
+                                if len(segment.unsent_moments) >= UNSENT_PER_SEGMENT:
+                                    read = self._cut(segment, read)
+                                    segment = Segment()
+                                    items = segment.items
+                                continue
                         items.append(result)
                         if len(items) >= limit:
                             read = self._cut(segment, read)
@@ -114,7 +128,7 @@ class Pump:
                         continue
                     assert isinstance(result, RowError)
                     self._invalid_row(segment, row, result)
-                    if len(segment.errors) >= ERRORS_PER_SEGMENT:  # a long stretch of invalid rows: record it as it goes
+                    if len(segment.unsent_moments) >= UNSENT_PER_SEGMENT:  # a long stretch of invalid rows: record it as it goes
                         read = self._cut(segment, read)
                         segment = Segment()
                         items = segment.items
@@ -143,7 +157,7 @@ class Pump:
         moment = row[0]
         identifier, _problem = self.transformer.identifier(row)
         payload = row[self.payload_index] if self.payload_index is not None else None
-        segment.error_moments.append(moment)
+        segment.unsent_moments.append(moment)
         segment.errors.append(self.state.row_error(moment, identifier, problem.code, problem.message, payload))
 
     def _cut(self, segment: Segment, read: int) -> int:
@@ -165,9 +179,7 @@ class Pump:
         if segment.errors:
             self.runlog.add_row_errors(segment.errors)
             state.failed += len(segment.errors)
-        if self.changes is not None and segment.items:
-            segment.items, unchanged = self.changes.changed(segment.items)
-            state.unchanged += unchanged
+        state.unchanged += segment.unchanged
         if dispatcher is None or not segment.items:
             state.skipped += len(segment.items)
             if dispatcher is None:  # a dry run: what the objects would spend

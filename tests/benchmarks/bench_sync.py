@@ -125,7 +125,14 @@ def make_workspace(args: argparse.Namespace, tables: list[str]) -> Any:
     from cdi_tui.secret_store import MemoryCredentials
     from cdi_tui.workspace import Workspace
 
-    home = Path(tempfile.mkdtemp(prefix="cdi-bench-"))
+    home = Path(args.home) if args.home else Path(tempfile.mkdtemp(prefix="cdi-bench-"))
+    if (home / "config.toml").exists():  # a later sync in the same home (secrets were in memory)
+        from cdi_tui.secret_store import braze_key_account, credential_account
+
+        secrets = MemoryCredentials()
+        secrets.set(braze_key_account(), args.api_key)
+        secrets.set(credential_account("bench"), PASSWORD)
+        return Workspace(app_paths(home), secrets)
     workspace = Workspace(app_paths(home), MemoryCredentials())
     workspace.set_braze(
         BrazeSettings(endpoint=args.braze_url, requests_per_window=args.rate_limit, window_seconds=args.rate_window), args.api_key
@@ -134,6 +141,7 @@ def make_workspace(args: argparse.Namespace, tables: list[str]) -> Any:
         Credential(name="bench", host="127.0.0.1", port=args.port, database="postgres", user=USER, sslmode="disable"), PASSWORD
     )
     for table in tables:
+        extra = {"send_changed_only": False} if args.send_all else {}  # (earlier revisions have no such option)
         workspace.add_integration(
             Integration(
                 name=table,
@@ -141,6 +149,7 @@ def make_workspace(args: argparse.Namespace, tables: list[str]) -> Any:
                 table=f"{SCHEMA}.{table}",
                 data_type="attributes",
                 contact_emails=("b@example.com",),
+                **extra,
             )
         )
         assert workspace.test_integration(table).ok
@@ -161,8 +170,14 @@ def child_sync(args: argparse.Namespace) -> dict[str, Any]:
     started_cpu, started = cpu_seconds(), time.perf_counter()
     record = workspace.sync(args.table, sync_options(args))
     wall = time.perf_counter() - started
+    delivered = Path(workspace.paths.data_dir) / "delivered.sqlite3"
+    disk = sum(path.stat().st_size for path in delivered.parent.glob("delivered.sqlite3*")) if delivered.exists() else 0
     return {
-        "rows": record.rows_sent + record.rows_skipped,
+        "rows": record.rows_read,
+        "sent": record.rows_sent + record.rows_skipped,
+        "unchanged": getattr(record, "rows_unchanged", 0),
+        "data_points": getattr(record, "data_points", None),
+        "delivered_disk_bytes": disk,
         "status": record.status,
         "cpu": cpu_seconds() - started_cpu,
         "wall": wall,
@@ -348,6 +363,9 @@ def main() -> int:
     parser.add_argument("--rate-window", type=float, default=3.0)
     parser.add_argument("--concurrency", type=int, default=0, help="most requests in flight (default: the product's)")
     parser.add_argument("--dry-run", action="store_true")
+    parser.add_argument("--home", help="(child) the workspace folder, kept between children")
+    parser.add_argument("--send-all", action="store_true", help="(child) the integration sends every attribute")
+    parser.add_argument("--changes-rows", type=int, default=0, help="rows of the send-only-changes test (default: --rows)")
     args = parser.parse_args()
     if args.child:
         children = {"bare": child_bare, "httpx": child_httpx, "sync": child_sync, "pair": child_pair, "app": child_app}
@@ -372,14 +390,16 @@ def main() -> int:
         make_table(info, "pair_a", args.pair_rows)
         make_table(info, "pair_b", args.pair_rows)
         make_table(info, "rated", args.rate_rows)
+        changes_rows = args.changes_rows or args.rows
+        make_table(info, "chg", changes_rows)
         print(f"tables filled in {time.perf_counter() - started:.1f}s", flush=True)
 
-        def measured(label: str, latency: int, mode: str, table: str, code: Path | None = None) -> dict[str, Any]:
+        def measured(label: str, latency: int, mode: str, table: str, code: Path | None = None, **extra: Any) -> dict[str, Any]:
             braze = brazes[latency]
             braze.reset()
             standin_cpu = braze.cpu()
             result = run_child(
-                mode, code, table=table, port=port, braze_url=braze.info["braze_url"], api_key=braze.info["api_key"]
+                mode, code, table=table, port=port, braze_url=braze.info["braze_url"], api_key=braze.info["api_key"], **extra
             )
             stats = braze.stats()["stats"]
             result["standin_cpu_per_request"] = (braze.cpu() - standin_cpu) / max(stats["requests"], 1)
@@ -428,6 +448,20 @@ def main() -> int:
         finally:
             limited.stop()
         print(line(f"sync {far} ms 300/3s", rated), flush=True)
+
+        # send only changed attributes: a first sync, the table re-stamped, then 10% changed in one key
+        near_ms = latencies[0]
+        send_all = measured(f"sync {near_ms} ms, all", near_ms, "sync", "big", send_all=True)
+        with tempfile.TemporaryDirectory(prefix="cdi-bench-changes-") as home:
+            first = measured("changes: first", near_ms, "sync", "chg", home=home)
+            admin(info, [f'UPDATE "{SCHEMA}"."chg" SET updated_at = updated_at + interval \'1 day\''])
+            unchanged = measured("changes: re-stamped", near_ms, "sync", "chg", home=home)
+            admin(info, [f'UPDATE "{SCHEMA}"."chg" SET updated_at = updated_at + interval \'1 day\', '
+                         f"payload = replace(payload, '\"plan\": \"', '\"plan\": \"New ') "
+                         f"WHERE substr(external_id, 6)::int % 10 = 0",
+                         f'UPDATE "{SCHEMA}"."chg" SET updated_at = updated_at + interval \'1 day\' '
+                         f"WHERE substr(external_id, 6)::int % 10 <> 0"])  # fmt: skip
+            tenth = measured("changes: 10% changed", near_ms, "sync", "chg", home=home)
     finally:
         warehouse.stop()
         for braze in brazes.values():
@@ -484,6 +518,19 @@ def main() -> int:
         "app_sync_rows_per_second": round(app["rows"] / app["wall"]),
         "rate_test_share_of_allowed_rate": round(rated_stats["requests"] / rated["wall"] / 100, 3),
         "rate_test_refused_share": round(rated_stats["rate_limited"] / max(rated_stats["requests"], 1), 4),
+        "changes_first_rows_per_second": round(first["rows"] / first["wall"]),
+        "changes_unchanged_rows_per_second": round(unchanged["rows"] / unchanged["wall"]),
+        "changes_unchanged_speedup": round((unchanged["rows"] / unchanged["wall"]) / (first["rows"] / first["wall"]), 2),
+        "changes_unchanged_requests": unchanged["requests"],
+        "changes_unchanged_rows_unchanged": unchanged["unchanged"],
+        "changes_tenth_rows_sent": tenth["sent"],
+        "changes_tenth_data_points": tenth["data_points"],
+        "changes_tenth_requests": tenth["requests"],
+        "changes_disk_bytes_per_user": round(tenth["delivered_disk_bytes"] / changes_rows, 1),
+        "changes_bare_read_over_first_sync": round((bares[0]["rows"] / bares[0]["wall"]) / (first["rows"] / first["wall"]), 2),
+        "rss_mb_with_option": round(rows[f"{latencies[0]} ms"]["rss_mb"]),
+        "rss_mb_without_option": round(send_all["rss_mb"]),
+        "rows_per_second_without_option": round(send_all["rows"] / send_all["wall"]),
     }
     print()
     print(f"floors: bare FETCH {figures['bare_fetch_cpu_us_per_row']} us/row; httpx alone (blocking, 0 ms) "
@@ -497,6 +544,17 @@ def main() -> int:
     print(f"against a Braze allowing 300 requests per 3 s at {far} ms ({args.rate_rows:,} rows): "
           f"{figures['rate_test_share_of_allowed_rate']:.1%} of the allowed rate, {figures['rate_test_refused_share']:.2%} refused "
           "(target <= 1%)")  # fmt: skip
+    print(f"send only changed attributes ({changes_rows:,} rows): first sync {figures['changes_first_rows_per_second']:,} rows/s; "
+          f"re-stamped, nothing changed: {figures['changes_unchanged_rows_per_second']:,} rows/s "
+          f"({figures['changes_unchanged_speedup']}x; target >= 5x), {figures['changes_unchanged_requests']} requests, "
+          f"{figures['changes_unchanged_rows_unchanged']:,} rows unchanged; a bare read is "
+          f"{figures['changes_bare_read_over_first_sync']}x the first sync's rows/s (the ceiling of that ratio)")  # fmt: skip
+    print(f"  10% changed in one key: {figures['changes_tenth_rows_sent']:,} rows sent, {figures['changes_tenth_data_points']:,} "
+          f"data points (one a changed row), {figures['changes_tenth_requests']} requests; "
+          f"{figures['changes_disk_bytes_per_user']} bytes on disk per remembered user")  # fmt: skip
+    print(f"  peak RSS at {latencies[0]} ms with the option {figures['rss_mb_with_option']} MB, without "
+          f"{figures['rss_mb_without_option']} MB (target within 20%); rows/s without it "
+          f"{figures['rows_per_second_without_option']:,}")  # fmt: skip
     print(json.dumps(figures))
     return 0
 
