@@ -338,6 +338,14 @@ class RunLog:
         rows = self._query("SELECT * FROM runs WHERE integration = ? ORDER BY id DESC LIMIT ?", (integration, limit))
         return [self._run_from_row(row) for row in rows]
 
+    def data_points_since(self, integration: str, since: datetime) -> int:
+        """Data points spent by the real (not dry) runs of ``integration`` started since ``since``."""
+        rows = self._query(
+            "SELECT COALESCE(SUM(data_points), 0) AS spent FROM runs WHERE integration = ? AND dry_run = 0 AND started_at >= ?",
+            (integration, to_text(since)),
+        )
+        return int(rows[0]["spent"])
+
     def last_run(self, integration: str) -> RunRecord | None:
         runs = self.runs(integration, 1)
         return runs[0] if runs else None

@@ -9,9 +9,12 @@ email, and no removing a credential that integrations use.
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
 from dataclasses import replace
+from datetime import timedelta
 from typing import Any
 
+from cdi_tui.braze.objects import BrazeObject
 from cdi_tui.checks import ConnectionTestResult, connection_settings, integration_fingerprint, run_connection_test
 from cdi_tui.config import (
     BrazeSettings,
@@ -26,9 +29,9 @@ from cdi_tui.config import (
 from cdi_tui.engine.changes import DeliveredStore
 from cdi_tui.engine.sync import DELIVERED_FILE, ProgressCallback, SyncEngine, SyncOptions
 from cdi_tui.paths import AppPaths
-from cdi_tui.runlog import RunLog, RunRecord
+from cdi_tui.runlog import RunLog, RunRecord, utc_now
 from cdi_tui.secret_store import CredentialsService, braze_key_account, credential_account, smtp_password_account
-from cdi_tui.warehouse.source import RedshiftSource
+from cdi_tui.warehouse.source import RedshiftSource, TableShape
 
 
 class WorkspaceError(Exception):
@@ -177,6 +180,20 @@ class Workspace:
         if result.ok:
             self.runlog.record_test(name, integration_fingerprint(credential, integration))
         return result
+
+    def preview_estimate(self, integration: Integration, shape: TableShape, rows: Sequence[Sequence[Any]]) -> tuple[int, int]:
+        """(data points, unchanged rows) that sending these preview rows now would give."""
+        from cdi_tui.engine.changes import estimate
+        from cdi_tui.engine.transform import RowTransformer
+
+        transformer = RowTransformer(shape.select_columns, integration.data_type, integration.update_existing_only)
+        objects = [result for result in (transformer.transform(list(row)) for row in rows) if isinstance(result, BrazeObject)]
+        store = self.delivered if integration.sends_changed_only else None
+        return estimate(objects, store, integration.name)
+
+    def data_points_since(self, name: str, days: int = 30) -> int:
+        """Data points the runs of an integration spent in the last ``days`` days."""
+        return self.runlog.data_points_since(name, utc_now() - timedelta(days=days))
 
     def is_tested(self, name: str, config: Config | None = None) -> bool:
         config = config or self.config()

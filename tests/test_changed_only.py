@@ -241,3 +241,15 @@ def test_the_command_line_adds_estimates_and_reports_data_points_and_a_sigkill_l
     history = cli("runs", "big", "--json")
     assert '"rows_unchanged": 20000' in history.stdout and '"data_points"' in history.stdout
     runlog.close()
+
+
+def test_the_preview_estimate_and_the_data_points_of_the_last_30_days(env: SyncEnv) -> None:
+    integration = env.create_integration("attrs")
+    env.fill("attrs", 40, payload_sql=PAYLOAD)
+    result = env.ws.test_integration("attrs", preview_rows=10)
+    assert result.ok and result.preview is not None and result.shape is not None
+    assert env.ws.preview_estimate(integration, result.shape, result.preview.rows) == (30, 0)  # nothing delivered yet
+    synced = env.sync("attrs")
+    assert env.ws.preview_estimate(integration, result.shape, result.preview.rows) == (0, 10)
+    env.sync("attrs", replace(FAST, dry_run=True, full_resync=True))  # a dry run spends nothing
+    assert env.ws.data_points_since("attrs", days=30) == synced.data_points == 120

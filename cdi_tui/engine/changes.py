@@ -180,6 +180,15 @@ class DeliveredStore:
         return int(row[0])
 
 
+def estimate(items: Sequence[BrazeObject], store: DeliveredStore | None, integration: str) -> tuple[int, int]:
+    """(data points, unchanged rows) that sending ``items`` now would give: with ``store``
+    (send only changed attributes) against what was delivered, else every object whole."""
+    if store is None:
+        return sum(data_points(item) for item in items), 0
+    verdicts = ChangeFilter(store, integration, remember=False).filter(items)
+    return sum(data_points(item) for item in verdicts if item is not None), sum(1 for item in verdicts if item is None)
+
+
 class ChangeFilter:
     """One run's filter: unchanged attributes out before sending, delivered ones remembered after.
 
