@@ -152,6 +152,8 @@ class Pump:
                     state.stop_sending.set()  # wakes requests waiting on the rate limit or a backoff
                 self.dispatcher.finish(self._on_result)
                 state.in_flight = 0
+            if self.changes is not None:
+                self.changes.flush()
 
     def _invalid_row(self, segment: Segment, row: list[Any], problem: RowError) -> None:
         moment = row[0]
