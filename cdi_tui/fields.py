@@ -416,7 +416,7 @@ def credential_field_specs(auth: str) -> tuple[FieldSpec, ...]:
 
     if auth != "iam":
         return ALL_CREDENTIAL_FIELDS
-    return tuple(replace(spec, required=False, default="") if spec.key == "user" else spec for spec in ALL_CREDENTIAL_FIELDS)
+    return tuple(replace(spec, required=False, default=None) if spec.key == "user" else spec for spec in ALL_CREDENTIAL_FIELDS)
 
 
 def credential_problems(values: dict[str, Any]) -> list[tuple[str, str]]:
