@@ -271,6 +271,7 @@ def _client_options(settings: SshSettings, trusted: list[Any]) -> dict[str, Any]
         "x509_trusted_certs": None,
         "gss_host": None,
         "connect_timeout": settings.connect_timeout,
+        "encryption_algs": ["aes128-gcm@openssh.com", "aes256-gcm@openssh.com", "chacha20-poly1305@openssh.com", "aes128-ctr"],
     }
 
 
@@ -490,7 +491,7 @@ def fetch_host_key(settings: SshSettings) -> str:
     async def fetch() -> str:
         trusted = _trusted_host_keys(settings)
         options = _client_options(settings, trusted)
-        for unused in ("known_hosts", "agent_path", "x509_trusted_certs", "gss_host", "connect_timeout"):
+        for unused in ("known_hosts", "agent_path", "x509_trusted_certs", "gss_host", "connect_timeout", "encryption_algs"):
             options.pop(unused)
         try:
             key = await asyncio.wait_for(asyncssh.get_server_host_key(settings.host, **options), settings.connect_timeout)
