@@ -21,7 +21,7 @@ from cdi_tui.fields import (
     field_by_key,
     validate_name,
 )
-from cdi_tui.secret_store import braze_key_account, ssh_key_account, ssh_passphrase_account
+from cdi_tui.secret_store import braze_key_account, ssh_key_account
 
 
 def _name(text: str) -> str:
@@ -177,8 +177,9 @@ def _flag(key: str) -> str:
 
 def credentials_add_command(args: argparse.Namespace) -> int:
     from cdi_tui.cli.main import UsageError
+    from cdi_tui.credential_setup import CredentialSetupError, save_credential
     from cdi_tui.warehouse.errors import WarehouseError
-    from cdi_tui.warehouse.tunnel import SshSettings, generate_key_pair, key_file_is_encrypted, public_key_of
+    from cdi_tui.warehouse.tunnel import key_file_is_encrypted
 
     workspace = open_workspace()
     values = {spec.key: getattr(args, spec.key) for spec in ALL_CREDENTIAL_FIELDS if spec.key != "ssh_host_key"}
@@ -190,7 +191,6 @@ def credentials_add_command(args: argparse.Namespace) -> int:
         raise UsageError("--ssh-generate-key: only with --ssh-host")
     if args.ssh_generate_key and values["ssh_key_path"]:
         raise UsageError("give --ssh-key PATH or --ssh-generate-key, not both")
-    existing = workspace.config().credentials.get(args.name)
     keep_generated_key = (
         uses_ssh
         and not values["ssh_key_path"]
@@ -200,37 +200,25 @@ def credentials_add_command(args: argparse.Namespace) -> int:
     )
     if uses_ssh and not values["ssh_key_path"] and not args.ssh_generate_key and not keep_generated_key:
         raise UsageError("an SSH tunnel needs --ssh-key PATH or --ssh-generate-key")
-    if existing is not None and uses_ssh and (existing.ssh_host, existing.ssh_port) == (values["ssh_host"], values["ssh_port"]):
-        values["ssh_host_key"] = existing.ssh_host_key  # the same bastion: its accepted host key still holds
     credential = Credential(name=args.name, **{key: value for key, value in values.items() if value is not None})
-    if existing is not None and not args.replace:
+    if args.name in workspace.config().credentials and not args.replace:
         raise CommandError(f"a credential named '{credential.name}' already exists (use --replace to change it)")
 
-    password = None
-    if not credential.uses_iam:
-        password = read_secret(f"password for {credential.user}@{credential.host}")
+    password = None if credential.uses_iam else read_secret(f"password for {credential.user}@{credential.host}")
     passphrase = None
-    if credential.ssh_key_path:
-        try:
-            if key_file_is_encrypted(credential.ssh_key_path):
-                passphrase = read_secret(f"passphrase of SSH key {credential.ssh_key_path}")
-            public_key = public_key_of(SshSettings(host="", user="", key_path=credential.ssh_key_path, passphrase=passphrase))
-        except WarehouseError as error:
-            raise CommandError(str(error)) from None
-    private_key = None
-    if args.ssh_generate_key:
-        private_key, public_key = generate_key_pair(f"cdi-tui:{credential.name}")
-
-    workspace.add_credential(credential, password, replace_existing=args.replace)
-    secrets = workspace.secrets
-    if private_key is not None:
-        secrets.set(ssh_key_account(credential.name), private_key)
-    elif not keep_generated_key:
-        secrets.delete(ssh_key_account(credential.name))
-    if passphrase is not None:
-        secrets.set(ssh_passphrase_account(credential.name), passphrase)
-    else:
-        secrets.delete(ssh_passphrase_account(credential.name))
+    try:
+        if credential.ssh_key_path and key_file_is_encrypted(credential.ssh_key_path):
+            passphrase = read_secret(f"passphrase of SSH key {credential.ssh_key_path}")
+        tunnel_key = save_credential(
+            workspace,
+            credential,
+            password,
+            replace_existing=args.replace,
+            generate_ssh_key=args.ssh_generate_key,
+            ssh_passphrase=passphrase,
+        )
+    except (WarehouseError, CredentialSetupError) as error:
+        raise CommandError(str(error)) from None
 
     sign_in = "password kept in the keyring" if password is not None else f"signs in with AWS IAM as {credential.login}"
     print(
@@ -239,10 +227,10 @@ def credentials_add_command(args: argparse.Namespace) -> int:
     )
     if uses_ssh:
         print(f"Through an SSH tunnel: {credential.ssh_user}@{credential.ssh_host}:{credential.ssh_port}")
-        if keep_generated_key:
+        if tunnel_key is None:
             print("The SSH key made earlier is kept ('cdi-tui credentials public-key NAME' prints it).")
         else:
-            _print_public_key(credential, public_key, generated=private_key is not None)
+            _print_public_key(credential, tunnel_key.public_key, generated=tunnel_key.generated)
         print("Next: 'cdi-tui test INTEGRATION' shows the bastion's host key fingerprint to check and accept.")
     return 0
 
@@ -263,23 +251,18 @@ def _print_public_key(credential: Credential, public_key: str, generated: bool) 
 
 
 def credentials_public_key_command(args: argparse.Namespace) -> int:
-    from cdi_tui.checks import ssh_settings
+    from cdi_tui.credential_setup import CredentialSetupError, tunnel_key_of
     from cdi_tui.warehouse.errors import WarehouseError
-    from cdi_tui.warehouse.tunnel import public_key_of
 
     workspace = open_workspace()
     credential = workspace.config().credentials.get(args.name)
     if credential is None:
         raise CommandError(f"no credential named '{args.name}'")
-    if not credential.uses_ssh:
-        raise CommandError(f"credential '{args.name}' does not use an SSH tunnel")
     try:
-        settings = ssh_settings(credential, workspace.secrets)
-        assert settings is not None
-        public_key = public_key_of(settings)
-    except WarehouseError as error:
+        tunnel_key = tunnel_key_of(credential, workspace.secrets)
+    except (WarehouseError, CredentialSetupError) as error:
         raise CommandError(str(error)) from None
-    _print_public_key(credential, public_key, generated=not credential.ssh_key_path)
+    _print_public_key(credential, tunnel_key.public_key, generated=tunnel_key.generated)
     return 0
 
 
