@@ -114,7 +114,9 @@ def setup_sql_command(args: argparse.Namespace) -> int:
         workspace = open_workspace()
         config = workspace.config()
         integration = workspace.integration(args.name, config)
-        print(setup_sql(integration.table_name, integration.data_type, config.credentials[integration.credential].user), end="")
+        credential = config.credentials[integration.credential]
+        user = credential.user or credential.db_user or args.user  # IAM: the database user AWS signs in as
+        print(setup_sql(integration.table_name, integration.data_type, user), end="")
         return 0
     if not args.table or not args.data_type:
         raise UsageError("give an integration NAME, or both --table and --data-type")
