@@ -236,3 +236,93 @@ def test_iam_credentials_on_the_command_line(
     assert last_json(tested.stdout)["ok"] is True
     bad = cli("credentials", "add", "other", "--auth", "iam", "--host", "h.example.com", "--database", "dev", stdin="")
     assert bad.returncode == 2 and "--region: required for IAM sign-in" in bad.stderr and "--cluster-id" in bad.stderr
+
+
+class ServerlessStandIn:
+    """moto has no Redshift Serverless: a minimal real HTTP server on 127.0.0.1 answering
+    ``RedshiftServerless.GetCredentials`` (AWS JSON 1.1) as AWS documents it."""
+
+    def __init__(self, workgroups: dict[str, tuple[str, str]], forbidden: set[str]) -> None:
+        import http.server
+        import threading
+
+        stand_in = self
+        self.calls: list[dict[str, Any]] = []
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])) or b"{}")
+                target = self.headers.get("X-Amz-Target", "")
+                stand_in.calls.append(
+                    {"target": target, "body": body, "signed": "Signature=" in self.headers.get("Authorization", "")}
+                )
+                workgroup = body.get("workgroupName", "")
+                if target != "RedshiftServerless.GetCredentials":
+                    self.answer(400, {"__type": "UnknownOperationException"})
+                elif workgroup in forbidden:
+                    self.answer(400, {"__type": "AccessDeniedException", "message": "not authorized"})
+                elif workgroup not in workgroups:
+                    self.answer(400, {"__type": "ResourceNotFoundException", "message": f"Workgroup {workgroup} not found"})
+                else:
+                    user, password = workgroups[workgroup]
+                    self.answer(200, {"dbUser": user, "dbPassword": password, "expiration": 4102444800})
+
+            def answer(self, status: int, value: dict[str, Any]) -> None:
+                data = json.dumps(value).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/x-amz-json-1.1")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_serverless_sign_in_through_get_credentials(
+    env: SyncEnv, redshift: RedshiftStandIn, only_loopback: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    user, password = "IAM:serverless-reader", "Temp-Pw-1"
+    redshift.admin_execute(
+        [
+            "SET password_encryption = 'md5'",
+            f"CREATE USER {quote_ident(user)} PASSWORD {quote_literal(password)}",
+            f"GRANT USAGE ON SCHEMA {quote_ident(env.schema)} TO {quote_ident(user)}",
+        ]
+    )
+    stand_in = ServerlessStandIn({"analytics-wg": (user, password)}, forbidden={"locked-wg"})
+    try:
+        monkeypatch.setenv("AWS_ENDPOINT_URL", stand_in.url)
+        monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+        monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+        monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+        monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE")
+        monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "example-secret")
+        env.create_integration("people", activate=False)
+        redshift.admin_execute(f"GRANT SELECT ON ALL TABLES IN SCHEMA {quote_ident(env.schema)} TO {quote_ident(user)}")
+        use_iam(env, cluster_id=None, db_user=None, aws_profile=None, workgroup="analytics-wg")
+        result = env.ws.test_integration("people")
+        assert result.ok, result.error
+        assert stand_in.calls[-1] == {
+            "target": "RedshiftServerless.GetCredentials",
+            "body": {"workgroupName": "analytics-wg", "dbName": "postgres", "durationSeconds": 900},
+            "signed": True,
+        }
+        use_iam(env, cluster_id=None, db_user=None, aws_profile=None, workgroup="locked-wg")
+        error = env.ws.test_integration("people").error
+        assert error is not None and error.kind == kinds.IAM_DENIED and "redshift-serverless:GetCredentials" in error.message
+        use_iam(env, cluster_id=None, db_user=None, aws_profile=None, workgroup="missing-wg")
+        error = env.ws.test_integration("people").error
+        assert error is not None and error.kind == kinds.IAM_NOT_FOUND and "workgroup 'missing-wg'" in error.message
+        assert only_loopback == []
+    finally:
+        stand_in.stop()
