@@ -195,3 +195,14 @@ def test_the_tunnel_server_stopped_mid_sync_then_a_resume_loses_nothing(tunnel: 
     delivered = env.external_ids()
     assert set(delivered) == {f"user-{n}" for n in range(1, 5_001)}
     assert len(delivered) - 5_000 <= 500  # re-sent rows are bounded by what was in flight
+
+
+def test_tls_is_still_required_through_the_tunnel(tunnel: Tunnelled) -> None:
+    """The tunnel is no reason to drop TLS: with verify-full the driver still asks the cluster
+    (here the stand-in, which offers no TLS) for TLS, under the cluster's own host name."""
+    credential = tunnel.use_tunnel()
+    tunnel.env.create_integration("people", activate=False)
+    tunnel.env.ws.add_credential(replace(credential, sslmode="verify-full"), tunnel.env.password, replace_existing=True)
+    error = tunnel.test("people")
+    assert error is not None and error.kind == kinds.TLS, error
+    assert tunnel.bastion.stats.forwards >= 1  # the refusal came through the tunnel, from the cluster
