@@ -7,13 +7,21 @@ the newest rows or a :class:`~cdi_tui.warehouse.errors.WarehouseError` with the 
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
-from cdi_tui.config import Credential, Integration
-from cdi_tui.secret_store import CredentialsService, SecretMissing, credential_account
+from cdi_tui.config import Config, ConfigStore, Credential, Integration, with_credential
+from cdi_tui.secret_store import (
+    CredentialsService,
+    SecretMissing,
+    credential_account,
+    ssh_key_account,
+    ssh_passphrase_account,
+)
 from cdi_tui.tables import TableName
-from cdi_tui.warehouse.errors import AUTH, WarehouseError
+from cdi_tui.warehouse.errors import AUTH, SSH_HOST_KEY_CHANGED, SSH_KEY, WarehouseError
+from cdi_tui.warehouse.iam import IamSettings
 from cdi_tui.warehouse.source import ConnectionSettings, Preview, RedshiftSource, TableShape
+from cdi_tui.warehouse.tunnel import SshSettings, fetch_host_key, fingerprint
 
 
 def integration_fingerprint(credential: Credential, integration: Integration) -> str:
@@ -21,7 +29,7 @@ def integration_fingerprint(credential: Credential, integration: Integration) ->
 
     A change to any of these sends the integration back to needing a test.
     """
-    parts = (
+    parts: tuple[str, ...] = (
         credential.host.lower(),
         str(credential.port),
         credential.database,
@@ -31,6 +39,12 @@ def integration_fingerprint(credential: Credential, integration: Integration) ->
         integration.table_name.sql,
         integration.data_type,
     )
+    # only credentials that use them add these, so older fingerprints stay valid
+    if credential.uses_iam:
+        parts += ("iam", credential.region or "", credential.cluster_id or "", credential.workgroup or "")
+        parts += (credential.db_user or "", credential.aws_profile or "")
+    if credential.uses_ssh:
+        parts += ("ssh", (credential.ssh_host or "").lower(), str(credential.ssh_port), credential.ssh_user or "")
     return hashlib.sha256("\x00".join(parts).encode()).hexdigest()
 
 
@@ -50,12 +64,16 @@ def connection_settings(
     """Settings for a credential; a table naming a database connects to that database.
 
     Args:
-        password: for a credential not saved yet; otherwise the stored one is used.
+        password: for a credential not saved yet; otherwise the stored one is used
+            (none for IAM sign-in: AWS hands out a temporary one at each connection).
 
     Raises:
-        WarehouseError: kind ``auth`` when no password is stored for the credential.
+        WarehouseError: kind ``auth`` when no password is stored for the credential,
+            ``ssh_key`` when its tunnel's generated key is missing from the keyring.
     """
-    if password is None:
+    if credential.uses_iam:
+        password = ""
+    elif password is None:
         try:
             password = secrets.require(credential_account(credential.name), f"password for credential '{credential.name}'")
         except SecretMissing as error:
@@ -68,7 +86,97 @@ def connection_settings(
         user=credential.user,
         password=password,
         sslmode=credential.sslmode,
+        ssh=ssh_settings(credential, secrets),
+        iam=iam_settings(credential),
     )
+
+
+def iam_settings(credential: Credential) -> IamSettings | None:
+    if not credential.uses_iam:
+        return None
+    return IamSettings(
+        region=credential.region or "",
+        cluster_id=credential.cluster_id,
+        workgroup=credential.workgroup,
+        db_user=credential.db_user,
+        aws_profile=credential.aws_profile,
+    )
+
+
+def ssh_settings(credential: Credential, secrets: CredentialsService) -> SshSettings | None:
+    """The tunnel's settings, with the generated key or the key file's passphrase from the keyring.
+
+    Raises:
+        WarehouseError: kind ``ssh_key`` when the credential's generated key is not stored.
+    """
+    if not credential.uses_ssh:
+        return None
+    private_key = passphrase = None
+    if credential.ssh_key_path:
+        passphrase = secrets.get(ssh_passphrase_account(credential.name))
+    else:
+        try:
+            private_key = secrets.require(ssh_key_account(credential.name), f"SSH key for credential '{credential.name}'")
+        except SecretMissing as error:
+            raise WarehouseError(
+                SSH_KEY,
+                str(error),
+                f"Make a new key pair with 'cdi-tui credentials add {credential.name} ... --ssh-generate-key --replace' "
+                "and put its public key on the bastion.",
+            ) from None
+    return SshSettings(
+        host=credential.ssh_host or "",
+        port=credential.ssh_port,
+        user=credential.ssh_user or "",
+        private_key=private_key,
+        key_path=credential.ssh_key_path,
+        passphrase=passphrase,
+        host_key=credential.ssh_host_key,
+    )
+
+
+def accept_ssh_host_key(store: ConfigStore, credential: Credential, shown_fingerprint: str) -> Credential:
+    """Trust the bastion's host key after the user checked its fingerprint.
+
+    The key is fetched again and accepted only when its fingerprint is the one given, then
+    kept with the credential in the config file (replacing an earlier accepted key).
+
+    Args:
+        store: the config file.
+        credential: a credential that goes through an SSH tunnel.
+        shown_fingerprint: ``SHA256:...``, as the server showed it and the user confirmed.
+
+    Returns:
+        The credential with the accepted key.
+
+    Raises:
+        WarehouseError: ``ssh_host_key_changed`` when the server shows another key;
+            ``ssh_unreachable`` when it cannot be reached.
+    """
+    if not credential.uses_ssh:
+        raise WarehouseError(SSH_KEY, f"Credential '{credential.name}' does not use an SSH tunnel", "")
+    settings = SshSettings(host=credential.ssh_host or "", port=credential.ssh_port, user=credential.ssh_user or "")
+    key_line = fetch_host_key(replace(settings, host_key=credential.ssh_host_key))
+    shown = fingerprint(key_line)
+    wanted = shown_fingerprint.strip()
+    if not wanted.startswith("SHA256:"):
+        wanted = "SHA256:" + wanted
+    if shown != wanted:
+        raise WarehouseError(
+            SSH_HOST_KEY_CHANGED,
+            f"The SSH host {settings.where} shows {shown}, not {wanted}: nothing was accepted",
+            "Accept only the fingerprint the server shows and its administrator confirms.",
+        )
+    accepted = replace(credential, ssh_host_key=key_line)
+
+    def change(config: Config) -> Config:
+        current = config.credentials.get(credential.name)
+        if current is None or (current.ssh_host, current.ssh_port) != (credential.ssh_host, credential.ssh_port):
+            raise WarehouseError(SSH_KEY, f"Credential '{credential.name}' changed meanwhile; test it again", "")
+        return with_credential(config, replace(current, ssh_host_key=key_line))
+
+    store.update(change)
+    return accepted
 
 
 def run_connection_test(

@@ -26,11 +26,13 @@ import tomli_w
 from cdi_tui.fields import (
     BRAZE_FIELDS,
     BRAZE_INSTANCES,
-    CREDENTIAL_FIELDS,
+    DEFAULT_SSH_PORT,
     INTEGRATION_FIELDS,
     SMTP_FIELDS,
     FieldError,
     FieldSpec,
+    credential_field_specs,
+    credential_problems,
     validate_name,
 )
 from cdi_tui.tables import TableName, parse_table_name
@@ -77,12 +79,59 @@ class SmtpSettings:
 
 @dataclass(frozen=True)
 class Credential:
+    """A warehouse connection. Secrets (password, SSH key, passphrase) live in the keyring.
+
+    ``auth`` is ``password`` or ``iam``: with IAM, temporary database credentials come from
+    AWS at each connection (``cluster_id`` or ``workgroup``, ``region``, ``aws_profile``,
+    ``db_user``). With ``ssh_host`` the connection goes through an SSH tunnel.
+    """
+
     name: str
     host: str
     database: str
-    user: str
+    user: str = ""
     port: int = 5439
     sslmode: str = "verify-full"
+    auth: str = "password"
+    aws_profile: str | None = None
+    region: str | None = None
+    cluster_id: str | None = None
+    workgroup: str | None = None
+    db_user: str | None = None
+    ssh_host: str | None = None
+    ssh_port: int = DEFAULT_SSH_PORT
+    ssh_user: str | None = None
+    ssh_key_path: str | None = None
+    ssh_host_key: str | None = None
+
+    @property
+    def uses_iam(self) -> bool:
+        return self.auth == "iam"
+
+    @property
+    def uses_ssh(self) -> bool:
+        return bool(self.ssh_host)
+
+    @property
+    def login(self) -> str:
+        """Who signs in, for messages: the database user, or the IAM sign-in."""
+        if not self.uses_iam:
+            return self.user
+        if self.workgroup:
+            return f"IAM identity (workgroup {self.workgroup})"
+        return f"IAM:{self.db_user}" if self.db_user else "IAM identity"
+
+
+def credential_to_dict(credential: Credential) -> dict[str, Any]:
+    """A credential's settings as written to the file: unset and default sign-in/SSH fields left out."""
+    values: dict[str, Any] = {}
+    for key, value in vars(credential).items():
+        if key == "name" or value is None or (key == "user" and not value):
+            continue
+        if (key == "auth" and value == "password") or (key == "ssh_port" and not credential.ssh_host):
+            continue
+        values[key] = value
+    return values
 
 
 @dataclass(frozen=True)
@@ -177,7 +226,11 @@ def config_from_dict(path: Path, document: dict[str, Any]) -> Config:
         _validated_name(path, where, name)
         if isinstance(raw, dict) and "password" in raw:
             raise ConfigError(path, f"{where}.password", "passwords are not kept in this file; use the keyring")
-        credentials[name] = Credential(name=name, **_section(path, where, raw, CREDENTIAL_FIELDS))
+        auth = raw.get("auth") if isinstance(raw, dict) else None
+        values = _section(path, where, raw, credential_field_specs(str(auth or "").strip().lower()))
+        for key, problem in credential_problems(values):
+            raise ConfigError(path, f"{where}.{key}", problem)
+        credentials[name] = Credential(name=name, **{key: value for key, value in values.items() if value is not None})
     integrations: dict[str, Integration] = {}
     raw_integrations = document.get("integrations", {})
     if not isinstance(raw_integrations, dict):
@@ -212,10 +265,7 @@ def config_to_dict(config: Config) -> dict[str, Any]:
         if settings is not None:
             values = {item.name: getattr(settings, item.name) for item in fields(settings)}
             document[section] = {key: value for key, value in values.items() if value is not None}
-    document["credentials"] = {
-        name: {key: value for key, value in vars(cred).items() if key != "name"}
-        for name, cred in sorted(config.credentials.items())
-    }
+    document["credentials"] = {name: credential_to_dict(cred) for name, cred in sorted(config.credentials.items())}
     document["integrations"] = {}
     for name, integration in sorted(config.integrations.items()):
         values = {key: value for key, value in vars(integration).items() if key != "name" and value is not None}

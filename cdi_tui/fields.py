@@ -36,6 +36,9 @@ SSL_MODES = ("disable", "require", "verify-ca", "verify-full")
 DEFAULT_PORT = 5439
 SMTP_SECURITY = ("starttls", "ssl", "none")
 DEFAULT_SSLMODE = "verify-full"
+AUTH_KINDS = ("password", "iam")
+AUTH_LABELS = {"password": "Database password", "iam": "AWS IAM (temporary credentials, no stored password)"}
+DEFAULT_SSH_PORT = 22
 
 BRAZE_INSTANCES = {
     "US-01": "https://rest.iad-01.braze.com",
@@ -55,6 +58,12 @@ BRAZE_INSTANCES = {
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 _HOST = re.compile(r"^(?=.{1,253}$)[A-Za-z0-9_]([A-Za-z0-9_-]{0,62})(\.[A-Za-z0-9_]([A-Za-z0-9_-]{0,62}))*\.?$")
 _EMAIL = re.compile(r"^[^@\s,;<>\"]+@[^@\s,;<>\"]+\.[^@\s,;<>\"]+$")
+_REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d{1,2}$")
+_CLUSTER_ID = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")
+_WORKGROUP = re.compile(r"^[a-z0-9-]{3,64}$")
+_SSH_PUBLIC_KEY = re.compile(
+    r"^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521)|sk-ssh-ed25519@openssh.com) [A-Za-z0-9+/]+={0,3}$"
+)
 _URL = re.compile(r"^https?://[^\s/?#]+(/[^\s?#]*)?$")
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "::1", "localhost", "[::1]"})
 
@@ -115,6 +124,52 @@ def validate_sslmode(value: Any) -> str:
     text = str(value).strip().lower()
     if text not in SSL_MODES:
         raise FieldError(f"SSL mode must be one of {', '.join(SSL_MODES)}")
+    return text
+
+
+def validate_auth(value: Any) -> str:
+    text = str(value).strip().lower()
+    if text not in AUTH_KINDS:
+        raise FieldError(f"sign-in must be one of {', '.join(AUTH_KINDS)}")
+    return text
+
+
+def validate_region(value: Any) -> str:
+    text = str(value).strip().lower()
+    if not _REGION.match(text):
+        raise FieldError(f"'{text}' is not an AWS region name (such as us-west-2)")
+    return text
+
+
+def validate_cluster_id(value: Any) -> str:
+    text = str(value).strip().lower()
+    if not 1 <= len(text) <= 63 or not _CLUSTER_ID.match(text):
+        raise FieldError("a cluster identifier is 1-63 lower-case letters, digits and single hyphens, starting with a letter")
+    return text
+
+
+def validate_workgroup(value: Any) -> str:
+    text = str(value).strip().lower()
+    if not _WORKGROUP.match(text):
+        raise FieldError("a workgroup name is 3-64 lower-case letters, digits and hyphens")
+    return text
+
+
+def validate_path(value: Any) -> str:
+    text = str(value).strip()
+    if not text:
+        raise FieldError("required")
+    if len(text) > 4096 or any(ord(char) < 32 for char in text):
+        raise FieldError("not a usable file path")
+    return text
+
+
+def validate_ssh_public_key(value: Any) -> str:
+    """An OpenSSH public key line, ``TYPE BASE64`` (a trailing comment is dropped)."""
+    parts = str(value).strip().split()
+    text = " ".join(parts[:2])
+    if not _SSH_PUBLIC_KEY.match(text):
+        raise FieldError("expected an OpenSSH public key such as 'ssh-ed25519 AAAA...'")
     return text
 
 
@@ -313,6 +368,109 @@ CREDENTIAL_FIELDS: tuple[FieldSpec, ...] = (
         choices=SSL_MODES,
     ),
 )
+
+# How a credential signs in (password or AWS IAM); declared apart from CREDENTIAL_FIELDS so
+# the forms can show them as their own group.
+SIGN_IN_FIELDS: tuple[FieldSpec, ...] = (
+    FieldSpec(
+        "auth",
+        "Sign-in",
+        validate_auth,
+        "password (kept in the keyring) or iam (temporary credentials from AWS; nothing stored)",
+        default="password",
+        choices=AUTH_KINDS,
+    ),
+    FieldSpec(
+        "aws_profile",
+        "AWS profile",
+        validate_required_text,
+        "IAM: a profile of ~/.aws/config (default: the standard AWS credential chain)",
+        required=False,
+    ),
+    FieldSpec(
+        "region", "AWS region", validate_region, "IAM: the cluster's or workgroup's region, e.g. us-west-2", required=False
+    ),
+    FieldSpec(
+        "cluster_id", "Cluster identifier", validate_cluster_id, "IAM, provisioned cluster: its identifier", required=False
+    ),
+    FieldSpec("workgroup", "Serverless workgroup", validate_workgroup, "IAM, Redshift Serverless: the workgroup", required=False),
+    FieldSpec(
+        "db_user",
+        "Database user (IAM)",
+        validate_required_text,
+        "IAM, provisioned cluster: the database user to get credentials for (default: your IAM identity)",
+        required=False,
+    ),
+)
+
+SSH_FIELDS: tuple[FieldSpec, ...] = (
+    FieldSpec("ssh_host", "SSH bastion host", validate_host, "connect through an SSH tunnel via this host", required=False),
+    FieldSpec("ssh_port", "SSH port", validate_port, "the bastion's SSH port", default=DEFAULT_SSH_PORT, required=False),
+    FieldSpec("ssh_user", "SSH user", validate_required_text, "the tunnel user on the bastion", required=False),
+    FieldSpec(
+        "ssh_key_path",
+        "SSH private key file",
+        validate_path,
+        "a private key file (its passphrase goes to the keyring); default: a key cdi-tui made, kept in the keyring",
+        flag="--ssh-key",
+        required=False,
+    ),
+    FieldSpec(
+        "ssh_host_key",
+        "Accepted SSH host key",
+        validate_ssh_public_key,
+        "the bastion's host key, accepted after checking its fingerprint",
+        required=False,
+    ),
+)
+
+ALL_CREDENTIAL_FIELDS: tuple[FieldSpec, ...] = CREDENTIAL_FIELDS + SIGN_IN_FIELDS + SSH_FIELDS
+
+
+def credential_field_specs(auth: str) -> tuple[FieldSpec, ...]:
+    """Every credential field, with ``user`` optional for IAM sign-in (AWS names the user)."""
+    from dataclasses import replace
+
+    if auth != "iam":
+        return ALL_CREDENTIAL_FIELDS
+    return tuple(replace(spec, required=False, default=None) if spec.key == "user" else spec for spec in ALL_CREDENTIAL_FIELDS)
+
+
+def credential_problems(values: dict[str, Any]) -> list[tuple[str, str]]:
+    """Rules across a credential's fields, as (key, problem) pairs; empty when it is consistent.
+
+    Args:
+        values: the credential's validated fields by key (missing optional ones as None).
+    """
+    problems: list[tuple[str, str]] = []
+    auth = values.get("auth") or "password"
+    iam_keys = ("aws_profile", "region", "cluster_id", "workgroup", "db_user")
+    if auth == "password":
+        if not values.get("user"):
+            problems.append(("user", "required for password sign-in"))
+        for key in iam_keys:
+            if values.get(key):
+                problems.append((key, 'only for IAM sign-in (auth = "iam")'))
+    else:
+        if not values.get("region"):
+            problems.append(("region", "required for IAM sign-in"))
+        if bool(values.get("cluster_id")) == bool(values.get("workgroup")):
+            problems.append(
+                ("cluster_id", "IAM sign-in needs either a cluster identifier (provisioned) or a workgroup (Serverless)")
+            )
+        if values.get("workgroup") and values.get("db_user"):
+            problems.append(
+                ("db_user", "Redshift Serverless signs in as your IAM identity; a database user applies only to a cluster")
+            )
+    if values.get("ssh_host"):
+        if not values.get("ssh_user"):
+            problems.append(("ssh_user", "required with an SSH bastion host"))
+    else:
+        for key in ("ssh_user", "ssh_key_path", "ssh_host_key"):
+            if values.get(key):
+                problems.append((key, "only with an SSH bastion host (ssh_host)"))
+    return problems
+
 
 INTEGRATION_FIELDS: tuple[FieldSpec, ...] = (
     FieldSpec("credential", "Credential", validate_name, "name of a saved warehouse credential"),

@@ -10,6 +10,12 @@ For unattended hosts a secret may come from an environment variable instead, rea
 ``CDI_TUI_BRAZE_API_KEY``, ``CDI_TUI_SMTP_PASSWORD`` and, per credential,
 ``CDI_TUI_PASSWORD_<NAME>`` (the credential name upper-cased, every character that is not
 a letter or digit replaced by ``_``). An environment value wins over the keyring.
+
+A credential that goes through an SSH tunnel may have two more secrets: the private key
+cdi-tui generated for it (``ssh-key:<name>``, or ``CDI_TUI_SSH_KEY_<NAME>``), and the
+passphrase of a key file the user gave (``ssh-passphrase:<name>``, or
+``CDI_TUI_SSH_PASSPHRASE_<NAME>``). A credential signing in with AWS IAM has none: AWS keeps
+its secrets where it always does.
 """
 
 from __future__ import annotations
@@ -23,6 +29,8 @@ SERVICE_NAME = "cdi-tui"
 BRAZE_KEY_ENV = "CDI_TUI_BRAZE_API_KEY"
 SMTP_PASSWORD_ENV = "CDI_TUI_SMTP_PASSWORD"
 PASSWORD_ENV_PREFIX = "CDI_TUI_PASSWORD_"
+SSH_KEY_ENV_PREFIX = "CDI_TUI_SSH_KEY_"
+SSH_PASSPHRASE_ENV_PREFIX = "CDI_TUI_SSH_PASSPHRASE_"
 
 
 class SecretsUnavailable(RuntimeError):
@@ -45,8 +53,27 @@ def credential_account(credential_name: str) -> str:
     return f"credential:{credential_name}"
 
 
+def ssh_key_account(credential_name: str) -> str:
+    """The private key cdi-tui generated for a credential's SSH tunnel."""
+    return f"ssh-key:{credential_name}"
+
+
+def ssh_passphrase_account(credential_name: str) -> str:
+    """The passphrase of the SSH key file a credential names."""
+    return f"ssh-passphrase:{credential_name}"
+
+
+def credential_secret_accounts(credential_name: str) -> tuple[str, ...]:
+    """Every secret a credential may have, for removing them all with it."""
+    return (credential_account(credential_name), ssh_key_account(credential_name), ssh_passphrase_account(credential_name))
+
+
+def _env_suffix(credential_name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9]", "_", credential_name).upper()
+
+
 def credential_env_var(credential_name: str) -> str:
-    return PASSWORD_ENV_PREFIX + re.sub(r"[^A-Za-z0-9]", "_", credential_name).upper()
+    return PASSWORD_ENV_PREFIX + _env_suffix(credential_name)
 
 
 def _env_var_for(account: str) -> str | None:
@@ -54,9 +81,13 @@ def _env_var_for(account: str) -> str | None:
         return BRAZE_KEY_ENV
     if account == smtp_password_account():
         return SMTP_PASSWORD_ENV
-    if account.startswith("credential:"):
-        return credential_env_var(account.split(":", 1)[1])
-    return None
+    kind, _, name = account.partition(":")
+    prefix = {
+        "credential": PASSWORD_ENV_PREFIX,
+        "ssh-key": SSH_KEY_ENV_PREFIX,
+        "ssh-passphrase": SSH_PASSPHRASE_ENV_PREFIX,
+    }.get(kind)
+    return prefix + _env_suffix(name) if prefix and name else None
 
 
 class CredentialsService(ABC):

@@ -30,7 +30,13 @@ from cdi_tui.engine.changes import DeliveredStore
 from cdi_tui.engine.sync import DELIVERED_FILE, ProgressCallback, SyncEngine, SyncOptions
 from cdi_tui.paths import AppPaths
 from cdi_tui.runlog import RunLog, RunRecord, utc_now
-from cdi_tui.secret_store import CredentialsService, braze_key_account, credential_account, smtp_password_account
+from cdi_tui.secret_store import (
+    CredentialsService,
+    braze_key_account,
+    credential_account,
+    credential_secret_accounts,
+    smtp_password_account,
+)
 from cdi_tui.warehouse.source import RedshiftSource, TableShape
 
 
@@ -87,7 +93,9 @@ class Workspace:
         self.store.update(lambda config: replace(config, braze=settings))
 
     # credentials --------------------------------------------------------------------------
-    def add_credential(self, credential: Credential, password: str, replace_existing: bool = False) -> None:
+    def add_credential(self, credential: Credential, password: str | None, replace_existing: bool = False) -> None:
+        """Save a credential; ``password`` None (IAM sign-in) stores none and drops an old one."""
+
         def change(config: Config) -> Config:
             if credential.name in config.credentials and not replace_existing:
                 raise WorkspaceError(f"a credential named '{credential.name}' already exists (use --replace to change it)")
@@ -99,8 +107,11 @@ class Workspace:
                     changed = with_integration(changed, replace(item, state="draft"))
             return changed
 
-        self.secrets.set(credential_account(credential.name), password)
+        if password is not None:
+            self.secrets.set(credential_account(credential.name), password)
         self.store.update(change)
+        if password is None:
+            self.secrets.delete(credential_account(credential.name))
 
     def change_password(self, name: str, password: str) -> None:
         if name not in self.config().credentials:
@@ -124,7 +135,8 @@ class Workspace:
             return replace(config, credentials={key: value for key, value in config.credentials.items() if key != name})
 
         self.store.update(change)
-        self.secrets.delete(credential_account(name))
+        for account in credential_secret_accounts(name):
+            self.secrets.delete(account)
 
     # integrations -------------------------------------------------------------------------
     def add_integration(self, integration: Integration) -> None:

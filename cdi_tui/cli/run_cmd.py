@@ -30,6 +30,11 @@ def register(commands: Any) -> None:
     test.add_argument("name")
     test.add_argument("--rows", type=int, default=10, help="preview rows to print (default 10)")
     test.add_argument("--json", action="store_true", help="print one JSON object")
+    test.add_argument(
+        "--accept-host-key",
+        metavar="SHA256:...",
+        help="trust the SSH bastion's host key with this fingerprint (as the failed test showed it) before testing",
+    )
     test.set_defaults(handler=test_command)
     for verb, helptext in (("activate", "activate (or resume) a tested integration"), ("pause", "pause an active integration")):
         parser = commands.add_parser(verb, help=helptext)
@@ -69,9 +74,27 @@ def _cell(value: Any) -> str:
     return str(value)
 
 
+def _accept_host_key(workspace: Any, credential_name: str, shown_fingerprint: str, quiet: bool) -> None:
+    from cdi_tui.checks import accept_ssh_host_key
+    from cdi_tui.warehouse.errors import WarehouseError
+
+    credential = workspace.config().credentials[credential_name]
+    try:
+        accept_ssh_host_key(workspace.store, credential, shown_fingerprint)
+    except WarehouseError as error:
+        raise CommandError(str(error)) from None
+    if not quiet:
+        print(
+            f"Host key {shown_fingerprint} of {credential.ssh_host}:{credential.ssh_port} accepted for credential "
+            f"'{credential_name}'"
+        )
+
+
 def test_command(args: argparse.Namespace) -> int:
     workspace = open_workspace()
     integration = workspace.integration(args.name)
+    if args.accept_host_key:
+        _accept_host_key(workspace, integration.credential, args.accept_host_key, quiet=args.json)
     result: ConnectionTestResult = workspace.test_integration(args.name, preview_rows=max(args.rows, 1))
     if args.json:
         print_json(
@@ -79,9 +102,7 @@ def test_command(args: argparse.Namespace) -> int:
                 "integration": args.name,
                 "ok": result.ok,
                 "warnings": result.warnings,
-                "error": None
-                if result.error is None
-                else {"kind": result.error.kind, "message": result.error.message, "fix": result.error.fix},
+                "error": None if result.error is None else _error_json(result.error),
                 "pending_rows": result.pending_rows,
                 "columns": list(result.preview.columns) if result.preview else None,
                 "preview": [[_cell(value) for value in row] for row in result.preview.rows] if result.preview else None,
@@ -93,9 +114,9 @@ def test_command(args: argparse.Namespace) -> int:
         console.print(f"[yellow]warning:[/] {warning}")
     if not result.ok:
         assert result.error is not None
-        console.print(f"[red]Connection test failed[/] ({result.error.kind}): {result.error.message}")
+        console.print(f"[red]Connection test failed[/] ({result.error.kind}): {result.error.message}", markup=True)
         if result.error.fix:
-            console.print(f"  Fix: {result.error.fix}")
+            console.print(f"  Fix: {result.error.fix}".replace("INTEGRATION", args.name), markup=False)
         return EXIT_ERROR
     assert result.shape is not None and result.preview is not None
     console.print(
@@ -116,6 +137,17 @@ def test_command(args: argparse.Namespace) -> int:
     if integration.state == "draft":
         console.print(f"Next: cdi-tui activate {args.name}")
     return EXIT_OK
+
+
+def _error_json(error: Any) -> dict[str, Any]:
+    """A failed test's error; a host key error adds the fingerprint to check and accept."""
+    from cdi_tui.warehouse.tunnel import HostKeyError
+
+    value: dict[str, Any] = {"kind": error.kind, "message": error.message, "fix": error.fix}
+    if isinstance(error, HostKeyError):
+        value["host_key_fingerprint"] = error.shown_fingerprint
+        value["expected_fingerprints"] = list(error.expected_fingerprints)
+    return value
 
 
 def state_command(args: argparse.Namespace) -> int:

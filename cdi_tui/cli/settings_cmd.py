@@ -11,8 +11,17 @@ from rich.table import Table
 from cdi_tui.cli.common import add_field_flags, field_type, open_workspace, print_json, read_secret
 from cdi_tui.cli.main import CommandError, UsageError
 from cdi_tui.config import BrazeSettings, Credential, Integration
-from cdi_tui.fields import BRAZE_FIELDS, CREDENTIAL_FIELDS, DATA_TYPE_LABELS, INTEGRATION_FIELDS, field_by_key, validate_name
-from cdi_tui.secret_store import braze_key_account
+from cdi_tui.fields import (
+    ALL_CREDENTIAL_FIELDS,
+    BRAZE_FIELDS,
+    DATA_TYPE_LABELS,
+    INTEGRATION_FIELDS,
+    credential_field_specs,
+    credential_problems,
+    field_by_key,
+    validate_name,
+)
+from cdi_tui.secret_store import braze_key_account, ssh_key_account
 
 
 def _name(text: str) -> str:
@@ -49,11 +58,28 @@ def register(commands: Any) -> None:
     credentials = commands.add_parser("credentials", help="warehouse credentials").add_subparsers(
         dest="credentials_command", required=True
     )
-    add = credentials.add_parser("add", help="save a Redshift credential; the password is read from stdin")
+    add = credentials.add_parser(
+        "add",
+        help="save a Redshift credential; the password (and an SSH key's passphrase) is read from stdin",
+        description="Password sign-in reads the password from stdin; --auth iam stores none. With --ssh-host the "
+        "connection goes through an SSH tunnel: give --ssh-key PATH (its passphrase, if any, is read from stdin "
+        "after the password) or --ssh-generate-key (a new Ed25519 key pair; the public key is printed).",
+    )
     add.add_argument("name", type=_name)
-    add_field_flags(add, CREDENTIAL_FIELDS)
+    # user is optional here: IAM sign-in needs none; credential_problems() says when it is missing
+    add_field_flags(add, credential_field_specs("iam"), skip=("ssh_host_key",))
+    add.add_argument(
+        "--ssh-generate-key",
+        action="store_true",
+        help="make an Ed25519 key pair for the tunnel: the private key goes to the keyring, the public key is printed",
+    )
     add.add_argument("--replace", action="store_true", help="replace a credential of the same name")
     add.set_defaults(handler=credentials_add_command)
+    public_key = credentials.add_parser(
+        "public-key", help="print a tunnelled credential's public key and the line for the bastion's authorized_keys"
+    )
+    public_key.add_argument("name")
+    public_key.set_defaults(handler=credentials_public_key_command)
     listing = credentials.add_parser("list", help="list credentials and the integrations using each")
     listing.add_argument("--json", action="store_true")
     listing.set_defaults(handler=credentials_list_command)
@@ -88,7 +114,9 @@ def setup_sql_command(args: argparse.Namespace) -> int:
         workspace = open_workspace()
         config = workspace.config()
         integration = workspace.integration(args.name, config)
-        print(setup_sql(integration.table_name, integration.data_type, config.credentials[integration.credential].user), end="")
+        credential = config.credentials[integration.credential]
+        user = credential.user or credential.db_user or args.user  # IAM: the database user AWS signs in as
+        print(setup_sql(integration.table_name, integration.data_type, user), end="")
         return 0
     if not args.table or not args.data_type:
         raise UsageError("give an integration NAME, or both --table and --data-type")
@@ -145,15 +173,98 @@ def braze_show_command(args: argparse.Namespace) -> int:
 # credentials ----------------------------------------------------------------------------
 
 
+def _flag(key: str) -> str:
+    return field_by_key(ALL_CREDENTIAL_FIELDS, key).cli_flag
+
+
 def credentials_add_command(args: argparse.Namespace) -> int:
+    from cdi_tui.cli.main import UsageError
+    from cdi_tui.credential_setup import CredentialSetupError, save_credential
+    from cdi_tui.warehouse.errors import WarehouseError
+    from cdi_tui.warehouse.tunnel import key_file_is_encrypted
+
     workspace = open_workspace()
-    credential = Credential(name=args.name, **{spec.key: getattr(args, spec.key) for spec in CREDENTIAL_FIELDS})
-    password = read_secret(f"password for {credential.user}@{credential.host}")
-    workspace.add_credential(credential, password, replace_existing=args.replace)
-    print(
-        f"Credential '{credential.name}' saved ({credential.user}@{credential.host}:{credential.port}/{credential.database}); "
-        "password kept in the keyring"
+    values = {spec.key: getattr(args, spec.key) for spec in ALL_CREDENTIAL_FIELDS if spec.key != "ssh_host_key"}
+    problems = credential_problems(values)
+    if problems:
+        raise UsageError("; ".join(f"{_flag(key)}: {problem}" for key, problem in problems))
+    uses_ssh = bool(values["ssh_host"])
+    if args.ssh_generate_key and not uses_ssh:
+        raise UsageError("--ssh-generate-key: only with --ssh-host")
+    if args.ssh_generate_key and values["ssh_key_path"]:
+        raise UsageError("give --ssh-key PATH or --ssh-generate-key, not both")
+    keep_generated_key = (
+        uses_ssh
+        and not values["ssh_key_path"]
+        and not args.ssh_generate_key
+        and args.replace
+        and workspace.secrets.get(ssh_key_account(args.name)) is not None
     )
+    if uses_ssh and not values["ssh_key_path"] and not args.ssh_generate_key and not keep_generated_key:
+        raise UsageError("an SSH tunnel needs --ssh-key PATH or --ssh-generate-key")
+    credential = Credential(name=args.name, **{key: value for key, value in values.items() if value is not None})
+    if args.name in workspace.config().credentials and not args.replace:
+        raise CommandError(f"a credential named '{credential.name}' already exists (use --replace to change it)")
+
+    password = None if credential.uses_iam else read_secret(f"password for {credential.user}@{credential.host}")
+    passphrase = None
+    try:
+        if credential.ssh_key_path and key_file_is_encrypted(credential.ssh_key_path):
+            passphrase = read_secret(f"passphrase of SSH key {credential.ssh_key_path}")
+        tunnel_key = save_credential(
+            workspace,
+            credential,
+            password,
+            replace_existing=args.replace,
+            generate_ssh_key=args.ssh_generate_key,
+            ssh_passphrase=passphrase,
+        )
+    except (WarehouseError, CredentialSetupError) as error:
+        raise CommandError(str(error)) from None
+
+    sign_in = "password kept in the keyring" if password is not None else f"signs in with AWS IAM as {credential.login}"
+    print(
+        f"Credential '{credential.name}' saved ({credential.user or 'IAM'}@{credential.host}:{credential.port}/"
+        f"{credential.database}); {sign_in}"
+    )
+    if uses_ssh:
+        print(f"Through an SSH tunnel: {credential.ssh_user}@{credential.ssh_host}:{credential.ssh_port}")
+        if tunnel_key is None:
+            print("The SSH key made earlier is kept ('cdi-tui credentials public-key NAME' prints it).")
+        else:
+            _print_public_key(credential, tunnel_key.public_key, generated=tunnel_key.generated)
+        print("Next: 'cdi-tui test INTEGRATION' shows the bastion's host key fingerprint to check and accept.")
+    return 0
+
+
+def _print_public_key(credential: Credential, public_key: str, generated: bool) -> None:
+    from cdi_tui.warehouse.tunnel import authorized_keys_line
+
+    if generated:
+        print("A new Ed25519 key pair was made; its private key is kept in the keyring. Its public key:")
+    else:
+        print("The key file's public key:")
+    print(f"  {public_key}")
+    print(
+        f"Add this line to ~{credential.ssh_user}/.ssh/authorized_keys on {credential.ssh_host} "
+        "(it allows forwarding to the cluster and nothing else):"
+    )
+    print(f"  {authorized_keys_line(public_key, credential.host, credential.port)}")
+
+
+def credentials_public_key_command(args: argparse.Namespace) -> int:
+    from cdi_tui.credential_setup import CredentialSetupError, tunnel_key_of
+    from cdi_tui.warehouse.errors import WarehouseError
+
+    workspace = open_workspace()
+    credential = workspace.config().credentials.get(args.name)
+    if credential is None:
+        raise CommandError(f"no credential named '{args.name}'")
+    try:
+        tunnel_key = tunnel_key_of(credential, workspace.secrets)
+    except (WarehouseError, CredentialSetupError) as error:
+        raise CommandError(str(error)) from None
+    _print_public_key(credential, tunnel_key.public_key, generated=tunnel_key.generated)
     return 0
 
 
@@ -162,46 +273,71 @@ def credentials_list_command(args: argparse.Namespace) -> int:
     rows = []
     for name, credential in sorted(config.credentials.items()):
         users = config.integrations_using(name)
-        rows.append(
-            {
-                "name": name,
-                "host": credential.host,
-                "port": credential.port,
-                "database": credential.database,
-                "user": credential.user,
-                "sslmode": credential.sslmode,
-                "integrations": [item.name for item in users],
+        row: dict[str, Any] = {
+            "name": name,
+            "host": credential.host,
+            "port": credential.port,
+            "database": credential.database,
+            "user": credential.user,
+            "sslmode": credential.sslmode,
+            "integrations": [item.name for item in users],
+        }
+        if credential.uses_iam:
+            row["auth"] = "iam"
+            row["iam"] = {
+                key: getattr(credential, key) for key in ("region", "cluster_id", "workgroup", "db_user", "aws_profile")
             }
-        )
+        if credential.uses_ssh:
+            row["ssh"] = {
+                "host": credential.ssh_host,
+                "port": credential.ssh_port,
+                "user": credential.ssh_user,
+                "key": credential.ssh_key_path or "generated (keyring)",
+                "host_key": _host_key_fingerprint(credential.ssh_host_key),
+            }
+        rows.append(row)
     if args.json:
         print_json(rows)
         return 0
     if not rows:
         print("No credentials yet. Add one with: cdi-tui credentials add NAME --host H --database D --user U")
         return 0
-    table = Table("NAME", "HOST", "PORT", "DATABASE", "USER", "SSL", "USED BY")
+    table = Table("NAME", "HOST", "PORT", "DATABASE", "USER", "SSL", "VIA", "USED BY")
     for row in rows:
+        ssh = row.get("ssh")
         table.add_row(
             row["name"],
             row["host"],
             str(row["port"]),
             row["database"],
-            row["user"],
+            row["user"] or ("IAM" if row.get("auth") == "iam" else "-"),
             row["sslmode"],
+            f"ssh {ssh['user']}@{ssh['host']}:{ssh['port']}" if ssh else "direct",
             ", ".join(row["integrations"]) or "-",
         )
     Console().print(table)
     return 0
 
 
+def _host_key_fingerprint(key_line: str | None) -> str | None:
+    if not key_line:
+        return None
+    from cdi_tui.warehouse.tunnel import fingerprint
+
+    return fingerprint(key_line)
+
+
 def credentials_remove_command(args: argparse.Namespace) -> int:
     open_workspace().remove_credential(args.name)
-    print(f"Credential '{args.name}' removed (and its password deleted from the keyring)")
+    print(f"Credential '{args.name}' removed (and its secrets deleted from the keyring)")
     return 0
 
 
 def credentials_password_command(args: argparse.Namespace) -> int:
     workspace = open_workspace()
+    credential = workspace.config().credentials.get(args.name)
+    if credential is not None and credential.uses_iam:
+        raise CommandError(f"credential '{args.name}' signs in with AWS IAM and keeps no password")
     workspace.change_password(args.name, read_secret(f"new password for credential {args.name}"))
     print(f"Password of '{args.name}' changed")
     return 0

@@ -26,6 +26,19 @@ TABLE_MISSING = "table_missing"
 COLUMNS = "columns"
 CONNECTION_LOST = "connection_lost"
 QUERY = "query"
+# the SSH tunnel's hops, checked before the cluster's
+SSH_UNREACHABLE = "ssh_unreachable"
+SSH_AUTH = "ssh_auth"
+SSH_KEY = "ssh_key"
+SSH_HOST_KEY_UNKNOWN = "ssh_host_key_unknown"
+SSH_HOST_KEY_CHANGED = "ssh_host_key_changed"
+SSH_FORWARD_REFUSED = "ssh_forward_refused"
+# AWS IAM sign-in
+IAM_NO_CREDENTIALS = "iam_no_credentials"
+IAM_DENIED = "iam_denied"
+IAM_NOT_FOUND = "iam_not_found"
+IAM_UNREACHABLE = "iam_unreachable"
+IAM_FAILED = "iam_failed"
 
 FIXES = {
     DNS: "Check the host name for typos; it must resolve from this machine.",
@@ -44,6 +57,8 @@ FIXES = {
     COLUMNS: "Change the table (or view) to have the columns the data type needs (see 'cdi-tui setup-sql').",
     CONNECTION_LOST: "The connection to the warehouse broke; the next run resumes where this one stopped.",
     QUERY: "The warehouse rejected a query; the message above says why.",
+    SSH_KEY: "Check the credential's SSH key (credentials add --replace with --ssh-key PATH or --ssh-generate-key).",
+    IAM_FAILED: "Check the credential's AWS settings (profile, region, cluster or workgroup).",
 }
 
 

@@ -18,7 +18,9 @@ from typing import Any
 
 from cdi_tui.fields import is_loopback_host
 from cdi_tui.tables import TableName, quote_identifier
-from cdi_tui.warehouse.errors import COLUMNS, WarehouseError, classify
+from cdi_tui.warehouse.errors import COLUMNS, CONNECTION_LOST, WarehouseError, classify
+from cdi_tui.warehouse.iam import IamSettings, fetch_temporary_login
+from cdi_tui.warehouse.tunnel import SshSettings, SshTunnel
 
 IDENTIFIER_COLUMNS = ("external_id", "alias_name", "alias_label", "braze_id", "email", "phone")
 DEFAULT_FETCH_ROWS = 10_000
@@ -44,7 +46,12 @@ def is_read_only_statement(sql: str) -> bool:
 
 @dataclass(frozen=True)
 class ConnectionSettings:
-    """What a connection needs. The password is kept out of ``repr``."""
+    """What a connection needs. The password is kept out of ``repr``.
+
+    With ``ssh`` the connection goes through an SSH tunnel (opened by
+    :meth:`RedshiftSource.connect`, closed by :meth:`RedshiftSource.close`); with ``iam`` the
+    user and password are fetched from AWS at each connection instead.
+    """
 
     host: str
     port: int
@@ -54,6 +61,8 @@ class ConnectionSettings:
     sslmode: str = "verify-full"
     connect_timeout: float = 15.0
     query_timeout: float = 900.0
+    ssh: SshSettings | None = None
+    iam: IamSettings | None = None
 
     def driver_kwargs(self) -> dict[str, Any]:
         """Arguments for ``redshift_connector.connect``.
@@ -79,7 +88,8 @@ class ConnectionSettings:
 
     def warnings(self) -> list[str]:
         if self.sslmode == "disable" and not is_loopback_host(self.host):
-            return [f"TLS is disabled for {self.host}: the password and data cross the network unencrypted"]
+            hop = f" (from the bastion {self.ssh.host} on)" if self.ssh is not None else ""
+            return [f"TLS is disabled for {self.host}: the password and data cross the network unencrypted{hop}"]
         return []
 
 
@@ -163,21 +173,38 @@ class RedshiftSource:
         self.table = table
         self.statements: list[str] = []  # every statement sent, for audit and tests
         self._conn: Any = None
+        self._tunnel: SshTunnel | None = None
         self._lock = threading.Lock()
 
     # connection ------------------------------------------------------------------
     def connect(self) -> RedshiftSource:
-        """Open the connection (with the connect timeout).
+        """Open the connection (with the connect timeout): the SSH tunnel first when the
+        settings have one, then temporary credentials from AWS when they sign in with IAM.
 
         Raises:
-            WarehouseError: classified (dns, unreachable, timeout, auth, database_missing, tls).
+            WarehouseError: classified (the tunnel's hops: ssh_unreachable, ssh_auth, ssh_key,
+                ssh_host_key_unknown, ssh_host_key_changed, ssh_forward_refused; IAM:
+                iam_no_credentials, iam_denied, iam_not_found, iam_unreachable; then dns,
+                unreachable, timeout, auth, database_missing, tls).
         """
         import redshift_connector
 
+        settings = self.settings
+        kwargs = settings.driver_kwargs()
+        if settings.ssh is not None:
+            self._tunnel = SshTunnel(settings.ssh, settings.host, settings.port)
+            kwargs["unix_sock"] = self._tunnel.open()
         try:
-            conn = redshift_connector.connect(**self.settings.driver_kwargs())
-        except Exception as error:
-            raise self._classify(error) from None
+            if settings.iam is not None:
+                login = fetch_temporary_login(settings.iam, settings.database)
+                kwargs["user"], kwargs["password"] = login.user, login.password
+            try:
+                conn = redshift_connector.connect(**kwargs)
+            except Exception as error:
+                raise self._classify(error) from None
+        except BaseException:
+            self._close_tunnel()
+            raise
         conn.autocommit = True
         sock = getattr(conn, "_usock", None)
         if sock is not None:
@@ -190,6 +217,12 @@ class RedshiftSource:
         if conn is not None:
             with contextlib.suppress(Exception):
                 conn.close()
+        self._close_tunnel()
+
+    def _close_tunnel(self) -> None:
+        tunnel, self._tunnel = self._tunnel, None
+        if tunnel is not None:
+            tunnel.close()
 
     def abort(self) -> None:
         """Cut the connection from another thread (used to cancel a long read)."""
@@ -210,7 +243,16 @@ class RedshiftSource:
     # queries ---------------------------------------------------------------------
     def _classify(self, error: BaseException) -> WarehouseError:
         settings = self.settings
-        return classify(error, host=settings.host, port=settings.port, database=settings.database, user=settings.user)
+        tunnel_failure = self._tunnel.failure() if self._tunnel is not None else None
+        if tunnel_failure is not None and not isinstance(error, WarehouseError):
+            return tunnel_failure
+        user = settings.user if settings.iam is None else f"{settings.user or 'IAM'} (temporary AWS credentials)"
+        classified = classify(error, host=settings.host, port=settings.port, database=settings.database, user=user)
+        if classified.kind == CONNECTION_LOST and self._tunnel is not None:
+            return WarehouseError(
+                CONNECTION_LOST, f"{classified.message} (through the SSH tunnel via {self._tunnel.settings.where})"
+            )
+        return classified
 
     def _execute(self, cursor: Any, sql: str, params: tuple[Any, ...] | None = None) -> None:
         if not is_read_only_statement(sql):  # a programming error, never user input

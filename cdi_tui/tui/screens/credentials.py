@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from textual import on, work
 from textual.app import ComposeResult
@@ -14,9 +15,15 @@ from textual.widgets import Button, DataTable, Footer, Header, Input, Label, Sel
 from textual.worker import Worker, WorkerState
 
 from cdi_tui.config import DEFAULT_MAX_IN_FLIGHT, BrazeSettings, Credential, SmtpSettings
-from cdi_tui.fields import BRAZE_FIELDS, BRAZE_INSTANCES, CREDENTIAL_FIELDS, SMTP_FIELDS, FieldError, field_by_key
+from cdi_tui.fields import BRAZE_FIELDS, BRAZE_INSTANCES, SMTP_FIELDS, FieldError, field_by_key
 from cdi_tui.tui.base import CdiMixin
-from cdi_tui.tui.screens.wizard import CREDENTIAL_NAME_SPEC, PASSWORD_SPEC
+from cdi_tui.tui.screens.wizard import (
+    CREDENTIAL_NAME_SPEC,
+    FORM_CREDENTIAL_FIELDS,
+    OPTIONAL_PASSWORD_SPEC,
+    PASSWORD_SPEC,
+    SSH_PASSPHRASE_SPEC,
+)
 from cdi_tui.tui.widgets.fields import FieldInput, collect
 from cdi_tui.workspace import WorkspaceError
 
@@ -26,7 +33,51 @@ CUSTOM_URL = "__custom__"
 @dataclass
 class CredentialFormResult:
     credential: Credential
-    password: str
+    password: str | None
+    ssh_passphrase: str | None = None
+
+
+def credential_from_values(values: dict[str, Any]) -> tuple[Credential, str | None, str | None]:
+    """(credential, password, SSH key passphrase) from a form's values.
+
+    Raises:
+        CredentialSetupError: the settings do not fit together.
+    """
+    from cdi_tui.credential_setup import check_credential
+
+    password = values.pop("password", None) or None
+    passphrase = values.pop("ssh_passphrase", None) or None
+    name = values.pop("credential_name")
+    credential = Credential(name=name, **{key: value for key, value in values.items() if value is not None})
+    check_credential(credential)
+    return credential, (None if credential.uses_iam else password), passphrase
+
+
+def save_from_form(screen: Any, result: CredentialFormResult) -> bool:
+    """Save a new credential; a tunnel's generated key is made here and its public key shown to copy."""
+    from cdi_tui.credential_setup import save_credential
+    from cdi_tui.tui.screens.modals import TextModal
+
+    credential = result.credential
+    try:
+        tunnel_key = save_credential(
+            screen.workspace,
+            credential,
+            result.password,
+            generate_ssh_key=credential.uses_ssh and not credential.ssh_key_path,
+            ssh_passphrase=result.ssh_passphrase,
+        )
+    except Exception as error:
+        screen.cdi.show_error("The credential was not saved", str(error))
+        return False
+    if tunnel_key is not None:
+        screen.app.push_screen(
+            TextModal(
+                f"Add this line to ~{credential.ssh_user}/.ssh/authorized_keys on {credential.ssh_host}",
+                tunnel_key.authorized_keys_line,
+            )
+        )
+    return True
 
 
 @dataclass
@@ -50,13 +101,15 @@ class CredentialForm(ModalScreen[CredentialFormResult | None]):
             if self.existing is None:
                 yield Label("New Redshift credential", classes="dialog-title")
                 yield FieldInput(CREDENTIAL_NAME_SPEC, field_id="field-credential-name")
-                for spec in CREDENTIAL_FIELDS:
+                for spec in FORM_CREDENTIAL_FIELDS:
                     yield FieldInput(spec)
+                yield FieldInput(SSH_PASSPHRASE_SPEC, password=True, field_id="field-ssh-passphrase")
+                yield FieldInput(OPTIONAL_PASSWORD_SPEC, password=True, field_id="field-password")
             else:
                 yield Label(
                     f"New password for {self.existing.name} ({self.existing.user}@{self.existing.host})", classes="dialog-title"
                 )
-            yield FieldInput(PASSWORD_SPEC, password=True, field_id="field-password")
+                yield FieldInput(PASSWORD_SPEC, password=True, field_id="field-password")
             with Horizontal(classes="dialog-buttons"):
                 yield Button("Save", variant="primary", id="save")
                 yield Button("Cancel", id="cancel")
@@ -66,12 +119,20 @@ class CredentialForm(ModalScreen[CredentialFormResult | None]):
         values = collect(list(self.query(FieldInput).results(FieldInput)))
         if values is None:
             return
-        password = values.pop("password")
         if self.existing is not None:
-            self.dismiss(CredentialFormResult(self.existing, password))
+            self.dismiss(CredentialFormResult(self.existing, values.pop("password")))
             return
-        name = values.pop("credential_name")
-        self.dismiss(CredentialFormResult(Credential(name=name, **values), password))
+        from cdi_tui.credential_setup import CredentialSetupError
+
+        try:
+            credential, password, passphrase = credential_from_values(values)
+        except CredentialSetupError as error:
+            self.notify(str(error), severity="error", timeout=6)
+            return
+        if password is None and not credential.uses_iam:
+            self.notify("password: required for password sign-in", severity="error", timeout=6)
+            return
+        self.dismiss(CredentialFormResult(credential, password, passphrase))
 
     @on(Button.Pressed, "#cancel")
     def action_cancel(self) -> None:
@@ -85,6 +146,7 @@ class CredentialsScreen(CdiMixin, Screen[None]):
         Binding("a", "add", "Add"),
         Binding("w", "password", "Change password"),
         Binding("k", "check", "Check"),
+        Binding("p", "public_key", "SSH public key"),
         Binding("delete,d", "delete", "Delete"),
     ]
 
@@ -170,8 +232,8 @@ class CredentialsScreen(CdiMixin, Screen[None]):
             table.add_row(
                 name,
                 users,
-                credential.user,
-                credential.host,
+                credential.user or credential.login,
+                credential.host if not credential.uses_ssh else f"{credential.host} via {credential.ssh_host}",
                 str(credential.port),
                 credential.database,
                 credential.sslmode,
@@ -191,12 +253,10 @@ class CredentialsScreen(CdiMixin, Screen[None]):
         def saved(result: CredentialFormResult | None) -> None:
             if result is None:
                 return
-            try:
-                self.workspace.add_credential(result.credential, result.password)
-            except (WorkspaceError, Exception) as error:
-                self.cdi.show_error("The credential was not saved", str(error))
+            if not save_from_form(self, result):
                 return
-            self.notify(f"Credential {result.credential.name} saved; its password is in the keyring", timeout=4)
+            kept = "its password is in the keyring" if result.password else "it signs in with AWS IAM"
+            self.notify(f"Credential {result.credential.name} saved; {kept}", timeout=4)
             self.refresh_data()
 
         self.app.push_screen(CredentialForm(), saved)
@@ -207,13 +267,33 @@ class CredentialsScreen(CdiMixin, Screen[None]):
         if name is None:
             return
         credential = self.workspace.config().credentials[name]
+        if credential.uses_iam:
+            self.notify(f"{name} signs in with AWS IAM and keeps no password", timeout=4)
+            return
 
         def saved(result: CredentialFormResult | None) -> None:
-            if result is not None:
+            if result is not None and result.password:
                 self.workspace.change_password(name, result.password)
                 self.notify(f"Password of {name} changed", timeout=3)
 
         self.app.push_screen(CredentialForm(credential), saved)
+
+    def action_public_key(self) -> None:
+        """Show a tunnelled credential's authorized_keys line again, ready to copy."""
+        from cdi_tui.credential_setup import tunnel_key_of
+        from cdi_tui.tui.screens.modals import TextModal
+
+        name = self.selected()
+        if name is None:
+            return
+        credential = self.workspace.config().credentials[name]
+        try:
+            tunnel_key = tunnel_key_of(credential, self.workspace.secrets)
+        except Exception as error:
+            self.cdi.show_error(f"No SSH public key for {name}", str(error))
+            return
+        title = f"Add this line to ~{credential.ssh_user}/.ssh/authorized_keys on {credential.ssh_host}"
+        self.app.push_screen(TextModal(title, tunnel_key.authorized_keys_line))
 
     @on(Button.Pressed, "#delete")
     def action_delete(self) -> None:

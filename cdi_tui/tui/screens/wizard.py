@@ -8,7 +8,7 @@ test) runs in thread workers that only post messages.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from textual import on, work
@@ -36,12 +36,12 @@ from cdi_tui.checks import ConnectionTestResult
 from cdi_tui.config import Credential, Integration
 from cdi_tui.engine.transform import RowError, RowTransformer
 from cdi_tui.fields import (
-    CREDENTIAL_FIELDS,
     DATA_TYPE_LABELS,
     DATA_TYPES,
     INTEGRATION_FIELDS,
     FieldError,
     FieldSpec,
+    credential_field_specs,
     field_by_key,
     validate_name,
 )
@@ -52,6 +52,7 @@ from cdi_tui.tui.schedule_text import workspace_zone
 from cdi_tui.tui.widgets.fields import FieldInput, collect
 from cdi_tui.tui.widgets.frequency import FrequencyPicker
 from cdi_tui.warehouse.errors import WarehouseError
+from cdi_tui.warehouse.tunnel import HostKeyError
 from cdi_tui.workspace import WorkspaceError
 
 NEW_CREDENTIAL = "__new__"
@@ -60,6 +61,12 @@ STEP_TITLES = ("1 Connection and source", "2 Sync details", "3 Test and activate
 NAME_SPEC = FieldSpec("name", "Name", validate_name, "a short name for this sync")
 CREDENTIAL_NAME_SPEC = FieldSpec("credential_name", "Credential name", validate_name, "a name to reuse this connection")
 PASSWORD_SPEC = FieldSpec("password", "Password", str, "kept in the OS keyring, never in a file", secret=True)
+# a new credential's fields: sign-in kind and SSH tunnel included (user optional: IAM needs none)
+FORM_CREDENTIAL_FIELDS = tuple(spec for spec in credential_field_specs("iam") if spec.key != "ssh_host_key")
+OPTIONAL_PASSWORD_SPEC = replace(PASSWORD_SPEC, required=False, help="kept in the OS keyring; none for IAM sign-in")
+SSH_PASSPHRASE_SPEC = FieldSpec(
+    "ssh_passphrase", "SSH key passphrase", str, "only for a key file that has one; kept in the keyring", required=False
+)
 
 
 @dataclass
@@ -95,9 +102,10 @@ class NewIntegrationScreen(CdiMixin, Screen[None]):
                     yield Select(credential_options, value=credential_options[0][1], allow_blank=False, id="credential")
                     with Vertical(id="new-credential"):
                         yield FieldInput(CREDENTIAL_NAME_SPEC, field_id="field-credential-name")
-                        for spec in CREDENTIAL_FIELDS:
+                        for spec in FORM_CREDENTIAL_FIELDS:
                             yield FieldInput(spec)
-                        yield FieldInput(PASSWORD_SPEC, password=True, field_id="field-password")
+                        yield FieldInput(SSH_PASSPHRASE_SPEC, password=True, field_id="field-ssh-passphrase")
+                        yield FieldInput(OPTIONAL_PASSWORD_SPEC, password=True, field_id="field-password")
                     yield Label("Source table or view", classes="section")
                     yield FieldInput(field_by_key(INTEGRATION_FIELDS, "table"), field_id="field-table")
                     with Horizontal(classes="row"):
@@ -162,15 +170,24 @@ class NewIntegrationScreen(CdiMixin, Screen[None]):
 
     def _credential_from_form(self) -> tuple[Credential, str | None] | None:
         """The chosen credential, with the password when it is a new one (None if not valid)."""
+        from cdi_tui.credential_setup import CredentialSetupError
+        from cdi_tui.tui.screens.credentials import credential_from_values
+
         choice = self.query_one("#credential", Select).value
         if choice != NEW_CREDENTIAL:
             return self.workspace.config().credentials[str(choice)], None
         values = collect(self._new_credential_fields())
         if values is None:
             return None
-        password = values.pop("password")
-        name = values.pop("credential_name")
-        return Credential(name=name, **values), password
+        try:
+            credential, password, self._new_passphrase = credential_from_values(values)
+        except CredentialSetupError as error:
+            self.notify(str(error), severity="error", timeout=6)
+            return None
+        if password is None and not credential.uses_iam:
+            self.notify("password: required for password sign-in", severity="error", timeout=6)
+            return None
+        return credential, password
 
     @on(Button.Pressed, "#load-tables")
     def _load_tables(self) -> None:
@@ -224,11 +241,11 @@ class NewIntegrationScreen(CdiMixin, Screen[None]):
         if chosen is None:
             return
         credential, password = chosen
-        if password is not None:
-            try:
-                self.workspace.add_credential(credential, password)
-            except WorkspaceError as error:
-                self.cdi.show_error("The credential was not saved", str(error))
+        if self.query_one("#credential", Select).value == NEW_CREDENTIAL:
+            from cdi_tui.tui.screens.credentials import CredentialFormResult, save_from_form
+
+            passphrase = getattr(self, "_new_passphrase", None)
+            if not save_from_form(self, CredentialFormResult(credential, password, passphrase)):
                 return
             select = self.query_one("#credential", Select)
             options = [
@@ -236,7 +253,8 @@ class NewIntegrationScreen(CdiMixin, Screen[None]):
             ]
             select.set_options([*options, ("New credential...", NEW_CREDENTIAL)])
             select.value = credential.name
-            self.notify(f"Credential {credential.name} saved; its password is in the keyring", timeout=4)
+            kept = "its password is in the keyring" if password else "it signs in with AWS IAM"
+            self.notify(f"Credential {credential.name} saved; {kept}", timeout=4)
         name_field = self.query_one("#field-name", FieldInput)
         if not name_field.raw:
             name_field.set_value(parse_table_name(table_field.raw).table.replace("_", "-")[:64])
@@ -335,15 +353,18 @@ class NewIntegrationScreen(CdiMixin, Screen[None]):
         preview = self.query_one("#preview", DataTable)
         if not result.ok:
             assert result.error is not None
+            if isinstance(result.error, HostKeyError) and self.saved_name is not None:
+                self._offer_host_key(result.error)
             status.update("Test failed")
             error_box.update(f"{result.error.message}.\n\nWhat to try: {result.error.fix}")
             error_box.display = True
             preview.display = False
             self.query_one("#braze-object").display = False
             self.query_one("#activate", Button).disabled = True
-            self.cdi.show_error(
-                f"Connection test failed ({result.error.kind})", f"{result.error.message}.\n\nWhat to try: {result.error.fix}"
-            )
+            if not isinstance(result.error, HostKeyError):
+                self.cdi.show_error(
+                    f"Connection test failed ({result.error.kind})", f"{result.error.message}.\n\nWhat to try: {result.error.fix}"
+                )
             return
         assert result.preview is not None and result.shape is not None
         warnings = f" Warning: {'; '.join(result.warnings)}" if result.warnings else ""
@@ -369,6 +390,33 @@ class NewIntegrationScreen(CdiMixin, Screen[None]):
         self.query_one("#braze-object").display = True
         self._show_object(0)
         self.query_one("#activate", Button).disabled = False
+
+    def _offer_host_key(self, error: HostKeyError) -> None:
+        """Ask whether to trust the bastion's host key shown; accepted, test again."""
+        from cdi_tui.checks import accept_ssh_host_key
+        from cdi_tui.tui.screens.modals import ConfirmModal
+
+        integration = self.workspace.integration(self.saved_name or "")
+        credential = self.workspace.config().credentials[integration.credential]
+        changed = error.kind == "ssh_host_key_changed"
+        question = (
+            f"{error.message}.\n\nCheck the fingerprint with the bastion's administrator. Trust this host key "
+            f"{error.shown_fingerprint} for {credential.ssh_host}?"
+        )
+
+        def answered(accept: bool | None) -> None:
+            if not accept:
+                return
+            try:
+                accept_ssh_host_key(self.workspace.store, credential, error.shown_fingerprint)
+            except WarehouseError as refusal:
+                self.cdi.show_error("The host key was not accepted", str(refusal))
+                return
+            self.notify(f"Host key {error.shown_fingerprint} accepted for {credential.name}", timeout=4)
+            self._run_test()
+
+        label = "Trust the new key" if changed else "Trust this key"
+        self.app.push_screen(ConfirmModal(question, label, danger=changed, cancel_label="Do not connect"), answered)
 
     @on(DataTable.RowHighlighted, "#preview")
     def _row_highlighted(self, event: DataTable.RowHighlighted) -> None:

@@ -97,6 +97,8 @@ class FieldInput(Vertical):
         try:
             if self.password:
                 if not self.raw:
+                    if not self.spec.required:
+                        return None
                     raise FieldError("required")
                 return self.raw
             return self.spec.check(self.raw)
