@@ -255,23 +255,23 @@ def test_the_preview_estimate_and_the_data_points_of_the_last_30_days(env: SyncE
     assert env.ws.data_points_since("attrs", days=30) == synced.data_points == 120
 
 
-def test_the_store_grows_past_its_first_map_and_shares_one_file_per_process(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_the_store_keeps_what_each_integration_delivered_and_forgets_deleted_users_everywhere(tmp_path: Path) -> None:
     from cdi_tui.engine import changes
 
-    monkeypatch.setattr(changes, "MAP_SIZE", 64 * 1024)  # a map that fills after a few hundred users
-    store = changes.DeliveredStore(tmp_path / "d.lmdb")
-    other = changes.DeliveredStore(tmp_path / "d.lmdb")  # the engine and the workspace in one process
-    entries = [(f"external_id=u{n}", {changes.ROW: n + 1, 7: n, 8: n * 2}) for n in range(5_000)]
+    store = changes.DeliveredStore(tmp_path / "d.sqlite3")
+    other = changes.DeliveredStore(tmp_path / "d.sqlite3")  # the engine and the workspace, or two processes
+    big = (1 << 64) - 5  # fingerprints are unsigned 64-bit; SQLite keeps signed ones
+    entries = [(f"external_id=u{n}", {changes.ROW: big - n, 7: n, 8: n * 2}) for n in range(5_000)]
     store.save("attrs", entries)
     assert other.users("attrs") == 5_000
     found = other.lookup("attrs", ["external_id=u42", "external_id=nobody"])
     assert list(found) == ["external_id=u42"]
-    assert found["external_id=u42"].last_object == 43 and found["external_id=u42"].fingerprints() == {7: 42, 8: 84}
+    assert found["external_id=u42"].last_object == changes._signed(big - 42)
+    assert found["external_id=u42"].fingerprints() == {7: 42, 8: 84}
     store.save("events", entries[:10])
     store.forget_users(["external_id=u1", "external_id=u2"])
     assert (other.users("attrs"), other.users("events")) == (4_998, 8)
+    store.forget_integration("events")
+    assert (other.users("attrs"), other.users("events")) == (4_998, 0)
     store.close()
-    assert other.users("attrs") == 4_998  # still open for the other
     other.close()

@@ -51,7 +51,7 @@ from cdi_tui.warehouse.source import RedshiftSource, TableShape
 log = logging.getLogger("cdi_tui.engine")
 
 DEFAULT_MAX_ROWS = 500_000_000
-DELIVERED_FILE = "delivered.lmdb"
+DELIVERED_FILE = "delivered.sqlite3"
 
 
 class SyncRefused(Exception):

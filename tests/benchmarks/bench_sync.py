@@ -170,8 +170,8 @@ def child_sync(args: argparse.Namespace) -> dict[str, Any]:
     started_cpu, started = cpu_seconds(), time.perf_counter()
     record = workspace.sync(args.table, sync_options(args))
     wall = time.perf_counter() - started
-    delivered = Path(workspace.paths.data_dir) / "delivered.lmdb"
-    disk = os.stat(delivered).st_blocks * 512 if delivered.exists() else 0  # what the file really takes on disk
+    delivered = Path(workspace.paths.data_dir) / "delivered.sqlite3"
+    disk = sum(path.stat().st_blocks * 512 for path in delivered.parent.glob("delivered.sqlite3*"))  # what it takes on disk
     return {
         "rows": record.rows_read,
         "sent": record.rows_sent + record.rows_skipped,
