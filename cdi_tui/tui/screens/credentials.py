@@ -10,17 +10,28 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
 from textual.screen import ModalScreen, Screen
-from textual.widgets import Button, DataTable, Footer, Header, Input, Label, Select
+from textual.widgets import Button, Footer, Input, Label, Select, TabbedContent, TabPane
 from textual.worker import Worker, WorkerState
 
 from cdi_tui.config import BrazeSettings, Credential, SmtpSettings
 from cdi_tui.fields import BRAZE_FIELDS, BRAZE_INSTANCES, CREDENTIAL_FIELDS, SMTP_FIELDS, FieldError, field_by_key
 from cdi_tui.tui.base import CdiMixin
-from cdi_tui.tui.screens.wizard import CREDENTIAL_NAME_SPEC, PASSWORD_SPEC
 from cdi_tui.tui.widgets.fields import FieldInput, collect
+from cdi_tui.tui.widgets.fit_table import FitColumn, FitTable
+from cdi_tui.tui.widgets.header import WorkspaceHeader
+from cdi_tui.tui.widgets.setup.connection import CREDENTIAL_NAME_SPEC, PASSWORD_SPEC
 from cdi_tui.workspace import WorkspaceError
 
 CUSTOM_URL = "__custom__"
+CREDENTIAL_COLUMNS = [
+    FitColumn("Name", 6, flex=True),
+    FitColumn("Used by", 10, flex=True),
+    FitColumn("User", 6, flex=True),
+    FitColumn("Host", 8, flex=True),
+    FitColumn("Port"),
+    FitColumn("Database", 6, flex=True),
+    FitColumn("SSL"),
+]
 
 
 @dataclass
@@ -37,32 +48,41 @@ class CheckDone(Message):
 
 
 class CredentialForm(ModalScreen[CredentialFormResult | None]):
-    """Add a credential (or, given one, change its password)."""
+    """Add a credential (or, given one, change its password).
 
-    BINDINGS = [Binding("escape", "cancel", "Cancel")]
+    The fields scroll inside the dialog (Tab brings each into view); Save and Cancel are docked
+    below them, so every field and button is reachable at 80x24. Enter in a field saves.
+    """
+
+    BINDINGS = [Binding("escape", "cancel", "Cancel"), Binding("ctrl+s", "save", "Save")]
 
     def __init__(self, existing: Credential | None = None) -> None:
         super().__init__(classes="modal")
         self.existing = existing
 
     def compose(self) -> ComposeResult:
-        with Vertical(classes="dialog"):
-            if self.existing is None:
-                yield Label("New Redshift credential", classes="dialog-title")
-                yield FieldInput(CREDENTIAL_NAME_SPEC, field_id="field-credential-name")
-                for spec in CREDENTIAL_FIELDS:
-                    yield FieldInput(spec)
-            else:
-                yield Label(
-                    f"New password for {self.existing.name} ({self.existing.user}@{self.existing.host})", classes="dialog-title"
-                )
-            yield FieldInput(PASSWORD_SPEC, password=True, field_id="field-password")
+        dialog = Vertical(classes="dialog")
+        if self.existing is None:
+            dialog.border_title = "New Redshift credential"
+        else:
+            dialog.border_title = f"New password for {self.existing.name} ({self.existing.user}@{self.existing.host})"
+        with dialog:
             with Horizontal(classes="dialog-buttons"):
                 yield Button("Save", variant="primary", id="save")
                 yield Button("Cancel", id="cancel")
+            with VerticalScroll(classes="dialog-scroll compact-form", id="form", can_focus=False):
+                if self.existing is None:
+                    yield FieldInput(CREDENTIAL_NAME_SPEC, field_id="field-credential-name", compact=True)
+                    for spec in CREDENTIAL_FIELDS:
+                        yield FieldInput(spec, compact=True)
+                yield FieldInput(PASSWORD_SPEC, password=True, field_id="field-password", compact=True)
 
+    def on_mount(self) -> None:
+        self.query(Input).first().focus()
+
+    @on(Input.Submitted)
     @on(Button.Pressed, "#save")
-    def _save(self) -> None:
+    def action_save(self) -> None:
         values = collect(list(self.query(FieldInput).results(FieldInput)))
         if values is None:
             return
@@ -79,57 +99,69 @@ class CredentialForm(ModalScreen[CredentialFormResult | None]):
 
 
 class CredentialsScreen(CdiMixin, Screen[None]):
-    CSS_PATH = "credentials.tcss"
+    HELP = (
+        "Saved Redshift credentials (passwords in the keyring) and the integrations that use each; "
+        "the Braze workspace and its key; SMTP for notification emails."
+    )
+    DEFAULT_CSS = """
+    CredentialsScreen {
+        #tabs { height: 1fr; }
+        #credentials-panel { height: 1fr; padding: 0; }
+        #check-status { padding: 0 1; height: auto; }
+        .settings-scroll { height: 1fr; padding: 0 1; }
+    }
+    """
     BINDINGS = [
-        Binding("escape", "app.pop_screen", "Back"),
-        Binding("a", "add", "Add"),
-        Binding("w", "password", "Change password"),
-        Binding("k", "check", "Check"),
-        Binding("delete,d", "delete", "Delete"),
+        Binding("escape", "app.pop_screen", "Back", id="back"),
+        Binding("a", "add", "Add", id="add", tooltip="A new Redshift credential"),
+        Binding("w", "password", "Change password", id="password"),
+        Binding("k", "check", "Check", id="check", tooltip="Connect and count the tables the user can see"),
+        Binding("delete,d", "delete", "Delete", id="delete", tooltip="Refused while an integration uses it"),
     ]
 
     def compose(self) -> ComposeResult:
-        yield Header()
-        with Horizontal(id="columns"):
-            with Vertical(id="credentials-pane"):
-                yield Label("Redshift credentials", classes="section")
-                table: DataTable[str] = DataTable(id="credentials", cursor_type="row", zebra_stripes=True)
-                yield table
-                with Horizontal(classes="buttons"):
-                    yield Button("Add", id="add")
-                    yield Button("Change password", id="password")
-                    yield Button("Check", id="check")
-                    yield Button("Delete", variant="error", id="delete")
+        yield WorkspaceHeader()
+        with TabbedContent(id="tabs"):
+            with TabPane("Redshift credentials", id="credentials-tab"):
+                panel = Vertical(FitTable(CREDENTIAL_COLUMNS, id="credentials"), id="credentials-panel", classes="panel")
+                panel.border_title = "Credentials"
+                yield panel
                 yield Label("", id="check-status")
-            with VerticalScroll(id="braze-pane"):
-                yield Label("Braze workspace", classes="section")
-                yield Label("Instance", classes="field-label")
-                yield Select(
-                    [*((name, name) for name in BRAZE_INSTANCES), ("Custom URL", CUSTOM_URL)],
-                    value="US-01",
-                    allow_blank=False,
-                    id="instance",
-                )
-                yield Input(placeholder="https://rest.example.braze.com", id="custom-url")
-                yield Label("REST API key (kept in the keyring; leave empty to keep the stored one)", classes="field-label")
-                yield Input(password=True, placeholder="stored", id="api-key")
-                yield FieldInput(field_by_key(BRAZE_FIELDS, "time_zone"))
-                yield FieldInput(field_by_key(BRAZE_FIELDS, "requests_per_window"))
-                with Horizontal(classes="buttons"):
-                    yield Button("Save", variant="primary", id="save-braze")
-                    yield Button("Check key", id="check-key")
-                yield Label("", id="key-status")
-                yield Label("Email notifications (SMTP)", classes="section")
-                for spec in SMTP_FIELDS:
-                    yield FieldInput(spec, field_id=f"smtp-{spec.key}")
-                yield Label("SMTP password (kept in the keyring; leave empty to keep the stored one)", classes="field-label")
-                yield Input(password=True, id="smtp-password")
-                yield Button("Save SMTP", id="save-smtp")
+                with Horizontal(classes="button-bar step-bar"):
+                    yield Button("Add", id="add", compact=True)
+                    yield Button("Change password", id="password", compact=True)
+                    yield Button("Check", id="check", compact=True)
+                    yield Button("Delete", variant="error", id="delete", compact=True)
+            with TabPane("Braze", id="braze-tab"):
+                with VerticalScroll(classes="settings-scroll"):
+                    yield Label("Instance", classes="field-label")
+                    yield Select(
+                        [*((name, name) for name in BRAZE_INSTANCES), ("Custom URL", CUSTOM_URL)],
+                        value="US-01",
+                        allow_blank=False,
+                        id="instance",
+                    )
+                    yield Input(placeholder="https://rest.example.braze.com", id="custom-url")
+                    yield Label("REST API key (kept in the keyring; leave empty to keep the stored one)", classes="field-label")
+                    yield Input(password=True, placeholder="stored", id="api-key")
+                    yield FieldInput(field_by_key(BRAZE_FIELDS, "time_zone"))
+                    yield FieldInput(field_by_key(BRAZE_FIELDS, "requests_per_window"))
+                with Horizontal(classes="button-bar step-bar"):
+                    yield Button("Save", variant="primary", id="save-braze", compact=True)
+                    yield Button("Check key", id="check-key", compact=True)
+                    yield Label("", id="key-status")
+            with TabPane("Email (SMTP)", id="smtp-tab"):
+                with VerticalScroll(classes="settings-scroll"):
+                    for spec in SMTP_FIELDS:
+                        yield FieldInput(spec, field_id=f"smtp-{spec.key}")
+                    yield Label("SMTP password (kept in the keyring; leave empty to keep the stored one)", classes="field-label")
+                    yield Input(password=True, id="smtp-password")
+                with Horizontal(classes="button-bar step-bar"):
+                    yield Button("Save SMTP", variant="primary", id="save-smtp", compact=True)
         yield Footer()
 
     def on_mount(self) -> None:
         self.sub_title = "Credentials and Braze settings"
-        self.query_one("#credentials", DataTable).add_columns("Name", "Used by", "User", "Host", "Port", "Database", "SSL")
         self.refresh_data()
         braze = self.workspace.config().braze
         if braze is not None:
@@ -163,7 +195,7 @@ class CredentialsScreen(CdiMixin, Screen[None]):
 
     def refresh_data(self) -> None:
         config = self.workspace.config()
-        table = self.query_one("#credentials", DataTable)
+        table = self.query_one("#credentials", FitTable)
         table.clear()
         for name, credential in sorted(config.credentials.items()):
             users = ", ".join(f"{item.name} ({item.state})" for item in config.integrations_using(name)) or "-"
@@ -179,7 +211,7 @@ class CredentialsScreen(CdiMixin, Screen[None]):
             )
 
     def selected(self) -> str | None:
-        table = self.query_one("#credentials", DataTable)
+        table = self.query_one("#credentials", FitTable)
         if not table.row_count:
             return None
         row_key, _ = table.coordinate_to_cell_key(table.cursor_coordinate)
@@ -197,6 +229,8 @@ class CredentialsScreen(CdiMixin, Screen[None]):
                 self.cdi.show_error("The credential was not saved", str(error))
                 return
             self.notify(f"Credential {result.credential.name} saved; its password is in the keyring", timeout=4)
+            self.cdi.preferences.update(last_credential=result.credential.name)
+            self.cdi.config_changed()
             self.refresh_data()
 
         self.app.push_screen(CredentialForm(), saved)
@@ -231,6 +265,7 @@ class CredentialsScreen(CdiMixin, Screen[None]):
                 self.cdi.show_error(f"{name} cannot be deleted", str(error))
                 return
             self.notify(f"Credential {name} deleted", timeout=3)
+            self.cdi.config_changed()
             self.refresh_data()
 
         self.app.push_screen(ConfirmModal(f"Delete the credential {name} and its stored password?", "Delete"), confirmed)
@@ -287,6 +322,9 @@ class CredentialsScreen(CdiMixin, Screen[None]):
             combined_batch_limit=current.combined_batch_limit if current else False,
         )
         workspace.set_braze(settings, key)
+        if key is not None:
+            self.cdi.key_state = "stored"
+        self.cdi.config_changed()
         self.query_one("#api-key", Input).value = ""
         self.notify("Braze settings saved" + ("; the key is in the keyring" if key else ""), timeout=4)
 
@@ -305,6 +343,8 @@ class CredentialsScreen(CdiMixin, Screen[None]):
         self.post_message(CheckDone("Braze key", True, "The key works (no data points spent)"))
 
     def on_check_done(self, message: CheckDone) -> None:
+        if message.title.startswith("The Braze key") or message.title == "Braze key":
+            self.cdi.key_state = "checked" if message.ok else "failed"
         target = "#key-status" if message.title.startswith("The Braze key") or message.title == "Braze key" else "#check-status"
         self.query_one(target, Label).update(message.detail if message.ok else "")
         if not message.ok:

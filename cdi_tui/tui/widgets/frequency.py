@@ -72,11 +72,17 @@ class FrequencyPicker(Vertical):
     FrequencyPicker { height: auto; }
     FrequencyPicker .frequency-row { height: auto; }
     FrequencyPicker .frequency-row > Select { width: 24; margin-right: 1; }
+    FrequencyPicker .frequency-row > .freq-hour, FrequencyPicker .frequency-row > .freq-minute { width: 11; }
+    FrequencyPicker .frequency-row > .freq-day { width: 14; }
     FrequencyPicker SelectionList { height: auto; max-height: 9; width: 30; }
+    FrequencyPicker .next-runs { width: 1fr; height: auto; color: $foreground-muted; }
     """
 
-    def __init__(self, spec: str, zone: str, clock: Callable[[], datetime], *, id: str | None = None) -> None:
+    def __init__(
+        self, spec: str, zone: str, clock: Callable[[], datetime], *, id: str | None = None, scheduled: bool = True
+    ) -> None:
         super().__init__(id=id)
+        self.scheduled = scheduled  # a paused or draft integration lists no next runs
         try:
             frequency = parse_frequency(spec)
         except ScheduleError:
@@ -139,4 +145,11 @@ class FrequencyPicker(Vertical):
         used = CONTROLS[str(self.query_one(".freq-kind", Select).value)]
         for name in ("step", "hour", "minute", "day", "weekdays"):
             self.query_one(f".freq-{name}").display = name in used
+        if not self.scheduled:
+            self.query_one(".next-runs", Label).update("No scheduled runs while it is not active")
+            return
         self.query_one(".next-runs", Label).update(next_three_text(self.value, self.zone, self.clock()))
+
+    def set_scheduled(self, scheduled: bool) -> None:
+        self.scheduled = scheduled
+        self._changed()
