@@ -161,7 +161,7 @@ class CredentialsScreen(CdiMixin, Screen[None]):
         yield Footer()
 
     def on_mount(self) -> None:
-        self.sub_title = "Credentials and Braze settings"
+        self.sub_title = "Credentials and settings"
         self.refresh_data()
         braze = self.workspace.config().braze
         if braze is not None:

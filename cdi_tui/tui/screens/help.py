@@ -17,7 +17,12 @@ ABOUT = (
 def key_rows(screen: Screen[object]) -> list[tuple[str, str, str]]:
     """(key, action, tooltip) of every binding active on ``screen``, its focused widget and the app."""
     rows: dict[str, tuple[str, str, str]] = {}
-    for key, active in screen.active_bindings.items():
+    app = screen.app
+    # the screen's own keys first, then those of the focused widget, then the app's
+    ordered = sorted(
+        screen.active_bindings.items(), key=lambda item: 0 if item[1].node is screen else 2 if item[1].node is app else 1
+    )
+    for key, active in ordered:
         binding = active.binding
         if not binding.description or binding.system:
             continue

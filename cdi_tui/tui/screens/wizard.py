@@ -16,7 +16,7 @@ from textual.binding import Binding
 from textual.containers import Vertical
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import ContentSwitcher, Footer
+from textual.widgets import ContentSwitcher, Footer, Input
 from textual.worker import Worker, WorkerState
 
 from cdi_tui.config import Config, Credential, Integration
@@ -305,6 +305,10 @@ class NewIntegrationScreen(CdiMixin, Screen[None]):
         self.step = step
         self.query_one("#wizard", ContentSwitcher).current = STEPS[step]
         self.query_one(Stepper).current = step
+        if step == 1:
+            self.details.name_field.query_one(Input).focus()
+        elif step == 2:
+            self.test_step.test_button.focus()
 
     def _close(self) -> None:
         """Leave the setup once, whatever was pressed how often (a screen is dismissed only while on top)."""

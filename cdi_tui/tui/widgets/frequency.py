@@ -94,20 +94,30 @@ class FrequencyPicker(Vertical):
     def compose(self) -> ComposeResult:
         initial = self.initial
         with Horizontal(classes="frequency-row"):
-            yield Select(KINDS, value=_kind_of(initial), allow_blank=False, classes="freq-kind")
+            yield Select(KINDS, value=_kind_of(initial), allow_blank=False, classes="freq-kind", compact=True)
             yield Select(
                 [(f"every {n} hours", n) for n in (1, 2, 3, 4, 6, 8, 12)],
                 value=initial.step if initial.kind == "hours" else 6,
                 allow_blank=False,
                 classes="freq-step",
+                compact=True,
             )
-            yield Select([(f"{h:02d}", h) for h in range(24)], value=initial.hour, allow_blank=False, classes="freq-hour")
-            yield Select([(f":{m:02d}", m) for m in range(60)], value=initial.minute, allow_blank=False, classes="freq-minute")
+            yield Select(
+                [(f"{h:02d}", h) for h in range(24)], value=initial.hour, allow_blank=False, classes="freq-hour", compact=True
+            )
+            yield Select(
+                [(f":{m:02d}", m) for m in range(60)],
+                value=initial.minute,
+                allow_blank=False,
+                classes="freq-minute",
+                compact=True,
+            )
             yield Select(
                 [(f"day {d}", d) for d in range(1, 29)],
                 value=initial.day if initial.day > 0 else 1,
                 allow_blank=False,
                 classes="freq-day",
+                compact=True,
             )
         weekdays = set(initial.weekdays) or {0}
         yield SelectionList[int](

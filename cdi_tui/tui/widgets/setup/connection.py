@@ -6,7 +6,7 @@ from textual import on
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
-from textual.widgets import Button, Label, Select
+from textual.widgets import Button, Input, Label, Select
 
 from cdi_tui.config import Config, Credential
 from cdi_tui.fields import CREDENTIAL_FIELDS, INTEGRATION_FIELDS, FieldSpec, field_by_key, validate_name
@@ -97,6 +97,8 @@ class ConnectionStep(Vertical):
 
     def on_mount(self) -> None:
         self._credential_changed()
+        first = self.field("credential-name") if self.is_new_credential else self.table_field
+        first.query_one(Input).focus()
 
     # typed accessors ------------------------------------------------------------------------
     @property
@@ -192,6 +194,7 @@ class ConnectionStep(Vertical):
         self.post_message(self.LoadTables())
 
     @on(Button.Pressed, "#next-1")
+    @on(Input.Submitted, "#field-table Input")
     def _next(self) -> None:
         self.post_message(self.Done())
 
