@@ -73,6 +73,7 @@ class CdiApp(App[None]):
         self.preferences = PreferencesStore(workspace.paths.config_dir / "app.toml")
         self.workspace_summary = WorkspaceSummary()
         self._sync_toasts: dict[str, Notification] = {}
+        self.crash_notes: list[str] = []  # printed after the terminal is restored
         for theme in THEMES:
             self.register_theme(theme)
         remembered = self.preferences.load().theme
@@ -111,6 +112,22 @@ class CdiApp(App[None]):
 
     def on_config_changed(self, message: ConfigChanged) -> None:
         self.config_changed()
+
+    def _handle_exception(self, error: Exception) -> None:
+        """Stopping on an error: keep the setup's draft first, so nothing typed is lost silently."""
+        from cdi_tui.tui.screens.wizard import NewIntegrationScreen
+
+        self.crash_notes.append(f"the app stopped on an error: {type(error).__name__}: {error}")
+        for screen in self.screen_stack:
+            if isinstance(screen, NewIntegrationScreen):
+                try:
+                    kept = screen.save_on_crash()
+                except Exception:
+                    kept = None
+                self.crash_notes.append(
+                    f"the setup's draft was kept as '{kept}'" if kept else "the setup open at the time had nothing to keep"
+                )
+        super()._handle_exception(error)
 
     def check_schedules(self) -> None:
         """Start the scheduled syncs that are due (while the app is open)."""
