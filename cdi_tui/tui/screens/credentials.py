@@ -106,7 +106,7 @@ class CredentialsScreen(CdiMixin, Screen[None]):
     DEFAULT_CSS = """
     CredentialsScreen {
         #tabs { height: 1fr; }
-        #credentials-panel { height: 1fr; padding: 0; }
+        #credentials-panel { height: 1fr; }
         #check-status { padding: 0 1; height: auto; }
         .settings-scroll { height: 1fr; padding: 0 1; }
     }
@@ -123,7 +123,7 @@ class CredentialsScreen(CdiMixin, Screen[None]):
         yield WorkspaceHeader()
         with TabbedContent(id="tabs"):
             with TabPane("Redshift credentials", id="credentials-tab"):
-                panel = Vertical(FitTable(CREDENTIAL_COLUMNS, id="credentials"), id="credentials-panel", classes="panel")
+                panel = Vertical(FitTable(CREDENTIAL_COLUMNS, id="credentials"), id="credentials-panel", classes="panel flush")
                 panel.border_title = "Credentials"
                 yield panel
                 yield Label("", id="check-status")

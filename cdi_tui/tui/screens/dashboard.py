@@ -48,8 +48,8 @@ class DashboardScreen(CdiMixin, Screen[None]):
     DEFAULT_CSS = """
     DashboardScreen {
         #body { height: 1fr; }
-        #checklist { margin: 1 2; padding: 1 2; }
-        #integrations-panel { height: 1fr; padding: 0; }
+        #checklist { margin: 1 2; height: auto; }
+        #integrations-panel { height: 1fr; }
         #integrations { height: 1fr; background: $surface; }
     }
     """
@@ -66,10 +66,10 @@ class DashboardScreen(CdiMixin, Screen[None]):
     def compose(self) -> ComposeResult:
         yield WorkspaceHeader()
         with Vertical(id="body"):
-            checklist = Static("", id="checklist", classes="panel")
+            checklist = Static("", id="checklist", classes="panel roomy")
             checklist.border_title = "Get started"
             yield checklist
-            with Vertical(id="integrations-panel", classes="panel"):
+            with Vertical(id="integrations-panel", classes="panel flush"):
                 yield FitTable(COLUMNS, id="integrations")
         yield ProgressPanels(id="panels")
         yield Footer()

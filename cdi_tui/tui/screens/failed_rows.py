@@ -31,7 +31,7 @@ class FailedRowsScreen(CdiMixin, Screen[None]):
     DEFAULT_CSS = """
     FailedRowsScreen {
         #search { width: 1fr; margin: 0 1; }
-        #rows-panel { height: 1fr; padding: 0; }
+        #rows-panel { height: 1fr; }
         #export-path { width: 1fr; }
     }
     """
@@ -48,7 +48,7 @@ class FailedRowsScreen(CdiMixin, Screen[None]):
     def compose(self) -> ComposeResult:
         yield WorkspaceHeader()
         yield Input(placeholder="search by identifier", id="search")
-        panel = Vertical(FitTable(COLUMNS, id="rows"), id="rows-panel", classes="panel")
+        panel = Vertical(FitTable(COLUMNS, id="rows"), id="rows-panel", classes="panel flush")
         panel.border_title = f"Failed rows of run #{self.run_id}"
         yield panel
         with Horizontal(classes="button-bar"):

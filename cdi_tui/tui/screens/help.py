@@ -42,7 +42,6 @@ class HelpScreen(ModalScreen[None]):
 
     DEFAULT_CSS = """
     HelpScreen {
-        .dialog { width: 90; }
         #keys { height: auto; max-height: 1fr; }
         #about { margin: 1 0; color: $foreground-muted; }
     }
@@ -56,7 +55,7 @@ class HelpScreen(ModalScreen[None]):
         self.rows = key_rows(screen)
 
     def compose(self) -> ComposeResult:
-        dialog = Vertical(classes="dialog")
+        dialog = Vertical(classes="dialog help-dialog")
         dialog.border_title = f"Help: {self.screen_title}"
         with dialog:
             yield Static(self.about, id="about", markup=False)

@@ -52,7 +52,7 @@ class IntegrationScreen(CdiMixin, Screen[None]):
         #runs-tab { height: 1fr; }
         #overview { height: auto; }
         #chart-panel { height: auto; }
-        #runs-panel { height: 1fr; padding: 0; }
+        #runs-panel { height: 1fr; }
         #settings-scroll { height: 1fr; padding: 0 1; }
         .switch-row { height: auto; }
         .switch-row > Label { padding: 1 1; }
@@ -84,7 +84,7 @@ class IntegrationScreen(CdiMixin, Screen[None]):
                 chart = Vertical(RunChart(id="chart"), id="chart-panel", classes="panel")
                 chart.border_title = "Rows per run"
                 yield chart
-                runs = Vertical(FitTable(RUN_COLUMNS, id="runs"), id="runs-panel", classes="panel")
+                runs = Vertical(FitTable(RUN_COLUMNS, id="runs"), id="runs-panel", classes="panel flush")
                 runs.border_title = "Runs"
                 yield runs
             with TabPane("Settings", id="settings-tab"):

@@ -9,7 +9,7 @@ from typing import Any
 from rich.cells import cell_len
 from rich.text import Text
 from textual.widgets import DataTable
-from textual.widgets.data_table import RowKey
+from textual.widgets.data_table import ColumnKey, RowKey
 
 
 @dataclass(frozen=True)
@@ -61,6 +61,16 @@ class FitTable(DataTable[Text]):
         row_key = super().add_row(*texts, height=height, key=key, label=label)
         self.call_after_refresh(self.fit)
         return row_key
+
+    def update_cell(self, row_key: RowKey | str, column_key: ColumnKey | str, value: Any, *, update_width: bool = False) -> None:
+        text = value if isinstance(value, Text) else Text(str(value))
+        text.no_wrap = True
+        text.overflow = "ellipsis"
+        index = self.get_column_index(column_key)
+        if text.cell_len > self._natural[index]:
+            self._natural[index] = text.cell_len
+            self.call_after_refresh(self.fit)
+        super().update_cell(row_key, column_key, text, update_width=False)
 
     def on_resize(self) -> None:
         self.fit()

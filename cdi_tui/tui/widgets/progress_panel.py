@@ -34,7 +34,7 @@ class ProgressPanel(Vertical):
         .phase { width: 11; color: $text-accent; }
         .bar { width: 1fr; }
         .bar Bar { width: 1fr; }
-        .eta { width: 10; }
+        .eta { width: 10; margin-left: 1; }
         .counts { color: $foreground-muted; padding-left: 2; width: 1fr; }
         Button { margin-left: 1; }
     }
@@ -67,9 +67,9 @@ class ProgressPanel(Vertical):
         self.query_one(ProgressBar).update(total=progress.total if progress.total else None, progress=progress.done)
         self.query_one(".eta", Label).update(f"ETA {duration_text(progress.eta_seconds)}")
         self.query_one(".counts", Label).update(
-            f"{progress.done:,}/{progress.total or 0:,} rows · {progress.rate:,.0f} rows/s · "
+            f"{progress.done:,}/{progress.total or 0:,} rows · {progress.rate:,.0f}/s · "
             f"sent {progress.sent:,} · failed {progress.failed:,} · skipped {progress.skipped:,} · "
-            f"elapsed {duration_text(progress.elapsed)}"
+            f"{duration_text(progress.elapsed)}"
         )
 
     def on_button_pressed(self, event: Button.Pressed) -> None:

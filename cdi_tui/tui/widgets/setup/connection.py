@@ -49,7 +49,7 @@ class ConnectionStep(Vertical):
     DEFAULT_CSS = """
     ConnectionStep {
         #connection-scroll { height: 1fr; padding: 0 1; }
-        #credential-panel, #table-panel { margin-top: 1; }
+        #credential-panel, #table-panel { margin-top: 1; height: auto; }
         #new-credential { height: auto; margin-top: 1; }
         .table-row { height: auto; margin-top: 1; }
         .table-row > Select { width: 1fr; margin: 0 1; }

@@ -24,7 +24,7 @@ class DetailsStep(Vertical):
     DEFAULT_CSS = """
     DetailsStep {
         #details-scroll { height: 1fr; padding: 0 1; }
-        #details-panel, #schedule-panel { margin-top: 1; }
+        #details-panel, #schedule-panel { margin-top: 1; height: auto; }
         #data-type { width: 1fr; }
         .switch-row { height: auto; }
         .switch-row > Label { padding: 1 1; width: 1fr; }

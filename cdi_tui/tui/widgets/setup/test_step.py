@@ -28,7 +28,7 @@ class TestStep(Vertical):
         #test-status { width: 1fr; padding: 0 1; height: auto; }
         #test-error { border: round $error; padding: 0 1; height: auto; margin: 0 1; }
         #results { height: 1fr; }
-        #preview-panel { width: 3fr; height: 1fr; padding: 0; }
+        #preview-panel { width: 3fr; height: 1fr; }
         #preview { height: 1fr; }
         #object-panel { width: 2fr; height: 1fr; }
         #results.-narrow { layout: vertical; }
@@ -57,7 +57,7 @@ class TestStep(Vertical):
         yield Label("Not tested yet: press Test connection", id="test-status")
         yield Static("", id="test-error", markup=False)
         with Horizontal(id="results"):
-            with Vertical(id="preview-panel", classes="panel") as panel:
+            with Vertical(id="preview-panel", classes="panel flush") as panel:
                 panel.border_title = "Preview: newest rows"
                 yield FitTable([], id="preview")
             with VerticalScroll(id="object-panel", classes="panel") as panel:
