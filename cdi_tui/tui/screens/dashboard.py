@@ -147,7 +147,7 @@ class DashboardScreen(CdiMixin, Screen[None]):
         steps = [
             (has_key, "The Braze workspace and its REST API key", "F2"),
             (has_credential, "A Redshift credential (or make one in the setup)", "F2"),
-            (False, "Your first integration: source table, data type, schedule, test", "n"),
+            (False, "Your first integration", "n"),
         ]
         text = Text("No integrations yet. To sync your first table:\n\n")
         colours = palette(self.app)

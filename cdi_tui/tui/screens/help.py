@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from textual.app import ComposeResult
-from textual.binding import Binding
+from textual.binding import ActiveBinding, Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Button, DataTable, Static
@@ -18,10 +18,14 @@ def key_rows(screen: Screen[object]) -> list[tuple[str, str, str]]:
     """(key, action, tooltip) of every binding active on ``screen``, its focused widget and the app."""
     rows: dict[str, tuple[str, str, str]] = {}
     app = screen.app
-    # the screen's own keys first, then those of the focused widget, then the app's
-    ordered = sorted(
-        screen.active_bindings.items(), key=lambda item: 0 if item[1].node is screen else 2 if item[1].node is app else 1
-    )
+
+    def rank(item: tuple[str, ActiveBinding]) -> int:
+        active = item[1]
+        if active.binding.id is not None:  # the app's own actions: the screen's, then the app's
+            return 0 if active.node is not app else 1
+        return 2  # Textual's keys of the focused widget and the screen
+
+    ordered = sorted(screen.active_bindings.items(), key=rank)
     for key, active in ordered:
         binding = active.binding
         if not binding.description or binding.system:
@@ -62,7 +66,7 @@ class HelpScreen(ModalScreen[None]):
             table: DataTable[str] = DataTable(id="keys", cursor_type="row", zebra_stripes=True)
             yield table
             with Horizontal(classes="dialog-buttons"):
-                yield Button("Close", variant="primary", id="close")
+                yield Button("Close", variant="primary", id="close", compact=True)
 
     def on_mount(self) -> None:
         table = self.query_one("#keys", DataTable)
