@@ -46,7 +46,7 @@ class HelpScreen(ModalScreen[None]):
 
     DEFAULT_CSS = """
     HelpScreen {
-        #keys { height: auto; max-height: 1fr; }
+        #keys { height: auto; max-height: 65vh; }
         #about { margin: 1 0; color: $foreground-muted; }
     }
     """

@@ -77,7 +77,7 @@ class TextModal(ModalScreen[None]):
 
     DEFAULT_CSS = """
     TextModal {
-        TextArea { height: auto; max-height: 1fr; margin-top: 1; }
+        TextArea { height: auto; max-height: 70vh; margin-top: 1; }
     }
     """
     BINDINGS = [Binding("escape", "close", "Close"), Binding("ctrl+y", "copy", "Copy all")]
