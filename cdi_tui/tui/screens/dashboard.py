@@ -29,7 +29,6 @@ COLUMNS = [
     FitColumn("State"),
     FitColumn("Frequency", 10, flex=True),
     FitColumn("Last run"),
-    FitColumn("Sent / failed"),
     FitColumn("Next run"),
 ]
 
@@ -127,7 +126,6 @@ class DashboardScreen(CdiMixin, Screen[None]):
                 self._state(item),
                 item.frequency,
                 describe_last_run(self.app, last, zone),
-                f"{last.rows_sent:,} / {last.rows_failed:,}" if last is not None else "-",
                 next_run,
                 key=item.name,
             )
