@@ -144,6 +144,12 @@ class CdiApp(App[None]):
             self.runner.start(run.integration, SyncOptions(trigger="scheduled"))
 
     # actions ------------------------------------------------------------------------------
+    async def action_quit(self) -> None:
+        """Quit; syncs under way are cancelled (requests in flight finish, each run is recorded)."""
+        for name in self.runner.running:
+            self.runner.cancel(name)
+        self.exit()
+
     def action_help(self) -> None:
         from cdi_tui.tui.screens.help import HelpScreen
 

@@ -25,7 +25,7 @@ from cdi_tui.workspace import WorkspaceError
 CUSTOM_URL = "__custom__"
 CREDENTIAL_COLUMNS = [
     FitColumn("Name", 6, flex=True),
-    FitColumn("Used by", 10, flex=True),
+    FitColumn("Used by", 10, flex=True, weight=3),
     FitColumn("User", 6, flex=True),
     FitColumn("Host", 8, flex=True),
     FitColumn("Port"),

@@ -24,7 +24,7 @@ from cdi_tui.tui.widgets.progress_panel import ProgressPanels
 
 COLUMNS = [
     FitColumn("Name", 10, flex=True),
-    FitColumn("Source table", 12, flex=True),
+    FitColumn("Source table", 12, flex=True, weight=2),
     FitColumn("Type"),
     FitColumn("State"),
     FitColumn("Frequency", 10, flex=True),

@@ -17,7 +17,9 @@ class FitColumn:
     label: str
     min_width: int = 4
     flex: bool = False
-    """A flexible column gives up width first (down to ``min_width``) and takes what is left."""
+    """A flexible column gives up width (down to ``min_width``) when the table is too narrow."""
+    weight: int = 1
+    """How strongly a flexible column keeps its width: the one with the most width per weight shrinks first."""
 
 
 class FitTable(DataTable[Text]):
@@ -84,12 +86,12 @@ class FitTable(DataTable[Text]):
         widths = list(self._natural)
         flexible = [index for index, column in enumerate(self.fit_columns) if column.flex]
         excess = sum(widths) - available
-        # shrink the widest flexible column a cell at a time: the narrow ones keep their text longest
+        # shrink the widest flexible column (per weight) a cell at a time: narrow ones keep their text longest
         while excess > 0:
             candidates = [index for index in flexible if widths[index] > self.fit_columns[index].min_width]
             if not candidates:
                 break
-            widest = max(candidates, key=lambda index: widths[index])
+            widest = max(candidates, key=lambda index: widths[index] / self.fit_columns[index].weight)
             widths[widest] -= 1
             excess -= 1
         changed = False
