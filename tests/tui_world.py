@@ -106,6 +106,10 @@ def make_app(home: Path, *, empty: bool = False) -> CdiApp:
 
 
 async def settle(pilot: Pilot[Any]) -> None:
+    """Let the screen's workers (run history, ...) finish, with the cursors still."""
+    await pilot.pause()
+    await pilot.app.workers.wait_for_complete()
+    await pilot.pause()
     for widget in pilot.app.screen.query(Input):
         widget.cursor_blink = False
     await pilot.pause()

@@ -3,15 +3,20 @@ the actions in a bar docked at the bottom, always visible."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from rich.text import Text
-from textual import on
+from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Button, Footer, Label, Static, Switch, TabbedContent, TabPane
+from textual.worker import Worker, WorkerState
 
 from cdi_tui.fields import DATA_TYPE_LABELS, INTEGRATION_FIELDS, field_by_key
+from cdi_tui.runlog import RunRecord
 from cdi_tui.tui.actions import delete_integration, full_resync, pause_or_resume, sync_now
 from cdi_tui.tui.base import CdiMixin
 from cdi_tui.tui.looks import local_time, local_time_text, palette, state_text, status_text
@@ -42,6 +47,12 @@ RUN_COLUMNS = [
     FitColumn("Duration"),
 ]
 TRIGGERS = {"full_resync": "full resync"}
+
+
+@dataclass
+class RunsLoaded(Message):
+    records: list[RunRecord]
+    zone: str
 
 
 class IntegrationScreen(CdiMixin, Screen[None]):
@@ -149,7 +160,6 @@ class IntegrationScreen(CdiMixin, Screen[None]):
         zone = workspace_zone(workspace)
         running = self.cdi.runner.is_running(self.integration_name)
         tested = workspace.is_tested(self.integration_name)
-        records = workspace.runlog.runs(self.integration_name, 50)
         overview = Text("State ")
         overview.append_text(state_text(self.app, "running" if running else integration.state, 0 if running else None))
         if not tested:
@@ -162,7 +172,18 @@ class IntegrationScreen(CdiMixin, Screen[None]):
             overview.append(f"no scheduled runs while {integration.state}")
         self.query_one("#overview", Static).update(overview)
         self.query_one("#frequency", FrequencyPicker).set_scheduled(integration.state == "active")
+        self.runs_table.loading = True  # busy is visible while the run history is read
+        self._load_runs(zone)
+
+    @work(thread=True, exclusive=True, group="runs", exit_on_error=False)
+    def _load_runs(self, zone: str) -> None:
+        records = self.workspace.runlog.runs(self.integration_name, 50)
+        self.post_message(RunsLoaded(records, zone))
+
+    def on_runs_loaded(self, message: RunsLoaded) -> None:
+        records, zone = message.records, message.zone
         table = self.runs_table
+        table.loading = False
         cursor = table.cursor_row
         table.clear()
         for record in records:
@@ -256,3 +277,8 @@ class IntegrationScreen(CdiMixin, Screen[None]):
     def on_data_table_row_selected(self, event: FitTable.RowSelected) -> None:
         if event.data_table.id == "runs":
             self.action_failed_rows()
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        if event.state == WorkerState.ERROR and event.worker.group == "runs":
+            self.runs_table.loading = False
+            self.cdi.show_error("The run history could not be read", str(event.worker.error))
