@@ -77,6 +77,7 @@ class IntegrationScreen(CdiMixin, Screen[None]):
         Binding("f", "failed_rows", "Failed rows", id="failed", tooltip="Failed rows of the selected run"),
         Binding("ctrl+r", "full_resync", "Full resync", id="resync", tooltip="Send every row again (asks first)"),
         Binding("ctrl+d", "delete", "Delete", id="delete", tooltip="Asks first; the run history is kept"),
+        Binding("e", "edit_settings", "Settings", id="settings", tooltip="Frequency, credential, table, contacts"),
         Binding("ctrl+s", "save", "Save settings", show=False, id="save"),
     ]
 
@@ -215,6 +216,10 @@ class IntegrationScreen(CdiMixin, Screen[None]):
         return int(str(row_key.value))
 
     # settings -------------------------------------------------------------------------------
+    def action_edit_settings(self) -> None:
+        self.query_one("#tabs", TabbedContent).active = "settings-tab"
+        self.query_one("#frequency .freq-kind").focus()
+
     @on(Button.Pressed, "#save")
     def action_save(self) -> None:
         values = collect(list(self.query(FieldInput).results(FieldInput)))

@@ -189,6 +189,15 @@ class ConnectionStep(Vertical):
         self.table_field.set_value(value)
         self.say(f"{value} picked")
 
+    @on(Input.Submitted, "#new-credential Input")
+    def _next_field(self, event: Input.Submitted) -> None:
+        """Enter in a new credential's field goes on to the next; in the password it loads the tables."""
+        event.stop()
+        if event.input.parent is self.field("password"):
+            self.post_message(self.LoadTables())
+        else:
+            self.screen.focus_next()
+
     @on(Button.Pressed, "#load-tables")
     def _load(self) -> None:
         self.post_message(self.LoadTables())
