@@ -306,6 +306,11 @@ async def test_a_sync_ending_replaces_its_earlier_toast(app: CdiApp) -> None:
             app.post_message(SyncFinished("user-attributes", replace(record, status="success")))
             await pilot.pause(0.2)
         assert len([n for n in app._notifications if "user-attributes" in n.title]) == 1
+        app.sync_started("app-events")
+        app.post_message(SyncFinished("app-events", replace(record, integration="app-events", trigger="scheduled")))
+        await pilot.pause(0.2)
+        assert not [n for n in app._notifications if "app-events" in n.title]  # a scheduled run that went through: no toast
+        assert "app-events" not in app.running
 
 
 # --- states, palette, theme, settings ----------------------------------------------------------

@@ -236,6 +236,8 @@ class CdiApp(App[None]):
     def on_sync_finished(self, message: SyncFinished) -> None:
         record = message.record
         self._sync_ended(message.integration)
+        if record.trigger == "scheduled" and record.status in ("success", "partial"):
+            return  # scheduled runs that went through show on the dashboard, not in a pile of toasts
         text = f"{record.status}: read {record.rows_read:,}, sent {record.rows_sent:,}, failed {record.rows_failed:,}" + (
             f". {record.error}" if record.error else ""
         )

@@ -19,14 +19,12 @@ def key_rows(screen: Screen[object]) -> list[tuple[str, str, str]]:
     rows: dict[str, tuple[str, str, str]] = {}
     app = screen.app
 
-    def rank(item: tuple[str, ActiveBinding]) -> int:
-        active = item[1]
+    def rank(active: ActiveBinding) -> int:
         if active.binding.id is not None:  # the app's own actions: the screen's, then the app's
             return 0 if active.node is not app else 1
         return 2  # Textual's keys of the focused widget and the screen
 
-    ordered = sorted(screen.active_bindings.items(), key=rank)
-    for key, active in ordered:
+    for active in sorted(screen.active_bindings.values(), key=rank):
         binding = active.binding
         if not binding.description or binding.system:
             continue
@@ -36,13 +34,12 @@ def key_rows(screen: Screen[object]) -> list[tuple[str, str, str]]:
             rows[binding.description] = (f"{label[0]} / {display}", label[1], label[2])
             continue
         rows[binding.description] = (display, binding.description, active.tooltip or binding.tooltip or "")
-        del key
     rows.setdefault("Command palette", (screen.app.get_key_display(Binding("ctrl+p", "", "")), "Command palette", ""))
     return list(rows.values())
 
 
 class HelpScreen(ModalScreen[None]):
-    """Centred; the key table scrolls with the keyboard (arrows, Page Up/Down, Home/End)."""
+    """Centred; the key table has the focus and scrolls with the keyboard (arrows, Page Up/Down)."""
 
     DEFAULT_CSS = """
     HelpScreen {

@@ -27,20 +27,13 @@ from cdi_tui.tui.messages import ConnectionTested
 from cdi_tui.tui.schedule_text import workspace_zone
 from cdi_tui.tui.widgets.fields import collect
 from cdi_tui.tui.widgets.header import WorkspaceHeader
-from cdi_tui.tui.widgets.setup.connection import (
-    CREDENTIAL_NAME_SPEC,
-    NEW_CREDENTIAL,
-    PASSWORD_SPEC,
-    ConnectionStep,
-    table_used_by,
-)
-from cdi_tui.tui.widgets.setup.details import NAME_SPEC, DetailsStep
+from cdi_tui.tui.widgets.setup.connection import ConnectionStep, table_used_by
+from cdi_tui.tui.widgets.setup.details import DetailsStep
 from cdi_tui.tui.widgets.setup.stepper import Stepper
 from cdi_tui.tui.widgets.setup.test_step import TestStep
 from cdi_tui.warehouse.errors import WarehouseError
 from cdi_tui.workspace import WorkspaceError
 
-__all__ = ["CREDENTIAL_NAME_SPEC", "NAME_SPEC", "NEW_CREDENTIAL", "PASSWORD_SPEC", "NewIntegrationScreen"]
 STEPS = ("step-connection", "step-details", "step-test")
 DEFAULT_TABLE = "BRAZE_CLOUD_PRODUCTION.INGESTION.USERS_ATTRIBUTES_SYNC"
 

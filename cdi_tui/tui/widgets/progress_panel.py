@@ -58,11 +58,16 @@ class ProgressPanel(Vertical):
             yield Button("Cancel", variant="error", classes="cancel", compact=True)
         yield Label("", classes="counts")
 
+    def on_mount(self) -> None:
+        latest = getattr(self.app, "progress", {}).get(self.integration)
+        if latest is not None:
+            self.update_progress(latest)
+
     def update_progress(self, progress: Progress) -> None:
-        if not self.is_mounted:
-            self.call_after_refresh(self.update_progress, progress)
+        button = next(iter(self.query(".cancel").results(Button)), None)
+        if button is None:  # not composed yet (on_mount shows the latest), or removed as its sync ended
             return
-        if not self.query_one(".cancel", Button).disabled:
+        if not button.disabled:
             self.query_one(".phase", Label).update(progress.phase)
         self.query_one(ProgressBar).update(total=progress.total if progress.total else None, progress=progress.done)
         self.query_one(".eta", Label).update(f"ETA {duration_text(progress.eta_seconds)}")
