@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -335,3 +336,25 @@ async def test_a_full_resync_from_the_app_is_recorded_as_one(world: World) -> No
         assert "full resync" in str(app.screen.query_one("#runs").get_row_at(0)[1])
     [record] = world.workspace.runlog.runs("ev")
     assert (record.trigger, record.full_resync) == ("full_resync", True)
+
+
+async def test_quitting_during_a_sync_cancels_it_and_records_the_run(world: World) -> None:
+    from cdi_tui.standins.braze import FaultPlan
+
+    add_active_events_integration(world)
+    world.braze.set_faults(FaultPlan(latency_seconds=0.5))
+    app = CdiApp(world.workspace, run_schedules=False)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("s")
+        await wait_for(pilot, lambda: bool(app.screen.query(".progress-panel")))
+        await pilot.press("ctrl+q")
+        await pilot.pause(0.2)
+    assert not app.is_running
+    for _ in range(300):
+        runs = world.workspace.runlog.runs("ev")
+        if runs and runs[0].status != "running":
+            break
+        await asyncio.sleep(0.1)
+    [record] = world.workspace.runlog.runs("ev")
+    assert record.status == "cancelled"
+    assert len(world.braze.objects("events")) < 500
