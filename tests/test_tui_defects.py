@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 from textual.widget import Widget
-from textual.widgets import Button, Input, Select, TabbedContent
+from textual.widgets import Button, Input, TabbedContent
 from textual.widgets._toast import Toast
 from tui_world import SIZES, make_app, open_integration, settle, with_progress_panel
 
@@ -405,9 +405,3 @@ async def test_a_crash_exits_non_zero_and_keeps_the_setups_draft(app: CdiApp) ->
     assert finished(app) == 1
     assert any("draft was kept as 'app-opens'" in note for note in app.crash_notes)
     assert app.workspace.config().integrations["app-opens"].state == "draft"
-
-
-def test_select_widgets_never_show_a_blank_credential(app: CdiApp) -> None:
-    # a guard for the snapshot world: the credential the setup offers exists
-    assert "prod" in app.workspace.config().credentials
-    assert Select.BLANK is not None
