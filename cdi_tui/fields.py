@@ -279,6 +279,16 @@ def validate_max_in_flight(value: Any) -> int:
     return number
 
 
+MAX_REQUESTS_PER_WINDOW = 1_000_000  # far above any Braze rate limit; stops typos such as 20 nines
+
+
+def validate_requests_per_window(value: Any) -> int:
+    number = validate_positive_int(value)
+    if number > MAX_REQUESTS_PER_WINDOW:
+        raise FieldError(f"at most {MAX_REQUESTS_PER_WINDOW:,} requests per window")
+    return number
+
+
 def validate_positive_float(value: Any) -> float:
     if isinstance(value, bool):
         raise FieldError("a positive number is required")
@@ -544,7 +554,7 @@ BRAZE_FIELDS: tuple[FieldSpec, ...] = (
     FieldSpec(
         "requests_per_window",
         "Requests per window",
-        validate_positive_int,
+        validate_requests_per_window,
         "rate limit shared by all syncs of this workspace",
         default=3000,
     ),

@@ -12,18 +12,33 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from tui_world import SCREENS, SIZE, make_app, settle
+from tui_world import SCREENS, SIZES, make_app, settle
 
 OUT = Path(__file__).resolve().parents[1] / "screenshots"
+README_SHOTS = (
+    "dashboard",
+    "sync-progress",
+    "wizard-connection",
+    "wizard-details",
+    "wizard-test",
+    "integration",
+    "integration-settings",
+    "failed-rows",
+    "credentials",
+    "credential-form",
+    "help",
+)
 
 
-async def shoot(name: str, empty: bool = False) -> Path:
+async def shoot(name: str, *, size: str = "140x45", empty: bool = False, theme: str | None = None, suffix: str = "") -> Path:
     with tempfile.TemporaryDirectory() as home:
         app = make_app(Path(home) / "home", empty=empty)
-        async with app.run_test(size=SIZE) as pilot:
+        async with app.run_test(size=SIZES[size]) as pilot:
+            if theme is not None:
+                app.theme = theme
             await (settle(pilot) if empty else SCREENS[name](pilot))
-            await pilot.pause(0.2)
-            path = OUT / f"{name}.svg"
+            await pilot.pause(0.3)
+            path = OUT / f"{name}{suffix}.svg"
             app.save_screenshot(filename=path.name, path=str(OUT))
         app.workspace.close()
         return path
@@ -31,9 +46,14 @@ async def shoot(name: str, empty: bool = False) -> Path:
 
 async def main() -> None:
     OUT.mkdir(exist_ok=True)
-    for name in SCREENS:
+    for old in OUT.glob("*.svg"):
+        old.unlink()
+    for name in README_SHOTS:
         print(await shoot(name))
     print(await shoot("dashboard-empty", empty=True))
+    print(await shoot("sync-progress", size="80x24", suffix="-80x24"))
+    print(await shoot("integration", size="80x24", suffix="-80x24"))
+    print(await shoot("dashboard", theme="cdi-light", suffix="-light"))
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -105,7 +106,7 @@ async def test_the_wizard_creates_tests_and_activates_an_integration_from_nothin
     app = CdiApp(world.workspace, run_schedules=False)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
-        assert app.screen.query_one("#empty").display  # the empty state invites the first integration
+        assert app.screen.query_one("#checklist").display  # the empty state is a setup checklist
         await pilot.press("n")
         await wait_for(pilot, lambda: isinstance(app.screen, NewIntegrationScreen))
         screen = app.screen
@@ -144,7 +145,7 @@ async def test_the_wizard_creates_tests_and_activates_an_integration_from_nothin
         await wait_for(pilot, lambda: not screen.query_one("#activate", Button).disabled)
         preview = screen.query_one("#preview", DataTable)
         assert preview.row_count == 100
-        assert "no: no identifier" in str(preview.get_row_at(0)[-1])  # the newest row has no identifier
+        assert "no: no identifier" in str(preview.get_row_at(0)[0])  # VALID? comes first; the newest row has no identifier
         assert "Braze events object" in str(screen.query_one("#braze-object").render()) or "not sent" in str(
             screen.query_one("#braze-object").render()
         )
@@ -178,7 +179,7 @@ async def test_sync_now_shows_a_progress_panel_that_completes(world: World) -> N
         await wait_for(pilot, lambda: not app.runner.is_running("ev"))
         await pilot.pause(0.2)
         assert not app.screen.query(".progress-panel")
-        assert any("ev: partial" in notification.message for notification in app._notifications)
+        assert any(n.title.startswith("ev: sync") and n.message.startswith("partial") for n in app._notifications)
     [record] = world.workspace.runlog.runs("ev")
     assert (record.status, record.rows_sent, record.rows_failed) == ("partial", 500, 1)
     assert len(world.braze.objects("events")) == 500
@@ -286,3 +287,74 @@ async def test_leaving_the_setup_at_the_first_step_can_keep_a_draft(world: World
         assert not isinstance(app.screen, ErrorModal), app.screen.message  # type: ignore[attr-defined]
     [draft] = world.workspace.config().integrations.values()
     assert (draft.name, draft.state, draft.data_type, draft.table) == ("events", "draft", "attributes", f"{world.schema}.events")
+
+
+async def test_the_table_picker_marks_used_tables_and_refuses_them(world: World) -> None:
+    from cdi_tui.tui.widgets.setup.connection import ConnectionStep
+
+    add_active_events_integration(world)
+    world.redshift.admin_execute(
+        [
+            create_table_sql(world.schema, "free_events", "events"),
+            f"GRANT SELECT ON {world.schema}.free_events TO {quote_ident(world.user)}",
+        ]
+    )
+    app = CdiApp(world.workspace, run_schedules=False)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("n")
+        await wait_for(pilot, lambda: isinstance(app.screen, NewIntegrationScreen))
+        step = app.screen.query_one(ConnectionStep)
+        assert step.credential_choice == "wh"
+        await click(pilot, "#load-tables")
+        await wait_for(pilot, lambda: "table(s) visible" in str(step.status.render()))
+        assert not step.table_picker.loading
+        labels = {str(value): str(label) for label, value in step.table_picker._options if value is not Select.BLANK}
+        assert labels[f"used:ev:{world.schema}.events"] == f"{world.schema}.events  (used by ev)"
+        assert labels[f"{world.schema}.free_events"] == f"{world.schema}.free_events"
+        step.table_picker.value = f"used:ev:{world.schema}.events"
+        await pilot.pause()
+        assert step.table_field.raw == ""  # a used table is never taken into the form
+        assert "already synced by ev" in str(step.status.render())
+        step.table_picker.value = f"{world.schema}.free_events"
+        await pilot.pause()
+        assert step.table_field.raw == f"{world.schema}.free_events"
+
+
+async def test_a_full_resync_from_the_app_is_recorded_as_one(world: World) -> None:
+    from cdi_tui.tui.screens.integration import IntegrationScreen
+
+    add_active_events_integration(world)
+    app = CdiApp(world.workspace, run_schedules=False)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("o")
+        await wait_for(pilot, lambda: isinstance(app.screen, IntegrationScreen))
+        await pilot.press("ctrl+r")
+        await pilot.pause()
+        await click(pilot, "#yes")
+        await wait_for(pilot, lambda: bool(world.workspace.runlog.runs("ev")) and not app.runner.is_running("ev"))
+        await pilot.pause(0.2)
+        assert "full resync" in str(app.screen.query_one("#runs").get_row_at(0)[1])
+    [record] = world.workspace.runlog.runs("ev")
+    assert (record.trigger, record.full_resync) == ("full_resync", True)
+
+
+async def test_quitting_during_a_sync_cancels_it_and_records_the_run(world: World) -> None:
+    from cdi_tui.standins.braze import FaultPlan
+
+    add_active_events_integration(world)
+    world.braze.set_faults(FaultPlan(latency_seconds=0.5))
+    app = CdiApp(world.workspace, run_schedules=False)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("s")
+        await wait_for(pilot, lambda: bool(app.screen.query(".progress-panel")))
+        await pilot.press("ctrl+q")
+        await pilot.pause(0.2)
+    assert not app.is_running
+    for _ in range(300):
+        runs = world.workspace.runlog.runs("ev")
+        if runs and runs[0].status != "running":
+            break
+        await asyncio.sleep(0.1)
+    [record] = world.workspace.runlog.runs("ev")
+    assert record.status == "cancelled"
+    assert len(world.braze.objects("events")) < 500

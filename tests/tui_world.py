@@ -25,7 +25,8 @@ from cdi_tui.warehouse.source import Preview, TableShape
 from cdi_tui.workspace import Workspace
 
 NOW = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
-SIZE = (140, 40)
+SIZE = (140, 45)
+SIZES = {"80x24": (80, 24), "140x45": (140, 45)}
 
 
 def fixed_workspace(home: Path, *, empty: bool = False) -> Workspace:
@@ -105,6 +106,10 @@ def make_app(home: Path, *, empty: bool = False) -> CdiApp:
 
 
 async def settle(pilot: Pilot[Any]) -> None:
+    """Let the screen's workers (run history, ...) finish, with the cursors still."""
+    await pilot.pause()
+    await pilot.app.workers.wait_for_complete()
+    await pilot.pause()
     for widget in pilot.app.screen.query(Input):
         widget.cursor_blink = False
     await pilot.pause()
@@ -147,8 +152,15 @@ async def to_wizard_preview(pilot: Pilot[Any]) -> None:
 
 
 async def with_progress_panel(pilot: Pilot[Any]) -> None:
-    progress = Progress(7, "user-attributes", "sending", 250_000, 91_500, 90_000, 1_500, 0, 37.5)
-    pilot.app.post_message(SyncProgressed(progress))
+    """Two syncs under way (no worker: the app is told they started and how far they are)."""
+    app = pilot.app
+    assert isinstance(app, CdiApp)
+    for progress in (
+        Progress(7, "user-attributes", "sending", 250_000, 91_500, 90_000, 1_500, 0, 37.5),
+        Progress(8, "app-events", "reading", 12_000, 2_000, 1_800, 0, 0, 4.0),
+    ):
+        app.sync_started(progress.integration)
+        app.post_message(SyncProgressed(progress))
     await settle(pilot)
 
 
@@ -173,19 +185,66 @@ async def open_help(pilot: Pilot[Any]) -> None:
     await settle(pilot)
 
 
-SCREENS: dict[str, Callable[[Pilot[Any]], Awaitable[None]]] = {
-    "dashboard": settle,
-    "sync-progress": with_progress_panel,
-    "wizard-connection": lambda pilot: _wizard_connection(pilot),
-    "wizard-details": to_wizard_details,
-    "wizard-test": to_wizard_preview,
-    "integration": open_integration,
-    "failed-rows": open_failed_rows,
-    "credentials": open_credentials,
-    "help": open_help,
-}
+async def open_integration_settings(pilot: Pilot[Any]) -> None:
+    await open_integration(pilot)
+    from textual.widgets import TabbedContent
+
+    pilot.app.screen.query_one(TabbedContent).active = "settings-tab"
+    await settle(pilot)
+
+
+async def open_credential_form(pilot: Pilot[Any]) -> None:
+    await pilot.press("f2", "a")
+    await settle(pilot)
+
+
+async def open_braze_settings(pilot: Pilot[Any]) -> None:
+    await pilot.press("f2")
+    from textual.widgets import TabbedContent
+
+    pilot.app.screen.query_one(TabbedContent).active = "braze-tab"
+    await settle(pilot)
+
+
+async def confirm_delete(pilot: Pilot[Any]) -> None:
+    await pilot.press("d")
+    await settle(pilot)
+
+
+async def show_error(pilot: Pilot[Any]) -> None:
+    app = pilot.app
+    assert isinstance(app, CdiApp)
+    app.show_error(
+        "Connection test failed (login)",
+        "Redshift refused the login of braze_user.\n\nWhat to try: check the user and password of the credential.",
+    )
+    await settle(pilot)
+
+
+async def setup_sql(pilot: Pilot[Any]) -> None:
+    await pilot.press("n", "ctrl+s")
+    await settle(pilot)
 
 
 async def _wizard_connection(pilot: Pilot[Any]) -> None:
     await pilot.press("n")
     await settle(pilot)
+
+
+SCREENS: dict[str, Callable[[Pilot[Any]], Awaitable[None]]] = {
+    "dashboard": settle,
+    "sync-progress": with_progress_panel,
+    "wizard-connection": _wizard_connection,
+    "wizard-details": to_wizard_details,
+    "wizard-test": to_wizard_preview,
+    "integration": open_integration,
+    "integration-settings": open_integration_settings,
+    "failed-rows": open_failed_rows,
+    "credentials": open_credentials,
+    "credential-form": open_credential_form,
+    "braze-settings": open_braze_settings,
+    "confirm": confirm_delete,
+    "error": show_error,
+    "setup-sql": setup_sql,
+    "help": open_help,
+}

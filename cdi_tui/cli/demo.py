@@ -39,8 +39,30 @@ def _preview_table(integration: Integration, result: ConnectionTestResult, rows:
     return table
 
 
+def add_bulk_integration(demo: Any, workspace: Any, app: Any) -> None:
+    """In the background: fill the large table, add its integration (tested, then paused), tell the app."""
+    from cdi_tui.tui.messages import ConfigChanged
+
+    try:
+        integration = demo.create_bulk_table()
+        workspace.add_integration(integration)
+        if workspace.test_integration(integration.name).ok:
+            workspace.activate(integration.name)
+            workspace.pause(integration.name)
+    except Exception:
+        return  # the demo works without it; the app shows what is there
+    app.post_message(ConfigChanged())
+
+
 def demo_app(console: Console) -> int:
-    """The app on the stand-ins, with a tested and active demo integration of each data type."""
+    """The app on the stand-ins, with a tested and active demo integration of each data type.
+
+    One demo table is left free for the user's own integration; a larger, paused attribute
+    integration (300,000 rows) is added in the background once its table is filled.
+    """
+    import threading
+
+    from cdi_tui.cli.app import finished
     from cdi_tui.standins.demo import DemoEnvironment
     from cdi_tui.tui.app import CdiApp
     from cdi_tui.workspace import Workspace
@@ -54,11 +76,30 @@ def demo_app(console: Console) -> int:
             for name in workspace.config().integrations:
                 if workspace.test_integration(name).ok:
                     workspace.activate(name)
-            CdiApp(workspace, demo=True).run()
+            app = CdiApp(workspace, demo=True)
+            threading.Thread(target=add_bulk_integration, args=(demo, workspace, app), daemon=True).start()
+            app.run()
         finally:
             workspace.close()
     console.print("Demo stopped; its temporary home and stand-ins are gone.")
-    return 0
+    return finished(app)
+
+
+def _print_demo_run(console: Console, record: Any) -> None:
+    """A run's report; its failed rows are printed here, as the demo's home (and run log) goes at the end."""
+    colour = {"success": "green", "partial": "yellow"}.get(record.status, "red")
+    duration = f"{record.duration_seconds:.1f}s" if record.duration_seconds is not None else "-"
+    console.print(
+        f"Run #{record.id} of '{record.integration}': [{colour}]{record.status}[/] in {duration}: "
+        f"read {record.rows_read}, sent {record.rows_sent}, failed {record.rows_failed}, skipped {record.rows_skipped}"
+    )
+    if record.error:
+        console.print(f"  [{colour}]{record.error}[/]")
+
+
+def _print_failed_rows(console: Console, workspace: Any, run_id: int) -> None:
+    for row in workspace.runlog.row_errors(run_id, limit=10):
+        console.print(f"  failed: {row.identifier or '(no identifier)'}: {row.reason}", markup=False, highlight=False)
 
 
 def demo_command(args: argparse.Namespace) -> int:
@@ -71,7 +112,6 @@ def demo_command(args: argparse.Namespace) -> int:
 
 
 def demo_report(args: argparse.Namespace) -> int:
-    from cdi_tui.cli.run_cmd import _print_run_report
     from cdi_tui.standins.demo import DemoEnvironment
     from cdi_tui.workspace import Workspace
 
@@ -105,7 +145,8 @@ def demo_report(args: argparse.Namespace) -> int:
                 console.print(_preview_table(integration, result, args.preview_rows))
                 workspace.activate(integration.name)
                 record = workspace.sync(integration.name)
-                _print_run_report(record)
+                _print_demo_run(console, record)
+                _print_failed_rows(console, workspace, record.id)
                 runs.append(record)
                 if record.status not in ("success", "partial"):
                     failures += 1

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 from typing import Any
 
 from cdi_tui.paths import HOME_ENV, app_paths
@@ -28,5 +29,8 @@ def paths_command(args: argparse.Namespace) -> int:
         return 0
     for key, value in entries.items():
         print(f"{key:<8} {value}")
-    print(f"(set {HOME_ENV} to move them all under one folder)")
+    if os.environ.get(HOME_ENV):
+        print(f"(all under {HOME_ENV}={os.environ[HOME_ENV]})")
+    else:
+        print(f"(set {HOME_ENV} to move them all under one folder)")
     return 0

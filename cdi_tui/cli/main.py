@@ -76,6 +76,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     handler: Handler | None = getattr(args, "handler", None)
     if handler is None:
+        if not (sys.stdin.isatty() and sys.stdout.isatty()):
+            # no terminal for the app (cron, a pipe): say how to use the commands instead
+            parser.print_help(sys.stderr)
+            print("cdi-tui: error: no command given, and the app needs a terminal", file=sys.stderr)
+            return EXIT_USAGE
         from cdi_tui.cli.app import run_app
 
         return run_app(args)

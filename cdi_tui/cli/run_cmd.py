@@ -182,7 +182,9 @@ def sync_command(args: argparse.Namespace) -> int:
         console.print("cancelling: finishing the requests in flight (press Ctrl-C again to stop at once)")
 
     previous = {sig: signal.signal(sig, request_cancel) for sig in (signal.SIGINT, signal.SIGTERM)}
-    options = SyncOptions(trigger="manual", full_resync=args.full_resync, dry_run=args.dry_run)
+    options = SyncOptions(
+        trigger="full_resync" if args.full_resync else "manual", full_resync=args.full_resync, dry_run=args.dry_run
+    )
     show_bar = sys.stderr.isatty() and not args.json
     try:
         if show_bar:

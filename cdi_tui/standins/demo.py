@@ -16,11 +16,31 @@ from cdi_tui.config import BrazeSettings, Config, ConfigStore, Credential, Integ
 from cdi_tui.paths import AppPaths, app_paths
 from cdi_tui.secret_store import MemoryCredentials, braze_key_account, credential_account
 from cdi_tui.standins.braze import BrazeStandIn, FaultPlan
-from cdi_tui.standins.demo_data import DEMO_DATABASE, DEMO_TABLES, DEMO_USER, create_demo_tables
+from cdi_tui.standins.demo_data import (
+    BULK_TABLE,
+    DEMO_DATABASE,
+    DEMO_TABLES,
+    DEMO_USER,
+    DemoTable,
+    create_bulk_table,
+    create_demo_tables,
+)
 from cdi_tui.standins.postgres import RedshiftStandIn
 
 DEMO_CREDENTIAL = "demo-redshift"
 DEMO_CONTACT = "data-team@example.com"
+BULK_INTEGRATION = "demo-attributes-large"
+
+
+def demo_integration(name: str, table: DemoTable, frequency: str = "every 15 minutes") -> Integration:
+    return Integration(
+        name=name,
+        credential=DEMO_CREDENTIAL,
+        table=f"{DEMO_DATABASE}.{table.qualified}",
+        data_type=table.data_type,
+        frequency=frequency,
+        contact_emails=(DEMO_CONTACT,),
+    )
 
 
 @dataclass
@@ -64,15 +84,9 @@ class DemoEnvironment:
             sslmode="disable",  # the stand-in speaks no TLS; loopback only
         )
         integrations = {
-            f"demo-{table.data_type}": Integration(
-                name=f"demo-{table.data_type}",
-                credential=DEMO_CREDENTIAL,
-                table=f"{DEMO_DATABASE}.{table.qualified}",
-                data_type=table.data_type,
-                frequency="every 15 minutes",
-                contact_emails=(DEMO_CONTACT,),
-            )
+            f"demo-{table.data_type}": demo_integration(f"demo-{table.data_type}", table)
             for table in DEMO_TABLES
+            if not table.free
         }
         config = Config(
             braze=BrazeSettings(endpoint=self.braze.url, time_zone="UTC"),
@@ -81,6 +95,12 @@ class DemoEnvironment:
         )
         ConfigStore(self.paths.config_file).update(lambda _current: config)
         return self
+
+    def create_bulk_table(self) -> Integration:
+        """Fill the large table (300,000 attribute rows; seconds of work) and return its integration, not yet saved."""
+        assert self.redshift is not None
+        create_bulk_table(self.redshift)
+        return demo_integration(BULK_INTEGRATION, BULK_TABLE, frequency="daily at 02:00")
 
     def stop(self) -> None:
         if self.braze is not None:

@@ -23,6 +23,7 @@ class DemoTable:
     table: str
     valid_rows: int
     invalid_rows: int
+    free: bool = False  # no demo integration uses it: kept for the user's own
 
     @property
     def qualified(self) -> str:
@@ -34,7 +35,10 @@ DEMO_TABLES = (
     DemoTable("events", "users_events_sync", 2000, 5),
     DemoTable("purchases", "users_purchases_sync", 1000, 5),
     DemoTable("deletes", "users_deletes_sync", 200, 3),
+    DemoTable("events", "app_sessions_sync", 1500, 5, free=True),
 )
+# Filled in the background after the app opens (large enough to watch a sync's progress)
+BULK_TABLE = DemoTable("attributes", "users_attributes_bulk", 300_000, 6)
 
 
 def _ts(base: datetime) -> str:
@@ -165,3 +169,12 @@ def create_demo_tables(
     standin.admin_execute(statements, DEMO_DATABASE)
     for table in tables:
         standin.grant_read(DEMO_USER, DEMO_SCHEMA, table.table, DEMO_DATABASE)
+
+
+def create_bulk_table(standin: RedshiftStandIn, base_time: datetime | None = None, table: DemoTable = BULK_TABLE) -> None:
+    """Create and fill the large demo table (after :func:`create_demo_tables`)."""
+    base = _ts(base_time or datetime.now(UTC))
+    statements = [create_table_sql(DEMO_SCHEMA, table.table, table.data_type, with_contact_columns=True)]
+    statements.extend(_FILLERS[table.data_type](table.qualified, table.valid_rows, base))
+    standin.admin_execute(statements, DEMO_DATABASE)
+    standin.grant_read(DEMO_USER, DEMO_SCHEMA, table.table, DEMO_DATABASE)

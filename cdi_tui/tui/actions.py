@@ -27,7 +27,7 @@ def sync_now(app: CdiApp, name: str, options: SyncOptions | None = None) -> bool
     if not app.runner.start(name, options):
         app.notify(f"{name} is already syncing", severity="warning")
         return False
-    app.notify(f"Sync of {name} started", timeout=3)
+
     return True
 
 
@@ -43,6 +43,7 @@ def pause_or_resume(app: CdiApp, name: str) -> None:
             app.notify(f"{name} is active")
     except WorkspaceError as error:
         app.show_error(f"{name} cannot change state", str(error))
+    app.config_changed()
 
 
 def full_resync(app: CdiApp, name: str) -> None:
@@ -50,7 +51,7 @@ def full_resync(app: CdiApp, name: str) -> None:
 
     def confirmed(answer: bool | None) -> None:
         if answer:
-            sync_now(app, name, SyncOptions(trigger="manual", full_resync=True))
+            sync_now(app, name, SyncOptions(trigger="full_resync", full_resync=True))
 
     app.push_screen(
         ConfirmModal(
@@ -77,6 +78,7 @@ def delete_integration(app: CdiApp, name: str, after: Callable[[], None]) -> Non
             app.show_error(f"{name} cannot be deleted", str(error))
             return
         app.notify(f"{name} deleted (its run history is kept)")
+        app.config_changed()
         after()
 
     app.push_screen(ConfirmModal(f"Delete the integration {name}?\n\nIts sync state is forgotten.", "Delete"), confirmed)

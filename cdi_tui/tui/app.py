@@ -1,35 +1,60 @@
-"""The Textual app: wires the workspace and the sync runner, pushes the dashboard.
+"""The Textual app: wires the workspace, the sync runner and the theme; pushes the dashboard.
 
-Screens own their behaviour; the app only routes sync messages to the progress panels of
-the screen on top and shows a toast when a sync ends.
+Screens own their behaviour. The app keeps the state screens watch (syncs running, their
+progress, a counter bumped when the config changes, whether the Braze key was checked) as
+reactives, and shows a toast when a sync ends.
 """
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from textual.app import App, SystemCommand
 from textual.binding import Binding
+from textual.notifications import Notification, Notify
+from textual.reactive import var
 from textual.screen import Screen
 
-from cdi_tui.tui.messages import SyncFailed, SyncFinished, SyncProgressed
+from cdi_tui.engine.sync import Progress
+from cdi_tui.tui.messages import ConfigChanged, SyncFailed, SyncFinished, SyncProgressed
+from cdi_tui.tui.preferences import PreferencesStore
 from cdi_tui.tui.runner import SyncRunner
-from cdi_tui.tui.widgets.progress_panel import ProgressPanel, ProgressPanels
+from cdi_tui.tui.theme import DARK, LIGHT, THEMES
+from cdi_tui.tui.widgets.progress_panel import ProgressPanel
 from cdi_tui.workspace import Workspace
+
+
+@dataclass(frozen=True)
+class WorkspaceSummary:
+    instance: str = "Braze not set up"
+    time_zone: str = "UTC"
 
 
 class CdiApp(App[None]):
     TITLE = "cdi-tui"
-    SUB_TITLE = "Braze Cloud Data Ingestion for Redshift"
+    SUB_TITLE = ""
     CSS_PATH = "app.tcss"
     BINDINGS = [
-        Binding("ctrl+q", "quit", "Quit", priority=True),
-        Binding("question_mark", "help", "Help"),
-        Binding("f2", "credentials", "Credentials"),
+        Binding("ctrl+q", "quit", "Quit", priority=True, id="quit"),
+        Binding("question_mark", "help", "Help", id="help", tooltip="Keys of this screen"),
+        Binding("f2", "credentials", "Credentials", id="credentials", tooltip="Credentials and Braze settings"),
+        Binding("ctrl+t", "toggle_theme", "Theme", show=False, id="theme", tooltip="Switch light and dark"),
     ]
 
     SCHEDULE_CHECK_SECONDS = 30.0
+
+    running: var[frozenset[str]] = var(frozenset())
+    """Integrations with a sync under way in this app."""
+    progress: var[dict[str, Progress]] = var(dict, always_update=True)
+    """The latest progress of each running sync."""
+    config_version: var[int] = var(0)
+    """Bumped whenever the app (or the demo's background work) changes the config."""
+    key_state: var[str] = var("missing")
+    """The Braze key: missing, stored (not checked), checked or failed."""
 
     def __init__(
         self,
@@ -45,16 +70,64 @@ class CdiApp(App[None]):
         self.clock = clock or (lambda: datetime.now(UTC))
         self.demo = demo
         self.runner = SyncRunner(self)
-        if demo:
-            self.sub_title = "demo: local stand-ins for Redshift and Braze"
+        self.preferences = PreferencesStore(workspace.paths.config_dir / "app.toml")
+        self.workspace_summary = WorkspaceSummary()
+        self._sync_toasts: dict[str, Notification] = {}
+        self.crash_notes: list[str] = []  # printed after the terminal is restored
+        for theme in THEMES:
+            self.register_theme(theme)
+        remembered = self.preferences.load().theme
+        self.theme = remembered if remembered in self.available_themes else DARK
 
     def on_mount(self) -> None:
         from cdi_tui.tui.screens.dashboard import DashboardScreen
+        from cdi_tui.tui.widgets.header import key_state
 
+        self.key_state = key_state(self.workspace)
+        self._summarise()
+        self.theme_changed_signal.subscribe(self, self._remember_theme)
         self.push_screen(DashboardScreen())
         if self.run_schedules:
             self.set_interval(self.SCHEDULE_CHECK_SECONDS, self.check_schedules)
             self.call_later(self.check_schedules)
+
+    def _remember_theme(self, theme: Any) -> None:
+        self.preferences.update(theme=theme.name)
+
+    def _summarise(self) -> None:
+        try:
+            braze = self.workspace.config().braze
+        except Exception:
+            braze = None
+        if braze is None:
+            self.workspace_summary = WorkspaceSummary()
+            return
+        instance = braze.endpoint if "://" not in braze.endpoint else braze.endpoint.split("://", 1)[1]
+        self.workspace_summary = WorkspaceSummary(instance, braze.time_zone)
+
+    def config_changed(self) -> None:
+        """Tell the screens that watch ``config_version`` to read the config again."""
+        self._summarise()
+        self.config_version += 1
+
+    def on_config_changed(self, message: ConfigChanged) -> None:
+        self.config_changed()
+
+    def _handle_exception(self, error: Exception) -> None:
+        """Stopping on an error: keep the setup's draft first, so nothing typed is lost silently."""
+        from cdi_tui.tui.screens.wizard import NewIntegrationScreen
+
+        self.crash_notes.append(f"the app stopped on an error: {type(error).__name__}: {error}")
+        for screen in self.screen_stack:
+            if isinstance(screen, NewIntegrationScreen):
+                try:
+                    kept = screen.save_on_crash()
+                except Exception:
+                    kept = None
+                self.crash_notes.append(
+                    f"the setup's draft was kept as '{kept}'" if kept else "the setup open at the time had nothing to keep"
+                )
+        super()._handle_exception(error)
 
     def check_schedules(self) -> None:
         """Start the scheduled syncs that are due (while the app is open)."""
@@ -71,11 +144,17 @@ class CdiApp(App[None]):
             self.runner.start(run.integration, SyncOptions(trigger="scheduled"))
 
     # actions ------------------------------------------------------------------------------
+    async def action_quit(self) -> None:
+        """Quit; syncs under way are cancelled (requests in flight finish, each run is recorded)."""
+        for name in self.runner.running:
+            self.runner.cancel(name)
+        self.exit()
+
     def action_help(self) -> None:
         from cdi_tui.tui.screens.help import HelpScreen
 
         if not isinstance(self.screen, HelpScreen):
-            self.push_screen(HelpScreen())
+            self.push_screen(HelpScreen(self.screen))
 
     def action_credentials(self) -> None:
         from cdi_tui.tui.screens.credentials import CredentialsScreen
@@ -88,13 +167,41 @@ class CdiApp(App[None]):
 
         self.push_screen(NewIntegrationScreen())
 
+    def action_open_integration(self, name: str) -> None:
+        from cdi_tui.tui.screens.integration import IntegrationScreen
+
+        self.push_screen(IntegrationScreen(name))
+
+    def action_sync_integration(self, name: str) -> None:
+        from cdi_tui.tui.actions import sync_now
+
+        sync_now(self, name)
+
+    def action_toggle_theme(self) -> None:
+        self.theme = LIGHT if self.theme == DARK else DARK
+
     def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
-        yield from super().get_system_commands(screen)
         yield SystemCommand("New integration", "Create an integration with the guided setup", self.action_new_integration)
+        try:
+            names = sorted(self.workspace.config().integrations)
+        except Exception:
+            names = []
+        for name in names:
+            yield SystemCommand(
+                f"Open {name}", "Settings, run history, failed rows", lambda name=name: self.action_open_integration(name)
+            )
+        for name in names:
+            yield SystemCommand(
+                f"Sync now: {name}",
+                "Start a manual sync (scheduled runs do not move)",
+                lambda name=name: self.action_sync_integration(name),
+            )
         yield SystemCommand(
-            "Credentials and Braze settings", "Saved Redshift credentials, the Braze key", self.action_credentials
+            "Credentials and Braze settings", "Saved Redshift credentials, the Braze key, SMTP", self.action_credentials
         )
-        yield SystemCommand("Help", "Keys and what each screen does", self.action_help)
+        yield SystemCommand("Theme: switch light / dark", "cdi-tui's own theme, remembered", self.action_toggle_theme)
+        yield SystemCommand("Help", "Keys of this screen", self.action_help)
+        yield from super().get_system_commands(screen)
 
     # sync messages ------------------------------------------------------------------------
     def show_error(self, title: str, message: str) -> None:
@@ -102,29 +209,40 @@ class CdiApp(App[None]):
 
         self.push_screen(ErrorModal(title, message))
 
+    def sync_started(self, name: str) -> None:
+        self.running = self.running | {name}
+
     def on_sync_progressed(self, message: SyncProgressed) -> None:
         progress = message.progress
-        self.runner.latest[progress.integration] = progress
-        for panels in self.screen.query(ProgressPanels):
-            panels.show(progress.integration, progress)
+        if progress.integration not in self.running:
+            return  # a late message of a sync that has ended
+        self.progress = {**self.progress, progress.integration: progress}
 
     def _sync_ended(self, name: str) -> None:
         self.runner.forget(name)
-        for panels in self.screen.query(ProgressPanels):
-            panels.remove_panel(name)
-        refresh = getattr(self.screen, "refresh_data", None)
-        if refresh is not None:
-            refresh()
+        self.progress = {key: value for key, value in self.progress.items() if key != name}
+        self.running = self.running - {name}
+
+    def _toast(self, name: str, text: str, title: str, severity: str, timeout: float) -> None:
+        """One toast per integration: a newer one replaces the older (no pile on the first screen)."""
+        previous = self._sync_toasts.pop(name, None)
+        if previous is not None:
+            with contextlib.suppress(KeyError):
+                self._unnotify(previous)
+        notification = Notification(text, title, severity, timeout)  # type: ignore[arg-type]
+        self.post_message(Notify(notification))
+        self._sync_toasts[name] = notification
 
     def on_sync_finished(self, message: SyncFinished) -> None:
         record = message.record
         self._sync_ended(message.integration)
-        text = (
-            f"{message.integration}: {record.status}. Read {record.rows_read:,}, sent {record.rows_sent:,}, "
-            f"failed {record.rows_failed:,}" + (f". {record.error}" if record.error else "")
+        if record.trigger == "scheduled" and record.status in ("success", "partial"):
+            return  # scheduled runs that went through show on the dashboard, not in a pile of toasts
+        text = f"{record.status}: read {record.rows_read:,}, sent {record.rows_sent:,}, failed {record.rows_failed:,}" + (
+            f". {record.error}" if record.error else ""
         )
-        severity = {"success": "information", "partial": "warning"}.get(record.status, "error")
-        self.notify(text, title=f"Sync #{record.id} finished", severity=severity, timeout=8)  # type: ignore[arg-type]
+        severity = {"success": "information", "partial": "warning", "cancelled": "warning"}.get(record.status, "error")
+        self._toast(message.integration, text, f"{message.integration}: sync #{record.id}", severity, 6)
 
     def on_sync_failed(self, message: SyncFailed) -> None:
         self._sync_ended(message.integration)

@@ -34,3 +34,7 @@ class SyncFailed(Message):
 class ConnectionTested(Message):
     integration: str | None
     result: ConnectionTestResult
+
+
+class ConfigChanged(Message):
+    """The config changed outside the screens (the demo's background work); thread-safe to post."""

@@ -1,4 +1,4 @@
-"""Starting syncs in thread workers and keeping their latest progress.
+"""Starting syncs in thread workers; the app keeps their state (``running``, ``progress``) as reactives.
 
 A sync worker never touches widgets: it calls the engine and posts messages
 (:class:`~cdi_tui.tui.messages.SyncProgressed`, ``SyncFinished``, ``SyncFailed``) to the app.
@@ -20,7 +20,6 @@ if TYPE_CHECKING:
 class SyncRunner:
     def __init__(self, app: CdiApp) -> None:
         self.app = app
-        self.latest: dict[str, Progress] = {}
         self._cancel: dict[str, threading.Event] = {}
 
     def is_running(self, name: str) -> bool:
@@ -51,6 +50,7 @@ class SyncRunner:
             else:
                 app.post_message(SyncFinished(name, record))
 
+        app.sync_started(name)
         self.app.run_worker(work, name=f"sync {name}", group="sync", thread=True, exit_on_error=False)
         return True
 
@@ -63,4 +63,3 @@ class SyncRunner:
 
     def forget(self, name: str) -> None:
         self._cancel.pop(name, None)
-        self.latest.pop(name, None)

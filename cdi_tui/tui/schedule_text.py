@@ -7,6 +7,7 @@ from typing import Any
 
 from cdi_tui.config import Integration
 from cdi_tui.schedule import ScheduleError, next_runs
+from cdi_tui.tui.looks import TIME_FORMAT
 
 
 def workspace_zone(workspace: Any) -> str:
@@ -25,7 +26,7 @@ def next_run_text(integration: Integration, has_run: bool, zone: str, now: datet
         [moment] = next_runs(integration.frequency, zone, now, 1)
     except (ScheduleError, ValueError):
         return "-"
-    return moment.strftime("%Y-%m-%d %H:%M %Z")
+    return moment.strftime(TIME_FORMAT)
 
 
 def next_three_text(spec: str, zone: str, now: datetime | None = None) -> str:
@@ -34,4 +35,4 @@ def next_three_text(spec: str, zone: str, now: datetime | None = None) -> str:
         runs = next_runs(spec, zone, now, 3)
     except (ScheduleError, ValueError) as error:
         return str(error)
-    return "Next runs: " + ", ".join(moment.strftime("%a %Y-%m-%d %H:%M %Z") for moment in runs)
+    return "Next runs: " + ", ".join(moment.strftime(f"%a {TIME_FORMAT}") for moment in runs)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 from textual import on, work
 from textual.app import ComposeResult
@@ -11,73 +10,34 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
 from textual.screen import ModalScreen, Screen
-from textual.widgets import Button, DataTable, Footer, Header, Input, Label, Select
+from textual.widgets import Button, Footer, Input, Label, Select, TabbedContent, TabPane
 from textual.worker import Worker, WorkerState
 
 from cdi_tui.config import DEFAULT_MAX_IN_FLIGHT, BrazeSettings, Credential, SmtpSettings
-from cdi_tui.fields import BRAZE_FIELDS, BRAZE_INSTANCES, SMTP_FIELDS, FieldError, field_by_key
+from cdi_tui.fields import BRAZE_FIELDS, BRAZE_INSTANCES, CREDENTIAL_FIELDS, SMTP_FIELDS, FieldError, field_by_key
 from cdi_tui.tui.base import CdiMixin
-from cdi_tui.tui.screens.wizard import (
-    CREDENTIAL_NAME_SPEC,
-    FORM_CREDENTIAL_FIELDS,
-    OPTIONAL_PASSWORD_SPEC,
-    PASSWORD_SPEC,
-    SSH_PASSPHRASE_SPEC,
-)
 from cdi_tui.tui.widgets.fields import FieldInput, collect
+from cdi_tui.tui.widgets.fit_table import FitColumn, FitTable
+from cdi_tui.tui.widgets.header import WorkspaceHeader
+from cdi_tui.tui.widgets.setup.connection import CREDENTIAL_NAME_SPEC, PASSWORD_SPEC
 from cdi_tui.workspace import WorkspaceError
 
 CUSTOM_URL = "__custom__"
+CREDENTIAL_COLUMNS = [
+    FitColumn("Name", 6, flex=True),
+    FitColumn("Used by", 10, flex=True, weight=3),
+    FitColumn("User", 6, flex=True),
+    FitColumn("Host", 8, flex=True),
+    FitColumn("Port"),
+    FitColumn("Database", 6, flex=True),
+    FitColumn("SSL"),
+]
 
 
 @dataclass
 class CredentialFormResult:
     credential: Credential
-    password: str | None
-    ssh_passphrase: str | None = None
-
-
-def credential_from_values(values: dict[str, Any]) -> tuple[Credential, str | None, str | None]:
-    """(credential, password, SSH key passphrase) from a form's values.
-
-    Raises:
-        CredentialSetupError: the settings do not fit together.
-    """
-    from cdi_tui.credential_setup import check_credential
-
-    password = values.pop("password", None) or None
-    passphrase = values.pop("ssh_passphrase", None) or None
-    name = values.pop("credential_name")
-    credential = Credential(name=name, **{key: value for key, value in values.items() if value is not None})
-    check_credential(credential)
-    return credential, (None if credential.uses_iam else password), passphrase
-
-
-def save_from_form(screen: Any, result: CredentialFormResult) -> bool:
-    """Save a new credential; a tunnel's generated key is made here and its public key shown to copy."""
-    from cdi_tui.credential_setup import save_credential
-    from cdi_tui.tui.screens.modals import TextModal
-
-    credential = result.credential
-    try:
-        tunnel_key = save_credential(
-            screen.workspace,
-            credential,
-            result.password,
-            generate_ssh_key=credential.uses_ssh and not credential.ssh_key_path,
-            ssh_passphrase=result.ssh_passphrase,
-        )
-    except Exception as error:
-        screen.cdi.show_error("The credential was not saved", str(error))
-        return False
-    if tunnel_key is not None:
-        screen.app.push_screen(
-            TextModal(
-                f"Add this line to ~{credential.ssh_user}/.ssh/authorized_keys on {credential.ssh_host}",
-                tunnel_key.authorized_keys_line,
-            )
-        )
-    return True
+    password: str
 
 
 @dataclass
@@ -88,51 +48,50 @@ class CheckDone(Message):
 
 
 class CredentialForm(ModalScreen[CredentialFormResult | None]):
-    """Add a credential (or, given one, change its password)."""
+    """Add a credential (or, given one, change its password).
 
-    BINDINGS = [Binding("escape", "cancel", "Cancel")]
+    The fields scroll inside the dialog (Tab brings each into view); Save and Cancel are docked
+    below them, so every field and button is reachable at 80x24. Enter in a field saves.
+    """
+
+    BINDINGS = [Binding("escape", "cancel", "Cancel"), Binding("ctrl+s", "save", "Save")]
 
     def __init__(self, existing: Credential | None = None) -> None:
         super().__init__(classes="modal")
         self.existing = existing
 
     def compose(self) -> ComposeResult:
-        with Vertical(classes="dialog"):
-            if self.existing is None:
-                yield Label("New Redshift credential", classes="dialog-title")
-                yield FieldInput(CREDENTIAL_NAME_SPEC, field_id="field-credential-name")
-                for spec in FORM_CREDENTIAL_FIELDS:
-                    yield FieldInput(spec)
-                yield FieldInput(SSH_PASSPHRASE_SPEC, password=True, field_id="field-ssh-passphrase")
-                yield FieldInput(OPTIONAL_PASSWORD_SPEC, password=True, field_id="field-password")
-            else:
-                yield Label(
-                    f"New password for {self.existing.name} ({self.existing.user}@{self.existing.host})", classes="dialog-title"
-                )
-                yield FieldInput(PASSWORD_SPEC, password=True, field_id="field-password")
+        dialog = Vertical(classes="dialog")
+        if self.existing is None:
+            dialog.border_title = "New Redshift credential"
+        else:
+            dialog.border_title = f"New password for {self.existing.name} ({self.existing.user}@{self.existing.host})"
+        with dialog:
             with Horizontal(classes="dialog-buttons"):
                 yield Button("Save", variant="primary", id="save")
                 yield Button("Cancel", id="cancel")
+            with VerticalScroll(classes="dialog-scroll compact-form", id="form", can_focus=False):
+                if self.existing is None:
+                    yield FieldInput(CREDENTIAL_NAME_SPEC, field_id="field-credential-name", compact=True)
+                    for spec in CREDENTIAL_FIELDS:
+                        yield FieldInput(spec, compact=True)
+                yield FieldInput(PASSWORD_SPEC, password=True, field_id="field-password", compact=True)
 
+    def on_mount(self) -> None:
+        self.query(Input).first().focus()
+
+    @on(Input.Submitted)
     @on(Button.Pressed, "#save")
-    def _save(self) -> None:
+    def action_save(self) -> None:
         values = collect(list(self.query(FieldInput).results(FieldInput)))
         if values is None:
             return
+        password = values.pop("password")
         if self.existing is not None:
-            self.dismiss(CredentialFormResult(self.existing, values.pop("password")))
+            self.dismiss(CredentialFormResult(self.existing, password))
             return
-        from cdi_tui.credential_setup import CredentialSetupError
-
-        try:
-            credential, password, passphrase = credential_from_values(values)
-        except CredentialSetupError as error:
-            self.notify(str(error), severity="error", timeout=6)
-            return
-        if password is None and not credential.uses_iam:
-            self.notify("password: required for password sign-in", severity="error", timeout=6)
-            return
-        self.dismiss(CredentialFormResult(credential, password, passphrase))
+        name = values.pop("credential_name")
+        self.dismiss(CredentialFormResult(Credential(name=name, **values), password))
 
     @on(Button.Pressed, "#cancel")
     def action_cancel(self) -> None:
@@ -140,58 +99,69 @@ class CredentialForm(ModalScreen[CredentialFormResult | None]):
 
 
 class CredentialsScreen(CdiMixin, Screen[None]):
-    CSS_PATH = "credentials.tcss"
+    HELP = (
+        "Saved Redshift credentials (passwords in the keyring) and the integrations that use each; "
+        "the Braze workspace and its key; SMTP for notification emails."
+    )
+    DEFAULT_CSS = """
+    CredentialsScreen {
+        #tabs { height: 1fr; }
+        #credentials-panel { height: 1fr; }
+        #check-status { padding: 0 1; height: auto; }
+        .settings-scroll { height: 1fr; padding: 0 1; }
+    }
+    """
     BINDINGS = [
-        Binding("escape", "app.pop_screen", "Back"),
-        Binding("a", "add", "Add"),
-        Binding("w", "password", "Change password"),
-        Binding("k", "check", "Check"),
-        Binding("p", "public_key", "SSH public key"),
-        Binding("delete,d", "delete", "Delete"),
+        Binding("escape", "app.pop_screen", "Back", id="back"),
+        Binding("a", "add", "Add", id="add", tooltip="A new Redshift credential"),
+        Binding("w", "password", "Change password", id="password"),
+        Binding("k", "check", "Check", id="check", tooltip="Connect and count the tables the user can see"),
+        Binding("delete,d", "delete", "Delete", id="delete", tooltip="Refused while an integration uses it"),
     ]
 
     def compose(self) -> ComposeResult:
-        yield Header()
-        with Horizontal(id="columns"):
-            with Vertical(id="credentials-pane"):
-                yield Label("Redshift credentials", classes="section")
-                table: DataTable[str] = DataTable(id="credentials", cursor_type="row", zebra_stripes=True)
-                yield table
-                with Horizontal(classes="buttons"):
-                    yield Button("Add", id="add")
-                    yield Button("Change password", id="password")
-                    yield Button("Check", id="check")
-                    yield Button("Delete", variant="error", id="delete")
+        yield WorkspaceHeader()
+        with TabbedContent(id="tabs"):
+            with TabPane("Redshift credentials", id="credentials-tab"):
+                panel = Vertical(FitTable(CREDENTIAL_COLUMNS, id="credentials"), id="credentials-panel", classes="panel flush")
+                panel.border_title = "Credentials"
+                yield panel
                 yield Label("", id="check-status")
-            with VerticalScroll(id="braze-pane"):
-                yield Label("Braze workspace", classes="section")
-                yield Label("Instance", classes="field-label")
-                yield Select(
-                    [*((name, name) for name in BRAZE_INSTANCES), ("Custom URL", CUSTOM_URL)],
-                    value="US-01",
-                    allow_blank=False,
-                    id="instance",
-                )
-                yield Input(placeholder="https://rest.example.braze.com", id="custom-url")
-                yield Label("REST API key (kept in the keyring; leave empty to keep the stored one)", classes="field-label")
-                yield Input(password=True, placeholder="stored", id="api-key")
-                yield FieldInput(field_by_key(BRAZE_FIELDS, "time_zone"))
-                yield FieldInput(field_by_key(BRAZE_FIELDS, "requests_per_window"))
-                with Horizontal(classes="buttons"):
-                    yield Button("Save", variant="primary", id="save-braze")
-                    yield Button("Check key", id="check-key")
-                yield Label("", id="key-status")
-                yield Label("Email notifications (SMTP)", classes="section")
-                for spec in SMTP_FIELDS:
-                    yield FieldInput(spec, field_id=f"smtp-{spec.key}")
-                yield Label("SMTP password (kept in the keyring; leave empty to keep the stored one)", classes="field-label")
-                yield Input(password=True, id="smtp-password")
-                yield Button("Save SMTP", id="save-smtp")
+                with Horizontal(classes="button-bar step-bar"):
+                    yield Button("Add", id="add", compact=True)
+                    yield Button("Change password", id="password", compact=True)
+                    yield Button("Check", id="check", compact=True)
+                    yield Button("Delete", variant="error", id="delete", compact=True)
+            with TabPane("Braze", id="braze-tab"):
+                with VerticalScroll(classes="settings-scroll"):
+                    yield Label("Instance", classes="field-label")
+                    yield Select(
+                        [*((name, name) for name in BRAZE_INSTANCES), ("Custom URL", CUSTOM_URL)],
+                        value="US-01",
+                        allow_blank=False,
+                        id="instance",
+                    )
+                    yield Input(placeholder="https://rest.example.braze.com", id="custom-url")
+                    yield Label("REST API key (kept in the keyring; leave empty to keep the stored one)", classes="field-label")
+                    yield Input(password=True, placeholder="stored", id="api-key")
+                    yield FieldInput(field_by_key(BRAZE_FIELDS, "time_zone"))
+                    yield FieldInput(field_by_key(BRAZE_FIELDS, "requests_per_window"))
+                with Horizontal(classes="button-bar step-bar"):
+                    yield Button("Save", variant="primary", id="save-braze", compact=True)
+                    yield Button("Check key", id="check-key", compact=True)
+                    yield Label("", id="key-status")
+            with TabPane("Email (SMTP)", id="smtp-tab"):
+                with VerticalScroll(classes="settings-scroll"):
+                    for spec in SMTP_FIELDS:
+                        yield FieldInput(spec, field_id=f"smtp-{spec.key}")
+                    yield Label("SMTP password (kept in the keyring; leave empty to keep the stored one)", classes="field-label")
+                    yield Input(password=True, id="smtp-password")
+                with Horizontal(classes="button-bar step-bar"):
+                    yield Button("Save SMTP", variant="primary", id="save-smtp", compact=True)
         yield Footer()
 
     def on_mount(self) -> None:
-        self.sub_title = "Credentials and Braze settings"
-        self.query_one("#credentials", DataTable).add_columns("Name", "Used by", "User", "Host", "Port", "Database", "SSL")
+        self.sub_title = "Credentials and settings"
         self.refresh_data()
         braze = self.workspace.config().braze
         if braze is not None:
@@ -225,15 +195,15 @@ class CredentialsScreen(CdiMixin, Screen[None]):
 
     def refresh_data(self) -> None:
         config = self.workspace.config()
-        table = self.query_one("#credentials", DataTable)
+        table = self.query_one("#credentials", FitTable)
         table.clear()
         for name, credential in sorted(config.credentials.items()):
             users = ", ".join(f"{item.name} ({item.state})" for item in config.integrations_using(name)) or "-"
             table.add_row(
                 name,
                 users,
-                credential.user or credential.login,
-                credential.host if not credential.uses_ssh else f"{credential.host} via {credential.ssh_host}",
+                credential.user,
+                credential.host,
                 str(credential.port),
                 credential.database,
                 credential.sslmode,
@@ -241,7 +211,7 @@ class CredentialsScreen(CdiMixin, Screen[None]):
             )
 
     def selected(self) -> str | None:
-        table = self.query_one("#credentials", DataTable)
+        table = self.query_one("#credentials", FitTable)
         if not table.row_count:
             return None
         row_key, _ = table.coordinate_to_cell_key(table.cursor_coordinate)
@@ -253,10 +223,14 @@ class CredentialsScreen(CdiMixin, Screen[None]):
         def saved(result: CredentialFormResult | None) -> None:
             if result is None:
                 return
-            if not save_from_form(self, result):
+            try:
+                self.workspace.add_credential(result.credential, result.password)
+            except (WorkspaceError, Exception) as error:
+                self.cdi.show_error("The credential was not saved", str(error))
                 return
-            kept = "its password is in the keyring" if result.password else "it signs in with AWS IAM"
-            self.notify(f"Credential {result.credential.name} saved; {kept}", timeout=4)
+            self.notify(f"Credential {result.credential.name} saved; its password is in the keyring", timeout=4)
+            self.cdi.preferences.update(last_credential=result.credential.name)
+            self.cdi.config_changed()
             self.refresh_data()
 
         self.app.push_screen(CredentialForm(), saved)
@@ -267,33 +241,13 @@ class CredentialsScreen(CdiMixin, Screen[None]):
         if name is None:
             return
         credential = self.workspace.config().credentials[name]
-        if credential.uses_iam:
-            self.notify(f"{name} signs in with AWS IAM and keeps no password", timeout=4)
-            return
 
         def saved(result: CredentialFormResult | None) -> None:
-            if result is not None and result.password:
+            if result is not None:
                 self.workspace.change_password(name, result.password)
                 self.notify(f"Password of {name} changed", timeout=3)
 
         self.app.push_screen(CredentialForm(credential), saved)
-
-    def action_public_key(self) -> None:
-        """Show a tunnelled credential's authorized_keys line again, ready to copy."""
-        from cdi_tui.credential_setup import tunnel_key_of
-        from cdi_tui.tui.screens.modals import TextModal
-
-        name = self.selected()
-        if name is None:
-            return
-        credential = self.workspace.config().credentials[name]
-        try:
-            tunnel_key = tunnel_key_of(credential, self.workspace.secrets)
-        except Exception as error:
-            self.cdi.show_error(f"No SSH public key for {name}", str(error))
-            return
-        title = f"Add this line to ~{credential.ssh_user}/.ssh/authorized_keys on {credential.ssh_host}"
-        self.app.push_screen(TextModal(title, tunnel_key.authorized_keys_line))
 
     @on(Button.Pressed, "#delete")
     def action_delete(self) -> None:
@@ -311,6 +265,7 @@ class CredentialsScreen(CdiMixin, Screen[None]):
                 self.cdi.show_error(f"{name} cannot be deleted", str(error))
                 return
             self.notify(f"Credential {name} deleted", timeout=3)
+            self.cdi.config_changed()
             self.refresh_data()
 
         self.app.push_screen(ConfirmModal(f"Delete the credential {name} and its stored password?", "Delete"), confirmed)
@@ -368,6 +323,9 @@ class CredentialsScreen(CdiMixin, Screen[None]):
             max_in_flight=current.max_in_flight if current else DEFAULT_MAX_IN_FLIGHT,
         )
         workspace.set_braze(settings, key)
+        if key is not None:
+            self.cdi.key_state = "stored"
+        self.cdi.config_changed()
         self.query_one("#api-key", Input).value = ""
         self.notify("Braze settings saved" + ("; the key is in the keyring" if key else ""), timeout=4)
 
@@ -386,6 +344,8 @@ class CredentialsScreen(CdiMixin, Screen[None]):
         self.post_message(CheckDone("Braze key", True, "The key works (no data points spent)"))
 
     def on_check_done(self, message: CheckDone) -> None:
+        if message.title.startswith("The Braze key") or message.title == "Braze key":
+            self.cdi.key_state = "checked" if message.ok else "failed"
         target = "#key-status" if message.title.startswith("The Braze key") or message.title == "Braze key" else "#check-status"
         self.query_one(target, Label).update(message.detail if message.ok else "")
         if not message.ok:

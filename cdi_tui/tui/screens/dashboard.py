@@ -1,65 +1,103 @@
-"""The dashboard: every integration, its state and last run; keys to act on them."""
+"""The dashboard: every integration, its state and last run; keys to act on them.
+
+With no integration yet it is a setup checklist (Braze key, a credential, a first integration).
+"""
 
 from __future__ import annotations
 
-from zoneinfo import ZoneInfo
-
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, Static
+from textual.widgets import Footer, Static
 
 from cdi_tui.config import Config, Integration
-from cdi_tui.fields import DATA_TYPE_LABELS
+from cdi_tui.engine.sync import Progress
 from cdi_tui.runlog import RunRecord
 from cdi_tui.tui.base import CdiMixin
+from cdi_tui.tui.looks import local_time, palette, state_text, status_text
 from cdi_tui.tui.schedule_text import next_run_text
+from cdi_tui.tui.widgets.fit_table import FitColumn, FitTable
+from cdi_tui.tui.widgets.header import WorkspaceHeader
 from cdi_tui.tui.widgets.progress_panel import ProgressPanels
 
-EMPTY_TEXT = (
-    "No integrations yet.\n\n"
-    "Press [b]n[/b] to create your first one: connect to Redshift, pick the source table,\n"
-    "choose what to sync and how often, test the connection, and activate.\n\n"
-    "Press [b]F2[/b] for saved credentials and the Braze settings, [b]?[/b] for help."
-)
+COLUMNS = [
+    FitColumn("Name", 10, flex=True),
+    FitColumn("Source table", 12, flex=True, weight=2),
+    FitColumn("Type"),
+    FitColumn("State"),
+    FitColumn("Frequency", 10, flex=True),
+    FitColumn("Last run"),
+    FitColumn("Next run"),
+]
 
 
-def describe_last_run(record: RunRecord | None, zone: str = "UTC") -> str:
+def describe_last_run(app: object, record: RunRecord | None, zone: str) -> Text:
+    """The last run's time and its status, coloured by meaning."""
     if record is None:
-        return "never"
-    when = record.started_at.astimezone(ZoneInfo(zone)).strftime("%m-%d %H:%M")
-    return f"{when} {record.status} {record.rows_sent:,}/{record.rows_failed:,}"
+        return Text("never")
+    text = Text(local_time(record.started_at, zone) + " ")
+    text.append_text(status_text(app, record.status))  # type: ignore[arg-type]
+    return text
 
 
 class DashboardScreen(CdiMixin, Screen[None]):
-    CSS_PATH = "dashboard.tcss"
+    HELP = "Every integration with its state, last run and next run. Select one to act on it; Enter opens it."
+    DEFAULT_CSS = """
+    DashboardScreen {
+        #body { height: 1fr; }
+        #checklist { margin: 1 2; height: auto; }
+        #integrations-panel { height: 1fr; }
+        #integrations { height: 1fr; background: $surface; }
+    }
+    """
     BINDINGS = [
-        Binding("n", "new", "New"),
+        Binding("n", "new", "New", id="new", tooltip="Create an integration with the guided setup"),
         Binding("enter", "open", "Open", show=False),
-        Binding("o", "open", "Open"),
-        Binding("s", "sync_now", "Sync Now"),
-        Binding("p", "pause_resume", "Pause/Resume"),
-        Binding("delete,d", "delete", "Delete"),
+        Binding("o", "open", "Open", id="open", tooltip="Settings, run history and failed rows"),
+        Binding("s", "sync_now", "Sync Now", id="sync", tooltip="A manual sync; scheduled runs do not move"),
+        Binding("p", "pause_resume", "Pause/Resume", id="pause", tooltip="Paused integrations do not run on schedule"),
+        Binding("delete,d", "delete", "Delete", id="delete", tooltip="Asks first; the run history is kept"),
         Binding("r", "refresh_data", "Refresh", show=False),
     ]
 
     def compose(self) -> ComposeResult:
-        yield Header()
+        yield WorkspaceHeader()
         with Vertical(id="body"):
-            yield Static(EMPTY_TEXT, id="empty")
-            table: DataTable[str] = DataTable(id="integrations", cursor_type="row", zebra_stripes=True)
-            yield table
-            yield ProgressPanels(id="panels")
+            checklist = Static("", id="checklist", classes="panel roomy")
+            checklist.border_title = "Get started"
+            yield checklist
+            with Vertical(id="integrations-panel", classes="panel flush"):
+                yield FitTable(COLUMNS, id="integrations")
+        yield ProgressPanels(id="panels")
         yield Footer()
 
+    @property
+    def integrations_table(self) -> FitTable:
+        return self.query_one("#integrations", FitTable)
+
     def on_mount(self) -> None:
-        table = self.query_one("#integrations", DataTable)
-        table.add_columns("Name", "Source table", "Data type", "State", "Frequency", "Last run (sent/failed)", "Next run")
+        self.sub_title = "Dashboard"
+        self.watch(self.cdi, "running", self._state_changed, init=False)
+        self.watch(self.cdi, "config_version", self._state_changed, init=False)
+        self.watch(self.cdi, "progress", self._progress_changed, init=False)
+        self._spin = 0
         self.refresh_data()
 
     def on_screen_resume(self) -> None:
         self.refresh_data()
+
+    def _state_changed(self, *_args: object) -> None:
+        self.refresh_data()
+
+    def _progress_changed(self, progress: dict[str, Progress]) -> None:
+        """A running sync's state cell spins while its progress moves."""
+        self._spin += 1
+        table = self.integrations_table
+        for name in progress:
+            if name in table.rows:
+                table.update_cell(name, table.ordered_columns[3].key, state_text(self.app, "running", self._spin))
 
     # data ---------------------------------------------------------------------------------
     def _config(self) -> Config | None:
@@ -71,7 +109,7 @@ class DashboardScreen(CdiMixin, Screen[None]):
 
     def refresh_data(self) -> None:
         config = self._config()
-        table = self.query_one("#integrations", DataTable)
+        table = self.integrations_table
         cursor = table.cursor_row
         table.clear()
         integrations = sorted(config.integrations.values(), key=lambda item: item.name) if config else []
@@ -80,29 +118,51 @@ class DashboardScreen(CdiMixin, Screen[None]):
         now = self.cdi.clock()
         for item in integrations:
             last = runlog.last_run(item.name)  # one query a row, shared by both run columns
+            next_run = next_run_text(item, last is not None, zone, now) if item.state == "active" else "-"
             table.add_row(
                 item.name,
                 item.table,
-                DATA_TYPE_LABELS[item.data_type],
-                self._state_label(item),
+                item.data_type,
+                self._state(item),
                 item.frequency,
-                describe_last_run(last, zone),
-                next_run_text(item, last is not None, zone, now) if item.state == "active" else "-",
+                describe_last_run(self.app, last, zone),
+                next_run,
                 key=item.name,
             )
-        self.query_one("#empty").display = not integrations
-        table.display = bool(integrations)
-        if integrations:
+        self.query_one("#integrations-panel").border_title = f"Integrations ({len(integrations)})"
+        self.query_one("#checklist").display = not integrations
+        self.query_one("#integrations-panel").display = bool(integrations)
+        if not integrations:
+            self._show_checklist(config)
+        else:
             table.move_cursor(row=min(cursor, len(integrations) - 1))
-            table.focus()
+            if not isinstance(self.focused, FitTable):
+                table.focus()
 
-    def _state_label(self, item: Integration) -> str:
+    def _show_checklist(self, config: Config | None) -> None:
+        has_key = self.cdi.key_state != "missing" and config is not None and config.braze is not None
+        has_credential = bool(config and config.credentials)
+        steps = [
+            (has_key, "The Braze workspace and its REST API key", "F2"),
+            (has_credential, "A Redshift credential (or make one in the setup)", "F2"),
+            (False, "Your first integration", "n"),
+        ]
+        text = Text("No integrations yet. To sync your first table:\n\n")
+        colours = palette(self.app)
+        for done, label, key in steps:
+            text.append(" ✔ " if done else " ○ ", style=colours.get("success" if done else "foreground-muted", ""))
+            text.append(label, style="strike" if done else "")
+            text.append(f"  press {key}\n", style=f"bold {colours.get('accent', '')}")
+        text.append("\n? shows the keys of every screen; ctrl+p the command palette.", style=colours.get("foreground-muted", ""))
+        self.query_one("#checklist", Static).update(text)
+
+    def _state(self, item: Integration) -> Text:
         if self.cdi.runner.is_running(item.name):
-            return "Running"
-        return item.state.capitalize()
+            return state_text(self.app, "running", self._spin)
+        return state_text(self.app, item.state)
 
     def selected(self) -> str | None:
-        table = self.query_one("#integrations", DataTable)
+        table = self.integrations_table
         if not table.row_count:
             return None
         row_key, _column = table.coordinate_to_cell_key(table.cursor_coordinate)
@@ -112,16 +172,13 @@ class DashboardScreen(CdiMixin, Screen[None]):
     def action_new(self) -> None:
         self.cdi.action_new_integration()
 
-    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+    def on_data_table_row_selected(self, event: FitTable.RowSelected) -> None:
         self.action_open()
 
     def action_open(self) -> None:
         name = self.selected()
-        if name is None:
-            return
-        from cdi_tui.tui.screens.integration import IntegrationScreen
-
-        self.app.push_screen(IntegrationScreen(name))
+        if name is not None:
+            self.cdi.action_open_integration(name)
 
     def action_refresh_data(self) -> None:
         self.refresh_data()
@@ -133,7 +190,6 @@ class DashboardScreen(CdiMixin, Screen[None]):
         from cdi_tui.tui.actions import sync_now
 
         sync_now(self.cdi, name)
-        self.refresh_data()
 
     def action_pause_resume(self) -> None:
         name = self.selected()
@@ -142,7 +198,6 @@ class DashboardScreen(CdiMixin, Screen[None]):
         from cdi_tui.tui.actions import pause_or_resume
 
         pause_or_resume(self.cdi, name)
-        self.refresh_data()
 
     def action_delete(self) -> None:
         name = self.selected()
@@ -150,4 +205,4 @@ class DashboardScreen(CdiMixin, Screen[None]):
             return
         from cdi_tui.tui.actions import delete_integration
 
-        delete_integration(self.cdi, name, self.refresh_data)
+        delete_integration(self.cdi, name, lambda: None)

@@ -1,56 +1,76 @@
-"""Help: what each screen does and its keys."""
+"""Help: the keys of the screen it is opened from (built from its bindings) and what it does."""
 
 from __future__ import annotations
 
 from textual.app import ComposeResult
-from textual.binding import Binding
-from textual.containers import Vertical
-from textual.screen import ModalScreen
-from textual.widgets import Button, Markdown
+from textual.binding import ActiveBinding, Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import ModalScreen, Screen
+from textual.widgets import Button, DataTable, Static
 
-HELP = """\
-# cdi-tui
+ABOUT = (
+    "cdi-tui syncs user data from Amazon Redshift tables to Braze: each row's UPDATED_AT tells which rows "
+    "changed since the last sync; each row becomes one Braze object."
+)
 
-Sync user data from an Amazon Redshift table to Braze: each row's `UPDATED_AT` tells
-which rows changed since the last sync; each row becomes one Braze object.
 
-## Dashboard
-| key | action |
-|---|---|
-| `n` | new integration (guided setup) |
-| `o` / `enter` | open the selected integration |
-| `s` | Sync Now (does not move scheduled runs) |
-| `p` | pause / resume |
-| `d` / `delete` | delete (asks first) |
-| `F2` | credentials and Braze settings |
-| `ctrl+p` | command palette |
-| `?` | this help |
-| `ctrl+q` | quit |
+def key_rows(screen: Screen[object]) -> list[tuple[str, str, str]]:
+    """(key, action, tooltip) of every binding active on ``screen``, its focused widget and the app."""
+    rows: dict[str, tuple[str, str, str]] = {}
+    app = screen.app
 
-## New integration
-1. **Connection and source**: a saved credential or a new one, then the table
-   (`[DATABASE.]SCHEMA.TABLE`); *Setup SQL* shows what to run in Redshift first.
-2. **Sync details**: name, contact emails, data type (fixed once saved), frequency.
-3. **Test connection**: a preview of the newest rows, each marked valid or not (and why),
-   and the Braze object the selected row becomes; or the error and the fix to try.
-4. **Save as draft** or **Activate** (only after a successful test).
+    def rank(active: ActiveBinding) -> int:
+        if active.binding.id is not None:  # the app's own actions: the screen's, then the app's
+            return 0 if active.node is not app else 1
+        return 2  # Textual's keys of the focused widget and the screen
 
-Leaving the setup keeps what you entered as a draft when there is enough to save.
-
-## Integration
-Settings (all but the data type can change; a new connection or table needs a new test),
-run history with rows per run, failed rows of a run (search, export to CSV), Sync Now,
-Cancel, Pause/Resume, Full resync and Delete.
-"""
+    for active in sorted(screen.active_bindings.values(), key=rank):
+        binding = active.binding
+        if not binding.description or binding.system:
+            continue
+        display = screen.app.get_key_display(binding)
+        label = rows.get(binding.description)
+        if label is not None:  # one row per action, its keys together
+            rows[binding.description] = (f"{label[0]} / {display}", label[1], label[2])
+            continue
+        rows[binding.description] = (display, binding.description, active.tooltip or binding.tooltip or "")
+    rows.setdefault("Command palette", (screen.app.get_key_display(Binding("ctrl+p", "", "")), "Command palette", ""))
+    return list(rows.values())
 
 
 class HelpScreen(ModalScreen[None]):
+    """Centred; the key table has the focus and scrolls with the keyboard (arrows, Page Up/Down)."""
+
+    DEFAULT_CSS = """
+    HelpScreen {
+        #keys { height: auto; max-height: 65vh; }
+        #about { margin: 1 0; color: $foreground-muted; }
+    }
+    """
     BINDINGS = [Binding("escape,q,question_mark", "close", "Close")]
 
+    def __init__(self, screen: Screen[object]) -> None:
+        super().__init__(classes="modal")
+        self.screen_title = screen.sub_title or "Dashboard"
+        self.about = getattr(screen, "HELP", "") or ABOUT
+        self.rows = key_rows(screen)
+
     def compose(self) -> ComposeResult:
-        with Vertical(classes="dialog wide-dialog help"):
-            yield Markdown(HELP)
-            yield Button("Close", variant="primary", id="close")
+        dialog = Vertical(classes="dialog help-dialog")
+        dialog.border_title = f"Help: {self.screen_title}"
+        with dialog:
+            yield Static(self.about, id="about", markup=False)
+            table: DataTable[str] = DataTable(id="keys", cursor_type="row", zebra_stripes=True)
+            yield table
+            with Horizontal(classes="dialog-buttons"):
+                yield Button("Close", variant="primary", id="close", compact=True)
+
+    def on_mount(self) -> None:
+        table = self.query_one("#keys", DataTable)
+        table.add_columns("Key", "Action", "What it does")
+        for row in self.rows:
+            table.add_row(*row)
+        table.focus()
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         self.dismiss(None)

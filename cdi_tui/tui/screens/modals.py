@@ -1,12 +1,16 @@
-"""Small modal screens: an error with its message, a yes/no confirmation, a text to copy."""
+"""Small modal screens: an error with its message, a yes/no confirmation, a text to copy.
+
+Each is centred, its title in the border, its body scrolling when the terminal is short
+and its buttons docked at the bottom so they are always on screen.
+"""
 
 from __future__ import annotations
 
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical
+from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import Button, Label, Static, TextArea
+from textual.widgets import Button, Static, TextArea
 
 
 class ErrorModal(ModalScreen[None]):
@@ -20,11 +24,13 @@ class ErrorModal(ModalScreen[None]):
         self.message = message
 
     def compose(self) -> ComposeResult:
-        with Vertical(classes="dialog error-dialog"):
-            yield Label(self.title_text, classes="dialog-title")
-            yield Static(self.message, classes="dialog-body", markup=False)
+        dialog = Vertical(classes="dialog error-dialog")
+        dialog.border_title = self.title_text
+        with dialog:
             with Horizontal(classes="dialog-buttons"):
                 yield Button("Close", variant="primary", id="close")
+            with VerticalScroll(classes="dialog-scroll", can_focus=False):
+                yield Static(self.message, classes="dialog-body", markup=False)
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         self.dismiss(None)
@@ -36,19 +42,25 @@ class ErrorModal(ModalScreen[None]):
 class ConfirmModal(ModalScreen[bool]):
     BINDINGS = [Binding("escape", "cancel", "Cancel")]
 
-    def __init__(self, question: str, confirm_label: str = "Yes", danger: bool = True, cancel_label: str = "Cancel") -> None:
+    def __init__(
+        self, question: str, confirm_label: str = "Yes", danger: bool = True, cancel_label: str = "Cancel", title: str = ""
+    ) -> None:
         super().__init__(classes="modal")
         self.cancel_label = cancel_label
         self.question = question
         self.confirm_label = confirm_label
         self.danger = danger
+        self.title_text = title
 
     def compose(self) -> ComposeResult:
-        with Vertical(classes="dialog"):
-            yield Static(self.question, classes="dialog-body", markup=False)
+        dialog = Vertical(classes="dialog")
+        dialog.border_title = self.title_text or self.confirm_label
+        with dialog:
             with Horizontal(classes="dialog-buttons"):
                 yield Button(self.confirm_label, variant="error" if self.danger else "primary", id="yes")
                 yield Button(self.cancel_label, id="no")
+            with VerticalScroll(classes="dialog-scroll", can_focus=False):
+                yield Static(self.question, classes="dialog-body", markup=False)
 
     def on_mount(self) -> None:
         self.query_one("#no", Button).focus()
@@ -63,6 +75,11 @@ class ConfirmModal(ModalScreen[bool]):
 class TextModal(ModalScreen[None]):
     """Read-only text to select and copy (the Setup SQL)."""
 
+    DEFAULT_CSS = """
+    TextModal {
+        TextArea { height: auto; max-height: 70vh; margin-top: 1; }
+    }
+    """
     BINDINGS = [Binding("escape", "close", "Close"), Binding("ctrl+y", "copy", "Copy all")]
 
     def __init__(self, title: str, text: str, language: str | None = None) -> None:
@@ -72,12 +89,13 @@ class TextModal(ModalScreen[None]):
         self.language = language
 
     def compose(self) -> ComposeResult:
-        with Vertical(classes="dialog wide-dialog"):
-            yield Label(self.title_text, classes="dialog-title")
-            yield TextArea(self.text, read_only=True, show_line_numbers=False, id="text")
+        dialog = Vertical(classes="dialog wide-dialog")
+        dialog.border_title = self.title_text
+        with dialog:
             with Horizontal(classes="dialog-buttons"):
                 yield Button("Copy all", id="copy")
                 yield Button("Close", variant="primary", id="close")
+            yield TextArea(self.text, read_only=True, show_line_numbers=False, id="text")
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         if event.button.id == "copy":

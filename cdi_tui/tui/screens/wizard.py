@@ -1,342 +1,259 @@
 """New integration, in the seed's order: connection and source, sync details, test, activate.
 
-The screen saves a draft as soon as the details are complete (leaving the test step keeps it
-a draft); the data type is fixed from then on. Long work (listing tables, the connection
-test) runs in thread workers that only post messages.
+Each step is a widget with typed accessors that posts step messages; this screen moves between
+them and talks to the workspace. It saves a draft as soon as the details are complete (leaving
+the test step keeps it a draft); the data type is fixed from then on. Long work (listing
+tables, the connection test) runs in thread workers that only post messages.
 """
 
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass, replace
-from typing import Any
+from dataclasses import dataclass
 
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.containers import Vertical
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import (
-    Button,
-    ContentSwitcher,
-    DataTable,
-    Footer,
-    Header,
-    Label,
-    RadioButton,
-    RadioSet,
-    Select,
-    Static,
-    Switch,
-)
+from textual.widgets import ContentSwitcher, Footer, Input
 from textual.worker import Worker, WorkerState
 
-from cdi_tui.checks import ConnectionTestResult
-from cdi_tui.config import Credential, Integration
-from cdi_tui.engine.transform import RowError, RowTransformer
-from cdi_tui.fields import (
-    DATA_TYPE_LABELS,
-    DATA_TYPES,
-    INTEGRATION_FIELDS,
-    FieldError,
-    FieldSpec,
-    credential_field_specs,
-    field_by_key,
-    validate_name,
-)
+from cdi_tui.config import Config, Credential, Integration
+from cdi_tui.fields import DATA_TYPE_LABELS, FieldError
 from cdi_tui.tables import TableNameError, parse_table_name
 from cdi_tui.tui.base import CdiMixin
 from cdi_tui.tui.messages import ConnectionTested
 from cdi_tui.tui.schedule_text import workspace_zone
-from cdi_tui.tui.widgets.fields import FieldInput, collect
-from cdi_tui.tui.widgets.frequency import FrequencyPicker
+from cdi_tui.tui.widgets.fields import collect
+from cdi_tui.tui.widgets.header import WorkspaceHeader
+from cdi_tui.tui.widgets.setup.connection import ConnectionStep, table_used_by
+from cdi_tui.tui.widgets.setup.details import DetailsStep
+from cdi_tui.tui.widgets.setup.stepper import Stepper
+from cdi_tui.tui.widgets.setup.test_step import TestStep
 from cdi_tui.warehouse.errors import WarehouseError
-from cdi_tui.warehouse.tunnel import HostKeyError
 from cdi_tui.workspace import WorkspaceError
 
-NEW_CREDENTIAL = "__new__"
-STEPS = ("connection", "details", "test")
-STEP_TITLES = ("1 Connection and source", "2 Sync details", "3 Test and activate")
-NAME_SPEC = FieldSpec("name", "Name", validate_name, "a short name for this sync")
-CREDENTIAL_NAME_SPEC = FieldSpec("credential_name", "Credential name", validate_name, "a name to reuse this connection")
-PASSWORD_SPEC = FieldSpec("password", "Password", str, "kept in the OS keyring, never in a file", secret=True)
-# a new credential's fields: sign-in kind and SSH tunnel included (user optional: IAM needs none)
-FORM_CREDENTIAL_FIELDS = tuple(spec for spec in credential_field_specs("iam") if spec.key != "ssh_host_key")
-OPTIONAL_PASSWORD_SPEC = replace(PASSWORD_SPEC, required=False, help="kept in the OS keyring; none for IAM sign-in")
-SSH_PASSPHRASE_SPEC = FieldSpec(
-    "ssh_passphrase", "SSH key passphrase", str, "only for a key file that has one; kept in the keyring", required=False
-)
+STEPS = ("step-connection", "step-details", "step-test")
+DEFAULT_TABLE = "BRAZE_CLOUD_PRODUCTION.INGESTION.USERS_ATTRIBUTES_SYNC"
 
 
 @dataclass
 class TablesLoaded(Message):
     tables: list[tuple[str, str]]
+    credential: Credential
+
+
+def preferred_credential(app: CdiMixin, config: Config) -> str | None:
+    """The credential used last (kept in the app's preferences), else the one most integrations use."""
+    remembered = app.cdi.preferences.load().last_credential
+    if remembered in config.credentials:
+        return str(remembered)
+    if not config.credentials:
+        return None
+    return max(sorted(config.credentials), key=lambda name: len(config.integrations_using(name)))
+
+
+def auto_name(table_text: str) -> str:
+    return parse_table_name(table_text).table.replace("_", "-")[:64]
 
 
 class NewIntegrationScreen(CdiMixin, Screen[None]):
-    CSS_PATH = "wizard.tcss"
+    HELP = (
+        "The guided setup: 1 a credential and the source table (Setup SQL shows what to run in Redshift first); "
+        "2 name, contacts, data type (fixed once saved) and schedule; 3 a connection test with a preview marked "
+        "valid or not and the Braze object each row becomes. Leaving keeps a draft when there is enough to save."
+    )
+    DEFAULT_CSS = """
+    NewIntegrationScreen {
+        #wizard { height: 1fr; }
+        #wizard > * { height: 1fr; }
+    }
+    """
     BINDINGS = [
-        Binding("escape", "leave", "Leave (keeps a draft)"),
-        Binding("ctrl+s", "setup_sql", "Setup SQL"),
+        Binding("escape", "leave", "Leave (keeps a draft)", id="leave"),
+        Binding("ctrl+s", "setup_sql", "Setup SQL", id="setup-sql", tooltip="The SQL to run in Redshift first"),
     ]
 
     def __init__(self) -> None:
         super().__init__()
         self.step = 0
         self.saved_name: str | None = None  # the draft, once saved
-        self.last_result: ConnectionTestResult | None = None
+        self.auto_name: str | None = None  # the name the setup suggested from the table
+        self.leaving = False
+
+    # typed accessors ----------------------------------------------------------------------
+    @property
+    def connection(self) -> ConnectionStep:
+        return self.query_one(ConnectionStep)
+
+    @property
+    def details(self) -> DetailsStep:
+        return self.query_one(DetailsStep)
+
+    @property
+    def test_step(self) -> TestStep:
+        return self.query_one(TestStep)
 
     # layout -----------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
-        workspace = self.workspace
-        config = workspace.config()
-        credential_options = [(f"{name} ({cred.user}@{cred.host})", name) for name, cred in sorted(config.credentials.items())]
-        credential_options.append(("New credential...", NEW_CREDENTIAL))
-        yield Header()
+        config = self.workspace.config()
+        yield WorkspaceHeader()
         with Vertical(id="wizard-body"):
-            yield Label(" > ".join(STEP_TITLES), id="steps")
-            with ContentSwitcher(initial="step-connection", id="wizard"):
-                with VerticalScroll(id="step-connection", classes="step"):
-                    yield Label("Redshift connection", classes="section")
-                    yield Select(credential_options, value=credential_options[0][1], allow_blank=False, id="credential")
-                    with Vertical(id="new-credential"):
-                        yield FieldInput(CREDENTIAL_NAME_SPEC, field_id="field-credential-name")
-                        for spec in FORM_CREDENTIAL_FIELDS:
-                            yield FieldInput(spec)
-                        yield FieldInput(SSH_PASSPHRASE_SPEC, password=True, field_id="field-ssh-passphrase")
-                        yield FieldInput(OPTIONAL_PASSWORD_SPEC, password=True, field_id="field-password")
-                    yield Label("Source table or view", classes="section")
-                    yield FieldInput(field_by_key(INTEGRATION_FIELDS, "table"), field_id="field-table")
-                    with Horizontal(classes="row"):
-                        yield Button("Load tables", id="load-tables")
-                        yield Select[str]([], prompt="Pick a table the user can see", id="table-picker")
-                        yield Button("Setup SQL", id="setup-sql")
-                    yield Label("", id="connection-status")
-                    with Horizontal(classes="nav"):
-                        yield Button("Next: sync details", variant="primary", id="next-1")
-                with VerticalScroll(id="step-details", classes="step"):
-                    yield Label("Sync details", classes="section")
-                    yield FieldInput(NAME_SPEC, field_id="field-name")
-                    yield FieldInput(
-                        field_by_key(INTEGRATION_FIELDS, "contact_emails"),
-                        field_id="field-emails",
-                        placeholder="who is told about sync errors, comma-separated",
-                    )
-                    yield Label("Data type (fixed once saved)", classes="field-label")
-                    with RadioSet(id="data-type"):
-                        for index, data_type in enumerate(DATA_TYPES):
-                            yield RadioButton(DATA_TYPE_LABELS[data_type], value=index == 0, id=f"type-{data_type}")
-                    yield Label("Frequency", classes="field-label")
-                    yield FrequencyPicker("daily at 02:00", workspace_zone(self.workspace), self.cdi.clock, id="frequency")
-                    yield Label("", id="time-zone")
-                    with Horizontal(classes="row"):
-                        yield Switch(False, id="update-existing-only")
-                        yield Label("Update existing users only (rows for users Braze does not know are skipped)")
-                    with Horizontal(classes="nav"):
-                        yield Button("Back", id="back-2")
-                        yield Button("Next: test connection", variant="primary", id="next-2")
-                with Vertical(id="step-test", classes="step"):
-                    yield Label("Test connection", classes="section")
-                    yield Label("", id="summary")
-                    with Horizontal(classes="row"):
-                        yield Button("Test connection", variant="primary", id="run-test")
-                        yield Label("", id="test-status")
-                    yield Static("", id="test-error", markup=False)
-                    yield DataTable(id="preview", cursor_type="row", zebra_stripes=True)
-                    yield Static("", id="braze-object", markup=False)
-                    with Horizontal(classes="nav"):
-                        yield Button("Back", id="back-3")
-                        yield Button("Save as draft", id="save-draft")
-                        yield Button("Activate", variant="success", id="activate", disabled=True)
+            yield Stepper(id="steps")
+            with ContentSwitcher(initial=STEPS[0], id="wizard"):
+                yield ConnectionStep(config, preferred_credential(self, config))
+                yield DetailsStep(workspace_zone(self.workspace), self.cdi.clock)
+                yield TestStep()
         yield Footer()
 
     def on_mount(self) -> None:
         self.sub_title = "New integration"
-        self._credential_changed()
-        self.query_one("#time-zone", Label).update(f"Schedules run in the workspace time zone: {workspace_zone(self.workspace)}")
-        self.query_one("#test-error").display = False
-        self.query_one("#preview").display = False
-        self.query_one("#braze-object").display = False
 
     # step 1 -------------------------------------------------------------------------------
-    @on(Select.Changed, "#credential")
-    def _credential_changed(self) -> None:
-        new = self.query_one("#credential", Select).value == NEW_CREDENTIAL
-        self.query_one("#new-credential").display = new
-
-    def _new_credential_fields(self) -> list[FieldInput]:
-        return list(self.query("#new-credential FieldInput").results(FieldInput))
-
-    def _credential_from_form(self) -> tuple[Credential, str | None] | None:
-        """The chosen credential, with the password when it is a new one (None if not valid)."""
-        from cdi_tui.credential_setup import CredentialSetupError
-        from cdi_tui.tui.screens.credentials import credential_from_values
-
-        choice = self.query_one("#credential", Select).value
-        if choice != NEW_CREDENTIAL:
-            return self.workspace.config().credentials[str(choice)], None
-        values = collect(self._new_credential_fields())
-        if values is None:
-            return None
-        try:
-            credential, password, self._new_passphrase = credential_from_values(values)
-        except CredentialSetupError as error:
-            self.notify(str(error), severity="error", timeout=6)
-            return None
-        if password is None and not credential.uses_iam:
-            self.notify("password: required for password sign-in", severity="error", timeout=6)
-            return None
-        return credential, password
-
-    @on(Button.Pressed, "#load-tables")
+    @on(ConnectionStep.LoadTables)
     def _load_tables(self) -> None:
-        chosen = self._credential_from_form()
+        chosen = self.connection.credential_from_form()
         if chosen is None:
             return
-        self.query_one("#connection-status", Label).update("Connecting...")
+        self.connection.say("Connecting...")
+        self.connection.table_picker.loading = True
         self._list_tables(*chosen)
 
     @work(thread=True, exclusive=True, group="tables", exit_on_error=False)
     def _list_tables(self, credential: Credential, password: str | None) -> None:
         tables = self.workspace.tables_visible_to(credential, password)
-        self.post_message(TablesLoaded(tables))
+        self.post_message(TablesLoaded(tables, credential))
 
     def on_tables_loaded(self, message: TablesLoaded) -> None:
-        picker = self.query_one("#table-picker", Select)
-        picker.set_options([(f"{schema}.{table}", f"{schema}.{table}") for schema, table in message.tables])
-        self.query_one("#connection-status", Label).update(f"Connected: {len(message.tables)} table(s) visible to this user")
+        self.connection.config = self.workspace.config()
+        self.connection.show_tables(message.tables, message.credential)
 
-    @on(Select.Changed, "#table-picker")
-    def _table_picked(self, event: Select.Changed) -> None:
-        if event.value is not Select.BLANK:
-            self.query_one("#field-table", FieldInput).set_value(str(event.value))
-
-    @on(Button.Pressed, "#setup-sql")
+    @on(ConnectionStep.SetupSql)
     def action_setup_sql(self) -> None:
         from cdi_tui.setup_sql import setup_sql
         from cdi_tui.tui.screens.modals import TextModal
 
-        field = self.query_one("#field-table", FieldInput)
+        step = self.connection
         try:
-            table = parse_table_name(field.raw or "BRAZE_CLOUD_PRODUCTION.INGESTION.USERS_ATTRIBUTES_SYNC")
+            table = parse_table_name(step.table_field.raw or DEFAULT_TABLE)
         except TableNameError:
-            table = parse_table_name("BRAZE_CLOUD_PRODUCTION.INGESTION.USERS_ATTRIBUTES_SYNC")
-        chosen = self.query_one("#credential", Select).value
-        user = "braze_user"
-        if chosen == NEW_CREDENTIAL:
-            user = self.query_one("#field-user", FieldInput).raw or user
-        else:
-            user = self.workspace.config().credentials[str(chosen)].user
-        self.app.push_screen(TextModal("Setup SQL: run this in Redshift first", setup_sql(table, self._data_type(), user), "sql"))
+            table = parse_table_name(DEFAULT_TABLE)
+        saved = step.chosen_credential()
+        user = saved.user if saved is not None else (step.field("user").raw or "braze_user")
+        self.app.push_screen(
+            TextModal("Setup SQL: run this in Redshift first", setup_sql(table, self.details.data_type, user), "sql")
+        )
 
-    @on(Button.Pressed, "#next-1")
+    @on(ConnectionStep.Done)
     def _next_from_connection(self) -> None:
-        chosen = self._credential_from_form()
-        table_field = self.query_one("#field-table", FieldInput)
+        step = self.connection
+        chosen = step.credential_from_form()
         try:
-            table_field.value()
+            table_text = str(step.table_field.value())
         except FieldError:
             return
         if chosen is None:
             return
         credential, password = chosen
-        if self.query_one("#credential", Select).value == NEW_CREDENTIAL:
-            from cdi_tui.tui.screens.credentials import CredentialFormResult, save_from_form
-
-            passphrase = getattr(self, "_new_passphrase", None)
-            if not save_from_form(self, CredentialFormResult(credential, password, passphrase)):
+        config = self.workspace.config()
+        user = table_used_by(config, credential, table_text, except_name=self.saved_name)
+        if user is not None:
+            step.say(f"{table_text} is already synced by {user} (one integration per table): pick another", refused=True)
+            return
+        if password is not None:
+            try:
+                self.workspace.add_credential(credential, password)
+            except WorkspaceError as error:
+                self.cdi.show_error("The credential was not saved", str(error))
                 return
-            select = self.query_one("#credential", Select)
-            options = [
-                (f"{name} ({cred.user}@{cred.host})", name) for name, cred in sorted(self.workspace.config().credentials.items())
-            ]
-            select.set_options([*options, ("New credential...", NEW_CREDENTIAL)])
-            select.value = credential.name
-            kept = "its password is in the keyring" if password else "it signs in with AWS IAM"
-            self.notify(f"Credential {credential.name} saved; {kept}", timeout=4)
-        name_field = self.query_one("#field-name", FieldInput)
-        if not name_field.raw:
-            name_field.set_value(parse_table_name(table_field.raw).table.replace("_", "-")[:64])
+            step.set_credentials(self.workspace.config(), credential.name)
+            self.notify(f"Credential {credential.name} saved; its password is in the keyring", timeout=4)
+            self.cdi.config_changed()
+        self.cdi.preferences.update(last_credential=credential.name)
+        name_field = self.details.name_field
+        if not name_field.raw or name_field.raw == self.auto_name:
+            self.auto_name = auto_name(table_text)
+            name_field.set_value(self.auto_name)
         self._go(1)
 
     # step 2 -------------------------------------------------------------------------------
-    def _data_type(self) -> str:
-        pressed = self.query_one("#data-type", RadioSet).pressed_index
-        return DATA_TYPES[pressed if pressed >= 0 else 0]
-
-    def frequency(self) -> str:
-        return self.query_one("#frequency", FrequencyPicker).value
-
     def _integration_from_form(self) -> Integration | None:
-        credential_choice = self.query_one("#credential", Select).value
-        if credential_choice == NEW_CREDENTIAL:
+        step = self.connection
+        if step.is_new_credential:
             return None
-        name_values = collect([self.query_one("#field-name", FieldInput), self.query_one("#field-emails", FieldInput)])
+        details = self.details
+        name_values = collect([details.name_field, details.emails_field])
         try:
-            table = self.query_one("#field-table", FieldInput).value()
+            table = step.table_field.value()
         except FieldError:
             return None
         if name_values is None:
             return None
         return Integration(
             name=name_values["name"],
-            credential=str(credential_choice),
+            credential=step.credential_choice,
             table=table,
-            data_type=self._data_type(),
-            frequency=self.frequency(),
+            data_type=details.data_type,
+            frequency=details.frequency,
             contact_emails=tuple(name_values["contact_emails"] or ()),
-            update_existing_only=self.query_one("#update-existing-only", Switch).value,
+            update_existing_only=details.update_existing_only,
         )
 
-    def save_draft(self) -> bool:
-        """Save (or update) the draft from the form. Returns whether it is saved."""
+    def save_draft(self, quiet: bool = False) -> str | None:
+        """Save (or update) the draft from the form. Returns why it was not saved (None once saved).
+
+        Unless ``quiet``, the reason is also shown in a modal.
+        """
         integration = self._integration_from_form()
         if integration is None:
-            return False
+            return "some fields are not valid (each says why)"
         workspace = self.workspace
         try:
             if self.saved_name is None:
                 workspace.add_integration(integration)
+            elif self.saved_name != integration.name:
+                workspace.remove_integration(self.saved_name)
+                workspace.add_integration(integration)
             else:
-                if self.saved_name != integration.name:
-                    workspace.remove_integration(self.saved_name)
-                    workspace.add_integration(integration)
-                else:
-                    workspace.update_integration(
-                        integration.name,
-                        credential=integration.credential,
-                        table=integration.table,
-                        frequency=integration.frequency,
-                        contact_emails=integration.contact_emails,
-                        update_existing_only=integration.update_existing_only,
-                    )
-        except (WorkspaceError, Exception) as error:
-            self.cdi.show_error("The integration was not saved", str(error))
-            return False
+                workspace.update_integration(
+                    integration.name,
+                    credential=integration.credential,
+                    table=integration.table,
+                    frequency=integration.frequency,
+                    contact_emails=integration.contact_emails,
+                    update_existing_only=integration.update_existing_only,
+                )
+        except Exception as error:
+            if not quiet:
+                self.cdi.show_error("The integration was not saved", str(error))
+            return str(error)
         self.saved_name = integration.name
-        for button in self.query("#data-type RadioButton").results(RadioButton):
-            button.disabled = True  # the data type is fixed once saved
-        return True
+        self.details.lock_data_type()
+        self.cdi.config_changed()
+        return None
 
-    @on(Button.Pressed, "#next-2")
+    @on(DetailsStep.Done)
     def _next_from_details(self) -> None:
-        if not self.save_draft() or self.saved_name is None:
+        if self.save_draft() is not None or self.saved_name is None:
             return
         integration = self.workspace.integration(self.saved_name)
-        self.query_one("#summary", Label).update(
+        self.test_step.set_summary(
             f"{integration.name}: {DATA_TYPE_LABELS[integration.data_type]} from {integration.table} "
             f"via {integration.credential}, {integration.frequency}; contacts: {', '.join(integration.contact_emails) or 'none'}"
         )
         self._go(2)
 
+    @on(DetailsStep.Back)
+    def _back_to_connection(self) -> None:
+        self._go(0)
+
     # step 3 -------------------------------------------------------------------------------
-    @on(Button.Pressed, "#run-test")
+    @on(TestStep.RunTest)
     def _run_test(self) -> None:
         if self.saved_name is None:
             return
-        self.query_one("#test-status", Label).update("Testing: connecting, checking the table, reading a preview...")
-        self.query_one("#run-test", Button).disabled = True
+        self.test_step.testing()
         self._test(self.saved_name)
 
     @work(thread=True, exclusive=True, group="test", exit_on_error=False)
@@ -345,152 +262,115 @@ class NewIntegrationScreen(CdiMixin, Screen[None]):
         self.post_message(ConnectionTested(name, result))
 
     def on_connection_tested(self, message: ConnectionTested) -> None:
-        self.query_one("#run-test", Button).disabled = False
         result = message.result
-        self.last_result = result
-        status = self.query_one("#test-status", Label)
-        error_box = self.query_one("#test-error", Static)
-        preview = self.query_one("#preview", DataTable)
         if not result.ok:
             assert result.error is not None
-            if isinstance(result.error, HostKeyError) and self.saved_name is not None:
-                self._offer_host_key(result.error)
-            status.update("Test failed")
-            error_box.update(f"{result.error.message}.\n\nWhat to try: {result.error.fix}")
-            error_box.display = True
-            preview.display = False
-            self.query_one("#braze-object").display = False
-            self.query_one("#activate", Button).disabled = True
-            if not isinstance(result.error, HostKeyError):
-                self.cdi.show_error(
-                    f"Connection test failed ({result.error.kind})", f"{result.error.message}.\n\nWhat to try: {result.error.fix}"
-                )
+            text = f"{result.error.message}.\n\nWhat to try: {result.error.fix}"
+            self.test_step.show_failure(text)
+            self.cdi.show_error(f"Connection test failed ({result.error.kind})", text)
             return
-        assert result.preview is not None and result.shape is not None
-        warnings = f" Warning: {'; '.join(result.warnings)}" if result.warnings else ""
-        status.update(
-            f"Test passed: {result.pending_rows:,} row(s) in the table; newest {len(result.preview.rows)} shown.{warnings}"
-        )
-        error_box.display = False
         integration = self.workspace.integration(message.integration or self.saved_name or "")
-        transformer = RowTransformer(result.shape.select_columns, integration.data_type, integration.update_existing_only)
-        preview.clear(columns=True)
-        preview.add_columns(*(column.upper() for column in result.preview.columns), "VALID?")
-        self._preview_objects: list[str] = []
-        for row in result.preview.rows:
-            outcome = transformer.transform(list(row))
-            if isinstance(outcome, RowError):
-                verdict = f"no: {outcome.message}"
-                self._preview_objects.append(f"This row is not sent: {outcome.message}")
-            else:
-                verdict = "yes"
-                self._preview_objects.append(f"Braze {outcome.array} object:\n" + json.dumps(outcome.body, indent=2, default=str))
-            preview.add_row(*(_cell(value) for value in row), verdict)
-        preview.display = True
-        self.query_one("#braze-object").display = True
-        self._show_object(0)
-        self.query_one("#activate", Button).disabled = False
+        self.test_step.show_result(result, integration.data_type, integration.update_existing_only)
 
-    def _offer_host_key(self, error: HostKeyError) -> None:
-        """Ask whether to trust the bastion's host key shown; accepted, test again."""
-        from cdi_tui.checks import accept_ssh_host_key
-        from cdi_tui.tui.screens.modals import ConfirmModal
+    @on(TestStep.Back)
+    def _back_to_details(self) -> None:
+        self._go(1)
 
-        integration = self.workspace.integration(self.saved_name or "")
-        credential = self.workspace.config().credentials[integration.credential]
-        changed = error.kind == "ssh_host_key_changed"
-        question = (
-            f"{error.message}.\n\nCheck the fingerprint with the bastion's administrator. Trust this host key "
-            f"{error.shown_fingerprint} for {credential.ssh_host}?"
-        )
-
-        def answered(accept: bool | None) -> None:
-            if not accept:
-                return
-            try:
-                accept_ssh_host_key(self.workspace.store, credential, error.shown_fingerprint)
-            except WarehouseError as refusal:
-                self.cdi.show_error("The host key was not accepted", str(refusal))
-                return
-            self.notify(f"Host key {error.shown_fingerprint} accepted for {credential.name}", timeout=4)
-            self._run_test()
-
-        label = "Trust the new key" if changed else "Trust this key"
-        self.app.push_screen(ConfirmModal(question, label, danger=changed, cancel_label="Do not connect"), answered)
-
-    @on(DataTable.RowHighlighted, "#preview")
-    def _row_highlighted(self, event: DataTable.RowHighlighted) -> None:
-        self._show_object(event.cursor_row)
-
-    def _show_object(self, index: int) -> None:
-        objects = getattr(self, "_preview_objects", [])
-        if 0 <= index < len(objects):
-            self.query_one("#braze-object", Static).update(objects[index])
-
-    @on(Button.Pressed, "#save-draft")
-    def _save_and_leave(self) -> None:
-        self.notify(f"{self.saved_name} saved as a draft", timeout=4)
-        self.dismiss(None)
-
-    @on(Button.Pressed, "#activate")
-    def _activate(self) -> None:
+    @on(TestStep.Finish)
+    def _finish(self, message: TestStep.Finish) -> None:
         if self.saved_name is None:
+            return
+        if not message.activate:
+            self.notify(f"{self.saved_name} saved as a draft", timeout=4)
+            self._close()
             return
         try:
             self.workspace.activate(self.saved_name)
         except WorkspaceError as error:
             self.cdi.show_error(f"{self.saved_name} cannot be activated", str(error))
             return
+        self.cdi.config_changed()
         self.notify(f"{self.saved_name} is active; its first sync is due now", timeout=5)
-        self.dismiss(None)
+        self._close()
 
     # navigation ----------------------------------------------------------------------------
-    @on(Button.Pressed, "#back-2")
-    def _back_to_connection(self) -> None:
-        self._go(0)
-
-    @on(Button.Pressed, "#back-3")
-    def _back_to_details(self) -> None:
-        self._go(1)
-
     def _go(self, step: int) -> None:
         self.step = step
-        self.query_one("#wizard", ContentSwitcher).current = f"step-{STEPS[step]}"
-        titles = [f"[b]{title}[/b]" if index == step else title for index, title in enumerate(STEP_TITLES)]
-        self.query_one("#steps", Label).update(" > ".join(titles))
+        self.query_one("#wizard", ContentSwitcher).current = STEPS[step]
+        self.query_one(Stepper).current = step
+        if step == 1:
+            self.details.name_field.query_one(Input).focus()
+        elif step == 2:
+            self.test_step.test_button.focus()
 
-    def action_leave(self) -> None:
-        if self.step == 0 and self.saved_name is None and self._draftable_from_connection():
-            self._offer_draft_from_connection()
+    def _close(self) -> None:
+        """Leave the setup once, whatever was pressed how often (a screen is dismissed only while on top)."""
+        if self.leaving or not self.is_current:
             return
-        if (self.step >= 1 and self.save_draft()) or self.saved_name is not None:
-            self.notify(f"{self.saved_name} kept as a draft", timeout=4)
+        self.leaving = True
         self.dismiss(None)
 
+    def action_leave(self) -> None:
+        if not self.is_current or self.leaving:
+            return
+        if self.step == 0 and self.saved_name is None:
+            if self._draftable_from_connection():
+                self._offer_draft_from_connection()
+            else:
+                self._close()
+            return
+        problem = self.save_draft(quiet=True) if self.step >= 1 else None
+        if problem is None:
+            if self.saved_name is not None:
+                self.notify(f"{self.saved_name} kept as a draft", timeout=4)
+            self._close()
+            return
+        self._offer_leaving_unsaved(problem)
+
+    def _offer_leaving_unsaved(self, problem: str) -> None:
+        from cdi_tui.tui.screens.modals import ConfirmModal
+
+        kept = f"\n\nThe draft saved before, {self.saved_name}, stays as it was." if self.saved_name else ""
+        self.app.push_screen(
+            ConfirmModal(
+                f"This setup cannot be kept as a draft: {problem}.{kept}\n\nLeave without saving it?",
+                "Leave without saving",
+                cancel_label="Stay",
+                title="Leave the setup?",
+            ),
+            lambda leave: self._close() if leave else None,
+        )
+
     def _draftable_from_connection(self) -> bool:
-        """Step 1 names a saved credential and a valid table: enough for a draft."""
-        if self.query_one("#credential", Select).value == NEW_CREDENTIAL:
+        """Step 1 names a saved credential and a free, valid table: enough for a draft."""
+        step = self.connection
+        credential = step.chosen_credential()
+        if credential is None:
             return False
         try:
-            parse_table_name(self.query_one("#field-table", FieldInput).raw)
+            parse_table_name(step.table_field.raw)
         except TableNameError:
             return False
-        return True
+        return table_used_by(self.workspace.config(), credential, step.table_field.raw) is None
 
     def _offer_draft_from_connection(self) -> None:
         """Leaving at step 1: keep a draft, but only with the data type said out loud (it is fixed once saved)."""
         from cdi_tui.tui.screens.modals import ConfirmModal
 
-        table = parse_table_name(self.query_one("#field-table", FieldInput).raw)
-        name_field = self.query_one("#field-name", FieldInput)
-        if not name_field.raw:
-            name_field.set_value(table.table.replace("_", "-")[:64])
-        label = DATA_TYPE_LABELS[self._data_type()]
+        table = parse_table_name(self.connection.table_field.raw)
+        name_field = self.details.name_field
+        if not name_field.raw or name_field.raw == self.auto_name:
+            self.auto_name = auto_name(self.connection.table_field.raw)
+            name_field.set_value(self.auto_name)
+        label = DATA_TYPE_LABELS[self.details.data_type]
 
         def answered(keep: bool | None) -> None:
-            if keep and self.save_draft():
+            if keep:
+                problem = self.save_draft()
+                if problem is not None:
+                    return  # the modal says why; the setup stays open
                 self.notify(f"{self.saved_name} kept as a draft ({label})", timeout=4)
-            self.dismiss(None)
+            self._close()
 
         self.app.push_screen(
             ConfirmModal(
@@ -503,20 +383,19 @@ class NewIntegrationScreen(CdiMixin, Screen[None]):
             answered,
         )
 
+    def save_on_crash(self) -> str | None:
+        """The app is stopping on an error: keep what can be kept. Returns the draft's name."""
+        if self.step >= 1 and self.save_draft(quiet=True) is None:
+            return self.saved_name
+        return None
+
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         if event.state != WorkerState.ERROR:
             return
         error = event.worker.error
-        self.query_one("#run-test", Button).disabled = False
+        self.test_step.test_button.disabled = False
+        self.test_step.preview.loading = False
+        self.connection.table_picker.loading = False
         message = str(error) if isinstance(error, (WarehouseError, WorkspaceError)) else f"{type(error).__name__}: {error}"
-        self.query_one("#connection-status", Label).update("")
+        self.connection.say("")
         self.cdi.show_error("That did not work", message)
-
-
-def _cell(value: Any) -> str:
-    if value is None:
-        return "NULL"
-    if hasattr(value, "isoformat"):
-        return str(value.isoformat(sep=" ", timespec="seconds"))
-    text = str(value)
-    return text if len(text) <= 60 else text[:59] + "…"

@@ -35,9 +35,17 @@ class FieldInput(Vertical):
     DEFAULT_CLASSES = "field"
 
     def __init__(
-        self, spec: FieldSpec, value: Any = None, *, password: bool = False, field_id: str | None = None, placeholder: str = ""
+        self,
+        spec: FieldSpec,
+        value: Any = None,
+        *,
+        password: bool = False,
+        field_id: str | None = None,
+        placeholder: str = "",
+        compact: bool = False,
     ) -> None:
         super().__init__(id=field_id or f"field-{spec.key}")
+        self.compact = compact  # one row for the input, for dialogs and short terminals
         self.spec = spec
         self.initial = value if value is not None else spec.default
         self.password = password
@@ -50,6 +58,7 @@ class FieldInput(Vertical):
                 [(choice, choice) for choice in self.spec.choices],
                 value=self.initial if self.initial in self.spec.choices else self.spec.choices[0],
                 allow_blank=False,
+                compact=self.compact,
             )
         else:
             if self.initial is None:
@@ -64,8 +73,11 @@ class FieldInput(Vertical):
                 password=self.password,
                 validators=[SpecValidator(self.spec)] if not self.password else [],
                 validate_on=["changed", "blur"],
+                compact=self.compact,
             )
-        yield Label("", classes="field-error")
+        error = Label("", classes="field-error")
+        error.display = False
+        yield error
 
     def on_input_changed(self, event: Input.Changed) -> None:
         self._show(event.validation_result)
@@ -74,9 +86,11 @@ class FieldInput(Vertical):
         error = self.query_one(".field-error", Label)
         if result is None or result.is_valid:
             error.update("")
+            error.display = False
             self.remove_class("invalid")
         else:
             error.update("; ".join(result.failure_descriptions))
+            error.display = True
             self.add_class("invalid")
 
     @property
@@ -103,7 +117,9 @@ class FieldInput(Vertical):
                 return self.raw
             return self.spec.check(self.raw)
         except FieldError as error:
-            self.query_one(".field-error", Label).update(str(error))
+            label = self.query_one(".field-error", Label)
+            label.update(str(error))
+            label.display = True
             self.add_class("invalid")
             raise
 

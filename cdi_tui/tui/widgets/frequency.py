@@ -72,11 +72,17 @@ class FrequencyPicker(Vertical):
     FrequencyPicker { height: auto; }
     FrequencyPicker .frequency-row { height: auto; }
     FrequencyPicker .frequency-row > Select { width: 24; margin-right: 1; }
+    FrequencyPicker .frequency-row > .freq-hour, FrequencyPicker .frequency-row > .freq-minute { width: 11; }
+    FrequencyPicker .frequency-row > .freq-day { width: 14; }
     FrequencyPicker SelectionList { height: auto; max-height: 9; width: 30; }
+    FrequencyPicker .next-runs { width: 1fr; height: auto; color: $foreground-muted; }
     """
 
-    def __init__(self, spec: str, zone: str, clock: Callable[[], datetime], *, id: str | None = None) -> None:
+    def __init__(
+        self, spec: str, zone: str, clock: Callable[[], datetime], *, id: str | None = None, scheduled: bool = True
+    ) -> None:
         super().__init__(id=id)
+        self.scheduled = scheduled  # a paused or draft integration lists no next runs
         try:
             frequency = parse_frequency(spec)
         except ScheduleError:
@@ -88,20 +94,30 @@ class FrequencyPicker(Vertical):
     def compose(self) -> ComposeResult:
         initial = self.initial
         with Horizontal(classes="frequency-row"):
-            yield Select(KINDS, value=_kind_of(initial), allow_blank=False, classes="freq-kind")
+            yield Select(KINDS, value=_kind_of(initial), allow_blank=False, classes="freq-kind", compact=True)
             yield Select(
                 [(f"every {n} hours", n) for n in (1, 2, 3, 4, 6, 8, 12)],
                 value=initial.step if initial.kind == "hours" else 6,
                 allow_blank=False,
                 classes="freq-step",
+                compact=True,
             )
-            yield Select([(f"{h:02d}", h) for h in range(24)], value=initial.hour, allow_blank=False, classes="freq-hour")
-            yield Select([(f":{m:02d}", m) for m in range(60)], value=initial.minute, allow_blank=False, classes="freq-minute")
+            yield Select(
+                [(f"{h:02d}", h) for h in range(24)], value=initial.hour, allow_blank=False, classes="freq-hour", compact=True
+            )
+            yield Select(
+                [(f":{m:02d}", m) for m in range(60)],
+                value=initial.minute,
+                allow_blank=False,
+                classes="freq-minute",
+                compact=True,
+            )
             yield Select(
                 [(f"day {d}", d) for d in range(1, 29)],
                 value=initial.day if initial.day > 0 else 1,
                 allow_blank=False,
                 classes="freq-day",
+                compact=True,
             )
         weekdays = set(initial.weekdays) or {0}
         yield SelectionList[int](
@@ -139,4 +155,11 @@ class FrequencyPicker(Vertical):
         used = CONTROLS[str(self.query_one(".freq-kind", Select).value)]
         for name in ("step", "hour", "minute", "day", "weekdays"):
             self.query_one(f".freq-{name}").display = name in used
+        if not self.scheduled:
+            self.query_one(".next-runs", Label).update("No scheduled runs while it is not active")
+            return
         self.query_one(".next-runs", Label).update(next_three_text(self.value, self.zone, self.clock()))
+
+    def set_scheduled(self, scheduled: bool) -> None:
+        self.scheduled = scheduled
+        self._changed()

@@ -1,16 +1,20 @@
-"""Progress panels: one per running sync, with phase, bar, rate, counts, times and Cancel."""
+"""Progress panels: one panel that lists every running sync (two lines each) with Cancel.
+
+The panels watch the app's ``running`` and ``progress`` reactives; nothing polls them.
+"""
 
 from __future__ import annotations
 
 from textual.app import ComposeResult
-from textual.containers import Horizontal, Vertical
+from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
 from textual.widgets import Button, Label, ProgressBar
 
 from cdi_tui.engine.sync import Progress
+from cdi_tui.tui.base import CdiMixin
 
 
-def _duration(seconds: float | None) -> str:
+def duration_text(seconds: float | None) -> str:
     if seconds is None:
         return "--:--"
     seconds = int(seconds)
@@ -22,6 +26,20 @@ def _duration(seconds: float | None) -> str:
 class ProgressPanel(Vertical):
     """The live state of one sync."""
 
+    DEFAULT_CSS = """
+    ProgressPanel {
+        height: auto;
+        .panel-top { height: 1; }
+        .name { width: 22; text-style: bold; }
+        .phase { width: 11; color: $text-accent; }
+        .bar { width: 1fr; }
+        .bar Bar { width: 1fr; }
+        .eta { width: 10; margin-left: 1; }
+        .counts { color: $foreground-muted; padding-left: 2; width: 1fr; }
+        Button { margin-left: 1; }
+    }
+    """
+
     class CancelRequested(Message):
         def __init__(self, integration: str) -> None:
             super().__init__()
@@ -30,34 +48,33 @@ class ProgressPanel(Vertical):
     def __init__(self, integration: str) -> None:
         super().__init__(classes="progress-panel")
         self.integration = integration
-        self.border_title = f"Sync: {integration}"
 
     def compose(self) -> ComposeResult:
         with Horizontal(classes="panel-top"):
+            yield Label(self.integration, classes="name", markup=False)
             yield Label("starting", classes="phase")
             yield ProgressBar(total=None, show_eta=False, classes="bar")
+            yield Label("ETA --:--", classes="eta")
             yield Button("Cancel", variant="error", classes="cancel", compact=True)
         yield Label("", classes="counts")
 
-    _progress: Progress | None = None
-    _ready = False
-
     def on_mount(self) -> None:
-        self._ready = True
-        if self._progress is not None:
-            self.update_progress(self._progress)
+        latest = getattr(self.app, "progress", {}).get(self.integration)
+        if latest is not None:
+            self.update_progress(latest)
 
     def update_progress(self, progress: Progress) -> None:
-        self._progress = progress
-        if not self._ready:
-            return  # shown once mounted
-        self.query_one(".phase", Label).update(progress.phase)
-        bar = self.query_one(ProgressBar)
-        bar.update(total=progress.total if progress.total else None, progress=progress.done)
+        button = next(iter(self.query(".cancel").results(Button)), None)
+        if button is None:  # not composed yet (on_mount shows the latest), or removed as its sync ended
+            return
+        if not button.disabled:
+            self.query_one(".phase", Label).update(progress.phase)
+        self.query_one(ProgressBar).update(total=progress.total if progress.total else None, progress=progress.done)
+        self.query_one(".eta", Label).update(f"ETA {duration_text(progress.eta_seconds)}")
         self.query_one(".counts", Label).update(
-            f"{progress.done:,}/{progress.total or 0:,} rows  {progress.rate:,.0f} rows/s  "
-            f"sent {progress.sent:,}  failed {progress.failed:,}  skipped {progress.skipped:,}  "
-            f"elapsed {_duration(progress.elapsed)}  ETA {_duration(progress.eta_seconds)}"
+            f"{progress.done:,}/{progress.total or 0:,} rows · {progress.rate:,.0f}/s · "
+            f"sent {progress.sent:,} · failed {progress.failed:,} · skipped {progress.skipped:,} · "
+            f"{duration_text(progress.elapsed)}"
         )
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
@@ -67,30 +84,45 @@ class ProgressPanel(Vertical):
         self.post_message(self.CancelRequested(self.integration))
 
 
-class ProgressPanels(Vertical):
-    """All running syncs; shows itself only while one runs."""
+class ProgressPanels(CdiMixin, VerticalScroll):
+    """Every running sync of the app; shows itself only while one runs."""
+
+    DEFAULT_CSS = """
+    ProgressPanels {
+        height: auto;
+        max-height: 50%;
+        border: round $primary 60%;
+        border-title-color: $text-primary;
+        padding: 0 1;
+        &:focus-within { border: round $primary; }
+        &.-empty { display: none; }
+    }
+    """
 
     def on_mount(self) -> None:
-        self.display = False
-        runner = getattr(self.app, "runner", None)
-        if runner is not None:
-            for name in runner.running:
-                self.show(name, runner.latest.get(name))
+        self.add_class("-empty")
+        self.watch(self.cdi, "running", self._running_changed)
+        self.watch(self.cdi, "progress", self._progress_changed)
 
-    def show(self, integration: str, progress: Progress | None) -> None:
-        panels = [panel for panel in self.query(ProgressPanel) if panel.integration == integration]
-        if panels:
-            panel = panels[0]
-        else:
-            panel = ProgressPanel(integration)
-            self.mount(panel)
-        self.display = True
-        if progress is not None:
-            panel.update_progress(progress)
-
-    def remove_panel(self, integration: str) -> None:
+    def panel(self, integration: str) -> ProgressPanel | None:
         for panel in self.query(ProgressPanel):
             if panel.integration == integration:
+                return panel
+        return None
+
+    def _running_changed(self, running: frozenset[str]) -> None:
+        for panel in list(self.query(ProgressPanel)):
+            if panel.integration not in running:
                 panel.remove()
-        if not [panel for panel in self.query(ProgressPanel) if panel.integration != integration]:
-            self.display = False
+        for name in sorted(running):
+            if self.panel(name) is None:
+                self.mount(ProgressPanel(name))
+        self.set_class(not running, "-empty")
+        self.border_title = f"Syncs running ({len(running)})"
+        self._progress_changed(self.cdi.progress)
+
+    def _progress_changed(self, progress: dict[str, Progress]) -> None:
+        for name, latest in progress.items():
+            panel = self.panel(name)
+            if panel is not None:
+                panel.update_progress(latest)

@@ -1,0 +1,75 @@
+"""A one-line header: the app, the screen, and the workspace it works on."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.widget import Widget
+
+from cdi_tui.secret_store import braze_key_account
+from cdi_tui.tui.base import CdiMixin
+from cdi_tui.tui.looks import palette
+from cdi_tui.workspace import Workspace
+
+KEY_WORDS = {"checked": "key ✓ checked", "failed": "key ✗ refused", "stored": "key not checked", "missing": "no Braze key"}
+
+
+class WorkspaceHeader(CdiMixin, Widget):
+    """Instance, Braze key, time zone, syncs running and "demo"; redrawn when the app's state changes."""
+
+    DEFAULT_CSS = """
+    WorkspaceHeader {
+        dock: top;
+        height: 1;
+        width: 1fr;
+        background: $panel;
+        color: $foreground;
+    }
+    """
+
+    def on_mount(self) -> None:
+        app = self.cdi
+        self.watch(app, "running", self._changed, init=False)
+        self.watch(app, "config_version", self._changed, init=False)
+        self.watch(app, "key_state", self._changed, init=False)
+        self.watch(self.screen, "sub_title", self._changed, init=False)
+        self.watch(app, "theme", self._changed, init=False)
+
+    def _changed(self, *_args: object) -> None:
+        self.refresh()
+
+    def render(self) -> Text:
+        app = self.cdi
+        variables = palette(app)
+        accent = variables.get("accent", "default")
+        muted = variables.get("foreground-muted", "default")
+        info = app.workspace_summary
+        parts = [info.instance, KEY_WORDS.get(app.key_state, app.key_state), info.time_zone]
+        if app.running:
+            parts.append(f"{len(app.running)} sync{'s' if len(app.running) > 1 else ''} running")
+        if app.demo:
+            parts.append("demo")
+        workspace = " · ".join(parts) + " "
+        title = self.screen.sub_title or ""
+        text = Text(no_wrap=True, overflow="ellipsis")
+        text.append(" ◆ cdi-tui ", style=f"bold {accent}")
+        room = self.size.width - text.cell_len - len(workspace) - 2
+        if title and room > 4:
+            text.append(f" {title}"[:room].ljust(room), style="bold")
+        else:
+            text.append(" " * max(room, 0))
+        text.append("  ")
+        if app.demo:
+            text.append(workspace[: -len("demo ")], style=muted)
+            text.append("demo ", style=f"bold {accent}")
+        else:
+            text.append(workspace, style=muted)
+        return text
+
+
+def key_state(workspace: Workspace) -> str:
+    """Whether a Braze key is stored (checked or not is learnt by a check)."""
+    try:
+        stored = workspace.secrets.get(braze_key_account())
+    except Exception:
+        return "missing"
+    return "stored" if stored else "missing"

@@ -1,0 +1,1 @@
+"""The steps of the guided setup, one widget each, and the stepper above them."""

@@ -1,0 +1,212 @@
+"""Step 1 of the setup: the Redshift credential (saved or new) and the source table."""
+
+from __future__ import annotations
+
+from textual import on
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.message import Message
+from textual.widgets import Button, Input, Label, Select
+
+from cdi_tui.config import Config, Credential
+from cdi_tui.fields import CREDENTIAL_FIELDS, INTEGRATION_FIELDS, FieldSpec, field_by_key, validate_name
+from cdi_tui.tables import TableNameError, parse_table_name
+from cdi_tui.tui.looks import fit
+from cdi_tui.tui.widgets.fields import FieldInput, collect
+
+NEW_CREDENTIAL = "__new__"
+CREDENTIAL_NAME_SPEC = FieldSpec("credential_name", "Credential name", validate_name, "a name to reuse this connection")
+PASSWORD_SPEC = FieldSpec("password", "Password", str, "kept in the OS keyring, never in a file", secret=True)
+
+
+def table_used_by(config: Config, credential: Credential | None, table_text: str, except_name: str | None = None) -> str | None:
+    """The integration that already syncs this table on this cluster (one integration per table), if any."""
+    if credential is None:
+        return None
+    try:
+        table = parse_table_name(table_text)
+    except TableNameError:
+        return None
+    identity = (credential.host.lower(), str(credential.port), table.database or credential.database, table.sql)
+    for integration in config.integrations.values():
+        other = config.credentials.get(integration.credential)
+        if other is None or integration.name == except_name:
+            continue
+        theirs = integration.table_name
+        if (other.host.lower(), str(other.port), theirs.database or other.database, theirs.sql) == identity:
+            return integration.name
+    return None
+
+
+def credential_options(config: Config) -> list[tuple[str, str]]:
+    options = [(fit(f"{name}  {cred.user}@{cred.host}", 60), name) for name, cred in sorted(config.credentials.items())]
+    return [*options, ("New credential...", NEW_CREDENTIAL)]
+
+
+class ConnectionStep(Vertical):
+    """Typed access to step 1; posts :class:`ConnectionStep.LoadTables` and :class:`ConnectionStep.Done`."""
+
+    DEFAULT_CSS = """
+    ConnectionStep {
+        #connection-scroll { height: 1fr; padding: 0 1; }
+        #credential-panel, #table-panel { margin-top: 1; height: auto; }
+        #new-credential { height: auto; margin-top: 1; }
+        .table-row { height: auto; margin-top: 1; }
+        .table-row > Select { width: 1fr; margin: 0 1; }
+        #connection-status { width: 1fr; height: auto; padding: 0 1; }
+        #connection-status.-refused { color: $text-error; }
+    }
+    """
+
+    class LoadTables(Message):
+        """List the tables the chosen credential can see."""
+
+    class Done(Message):
+        """The user asks for the next step."""
+
+    class SetupSql(Message):
+        """Show the SQL to run in Redshift first."""
+
+    def __init__(self, config: Config, preselected: str | None) -> None:
+        super().__init__(id="step-connection")
+        self.config = config
+        self.preselected = preselected
+
+    def compose(self) -> ComposeResult:
+        options = credential_options(self.config)
+        chosen = self.preselected if self.preselected in self.config.credentials else options[0][1]
+        with VerticalScroll(id="connection-scroll"):
+            with Vertical(id="credential-panel", classes="panel compact-form") as panel:
+                panel.border_title = "Redshift connection"
+                yield Select(options, value=chosen, allow_blank=False, id="credential", compact=True)
+                with Vertical(id="new-credential", classes="compact-form"):
+                    yield FieldInput(CREDENTIAL_NAME_SPEC, field_id="field-credential-name", compact=True)
+                    for spec in CREDENTIAL_FIELDS:
+                        yield FieldInput(spec, compact=True)
+                    yield FieldInput(PASSWORD_SPEC, password=True, field_id="field-password", compact=True)
+            with Vertical(id="table-panel", classes="panel compact-form") as panel:
+                panel.border_title = "Source table or view"
+                yield FieldInput(field_by_key(INTEGRATION_FIELDS, "table"), field_id="field-table", compact=True)
+                with Horizontal(classes="table-row"):
+                    yield Button("Load tables", id="load-tables", compact=True)
+                    yield Select[str]([], prompt="Pick a table the user can see", id="table-picker", compact=True)
+                yield Label("", id="connection-status")
+        with Horizontal(classes="button-bar step-bar"):
+            yield Button("Next: sync details", variant="primary", id="next-1", compact=True)
+            yield Button("Setup SQL", id="setup-sql", compact=True)
+
+    def on_mount(self) -> None:
+        self._credential_changed()
+        first = self.field("credential-name") if self.is_new_credential else self.table_field
+        first.query_one(Input).focus()
+
+    # typed accessors ------------------------------------------------------------------------
+    @property
+    def credential_select(self) -> Select[str]:
+        return self.query_one("#credential", Select)
+
+    @property
+    def credential_choice(self) -> str:
+        return str(self.credential_select.value)
+
+    @property
+    def is_new_credential(self) -> bool:
+        return self.credential_choice == NEW_CREDENTIAL
+
+    @property
+    def table_field(self) -> FieldInput:
+        return self.query_one("#field-table", FieldInput)
+
+    @property
+    def table_picker(self) -> Select[str]:
+        return self.query_one("#table-picker", Select)
+
+    @property
+    def status(self) -> Label:
+        return self.query_one("#connection-status", Label)
+
+    def field(self, key: str) -> FieldInput:
+        return self.query_one(f"#field-{key}", FieldInput)
+
+    def chosen_credential(self) -> Credential | None:
+        """The saved credential chosen (None while a new one is being typed)."""
+        if self.is_new_credential:
+            return None
+        return self.config.credentials.get(self.credential_choice)
+
+    def credential_from_form(self) -> tuple[Credential, str | None] | None:
+        """The chosen credential, with the password when it is a new one (None if not valid)."""
+        saved = self.chosen_credential()
+        if saved is not None:
+            return saved, None
+        values = collect(list(self.query("#new-credential FieldInput").results(FieldInput)))
+        if values is None:
+            return None
+        password = values.pop("password")
+        name = values.pop("credential_name")
+        return Credential(name=name, **values), password
+
+    def set_credentials(self, config: Config, chosen: str) -> None:
+        self.config = config
+        self.credential_select.set_options(credential_options(config))
+        self.credential_select.value = chosen
+
+    def show_tables(self, tables: list[tuple[str, str]], credential: Credential | None) -> None:
+        """Offer the tables; those another integration syncs are marked and cannot be picked."""
+        options: list[tuple[str, str]] = []
+        used = 0
+        for schema, table in tables:
+            qualified = f"{schema}.{table}"
+            user = table_used_by(self.config, credential, qualified)
+            if user is not None:
+                used += 1
+                options.append((f"{qualified}  (used by {user})", f"used:{user}:{qualified}"))
+            else:
+                options.append((qualified, qualified))
+        self.table_picker.set_options(options)
+        self.table_picker.loading = False
+        free = len(tables) - used
+        self.say(f"Connected: {len(tables)} table(s) visible to this user, {free} free" + (f", {used} used" if used else ""))
+
+    def say(self, text: str, refused: bool = False) -> None:
+        self.status.update(text)
+        self.status.set_class(refused, "-refused")
+
+    # events -----------------------------------------------------------------------------------
+    @on(Select.Changed, "#credential")
+    def _credential_changed(self) -> None:
+        self.query_one("#new-credential").display = self.is_new_credential
+
+    @on(Select.Changed, "#table-picker")
+    def _table_picked(self, event: Select.Changed) -> None:
+        if event.value is Select.BLANK:
+            return
+        value = str(event.value)
+        if value.startswith("used:"):
+            _, user, table = value.split(":", 2)
+            self.say(f"{table} is already synced by {user} (one integration per table): pick another", refused=True)
+            return
+        self.table_field.set_value(value)
+        self.say(f"{value} picked")
+
+    @on(Input.Submitted, "#new-credential Input")
+    def _next_field(self, event: Input.Submitted) -> None:
+        """Enter in a new credential's field goes on to the next; in the password it loads the tables."""
+        event.stop()
+        if event.input.parent is self.field("password"):
+            self.post_message(self.LoadTables())
+        else:
+            self.screen.focus_next()
+
+    @on(Button.Pressed, "#load-tables")
+    def _load(self) -> None:
+        self.post_message(self.LoadTables())
+
+    @on(Button.Pressed, "#next-1")
+    @on(Input.Submitted, "#field-table Input")
+    def _next(self) -> None:
+        self.post_message(self.Done())
+
+    @on(Button.Pressed, "#setup-sql")
+    def _setup_sql(self) -> None:
+        self.post_message(self.SetupSql())
