@@ -11,9 +11,13 @@ from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from cdi_tui.cli.common import add_field_flags, open_workspace, read_secret
+from cdi_tui.cli.common import add_field_flags, bounded_float, bounded_int, open_workspace, read_secret
 from cdi_tui.cli.main import EXIT_ERROR, EXIT_OK, EXIT_PARTIAL, UsageError
+from cdi_tui.display import safe_text
 from cdi_tui.fields import SMTP_FIELDS, FieldError, validate_time_zone
+
+NEXT_RUNS_MAX = 1000
+SERVE_INTERVAL_RANGE = (1.0, 3600.0)
 
 
 def register(commands: Any) -> None:
@@ -21,7 +25,9 @@ def register(commands: Any) -> None:
     runs.add_argument("spec", metavar="SPEC", help="a frequency, e.g. 'daily at 02:30'")
     runs.add_argument("--time-zone", help="IANA time zone (default: the workspace's, else UTC)")
     runs.add_argument("--after", help="ISO 8601 instant; runs strictly after it (default now)")
-    runs.add_argument("--count", type=int, default=3, help="how many (default 3)")
+    runs.add_argument(
+        "--count", type=bounded_int(1, NEXT_RUNS_MAX), default=3, help=f"how many, 1 to {NEXT_RUNS_MAX} (default 3)"
+    )
     runs.set_defaults(handler=next_runs_command)
 
     due = commands.add_parser("run-due", help="run every due active integration once, then exit (for cron or a systemd timer)")
@@ -29,7 +35,12 @@ def register(commands: Any) -> None:
     due.set_defaults(handler=run_due_command)
 
     serve = commands.add_parser("serve", help="keep running and sync integrations when they are due (SIGTERM/SIGINT stop it)")
-    serve.add_argument("--interval", type=float, default=20.0, help="seconds between checks (default 20)")
+    serve.add_argument(
+        "--interval",
+        type=bounded_float(*SERVE_INTERVAL_RANGE),
+        default=20.0,
+        help=f"seconds between checks, {SERVE_INTERVAL_RANGE[0]:g} to {SERVE_INTERVAL_RANGE[1]:g} (default 20)",
+    )
     serve.set_defaults(handler=serve_command)
 
     smtp = commands.add_parser("smtp", help="mail server for notifications").add_subparsers(dest="smtp_command", required=True)
@@ -61,8 +72,6 @@ def next_runs_command(args: argparse.Namespace) -> int:
     from cdi_tui.schedule import ScheduleError, next_runs
 
     zone = _zone(args.time_zone)
-    if args.count < 1:
-        raise UsageError("--count takes a whole number of at least 1")
     if args.after:
         try:
             after = datetime.fromisoformat(args.after.replace("Z", "+00:00"))
@@ -135,7 +144,7 @@ def run_due_command(args: argparse.Namespace) -> int:
                     f": run #{entry['run_id']}, read {entry['rows_read']}, sent {entry['rows_sent']}, "
                     f"failed {entry['rows_failed']}"
                 )
-            error = f" ({entry['error']})" if entry.get("error") else ""
+            error = f" ({safe_text(entry['error'])})" if entry.get("error") else ""
             print(f"{entry['integration']}: {entry['status']}{counts}{error}")
     return _exit_code(report)
 
@@ -156,7 +165,7 @@ def serve_command(args: argparse.Namespace) -> int:
         report = _run_due_once(workspace, datetime.now(UTC), stop)
         for entry in report:
             print(f"{datetime.now(UTC).isoformat(timespec='seconds')} {entry['integration']}: {entry['status']}"
-                  + (f" ({entry['error']})" if entry.get("error") else ""), flush=True)  # fmt: skip
+                  + (f" ({safe_text(entry['error'])})" if entry.get("error") else ""), flush=True)  # fmt: skip
         stop.wait(args.interval)
     workspace.close()
     print("cdi-tui serve: stopped", flush=True)

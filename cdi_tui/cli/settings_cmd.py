@@ -8,9 +8,10 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from cdi_tui.cli.common import add_field_flags, field_type, open_workspace, print_json, read_secret
+from cdi_tui.cli.common import add_field_flags, field_type, open_workspace, print_json, read_secret, shown
 from cdi_tui.cli.main import CommandError
 from cdi_tui.config import BrazeSettings, Credential, Integration
+from cdi_tui.display import safe_text
 from cdi_tui.fields import BRAZE_FIELDS, CREDENTIAL_FIELDS, DATA_TYPE_LABELS, INTEGRATION_FIELDS, field_by_key, validate_name
 from cdi_tui.secret_store import braze_key_account
 
@@ -85,7 +86,7 @@ def setup_sql_command(args: argparse.Namespace) -> int:
     from cdi_tui.tables import parse_table_name
 
     if args.name:
-        workspace = open_workspace()
+        workspace = open_workspace(read_only_ok=True)
         config = workspace.config()
         integration = workspace.integration(args.name, config)
         print(setup_sql(integration.table_name, integration.data_type, config.credentials[integration.credential].user), end="")
@@ -116,7 +117,7 @@ def braze_set_command(args: argparse.Namespace) -> int:
 def braze_check_command(args: argparse.Namespace) -> int:
     from cdi_tui.braze.client import BrazeError, TransientFailure
 
-    workspace = open_workspace()
+    workspace = open_workspace(read_only_ok=True)
     config = workspace.config()
     if config.braze is None:
         raise CommandError("Braze is not set up: run 'cdi-tui braze set --endpoint INSTANCE' first")
@@ -129,7 +130,7 @@ def braze_check_command(args: argparse.Namespace) -> int:
 
 
 def braze_show_command(args: argparse.Namespace) -> int:
-    config = open_workspace().config()
+    config = open_workspace(read_only_ok=True).config()
     if config.braze is None:
         raise CommandError("Braze is not set up: run 'cdi-tui braze set --endpoint INSTANCE' first")
     values = {spec.key: getattr(config.braze, spec.key) for spec in BRAZE_FIELDS}
@@ -138,7 +139,7 @@ def braze_show_command(args: argparse.Namespace) -> int:
         print_json(values)
     else:
         for key, value in values.items():
-            print(f"{key:<22} {value}")
+            print(f"{key:<22} {safe_text(value)}")
     return 0
 
 
@@ -158,7 +159,7 @@ def credentials_add_command(args: argparse.Namespace) -> int:
 
 
 def credentials_list_command(args: argparse.Namespace) -> int:
-    config = open_workspace().config()
+    config = open_workspace(read_only_ok=True).config()
     rows = []
     for name, credential in sorted(config.credentials.items()):
         users = config.integrations_using(name)
@@ -182,13 +183,8 @@ def credentials_list_command(args: argparse.Namespace) -> int:
     table = Table("NAME", "HOST", "PORT", "DATABASE", "USER", "SSL", "USED BY")
     for row in rows:
         table.add_row(
-            row["name"],
-            row["host"],
-            str(row["port"]),
-            row["database"],
-            row["user"],
-            row["sslmode"],
-            ", ".join(row["integrations"]) or "-",
+            *(shown(text) for text in (row["name"], row["host"], row["port"], row["database"], row["user"], row["sslmode"])),
+            shown(", ".join(row["integrations"]) or "-"),
         )
     Console().print(table)
     return 0
@@ -249,7 +245,7 @@ def integration_summary(workspace: Any, integration: Integration, tested: bool) 
 
 
 def integrations_list_command(args: argparse.Namespace) -> int:
-    workspace = open_workspace()
+    workspace = open_workspace(read_only_ok=True)
     config = workspace.config()
     rows = [
         integration_summary(workspace, item, workspace.is_tested(item.name, config))
@@ -270,7 +266,9 @@ def integrations_list_command(args: argparse.Namespace) -> int:
             if last is None
             else f"#{last['run_id']} {last['status']} ({last['rows_sent']} sent, {last['rows_failed']} failed)"
         )
-        table.add_row(row["name"], row["table"], DATA_TYPE_LABELS[row["data_type"]], row["state"], row["frequency"], last_text)
+        table.add_row(
+            shown(row["name"]), shown(row["table"]), DATA_TYPE_LABELS[row["data_type"]], row["state"], row["frequency"], last_text
+        )
     Console().print(table)
     return 0
 
