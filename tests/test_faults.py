@@ -4,6 +4,10 @@ it should not. Commands run as a user runs them: a real process, the real stand-
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -87,3 +91,187 @@ def test_the_connection_test_preview_shows_infinity_as_what_it_is(env: SyncEnv) 
     verdict = transformer.transform(list(first))
     assert isinstance(verdict, RowError) and verdict.code == "updated_at_out_of_range"
     assert not isinstance(transformer.transform(list(second)), RowError)
+
+
+# --- the command line, as a user runs it ------------------------------------------------------
+
+
+class Cli:
+    def __init__(self, home: Path, **env: str) -> None:
+        self.home = home
+        self.env = {**os.environ, "CDI_TUI_HOME": str(home), "COLUMNS": "200", **env}
+
+    def __call__(self, *args: str, stdin: str | None = None, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "cdi_tui", *args], input=stdin, capture_output=True, text=True, env=self.env, timeout=timeout
+        )
+
+    def popen(self, *args: str) -> subprocess.Popen[str]:
+        return subprocess.Popen(
+            [sys.executable, "-m", "cdi_tui", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=self.env
+        )
+
+
+def one_line_error(result: subprocess.CompletedProcess[str], code: int, *words: str) -> str:
+    """The result is exit ``code`` with exactly one line on stderr holding ``words``; returns it."""
+    assert result.returncode == code, (result.returncode, result.stdout, result.stderr)
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("cdi-tui: error: "), lines
+    assert "Traceback" not in result.stderr + result.stdout
+    for word in words:
+        assert word in lines[0], (word, lines[0])
+    return lines[0]
+
+
+def snapshot(folder: Path) -> dict[str, bytes]:
+    return {str(path.relative_to(folder)): path.read_bytes() for path in sorted(folder.rglob("*")) if path.is_file()}
+
+
+@pytest.fixture
+def tmpfs(tmp_path: Path) -> Iterator[Path]:
+    """A small tmpfs of its own (2 MB): a disk that fills, or that can be made read-only."""
+    folder = tmp_path / "tmpfs"
+    folder.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m,mode=0700", "tmpfs", str(folder)], capture_output=True)
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs (the tests run as root): {mounted.stderr.decode().strip()}")
+    try:
+        yield folder
+    finally:
+        subprocess.run(["umount", "-l", str(folder)], check=False)
+
+
+def remount_read_only(folder: Path) -> None:
+    subprocess.run(["mount", "-o", "remount,ro", str(folder)], check=True)
+
+
+@pytest.mark.parametrize("number", ["99999999999999999999999", "-99999999999999999999999", "0", "-1", "1e3", "٣"])
+def test_a_run_id_out_of_range_is_a_usage_error_that_touches_nothing(tmp_path: Path, number: str) -> None:
+    cli = Cli(tmp_path / "home")
+    one_line_error(cli("errors", number), 2, "RUN_ID", "whole number from 1 to 9,223,372,036,854,775,807")
+    assert not cli.home.exists()
+
+
+@pytest.mark.parametrize(
+    ("args", "flag"),
+    [
+        (["next-runs", "daily at 02:30", "--count", "100000000"], "--count"),
+        (["next-runs", "daily at 02:30", "--count", "0"], "--count"),
+        (["test", "x", "--rows", "-5"], "--rows"),
+        (["test", "x", "--rows", "100000"], "--rows"),
+        (["runs", "x", "--limit", "-1"], "--limit"),
+        (["runs", "x", "--limit", "0"], "--limit"),
+        (["serve", "--interval", "0"], "--interval"),
+        (["serve", "--interval", "nan"], "--interval"),
+        (["serve", "--interval", "inf"], "--interval"),
+        (["demo", "--preview-rows", "-3"], "--preview-rows"),
+        (["braze", "set", "--endpoint", "US-03", "--requests-per-window", "10000000000000"], "1,000,000"),
+        (["braze", "set", "--endpoint", "US-03", "--window-seconds", "1e308"], "3600"),
+    ],
+)
+def test_numeric_flags_out_of_their_documented_bounds_are_usage_errors(tmp_path: Path, args: list[str], flag: str) -> None:
+    cli = Cli(tmp_path / "home")
+    one_line_error(cli(*args, timeout=20), 2, flag)
+    assert not cli.home.exists()
+
+
+@pytest.mark.parametrize("home_kind", ["file", "/proc/version", "inside a file"])
+def test_a_home_that_is_a_file_is_refused_in_one_line_and_left_alone(tmp_path: Path, home_kind: str) -> None:
+    a_file = tmp_path / "not-a-folder"
+    a_file.write_text("keep me\n")
+    home = {"file": a_file, "/proc/version": Path("/proc/version"), "inside a file": a_file / "home"}[home_kind]
+    cli = Cli(home)
+    for args in (["paths"], ["paths", "--json"], ["integrations", "list"], ["runs", "x"], ["errors", "1"]):
+        one_line_error(cli(*args), 1, "not a folder", "CDI_TUI_HOME")
+    added = cli("credentials", "add", "c1", "--host", "h.example.com", "--database", "d", "--user", "u", stdin="pw\n")
+    one_line_error(added, 1, "not a folder")
+    assert a_file.read_text() == "keep me\n"
+
+
+def test_a_read_only_home_still_shows_what_is_there_and_refuses_to_save(
+    tmpfs: Path, redshift: RedshiftStandIn, braze: BrazeStandIn, secret_service: object, unique_name: str
+) -> None:
+    cli = Cli(tmpfs / "home")
+    credential = f"c{unique_name}"
+    assert cli("braze", "set", "--endpoint", braze.url, stdin="test-key\n").returncode == 0
+    added = cli("credentials", "add", credential, "--host", "127.0.0.1", "--port", str(redshift.port), "--database", "postgres",
+                "--user", "nobody", "--sslmode", "disable", stdin="pw\n")  # fmt: skip
+    assert added.returncode == 0, added.stderr
+    made = cli("integrations", "add", "people", "--credential", credential, "--table", "s.people", "--data-type", "attributes")
+    assert made.returncode == 0, made.stderr
+    before = snapshot(cli.home)
+    remount_read_only(tmpfs)
+
+    for args in (["integrations", "list", "--json"], ["credentials", "list", "--json"], ["braze", "show", "--json"],
+                 ["runs", "people", "--json"], ["setup-sql", "people"]):  # fmt: skip
+        result = cli(*args)
+        assert result.returncode == 0, (args, result.stderr)
+        [warning] = result.stderr.strip().splitlines()
+        assert (
+            warning.startswith("cdi-tui: warning:") and "nothing can be saved" in warning and "Read-only file system" in warning
+        )
+    assert json.loads(cli("integrations", "list", "--json").stdout)[0]["name"] == "people"
+    assert "no run with id 1" in cli("errors", "1").stderr
+
+    other = f"d{unique_name}"
+    for args in (
+        ["credentials", "add", other, "--host", "h.example.com", "--database", "d", "--user", "u"],
+        ["integrations", "add", "more", "--credential", credential, "--table", "s.more", "--data-type", "events"],
+        ["sync", "people"],
+        ["test", "people"],
+        ["braze", "set", "--endpoint", "US-03"],
+        ["run-due"],
+    ):
+        one_line_error(cli(*args, stdin="pw\n"), 1, "nothing can be saved", "Read-only file system", "CDI_TUI_HOME")
+    assert snapshot(cli.home) == before
+    from cdi_tui.secret_store import KeyringCredentials, credential_account
+
+    assert KeyringCredentials().get(credential_account(other)) is None  # refused before the keyring was touched
+
+
+def test_credentials_whose_password_variables_collide_are_refused_naming_both(
+    tmp_path: Path, secret_service: object, unique_name: str
+) -> None:
+    cli = Cli(tmp_path / "home")
+    first = f"wh-{unique_name}"
+    assert (
+        cli("credentials", "add", first, "--host", "h.example.com", "--database", "d", "--user", "u", stdin="pw\n").returncode
+        == 0
+    )
+    before = snapshot(cli.home)
+    from cdi_tui.secret_store import KeyringCredentials, credential_account
+
+    for second in (first.upper(), first.replace("-", "_"), first.replace("-", ".")):
+        result = cli("credentials", "add", second, "--host", "h.example.com", "--database", "d", "--user", "u", stdin="pw2\n")
+        one_line_error(result, 1, f"'{first}'", f"'{second}'", f"CDI_TUI_PASSWORD_{first.upper().replace('-', '_')}")
+        assert KeyringCredentials().get(credential_account(second)) is None
+    assert snapshot(cli.home) == before
+
+    # a hand-edited file with both is refused too, naming the file and both credentials
+    config = cli.home / "config.toml"
+    config.write_text(config.read_text() + f'\n[credentials."{first.upper()}"]\nhost = "h"\ndatabase = "d"\nuser = "u"\n')
+    one_line_error(cli("credentials", "list"), 1, str(config), f"'{first}'", f"'{first.upper()}'")
+    KeyringCredentials().delete(credential_account(first))
+
+
+@pytest.mark.parametrize(
+    "table", ["public.t\x1b[31mred", "public.t\nred", 'public."t\x1b]0;owned\x07"', "public.t\u202eder", "s.t\x9b31m"]
+)
+def test_a_table_name_with_control_characters_is_refused_and_never_printed_raw(tmp_path: Path, table: str) -> None:
+    cli = Cli(tmp_path / "home")
+    result = cli("integrations", "add", "x", "--credential", "c", "--table", table, "--data-type", "events")
+    line = one_line_error(result, 2, "control characters are not allowed")
+    assert not any(char in result.stderr for char in "\x1b\x07\x9b\u202e")
+    assert "\\x1b" in line or "\\n" in line or "\\u202e" in line or "\\x9b" in line
+    one_line_error(cli("setup-sql", "--table", table, "--data-type", "events"), 2, "control characters")
+    assert not cli.home.exists()
+    # and in a hand-edited file: one line naming the file
+    cli.home.mkdir()
+    (cli.home / "config.toml").write_text(
+        '[credentials.c]\nhost = "h"\ndatabase = "d"\nuser = "u"\n'
+        f'[integrations.x]\ncredential = "c"\ndata_type = "events"\ntable = {json.dumps(table)}\n'
+    )
+    listed = cli("integrations", "list")
+    one_line_error(listed, 1, "config.toml", "integrations.x.table", "control characters")
+    assert not any(char in listed.stderr for char in "\x1b\x07\x9b\u202e\n".replace("\n", ""))

@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import getpass
 import json
+import re
 import sys
 from collections.abc import Callable
 from typing import Any, NoReturn
@@ -29,10 +30,11 @@ def bounded_int(low: int, high: int) -> Callable[[str], int]:
         from cdi_tui.display import safe_text
 
         problem = f"'{safe_text(text)[:40]}' is not a whole number from {low:,} to {high:,}"
-        try:
-            value = int(text.strip())
-        except ValueError:  # not digits, or too many of them to convert
-            raise argparse.ArgumentTypeError(problem) from None
+        digits = text.strip()
+        # ASCII digits only: int() would also take '1_000' and other scripts' digits
+        if not re.fullmatch(r"[+-]?[0-9]{1,30}", digits):
+            raise argparse.ArgumentTypeError(problem)
+        value = int(digits)
         if not low <= value <= high:
             raise argparse.ArgumentTypeError(problem)
         return value

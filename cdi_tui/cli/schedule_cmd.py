@@ -95,15 +95,28 @@ def next_runs_command(args: argparse.Namespace) -> int:
 
 def _run_due_once(workspace: Any, now: datetime, cancel: threading.Event | None = None) -> list[dict[str, Any]]:
     """Claim and run every due integration (one after the other). Returns a report per integration."""
-    from cdi_tui.engine.lock import RunInProgress
+    from cdi_tui.engine.lock import RunInProgress, RunLock
     from cdi_tui.engine.sync import SyncOptions, SyncRefused
     from cdi_tui.scheduler import claim, due_runs
 
     report: list[dict[str, Any]] = []
-    for due in due_runs(workspace.config(), workspace.runlog, now):
+    config = workspace.config()
+    due_list = due_runs(config, workspace.runlog, now)
+    due_names = {due.integration for due in due_list}
+    lock_dir = workspace.paths.data_dir / "locks"
+    for name, integration in sorted(config.integrations.items()):
+        # an active integration running now (a manual sync, the app) is said to be skipped, due or not
+        if integration.state == "active" and name not in due_names and RunLock(lock_dir, name).is_held():
+            report.append({"integration": name, "status": "skipped", "error": _running_text(workspace, name)})
+    for due in due_list:
         if cancel is not None and cancel.is_set():
             break
         entry: dict[str, Any] = {"integration": due.integration, "slot": due.slot.isoformat(), "reason": due.reason}
+        if RunLock(lock_dir, due.integration).is_held():
+            # the slot is not claimed: it runs at the next check after the run under way ends
+            entry.update(status="skipped", error=_running_text(workspace, due.integration))
+            report.append(entry)
+            continue
         if not claim(workspace.runlog, due):
             entry.update(status="skipped", error="another scheduler took this slot")
             report.append(entry)
@@ -116,6 +129,14 @@ def _run_due_once(workspace: Any, now: datetime, cancel: threading.Event | None 
             entry.update(record.as_json())
         report.append(entry)
     return report
+
+
+def _running_text(workspace: Any, name: str) -> str:
+    """'another run is in progress (run #7, manual, started 02:10:00 UTC)', as far as the run log knows."""
+    last = workspace.runlog.last_run(name)
+    if last is None or last.status != "running":
+        return "another run is in progress"
+    return f"another run is in progress (run #{last.id}, {last.trigger}, started {last.started_at:%Y-%m-%d %H:%M:%S} UTC)"
 
 
 def _exit_code(report: list[dict[str, Any]]) -> int:
