@@ -9,6 +9,7 @@ from pathlib import Path
 from cdi_tui.paths import AppPaths
 
 _configured: Path | None = None
+_handler: logging.Handler | None = None
 
 
 def setup_logging(paths: AppPaths, level: int = logging.INFO) -> Path | None:
@@ -16,24 +17,32 @@ def setup_logging(paths: AppPaths, level: int = logging.INFO) -> Path | None:
 
     Returns:
         The log file, or None when it cannot be written (a read-only home): then nothing is
-        logged to a file, and the commands still run.
+        logged to a file, and the commands still run. Called again for another home, the
+        records go there instead.
     """
-    global _configured
-    if _configured is not None:
+    global _configured, _handler
+    if _configured == paths.log_file:
         return _configured
     try:
         handler = logging.handlers.RotatingFileHandler(paths.log_file, maxBytes=1_000_000, backupCount=5, encoding="utf-8")
+    except OSError:
+        return None
+    try:
         paths.log_file.chmod(0o600)
     except OSError:
+        handler.close()
         return None
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     root = logging.getLogger("cdi_tui")
+    if _handler is not None:
+        root.removeHandler(_handler)
+        _handler.close()
     root.setLevel(level)
     root.addHandler(handler)
     # httpx logs each request line at INFO; keep the log to what matters
     logging.getLogger("httpx").setLevel(logging.WARNING)
     logging.getLogger("redshift_connector").setLevel(logging.ERROR)
-    _configured = paths.log_file
+    _configured, _handler = paths.log_file, handler
     return _configured
 
 

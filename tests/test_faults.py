@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,7 +17,8 @@ import pytest
 from helpers import SyncEnv, at
 
 from cdi_tui.paths import app_paths
-from cdi_tui.standins.braze import BrazeStandIn
+from cdi_tui.secret_store import credential_env_var
+from cdi_tui.standins.braze import BrazeStandIn, FaultPlan
 from cdi_tui.standins.postgres import RedshiftStandIn
 
 pytestmark = pytest.mark.real
@@ -275,3 +278,121 @@ def test_a_table_name_with_control_characters_is_refused_and_never_printed_raw(t
     listed = cli("integrations", "list")
     one_line_error(listed, 1, "config.toml", "integrations.x.table", "control characters")
     assert not any(char in listed.stderr for char in "\x1b\x07\x9b\u202e\n".replace("\n", ""))
+
+
+# --- the last line of defence -----------------------------------------------------------------
+
+
+def test_an_unexpected_exception_is_one_line_naming_the_log_file_that_holds_the_traceback(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from cdi_tui.cli import info
+    from cdi_tui.cli.main import main
+
+    def a_bug(_args: object) -> int:
+        raise ZeroDivisionError("division by zero in a command")
+
+    # a command with a bug in it (the handler of 'paths' replaced): the last line of defence is what is tested
+    monkeypatch.setattr(info, "paths_command", a_bug)
+    monkeypatch.setenv("CDI_TUI_HOME", str(tmp_path / "home"))
+
+    # in the tests (CDI_TUI_DEBUG=1) the bug is raised as it is, so no test passes over one
+    with pytest.raises(ZeroDivisionError):
+        main(["paths"])
+
+    monkeypatch.delenv("CDI_TUI_DEBUG")
+    assert main(["paths", "--json"]) == 1
+    captured = capsys.readouterr()
+    log_file = tmp_path / "home" / "data" / "logs" / "cdi-tui.log"
+    [line] = captured.err.strip().splitlines()
+    assert line == (
+        "cdi-tui: error: 'cdi-tui paths' failed unexpectedly (ZeroDivisionError: division by zero in a command); "
+        f"the traceback is in {log_file}"
+    )
+    assert "Traceback" not in captured.out + captured.err
+    logged = log_file.read_text()
+    assert "Traceback (most recent call last)" in logged and "in a_bug" in logged and "ZeroDivisionError" in logged
+
+
+def test_with_an_unusable_home_the_traceback_goes_to_a_file_of_its_own(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from cdi_tui.cli import schedule_cmd
+    from cdi_tui.cli.main import main
+
+    def a_bug(_args: object) -> int:
+        raise KeyError("missing")
+
+    monkeypatch.setattr(schedule_cmd, "next_runs_command", a_bug)
+    monkeypatch.setenv("CDI_TUI_HOME", "/proc/version")
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    monkeypatch.delenv("CDI_TUI_DEBUG")
+    import tempfile
+
+    monkeypatch.setattr(tempfile, "tempdir", None)  # TMPDIR is read again
+    assert main(["next-runs", "daily at 02:30"]) == 1
+    [line] = capsys.readouterr().err.strip().splitlines()
+    assert "'cdi-tui next-runs' failed unexpectedly (KeyError: 'missing')" in line
+    [saved] = tmp_path.glob("cdi-tui-error-*.log")
+    assert f"the traceback is in {saved}" in line
+    assert "Traceback (most recent call last)" in saved.read_text()
+
+
+# --- values from the warehouse are shown safely ------------------------------------------------
+
+
+def test_identifiers_and_payloads_from_the_warehouse_are_printed_with_control_characters_escaped(env: SyncEnv) -> None:
+    env.create_integration("hostile")
+    env.insert(
+        "hostile",
+        [
+            {"updated_at": at(1), "external_id": "evil\x1b]0;owned\x07\x1b[2J", "payload": "not json\x1b[31m"},
+            {"updated_at": at(2), "external_id": "[/bold] [red]markup", "payload": "[1, 2]"},
+            {"updated_at": at(3), "external_id": "line\nbreak\u202e", "payload": None},
+        ],
+    )
+    record = env.sync("hostile")
+    assert record.rows_failed == 3, record
+    cli = Cli(env.paths.config_dir)
+    shown = cli("errors", str(record.id))
+    assert shown.returncode == 0, shown.stderr
+    assert not any(char in shown.stdout for char in "\x1b\x07\u202e")
+    assert "\\x1b]0;owned\\x07" in shown.stdout and "[/bold] [red]markup" in shown.stdout and "\\u202e" in shown.stdout
+    as_json = cli("errors", str(record.id), "--json")
+    assert not any(char in as_json.stdout for char in "\x1b\x07\u202e")
+    identifiers = {row["identifier"] for row in json.loads(as_json.stdout)}
+    assert "external_id=evil\x1b]0;owned\x07\x1b[2J" in identifiers  # the JSON keeps the exact value, escaped
+
+
+# --- run-due and a run under way ----------------------------------------------------------------
+
+
+def test_run_due_says_it_skips_an_integration_whose_manual_sync_is_running(env: SyncEnv) -> None:
+    env.create_integration("busy")
+    env.fill("busy", 20_000)
+    env.braze.set_faults(FaultPlan(latency_seconds=0.3))
+    cli = Cli(
+        env.paths.config_dir,
+        CDI_TUI_BRAZE_API_KEY=env.api_key,
+        PYTHON_KEYRING_BACKEND="keyring.backends.fail.Keyring",
+        **{credential_env_var("warehouse"): env.password},
+    )
+    manual = cli.popen("sync", "busy", "--json")
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not env.braze.received:
+            time.sleep(0.05)
+        assert manual.poll() is None, "the manual sync ended before run-due could meet it"
+        due = cli("run-due", "--json")
+        assert due.returncode == 0, due.stderr
+        report = json.loads(due.stdout.strip().splitlines()[-1])
+        assert report["ran"] == []
+        [skipped] = report["skipped"]
+        assert skipped["integration"] == "busy" and skipped["status"] == "skipped"
+        assert "another run is in progress (run #1, manual, started" in skipped["error"]
+        human = cli("run-due")
+        assert "busy: skipped (another run is in progress (run #1, manual" in human.stdout
+    finally:
+        manual.send_signal(signal.SIGINT)
+        manual.communicate(timeout=60)
+    assert env.ws.runlog.last_scheduled("busy") is None  # no scheduled slot was used up by the skip

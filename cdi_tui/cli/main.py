@@ -121,15 +121,13 @@ def _save_traceback(command: str, error: Exception) -> str:
     import tempfile
     import traceback
 
-    from cdi_tui.logs import log_file, setup_logging
+    from cdi_tui.logs import setup_logging
     from cdi_tui.paths import app_paths
 
-    path = log_file()
-    if path is None:
-        try:
-            path = setup_logging(app_paths().ensure())
-        except Exception:
-            path = None
+    try:
+        path = setup_logging(app_paths().ensure())
+    except Exception:  # the home itself may be what is broken: a file of its own, below
+        path = None
     if path is not None:
         logging.getLogger("cdi_tui.cli").error("'%s' failed unexpectedly", command, exc_info=error)
         for handler in logging.getLogger("cdi_tui").handlers:
