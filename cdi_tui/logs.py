@@ -8,6 +8,14 @@ from pathlib import Path
 
 from cdi_tui.paths import AppPaths
 
+
+class _RotatingFile(logging.handlers.RotatingFileHandler):
+    """A log file that drops a record it cannot write (a full disk) instead of printing a traceback."""
+
+    def handleError(self, record: logging.LogRecord) -> None:
+        pass
+
+
 _configured: Path | None = None
 _handler: logging.Handler | None = None
 
@@ -24,7 +32,7 @@ def setup_logging(paths: AppPaths, level: int = logging.INFO) -> Path | None:
     if _configured == paths.log_file:
         return _configured
     try:
-        handler = logging.handlers.RotatingFileHandler(paths.log_file, maxBytes=1_000_000, backupCount=5, encoding="utf-8")
+        handler = _RotatingFile(paths.log_file, maxBytes=1_000_000, backupCount=5, encoding="utf-8")
     except OSError:
         return None
     try:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import csv
 import json
+import os
 import sqlite3
 import threading
 from collections.abc import Iterator
@@ -237,6 +238,11 @@ def _unavailable_message(path: Path, reason: str) -> str:
         advice = f"the disk holding {path.parent} is full; free space there and run again"
     elif "readonly" in lowered or "read-only" in lowered:
         advice = f"{path} is read-only; make it (and its folder) writable, or set CDI_TUI_HOME to a writable folder"
+    elif "removed" in lowered:
+        advice = (
+            f"{path} was deleted or replaced while in use (was {path.parent} removed?); the next run starts a new run log "
+            "and syncs every row again (rows may be sent twice, none is lost)"
+        )
     elif "unable to open" in lowered:
         advice = f"cannot open {path} (was its folder removed or made unreadable?); check {path.parent}"
     elif "not a database" in lowered or "malformed" in lowered:
@@ -277,6 +283,22 @@ class RunLog:
             raise RunLogUnavailable(path, str(error)) from None
         except OSError as error:
             raise RunLogUnavailable(path, error.strerror or str(error)) from None
+        self._identity = None if read_only else self._file_identity()
+
+    def _file_identity(self) -> tuple[int, int] | None:
+        try:
+            info = os.stat(self.path)
+        except OSError:
+            return None
+        return (info.st_dev, info.st_ino)
+
+    def _check_file(self) -> None:
+        """Before a write: the file this connection writes is still the one at ``path``.
+
+        SQLite keeps writing to a file whose folder was deleted, into nothing anyone will read.
+        """
+        if self._identity is not None and self._file_identity() != self._identity:
+            raise RunLogUnavailable(self.path, "the file was removed or replaced while in use")
 
     @staticmethod
     def _open(path: Path) -> sqlite3.Connection:
@@ -339,6 +361,7 @@ class RunLog:
     @contextlib.contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
         with self._lock, self._guard():
+            self._check_file()
             self._conn.execute("BEGIN IMMEDIATE")
             try:
                 yield self._conn
@@ -482,6 +505,7 @@ class RunLog:
     def save_watermark(self, integration: str, watermark: Watermark) -> None:
         """One statement, so its own transaction (saved after every request of a sync: kept cheap)."""
         with self._lock, self._guard():
+            self._check_file()
             self._conn.execute(
                 "INSERT INTO watermarks (integration, updated_at, rows_at_updated_at, saved_at) VALUES (?, ?, ?, ?) "
                 "ON CONFLICT (integration) DO UPDATE SET updated_at = excluded.updated_at, "

@@ -4,8 +4,10 @@ it should not. Commands run as a user runs them: a real process, the real stand-
 
 from __future__ import annotations
 
+import errno
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -17,6 +19,7 @@ import pytest
 from helpers import SyncEnv, at
 
 from cdi_tui.paths import app_paths
+from cdi_tui.runlog import RunLog
 from cdi_tui.secret_store import credential_env_var
 from cdi_tui.standins.braze import BrazeStandIn, FaultPlan
 from cdi_tui.standins.postgres import RedshiftStandIn
@@ -73,6 +76,30 @@ def test_a_table_of_only_minus_infinity_rows_is_reported_and_the_integration_mov
     second = env.sync("only-odd")
     assert (second.status, second.rows_read, second.rows_sent, second.rows_failed) == ("success", 1, 1, 0), second.error
     assert env.external_ids() == ["u1"]
+
+
+def test_the_source_lists_rows_after_year_9999_with_a_reason_for_each(env: SyncEnv) -> None:
+    from cdi_tui.checks import connection_settings
+    from cdi_tui.engine.transform import RowError, RowTransformer
+    from cdi_tui.warehouse.source import RedshiftSource
+
+    integration = env.create_integration("late-times")
+    env.insert(
+        "late-times",
+        [{"updated_at": text, "external_id": f"odd-{text}", "payload": {"n": 0}} for text in NEVER_DUE]
+        + [{"updated_at": at(1), "external_id": "u1", "payload": {"n": 1}}, {"updated_at": "-infinity", "external_id": "early"}],
+    )
+    config = env.ws.config()
+    settings = connection_settings(config.credentials["warehouse"], env.secrets, integration.table_name)
+    with RedshiftSource(settings, integration.table_name) as source:
+        shape = source.check_table("attributes")
+        rows = source.out_of_range_rows(shape)
+    assert sorted(str(row[0]) for row in rows) == ["10000-01-01 00:00:00+00", "infinity"]
+    transformer = RowTransformer(shape.select_columns, "attributes")
+    for row in rows:
+        problem = transformer.transform(row)
+        assert isinstance(problem, RowError) and problem.code == "updated_at_out_of_range"
+        assert f"UPDATED_AT is {row[0]}," in problem.message
 
 
 def test_the_connection_test_preview_shows_infinity_as_what_it_is(env: SyncEnv) -> None:
@@ -133,10 +160,10 @@ def snapshot(folder: Path) -> dict[str, bytes]:
 
 @pytest.fixture
 def tmpfs(tmp_path: Path) -> Iterator[Path]:
-    """A small tmpfs of its own (2 MB): a disk that fills, or that can be made read-only."""
+    """A small tmpfs of its own (4 MB): a disk that fills, or that can be made read-only."""
     folder = tmp_path / "tmpfs"
     folder.mkdir()
-    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m,mode=0700", "tmpfs", str(folder)], capture_output=True)
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m,mode=0700", "tmpfs", str(folder)], capture_output=True)
     if mounted.returncode != 0:
         pytest.skip(f"cannot mount a tmpfs (the tests run as root): {mounted.stderr.decode().strip()}")
     try:
@@ -396,3 +423,113 @@ def test_run_due_says_it_skips_an_integration_whose_manual_sync_is_running(env: 
         manual.send_signal(signal.SIGINT)
         manual.communicate(timeout=60)
     assert env.ws.runlog.last_scheduled("busy") is None  # no scheduled slot was used up by the skip
+
+
+# --- a run whose run log cannot be written ------------------------------------------------------
+
+TOTAL_ROWS = 20_000
+
+
+@pytest.fixture
+def env_on_small_disk(redshift: RedshiftStandIn, braze: BrazeStandIn, tmpfs: Path, unique_name: str) -> Iterator[SyncEnv]:
+    sync_env = SyncEnv(redshift, braze, app_paths(tmpfs / "home"), unique_name, f"{unique_name}_u", f"pw-{unique_name}")
+    sync_env.setup()
+    yield sync_env
+    sync_env.teardown()
+
+
+def fill_disk(folder: Path, leave_bytes: int) -> Path:
+    """Fill the file system of ``folder`` up to ``leave_bytes`` free; returns the filler file."""
+    filler = folder / "filler"
+    with open(filler, "wb") as stream:
+        try:
+            while True:
+                stream.write(b"\0" * 65536)
+                stream.flush()
+        except OSError as error:
+            assert error.errno == errno.ENOSPC
+    os.truncate(filler, max(0, filler.stat().st_size - leave_bytes))
+    return filler
+
+
+def test_a_disk_that_fills_mid_run_ends_the_run_in_one_line_and_the_next_run_loses_nothing(
+    env_on_small_disk: SyncEnv, tmpfs: Path
+) -> None:
+    env, small_disk = env_on_small_disk, tmpfs
+    env.create_integration("big")
+    env.fill("big", TOTAL_ROWS)
+    env.ws.close()  # the CLI below is the only writer
+    env.braze.set_faults(FaultPlan(latency_seconds=0.01))
+    cli_env = {
+        **os.environ,
+        "CDI_TUI_HOME": str(env.paths.config_dir),
+        "CDI_TUI_BRAZE_API_KEY": env.api_key,
+        credential_env_var("warehouse"): env.password,
+        "PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring",
+    }
+    # room for the run to start and save a few watermarks (each adds a 4 KB page to the WAL), not for all 267
+    filler = fill_disk(small_disk, leave_bytes=160 * 1024)
+
+    full = subprocess.run(
+        [sys.executable, "-m", "cdi_tui", "sync", "big", "--json"], capture_output=True, text=True, env=cli_env, timeout=300
+    )
+    assert full.returncode == 1, (full.stdout, full.stderr)
+    assert "Traceback" not in full.stdout + full.stderr
+    [error_line] = full.stderr.strip().splitlines()
+    assert "database or disk is full" in error_line and "free space" in error_line, error_line
+    summary = json.loads(full.stdout.strip().splitlines()[-1])
+    assert summary["status"] == "error"
+    delivered_before = len(env.braze.objects("attributes"))
+    assert 0 < delivered_before < TOTAL_ROWS  # it stopped sending: the run did not go on to the end
+
+    filler.unlink()
+    resumed = subprocess.run(
+        [sys.executable, "-m", "cdi_tui", "sync", "big", "--json"], capture_output=True, text=True, env=cli_env, timeout=300
+    )
+    assert resumed.returncode == 0, resumed.stderr
+    assert json.loads(resumed.stdout.strip().splitlines()[-1])["rows_read"] < TOTAL_ROWS  # resumed, not started over
+    delivered = env.external_ids()
+    assert set(delivered) == {f"user-{n}" for n in range(1, TOTAL_ROWS + 1)}  # nothing lost
+
+    runlog = RunLog(env.paths.run_log)
+    try:
+        statuses = [run.status for run in runlog.runs("big")]
+        assert statuses[0] == "success"
+        assert statuses[1] in ("error", "interrupted"), statuses  # 'error' when the disk took that last write
+    finally:
+        runlog.close()
+
+
+def test_a_data_folder_removed_mid_run_ends_the_run_in_one_line_and_the_next_run_loses_nothing(env: SyncEnv) -> None:
+    env.create_integration("big")
+    env.fill("big", TOTAL_ROWS)
+    env.ws.close()  # the CLI below is the only writer
+    env.braze.set_faults(FaultPlan(latency_seconds=0.02))
+    cli = Cli(
+        env.paths.config_dir,
+        CDI_TUI_BRAZE_API_KEY=env.api_key,
+        PYTHON_KEYRING_BACKEND="keyring.backends.fail.Keyring",
+        **{credential_env_var("warehouse"): env.password},
+    )
+    process = cli.popen("sync", "big", "--json")
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and len(env.braze.objects("attributes")) < 2_000:
+        time.sleep(0.02)
+    assert process.poll() is None, "the sync ended before its folder could be removed"
+    shutil.rmtree(env.paths.data_dir)
+    stdout, stderr = process.communicate(timeout=120)
+    assert process.returncode == 1, (stdout, stderr)
+    assert "Traceback" not in stdout + stderr
+    [error_line] = stderr.strip().splitlines()
+    assert "was deleted or replaced while in use" in error_line and "none is lost" in error_line, error_line
+    assert json.loads(stdout.strip().splitlines()[-1])["status"] == "error"
+    assert len(env.braze.objects("attributes")) < TOTAL_ROWS  # it stopped sending
+
+    env.braze.set_faults(FaultPlan())
+    # the run log held the passed connection test too: the error says to test again, and then it syncs
+    refused = cli("sync", "big", "--json")
+    one_line_error(refused, 1, "cdi-tui test big")
+    assert cli("test", "big").returncode == 0
+    again = cli("sync", "big", "--json")
+    assert again.returncode == 0, again.stderr
+    assert set(env.external_ids()) == {f"user-{n}" for n in range(1, TOTAL_ROWS + 1)}

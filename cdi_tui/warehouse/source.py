@@ -20,6 +20,7 @@ from cdi_tui.fields import is_loopback_host
 from cdi_tui.tables import TableName, quote_identifier
 from cdi_tui.warehouse.errors import COLUMNS, WarehouseError, classify
 from cdi_tui.warehouse.timestamps import (
+    CEILING,
     FLOOR,
     TIMESTAMP_WITHOUT_TIME_ZONE_OID,
     OutOfRangeTime,
@@ -330,6 +331,20 @@ class RedshiftSource:
             cursor, f"SELECT {shape.select_list()} FROM {self._table.sql} WHERE {updated_at} IS NULL LIMIT {int(limit)}"
         )
         return [list(row) for row in cursor.fetchall()]
+
+    def out_of_range_rows(self, shape: TableShape, limit: int = 1000) -> list[list[Any]]:
+        """Up to ``limit`` rows whose UPDATED_AT is after year 9999 (``infinity``): never due, so
+        never read by a run; each with its UPDATED_AT as an :class:`OutOfRangeTime`, so the
+        transform gives the row error to report (once, like rows with a NULL UPDATED_AT)."""
+        updated_at = quote_identifier(shape.actual["updated_at"])
+        cursor = self._cursor()
+        self._execute(
+            cursor,
+            f"SELECT {shape.select_list()}, {out_of_range_sql(updated_at)} FROM {self._table.sql} "
+            f"WHERE {updated_at} > %s LIMIT {int(limit)}",
+            (*out_of_range_params(), CEILING),
+        )
+        return _with_out_of_range_times(cursor.fetchall(), cursor)
 
     def newest_updated_at(self, shape: TableShape, not_after: datetime | None = None) -> datetime | None:
         """The newest UPDATED_AT not later than ``not_after`` (a run's upper bound)."""
