@@ -11,9 +11,10 @@ from __future__ import annotations
 import re
 from typing import Any
 
-# C0 and C1 control characters and DEL, the Unicode line and paragraph separators, and the
-# bidirectional overrides and isolates (which can make text read differently than it is)
-_UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+# C0 and C1 control characters and DEL, the Unicode line and paragraph separators, the
+# bidirectional overrides and isolates (which can make text read differently than it is), and
+# lone surrogates (bytes of a command line that were not UTF-8: they cannot be written out)
+_UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
 _NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
 
 

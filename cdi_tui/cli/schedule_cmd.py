@@ -76,7 +76,7 @@ def next_runs_command(args: argparse.Namespace) -> int:
         try:
             after = datetime.fromisoformat(args.after.replace("Z", "+00:00"))
         except ValueError:
-            raise UsageError(f"--after '{args.after}' is not an ISO 8601 date and time") from None
+            raise UsageError(f"--after '{safe_text(args.after)}' is not an ISO 8601 date and time") from None
         if after.tzinfo is None:
             try:
                 after = after.replace(tzinfo=ZoneInfo(zone))
@@ -84,10 +84,14 @@ def next_runs_command(args: argparse.Namespace) -> int:
                 raise UsageError(f"unknown time zone '{zone}'") from None
     else:
         after = datetime.now(UTC)
+    if not 2 <= after.year <= 9998:
+        raise UsageError(f"--after takes a date and time from year 2 to 9998, not {after.isoformat()}")
     try:
         runs = next_runs(args.spec, zone, after, args.count)
     except ScheduleError as error:
         raise UsageError(str(error)) from None
+    except OverflowError:  # the next runs would fall past year 9999
+        raise UsageError(f"the runs after {after.isoformat()} fall past year 9999") from None
     for moment in runs:
         print(moment.isoformat())
     return EXIT_OK

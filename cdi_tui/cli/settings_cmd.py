@@ -33,7 +33,12 @@ def register(commands: Any) -> None:
     setup.add_argument("name", nargs="?", help="an integration (its table, data type and credential user)")
     setup.add_argument("--table", type=field_type(field_by_key(INTEGRATION_FIELDS, "table")), metavar="[DB.]SCHEMA.TABLE")
     setup.add_argument("--data-type", type=field_type(field_by_key(INTEGRATION_FIELDS, "data_type")), choices=None)
-    setup.add_argument("--user", default="braze_user", help="the Redshift user Braze connects as (default braze_user)")
+    setup.add_argument(
+        "--user",
+        type=field_type(field_by_key(CREDENTIAL_FIELDS, "user")),
+        default="braze_user",
+        help="the Redshift user Braze connects as (default braze_user)",
+    )
     setup.set_defaults(handler=setup_sql_command)
 
     braze = commands.add_parser("braze", help="Braze workspace settings").add_subparsers(dest="braze_command", required=True)
