@@ -22,6 +22,7 @@ from cdi_tui.display import safe_text
 from cdi_tui.engine.transform import RowError, RowTransformer
 from cdi_tui.fields import DATA_TYPE_LABELS
 from cdi_tui.runlog import ROW_ERROR_COLUMNS, write_row_errors_csv
+from cdi_tui.warehouse.timestamps import OutOfRangeTime
 
 PREVIEW_ROWS_MAX = 1000
 RUNS_LIMIT_MAX = 10_000
@@ -71,6 +72,8 @@ def register(commands: Any) -> None:
 def _cell(value: Any) -> str:
     if value is None:
         return "NULL"
+    if isinstance(value, OutOfRangeTime):  # infinity, -infinity, ... as the warehouse writes it
+        return str(value)
     if isinstance(value, datetime):
         return value.isoformat(sep=" ", timespec="seconds")
     return str(value)

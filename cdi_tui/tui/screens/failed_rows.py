@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -11,6 +12,7 @@ from textual.containers import Horizontal
 from textual.screen import Screen
 from textual.widgets import Button, DataTable, Footer, Header, Input, Label
 
+from cdi_tui.display import safe_text
 from cdi_tui.runlog import RowErrorRecord, write_row_errors_csv
 from cdi_tui.tui.base import CdiMixin
 
@@ -47,7 +49,13 @@ class FailedRowsScreen(CdiMixin, Screen[None]):
         table.clear()
         rows = self.rows()
         for row in rows:
-            table.add_row(row.updated_at or "NULL", row.identifier, row.reason, row.payload_preview or "")
+            # warehouse text as it is: no markup, control characters escaped
+            table.add_row(
+                *(
+                    Text(safe_text(value))
+                    for value in (row.updated_at or "NULL", row.identifier, row.reason, row.payload_preview or "")
+                )
+            )
         self.sub_title = f"{len(rows)} failed row(s)"
 
     @on(Input.Changed, "#search")

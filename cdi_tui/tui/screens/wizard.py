@@ -11,6 +11,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -34,6 +35,7 @@ from textual.worker import Worker, WorkerState
 
 from cdi_tui.checks import ConnectionTestResult
 from cdi_tui.config import Credential, Integration
+from cdi_tui.display import safe_text
 from cdi_tui.engine.transform import RowError, RowTransformer
 from cdi_tui.fields import (
     CREDENTIAL_FIELDS,
@@ -52,6 +54,7 @@ from cdi_tui.tui.schedule_text import workspace_zone
 from cdi_tui.tui.widgets.fields import FieldInput, collect
 from cdi_tui.tui.widgets.frequency import FrequencyPicker
 from cdi_tui.warehouse.errors import WarehouseError
+from cdi_tui.warehouse.timestamps import OutOfRangeTime
 from cdi_tui.workspace import WorkspaceError
 
 NEW_CREDENTIAL = "__new__"
@@ -359,10 +362,10 @@ class NewIntegrationScreen(CdiMixin, Screen[None]):
         for row in result.preview.rows:
             outcome = transformer.transform(list(row))
             if isinstance(outcome, RowError):
-                verdict = f"no: {outcome.message}"
+                verdict = Text(f"no: {safe_text(outcome.message)}")
                 self._preview_objects.append(f"This row is not sent: {outcome.message}")
             else:
-                verdict = "yes"
+                verdict = Text("yes")
                 self._preview_objects.append(f"Braze {outcome.array} object:\n" + json.dumps(outcome.body, indent=2, default=str))
             preview.add_row(*(_cell(value) for value in row), verdict)
         preview.display = True
@@ -465,10 +468,11 @@ class NewIntegrationScreen(CdiMixin, Screen[None]):
         self.cdi.show_error("That did not work", message)
 
 
-def _cell(value: Any) -> str:
+def _cell(value: Any) -> Text:
+    """A preview cell: warehouse text shown as it is (no markup, control characters escaped)."""
     if value is None:
-        return "NULL"
-    if hasattr(value, "isoformat"):
-        return str(value.isoformat(sep=" ", timespec="seconds"))
-    text = str(value)
-    return text if len(text) <= 60 else text[:59] + "…"
+        return Text("NULL")
+    if hasattr(value, "isoformat") and not isinstance(value, OutOfRangeTime):
+        return Text(str(value.isoformat(sep=" ", timespec="seconds")))
+    text = safe_text(value)
+    return Text(text if len(text) <= 60 else text[:59] + "…")
