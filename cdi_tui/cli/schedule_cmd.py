@@ -17,7 +17,7 @@ from cdi_tui.display import safe_text
 from cdi_tui.fields import SMTP_FIELDS, FieldError, validate_time_zone
 
 NEXT_RUNS_MAX = 1000
-SERVE_INTERVAL_RANGE = (1.0, 3600.0)
+SERVE_INTERVAL_RANGE = (0.1, 3600.0)
 
 
 def register(commands: Any) -> None:
