@@ -231,6 +231,9 @@ def config_from_dict(path: Path, document: dict[str, Any]) -> Config:
         for key, problem in credential_problems(values):
             raise ConfigError(path, f"{where}.{key}", problem)
         credentials[name] = Credential(name=name, **{key: value for key, value in values.items() if value is not None})
+    clash = env_var_clash(list(credentials))
+    if clash is not None:
+        raise ConfigError(path, f"credentials.{clash[1]}", clash[2])
     integrations: dict[str, Integration] = {}
     raw_integrations = document.get("integrations", {})
     if not isinstance(raw_integrations, dict):
@@ -256,6 +259,28 @@ def config_from_dict(path: Path, document: dict[str, Any]) -> Config:
         seen_tables[identity] = name
         integrations[name] = integration
     return Config(braze, smtp, credentials, integrations)
+
+
+def env_var_clash(names: list[str]) -> tuple[str, str, str] | None:
+    """Two credential names whose password variables (``CDI_TUI_PASSWORD_<NAME>``) would be the same.
+
+    Returns:
+        (first name, second name, a message naming both and the variable), or None.
+    """
+    from cdi_tui.secret_store import credential_env_var
+
+    seen: dict[str, str] = {}
+    for name in names:
+        variable = credential_env_var(name)
+        other = seen.setdefault(variable, name)
+        if other != name:
+            return (
+                other,
+                name,
+                f"credentials '{other}' and '{name}' would share the password variable {variable}; "
+                "rename one of them (names differing only in case or in '-', '_', '.' collide)",
+            )
+    return None
 
 
 def config_to_dict(config: Config) -> dict[str, Any]:
@@ -356,13 +381,16 @@ class ConfigStore:
             ConfigError: when the current file is broken (it is left untouched) or the
                 changed config breaks a rule.
         """
-        with self._locked():
-            current = load_config(self.path)
-            changed = change(current)
-            # re-check the whole result with the same rules as a hand-edited file
-            checked = config_from_dict(self.path, config_to_dict(changed))
-            save_config(self.path, checked)
-            return checked
+        try:
+            with self._locked():
+                current = load_config(self.path)
+                changed = change(current)
+                # re-check the whole result with the same rules as a hand-edited file
+                checked = config_from_dict(self.path, config_to_dict(changed))
+                save_config(self.path, checked)
+                return checked
+        except OSError as error:  # the old file stays as it was (atomic_write)
+            raise ConfigError(self.path, "", f"cannot save: {error.strerror or error}; nothing was changed") from None
 
 
 def with_integration(config: Config, integration: Integration) -> Config:

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
+from cdi_tui.display import first_control_character
 from cdi_tui.schedule import ScheduleError, parse_frequency
 from cdi_tui.tables import TableNameError, parse_table_name
 
@@ -72,15 +73,28 @@ def is_loopback_host(host: str) -> bool:
     return host.lower() in LOOPBACK_HOSTS or host.startswith("127.")
 
 
-def validate_name(value: Any) -> str:
+def plain_text(value: Any) -> str:
+    """``str(value)`` stripped; control characters (escape sequences, newlines, ...) are refused.
+
+    Raises:
+        FieldError: naming the first control character.
+    """
     text = str(value).strip()
+    unsafe = first_control_character(text)
+    if unsafe is not None:
+        raise FieldError(f"control characters are not allowed (found {unsafe})")
+    return text
+
+
+def validate_name(value: Any) -> str:
+    text = plain_text(value)
     if not _NAME.match(text):
         raise FieldError("use 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit")
     return text
 
 
 def validate_host(value: Any) -> str:
-    text = str(value).strip()
+    text = plain_text(value)
     if not text:
         raise FieldError("a host name or IP address is required")
     if text.startswith("[") and text.endswith("]"):
@@ -110,18 +124,16 @@ def validate_port(value: Any) -> int:
 
 
 def validate_required_text(value: Any) -> str:
-    text = str(value).strip()
+    text = plain_text(value)
     if not text:
         raise FieldError("required")
     if len(text) > 127:
         raise FieldError("at most 127 characters")
-    if any(ord(char) < 32 for char in text):
-        raise FieldError("control characters are not allowed")
     return text
 
 
 def validate_sslmode(value: Any) -> str:
-    text = str(value).strip().lower()
+    text = plain_text(value).lower()
     if text not in SSL_MODES:
         raise FieldError(f"SSL mode must be one of {', '.join(SSL_MODES)}")
     return text
@@ -174,21 +186,21 @@ def validate_ssh_public_key(value: Any) -> str:
 
 
 def validate_data_type(value: Any) -> str:
-    text = str(value).strip().lower()
+    text = plain_text(value).lower()
     if text not in DATA_TYPES:
         raise FieldError(f"unknown data type '{value}' (expected one of {', '.join(DATA_TYPES)})")
     return text
 
 
 def validate_state(value: Any) -> str:
-    text = str(value).strip().lower()
+    text = plain_text(value).lower()
     if text not in STATES:
         raise FieldError(f"unknown state '{value}' (expected one of {', '.join(STATES)})")
     return text
 
 
 def validate_table(value: Any) -> str:
-    text = str(value).strip()
+    text = plain_text(value)
     try:
         parse_table_name(text)
     except TableNameError as error:
@@ -197,7 +209,7 @@ def validate_table(value: Any) -> str:
 
 
 def validate_email(value: Any) -> str:
-    text = str(value).strip()
+    text = plain_text(value)
     if not _EMAIL.match(text) or len(text) > 254:
         raise FieldError(f"'{text}' is not an email address")
     return text
@@ -216,7 +228,7 @@ def validate_emails(value: Any) -> list[str]:
 
 
 def validate_frequency(value: Any) -> str:
-    text = " ".join(str(value).strip().split())
+    text = " ".join(plain_text(value).split())
     try:
         parse_frequency(text)
     except ScheduleError as error:
@@ -225,7 +237,7 @@ def validate_frequency(value: Any) -> str:
 
 
 def validate_time_zone(value: Any) -> str:
-    text = str(value).strip()
+    text = plain_text(value)
     if not text or (text not in available_timezones() and text != "UTC"):
         raise FieldError(f"unknown time zone '{text}' (use an IANA name such as America/New_York)")
     try:
@@ -237,7 +249,7 @@ def validate_time_zone(value: Any) -> str:
 
 def validate_endpoint(value: Any) -> str:
     """A Braze instance name (US-01 ... AU-01) or an http(s) URL; plain http only to loopback."""
-    text = str(value).strip()
+    text = plain_text(value)
     upper = text.upper()
     if upper in BRAZE_INSTANCES:
         return upper
@@ -251,15 +263,21 @@ def validate_endpoint(value: Any) -> str:
     return text.rstrip("/")
 
 
+MAX_REQUESTS_PER_WINDOW = 1_000_000
+WINDOW_SECONDS_RANGE = (0.1, 3600.0)
+
+
 def validate_positive_int(value: Any) -> int:
+    """A whole number from 1 to 1,000,000 (requests a rate-limit window)."""
+    problem = f"a whole number from 1 to {MAX_REQUESTS_PER_WINDOW:,} is required"
     if isinstance(value, bool):
-        raise FieldError("a positive whole number is required")
+        raise FieldError(problem)
     try:
         number = int(str(value).strip())
     except ValueError:
-        raise FieldError("a positive whole number is required") from None
-    if number < 1:
-        raise FieldError("a positive whole number is required")
+        raise FieldError(problem) from None
+    if not 1 <= number <= MAX_REQUESTS_PER_WINDOW:
+        raise FieldError(problem)
     return number
 
 
@@ -290,14 +308,17 @@ def validate_requests_per_window(value: Any) -> int:
 
 
 def validate_positive_float(value: Any) -> float:
+    """A number of seconds from 0.1 to 3600 (a rate-limit window)."""
+    low, high = WINDOW_SECONDS_RANGE
+    problem = f"a number from {low:g} to {high:g} is required"
     if isinstance(value, bool):
-        raise FieldError("a positive number is required")
+        raise FieldError(problem)
     try:
         number = float(str(value).strip())
     except ValueError:
-        raise FieldError("a positive number is required") from None
-    if not number > 0 or number != number or number == float("inf"):
-        raise FieldError("a positive number is required")
+        raise FieldError(problem) from None
+    if not low <= number <= high:  # NaN fails this too
+        raise FieldError(problem)
     return number
 
 
@@ -314,7 +335,7 @@ def validate_percent(value: Any) -> float:
 
 
 def validate_security(value: Any) -> str:
-    text = str(value).strip().lower()
+    text = plain_text(value).lower()
     if text not in SMTP_SECURITY:
         raise FieldError(f"SMTP security must be one of {', '.join(SMTP_SECURITY)}")
     return text

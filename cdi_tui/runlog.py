@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import csv
 import json
+import os
 import sqlite3
 import threading
 from collections.abc import Iterator
@@ -225,47 +226,167 @@ def payload_preview(payload: Any) -> str | None:
     return text if len(text) <= PAYLOAD_PREVIEW_CHARS else text[: PAYLOAD_PREVIEW_CHARS - 1] + "…"
 
 
-class RunLog:
-    """One SQLite file, safe to share between threads of a process and between processes."""
+def _add_missing_columns(conn: sqlite3.Connection) -> None:
+    """Run logs written before a column existed get it (with its default)."""
+    present = {row[1] for row in conn.execute("PRAGMA table_info(runs)")}
+    for column in ("data_points", "rows_unchanged"):
+        if column not in present:
+            conn.execute(f"ALTER TABLE runs ADD COLUMN {column} INTEGER NOT NULL DEFAULT 0")
 
-    def __init__(self, path: Path) -> None:
+
+class RunLogUnavailable(RuntimeError):
+    """The run log cannot be read or written (disk full, read-only, folder gone, damaged file).
+
+    ``reason`` is SQLite's own words; the message says what it means and what to do.
+    """
+
+    def __init__(self, path: Path, reason: str) -> None:
         self.path = path
-        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        self._lock = threading.RLock()
-        self._conn = sqlite3.connect(path, timeout=30, check_same_thread=False, isolation_level=None)
-        with contextlib.suppress(OSError):
-            path.chmod(0o600)
-        self._conn.execute("PRAGMA journal_mode=WAL")
-        self._conn.execute("PRAGMA synchronous=NORMAL")
-        self._conn.execute("PRAGMA busy_timeout=30000")
-        with self._lock:
-            self._conn.executescript(_SCHEMA)
-            self._add_missing_columns()
+        self.reason = reason
+        super().__init__(_unavailable_message(path, reason))
 
-    def _add_missing_columns(self) -> None:
-        """Run logs written before a column existed get it (with its default)."""
-        present = {row[1] for row in self._conn.execute("PRAGMA table_info(runs)")}
-        for column in ("data_points", "rows_unchanged"):
-            if column not in present:
-                self._conn.execute(f"ALTER TABLE runs ADD COLUMN {column} INTEGER NOT NULL DEFAULT 0")
+
+def _unavailable_message(path: Path, reason: str) -> str:
+    lowered = reason.lower()
+    if "full" in lowered:
+        advice = f"the disk holding {path.parent} is full; free space there and run again"
+    elif "readonly" in lowered or "read-only" in lowered:
+        advice = f"{path} is read-only; make it (and its folder) writable, or set CDI_TUI_HOME to a writable folder"
+    elif "removed" in lowered:
+        advice = (
+            f"{path} was deleted or replaced while in use (was {path.parent} removed?); the next run starts a new run log "
+            "and syncs every row again (rows may be sent twice, none is lost)"
+        )
+    elif "unable to open" in lowered:
+        advice = f"cannot open {path} (was its folder removed or made unreadable?); check {path.parent}"
+    elif "not a database" in lowered or "malformed" in lowered:
+        advice = f"{path} is damaged; move it away (run history is lost, integrations start with a full sync)"
+    elif "locked" in lowered:
+        advice = f"{path} stayed locked by another process for 30 s; try again when it is done"
+    else:
+        advice = f"check {path.parent} (disk, permissions)"
+    return f"the run log cannot be used ({reason}): {advice}"
+
+
+def _is_storage_error(error: sqlite3.Error) -> bool:
+    """SQLite errors that come from the file and its disk, not from a wrong statement."""
+    return isinstance(error, sqlite3.OperationalError) or type(error) is sqlite3.DatabaseError
+
+
+class RunLog:
+    """One SQLite file, safe to share between threads of a process and between processes.
+
+    Args:
+        path: the SQLite file (created when missing, unless ``read_only``).
+        read_only: open without writing anything (a home on a read-only file system); a
+            missing file reads as an empty run log.
+
+    Raises:
+        RunLogUnavailable: from any method, when the file cannot be opened, read or written.
+    """
+
+    def __init__(self, path: Path, read_only: bool = False) -> None:
+        self.path = path
+        self.read_only = read_only
+        self._lock = threading.RLock()
+        try:
+            self._conn = self._open_read_only(path) if read_only else self._open(path)
+        except sqlite3.Error as error:
+            if not _is_storage_error(error):
+                raise
+            raise RunLogUnavailable(path, str(error)) from None
+        except OSError as error:
+            raise RunLogUnavailable(path, error.strerror or str(error)) from None
+        self._identity = None if read_only else self._file_identity()
+
+    def _file_identity(self) -> tuple[int, int] | None:
+        try:
+            info = os.stat(self.path)
+        except OSError:
+            return None
+        return (info.st_dev, info.st_ino)
+
+    def _check_file(self) -> None:
+        """Before a write: the file this connection writes is still the one at ``path``.
+
+        SQLite keeps writing to a file whose folder was deleted, into nothing anyone will read.
+        """
+        if self._identity is not None and self._file_identity() != self._identity:
+            raise RunLogUnavailable(self.path, "the file was removed or replaced while in use")
+
+    @staticmethod
+    def _open(path: Path) -> sqlite3.Connection:
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        conn = sqlite3.connect(path, timeout=30, check_same_thread=False, isolation_level=None)
+        try:
+            with contextlib.suppress(OSError):
+                path.chmod(0o600)
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            conn.execute("PRAGMA busy_timeout=30000")
+            conn.executescript(_SCHEMA)
+            _add_missing_columns(conn)
+        except BaseException:
+            conn.close()
+            raise
+        return conn
+
+    @staticmethod
+    def _open_read_only(path: Path) -> sqlite3.Connection:
+        if not path.exists():
+            conn = sqlite3.connect(":memory:", check_same_thread=False, isolation_level=None)
+            conn.executescript(_SCHEMA)
+            return conn
+        from urllib.parse import quote
+
+        # mode=ro reads a live file; on a read-only file system SQLite may still need to create the
+        # WAL index, and immutable=1 reads without it (nothing can change the file there)
+        for query in ("mode=ro", "mode=ro&immutable=1"):
+            conn = sqlite3.connect(
+                f"file:{quote(str(path))}?{query}", uri=True, timeout=30, check_same_thread=False, isolation_level=None
+            )
+            try:
+                conn.execute("SELECT COUNT(*) FROM runs").fetchone()
+            except sqlite3.Error as error:
+                conn.close()
+                if query.endswith("immutable=1") or not _is_storage_error(error):
+                    raise
+                continue
+            return conn
+        raise AssertionError("unreachable")
 
     def close(self) -> None:
         with self._lock:
             self._conn.close()
 
     @contextlib.contextmanager
+    def _guard(self) -> Iterator[None]:
+        try:
+            yield
+        except sqlite3.Error as error:
+            if not _is_storage_error(error):
+                raise
+            raise RunLogUnavailable(self.path, str(error)) from None
+
+    def _rollback(self) -> None:
+        with contextlib.suppress(sqlite3.Error):
+            if self._conn.in_transaction:
+                self._conn.execute("ROLLBACK")
+
+    @contextlib.contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
-        with self._lock:
+        with self._lock, self._guard():
+            self._check_file()
             self._conn.execute("BEGIN IMMEDIATE")
             try:
                 yield self._conn
+                self._conn.execute("COMMIT")
             except BaseException:
-                self._conn.execute("ROLLBACK")
+                self._rollback()
                 raise
-            self._conn.execute("COMMIT")
 
     def _query(self, sql: str, params: tuple[Any, ...] = ()) -> list[sqlite3.Row]:
-        with self._lock:
+        with self._lock, self._guard():
             cursor = self._conn.execute(sql, params)
             cursor.row_factory = sqlite3.Row
             return list(cursor.fetchall())
@@ -326,9 +447,17 @@ class RunLog:
             error=row["error"],
             warnings=json.loads(row["warnings"] or "[]"),
             notification=row["notification"],
-            data_points=row["data_points"],
-            rows_unchanged=row["rows_unchanged"],
+            data_points=row["data_points"] if "data_points" in row.keys() else 0,  # noqa: SIM118 (sqlite3.Row)
+            rows_unchanged=row["rows_unchanged"] if "rows_unchanged" in row.keys() else 0,  # noqa: SIM118
         )
+
+    def running_run_of(self, integration: str, pid: int) -> int | None:
+        """The newest run of ``integration`` that process ``pid`` started and has not ended."""
+        rows = self._query(
+            "SELECT id FROM runs WHERE integration = ? AND pid = ? AND status = 'running' ORDER BY id DESC LIMIT 1",
+            (integration, pid),
+        )
+        return int(rows[0]["id"]) if rows else None
 
     def run(self, run_id: int) -> RunRecord | None:
         rows = self._query("SELECT * FROM runs WHERE id = ?", (run_id,))
@@ -400,7 +529,8 @@ class RunLog:
 
     def save_watermark(self, integration: str, watermark: Watermark) -> None:
         """One statement, so its own transaction (saved after every request of a sync: kept cheap)."""
-        with self._lock:
+        with self._lock, self._guard():
+            self._check_file()
             self._conn.execute(
                 "INSERT INTO watermarks (integration, updated_at, rows_at_updated_at, saved_at) VALUES (?, ?, ?, ?) "
                 "ON CONFLICT (integration) DO UPDATE SET updated_at = excluded.updated_at, "

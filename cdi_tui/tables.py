@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from cdi_tui.display import first_control_character, safe_text
+
 
 class TableNameError(ValueError):
     """The table name cannot be parsed."""
@@ -59,7 +61,7 @@ def _split_parts(text: str) -> list[str]:
             chunk: list[str] = []
             while True:
                 if index >= length:
-                    raise TableNameError(f"unclosed double quote in '{text}'")
+                    raise TableNameError(f"unclosed double quote in '{safe_text(text)}'")
                 char = text[index]
                 if char == '"':
                     if index + 1 < length and text[index + 1] == '"':
@@ -72,29 +74,34 @@ def _split_parts(text: str) -> list[str]:
                 index += 1
             part = "".join(chunk)
             if not part:
-                raise TableNameError(f"empty quoted name in '{text}'")
+                raise TableNameError(f"empty quoted name in '{safe_text(text)}'")
         else:
             end = text.find(".", index)
             raw = text[index:] if end == -1 else text[index:end]
             index = length if end == -1 else end
             part = raw.strip()
             if not part:
-                raise TableNameError(f"'{text}' has an empty part; expected [DATABASE.]SCHEMA.TABLE")
+                raise TableNameError(f"'{safe_text(text)}' has an empty part; expected [DATABASE.]SCHEMA.TABLE")
             if '"' in part or any(char.isspace() for char in part):
-                raise TableNameError(f"'{part}' needs double quotes (it has spaces or quotes); expected [DATABASE.]SCHEMA.TABLE")
+                raise TableNameError(
+                    f"'{safe_text(part)}' needs double quotes (it has spaces or quotes); expected [DATABASE.]SCHEMA.TABLE"
+                )
             part = part.lower()
-        if "\x00" in part:
-            raise TableNameError("a table name cannot contain NUL")
+        unsafe = first_control_character(part)
+        if unsafe is not None:
+            raise TableNameError(f"a table name cannot contain control characters (found {unsafe})")
         if len(part) > 127:
-            raise TableNameError(f"'{part[:20]}...' is longer than 127 characters")
+            raise TableNameError(f"'{safe_text(part[:20])}...' is longer than 127 characters")
         parts.append(part)
         if index >= length:
             return parts
         if text[index] != ".":
-            raise TableNameError(f"unexpected '{text[index]}' in '{text}'; expected [DATABASE.]SCHEMA.TABLE")
+            raise TableNameError(
+                f"unexpected '{safe_text(text[index])}' in '{safe_text(text)}'; expected [DATABASE.]SCHEMA.TABLE"
+            )
         index += 1
         if index >= length:
-            raise TableNameError(f"'{text}' ends with a dot; expected [DATABASE.]SCHEMA.TABLE")
+            raise TableNameError(f"'{safe_text(text)}' ends with a dot; expected [DATABASE.]SCHEMA.TABLE")
 
 
 def parse_table_name(text: str) -> TableName:
@@ -106,9 +113,12 @@ def parse_table_name(text: str) -> TableName:
     text = text.strip()
     if not text:
         raise TableNameError("a table is required, as [DATABASE.]SCHEMA.TABLE")
+    unsafe = first_control_character(text)
+    if unsafe is not None:
+        raise TableNameError(f"a table name cannot contain control characters (found {unsafe})")
     parts = _split_parts(text)
     if len(parts) == 2:
         return TableName(parts[0], parts[1])
     if len(parts) == 3:
         return TableName(parts[1], parts[2], parts[0])
-    raise TableNameError(f"'{text}' is not [DATABASE.]SCHEMA.TABLE (got {len(parts)} part(s))")
+    raise TableNameError(f"'{safe_text(text)}' is not [DATABASE.]SCHEMA.TABLE (got {len(parts)} part(s))")

@@ -8,6 +8,9 @@ email, and no removing a credential that integrations use.
 
 from __future__ import annotations
 
+import contextlib
+import logging
+import os
 import threading
 from collections.abc import Sequence
 from dataclasses import replace
@@ -23,13 +26,14 @@ from cdi_tui.config import (
     Credential,
     Integration,
     SmtpSettings,
+    env_var_clash,
     with_credential,
     with_integration,
 )
 from cdi_tui.engine.changes import DeliveredStore
 from cdi_tui.engine.sync import DELIVERED_FILE, ProgressCallback, SyncEngine, SyncOptions
 from cdi_tui.paths import AppPaths
-from cdi_tui.runlog import RunLog, RunRecord, utc_now
+from cdi_tui.runlog import RunLog, RunLogUnavailable, RunRecord, utc_now
 from cdi_tui.secret_store import (
     CredentialsService,
     braze_key_account,
@@ -38,6 +42,8 @@ from cdi_tui.secret_store import (
     smtp_password_account,
 )
 from cdi_tui.warehouse.source import RedshiftSource, TableShape
+
+log = logging.getLogger("cdi_tui.workspace")
 
 
 class WorkspaceError(Exception):
@@ -57,7 +63,7 @@ class Workspace:
     def runlog(self) -> RunLog:
         with self._runlog_lock:
             if self._runlog is None:
-                self._runlog = RunLog(self.paths.run_log)
+                self._runlog = RunLog(self.paths.run_log, read_only=self.paths.read_only is not None)
             return self._runlog
 
     @property
@@ -96,9 +102,15 @@ class Workspace:
     def add_credential(self, credential: Credential, password: str | None, replace_existing: bool = False) -> None:
         """Save a credential; ``password`` None (IAM sign-in) stores none and drops an old one."""
 
-        def change(config: Config) -> Config:
+        def check(config: Config) -> None:
             if credential.name in config.credentials and not replace_existing:
                 raise WorkspaceError(f"a credential named '{credential.name}' already exists (use --replace to change it)")
+            clash = env_var_clash([*config.credentials, credential.name])
+            if clash is not None:
+                raise WorkspaceError(clash[2])
+
+        def change(config: Config) -> Config:
+            check(config)
             changed = with_credential(config, credential)
             old = config.credentials.get(credential.name)
             if old is not None and old != credential:
@@ -107,6 +119,7 @@ class Workspace:
                     changed = with_integration(changed, replace(item, state="draft"))
             return changed
 
+        check(self.config())  # a refused credential leaves the keyring alone too
         if password is not None:
             self.secrets.set(credential_account(credential.name), password)
         self.store.update(change)
@@ -274,8 +287,39 @@ class Workspace:
         config = self.config()
         self.integration(name, config)
         engine = self.engine(config)
-        record = engine.run(name, options, progress, cancel)
+        try:
+            record = engine.run(name, options, progress, cancel)
+        except RunLogUnavailable as error:
+            return self._close_unrecorded_run(engine.config, name, error)
         return self._notify(engine.config, name, record)
+
+    def _close_unrecorded_run(self, config: Config, name: str, error: RunLogUnavailable) -> RunRecord:
+        """A run stopped because its run log could not be written: end it as cleanly as the disk allows.
+
+        The run this process started is marked ``error`` with the reason when the disk still
+        takes that one write; otherwise it stays ``running`` and the next run marks it
+        interrupted. Either way the watermark on disk is the last one saved, so the next run
+        resumes from there and nothing is lost.
+
+        Raises:
+            RunLogUnavailable: when no run was started (nothing was sent).
+        """
+        log.error("run of %s stopped: %s", name, error)
+        record: RunRecord | None = None
+        with contextlib.suppress(RunLogUnavailable):
+            run_id = self.runlog.running_run_of(name, os.getpid())
+            record = self.runlog.run(run_id) if run_id is not None else None
+        if record is None:
+            raise error
+        ended = utc_now()
+        with contextlib.suppress(RunLogUnavailable):
+            self.runlog.update_run(record.id, status="error", ended_at=ended, error=str(error))
+        record = replace(record, status="error", ended_at=ended, error=str(error))
+        from cdi_tui.notify import notify_run
+
+        with contextlib.suppress(RunLogUnavailable):
+            notify_run(config.smtp, config.integrations[name], record, [], self.secrets)
+        return record
 
     def _notify(self, config: Config, name: str, record: RunRecord) -> RunRecord:
         """Email the contacts when the run warrants it; the outcome is kept on the run."""

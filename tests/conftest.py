@@ -21,6 +21,10 @@ from cdi_tui.standins.secret_service import SecretService, secret_service_availa
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
+# an unexpected exception in a command raises with its traceback instead of being turned into
+# one line for people: a bug fails the test that meets it (commands run in subprocesses inherit this)
+os.environ["CDI_TUI_DEBUG"] = "1"
+
 
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:

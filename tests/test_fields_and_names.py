@@ -16,8 +16,10 @@ from cdi_tui.fields import (
 from cdi_tui.schedule import ScheduleError, parse_frequency
 from cdi_tui.tables import TableName, TableNameError, parse_table_name, quote_identifier
 
+# control characters (and the Unicode line separators and bidirectional overrides) are refused in names
+UNSAFE_CHARACTERS = "\u2028\u2029\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
 identifier_text = st.text(
-    alphabet=st.characters(blacklist_characters="\x00", blacklist_categories=("Cs",)), min_size=1, max_size=40
+    alphabet=st.characters(blacklist_characters=UNSAFE_CHARACTERS, blacklist_categories=("Cs", "Cc")), min_size=1, max_size=40
 )
 
 
@@ -25,6 +27,17 @@ identifier_text = st.text(
 def test_any_quoted_name_parses_back_to_exactly_itself(database: str, schema: str, table: str) -> None:
     text = ".".join(quote_identifier(part) for part in (database, schema, table))
     assert parse_table_name(text) == TableName(schema, table, database)
+
+
+@given(identifier_text, st.sampled_from(["\x1b", "\n", "\r", "\x00", "\x7f", "\x9b", "\u202e", "\u2028"]), st.booleans())
+def test_a_table_name_with_a_control_character_is_refused_in_one_line(name: str, unsafe: str, quoted: bool) -> None:
+    part = name[: len(name) // 2] + unsafe + name[len(name) // 2 :]
+    text = "schema." + ('"' + part.replace('"', '""') + '"' if quoted else part)
+    with pytest.raises(TableNameError) as caught:
+        parse_table_name(text)
+    message = str(caught.value)
+    assert "control characters" in message or "NUL" in message
+    assert not any(char in message for char in "\x1b\n\r\x00\x7f\x9b\u202e\u2028")
 
 
 @given(identifier_text)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import getpass
 import json
+import re
 import sys
 from collections.abc import Callable
 from typing import Any, NoReturn
@@ -17,7 +18,46 @@ class OneLineParser(argparse.ArgumentParser):
     """argparse that reports a bad command line in one line (exit 2), no usage dump."""
 
     def error(self, message: str) -> NoReturn:
-        self.exit(2, f"cdi-tui: error: {message} (see '{self.prog} --help')\n")
+        from cdi_tui.display import safe_text
+
+        self.exit(2, f"cdi-tui: error: {safe_text(message)} (see '{self.prog} --help')\n")
+
+
+def bounded_int(low: int, high: int) -> Callable[[str], int]:
+    """An argparse type: a whole number from ``low`` to ``high`` (a usage error otherwise)."""
+
+    def whole_number(text: str) -> int:
+        from cdi_tui.display import safe_text
+
+        problem = f"'{safe_text(text)[:40]}' is not a whole number from {low:,} to {high:,}"
+        digits = text.strip()
+        # ASCII digits only: int() would also take '1_000' and other scripts' digits
+        if not re.fullmatch(r"[+-]?[0-9]{1,30}", digits):
+            raise argparse.ArgumentTypeError(problem)
+        value = int(digits)
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(problem)
+        return value
+
+    return whole_number
+
+
+def bounded_float(low: float, high: float) -> Callable[[str], float]:
+    """An argparse type: a number from ``low`` to ``high`` (a usage error otherwise)."""
+
+    def number(text: str) -> float:
+        from cdi_tui.display import safe_text
+
+        problem = f"'{safe_text(text)[:40]}' is not a number from {low:g} to {high:g}"
+        try:
+            value = float(text.strip())
+        except ValueError:
+            raise argparse.ArgumentTypeError(problem) from None
+        if not low <= value <= high:  # NaN fails this too
+            raise argparse.ArgumentTypeError(problem)
+        return value
+
+    return number
 
 
 def field_type(spec: FieldSpec) -> Callable[[str], Any]:
@@ -74,16 +114,50 @@ def read_secret(what: str) -> str:
     return secret
 
 
-def open_workspace() -> Any:
+def open_workspace(read_only_ok: bool = False) -> Any:
+    """The workspace of ``CDI_TUI_HOME`` (or the platform's folders), with logging to its log file.
+
+    Args:
+        read_only_ok: the command only reads. On a home that cannot be written it then runs
+            with a one-line warning on stderr; a command that would save something is refused
+            before it changes anything.
+
+    Raises:
+        HomeError: the home is a file, or lies inside one.
+        CommandError: the home cannot be written and the command needs to save.
+    """
+    from cdi_tui.cli.main import CommandError
     from cdi_tui.logs import setup_logging
     from cdi_tui.paths import app_paths
     from cdi_tui.secret_store import KeyringCredentials
     from cdi_tui.workspace import Workspace
 
-    paths = app_paths()
+    paths = app_paths().ensure()
+    if paths.read_only is not None:
+        from cdi_tui.display import safe_text
+
+        if not read_only_ok:
+            raise CommandError(
+                f"nothing can be saved ({safe_text(paths.read_only)}); make the folder writable, "
+                "or set CDI_TUI_HOME to a writable folder"
+            )
+        print(f"cdi-tui: warning: read-only ({safe_text(paths.read_only)}): showing what is there; nothing can be saved",
+              file=sys.stderr)  # fmt: skip
     setup_logging(paths)
     return Workspace(paths, KeyringCredentials())
 
 
+def shown(value: Any) -> str:
+    """Text from outside (warehouse, file, server) for a rich console or table: control
+    characters escaped, and ``[`` escaped so rich reads no markup in it."""
+    from rich.markup import escape
+
+    from cdi_tui.display import safe_text
+
+    return escape(safe_text(value))
+
+
 def print_json(value: Any) -> None:
-    print(json.dumps(value, ensure_ascii=False, default=str))
+    from cdi_tui.display import json_safe
+
+    print(json_safe(json.dumps(value, ensure_ascii=False, default=str)))

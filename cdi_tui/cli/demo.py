@@ -22,7 +22,11 @@ def register(commands: Any) -> None:
         "creates a demo table for each data type, and tests each demo integration. "
         "Uses a temporary home; your own config and keyring are never touched.",
     )
-    parser.add_argument("--preview-rows", type=int, default=5, help="rows of preview to print (default 5)")
+    from cdi_tui.cli.common import bounded_int
+
+    parser.add_argument(
+        "--preview-rows", type=bounded_int(1, 100), default=5, help="rows of preview to print, 1 to 100 (default 5)"
+    )
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument("--app", dest="app", action="store_true", default=None, help="open the app (the default on a terminal)")
     mode.add_argument("--no-app", dest="app", action="store_false", help="print connection tests, previews and sync reports")

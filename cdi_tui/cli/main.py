@@ -2,11 +2,15 @@
 
 Exit codes: 0 success, 1 error, 2 usage, 3 partial success (sync), 130 interrupted.
 Every expected failure prints one line on stderr, ``cdi-tui: error: ...``; never a traceback.
+An unexpected exception (a bug) prints one line too, naming the command and the log file
+that holds the traceback, and exits 1. With ``CDI_TUI_DEBUG=1`` (the tests set it) such an
+exception is raised as it is instead, traceback and all.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Callable, Sequence
 
@@ -17,6 +21,7 @@ EXIT_ERROR = 1
 EXIT_USAGE = 2
 EXIT_PARTIAL = 3
 EXIT_INTERRUPTED = 130
+DEBUG_ENV = "CDI_TUI_DEBUG"
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -52,6 +57,8 @@ def _expected_errors() -> tuple[type[BaseException], ...]:
     from cdi_tui.engine.lock import RunInProgress
     from cdi_tui.engine.sync import SyncRefused
     from cdi_tui.fields import FieldError
+    from cdi_tui.paths import HomeError
+    from cdi_tui.runlog import RunLogUnavailable
     from cdi_tui.secret_store import SecretMissing, SecretsUnavailable
     from cdi_tui.standins.postgres import StandInError
     from cdi_tui.warehouse.errors import WarehouseError
@@ -65,6 +72,8 @@ def _expected_errors() -> tuple[type[BaseException], ...]:
         StandInError,
         WarehouseError,
         WorkspaceError,
+        HomeError,
+        RunLogUnavailable,
         SyncRefused,
         RunInProgress,
         CommandError,
@@ -72,26 +81,68 @@ def _expected_errors() -> tuple[type[BaseException], ...]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    handler: Handler | None = getattr(args, "handler", None)
-    if handler is None:
-        if not (sys.stdin.isatty() and sys.stdout.isatty()):
-            # no terminal for the app (cron, a pipe): say how to use the commands instead
-            parser.print_help(sys.stderr)
-            print("cdi-tui: error: no command given, and the app needs a terminal", file=sys.stderr)
-            return EXIT_USAGE
-        from cdi_tui.cli.app import run_app
+    from cdi_tui.display import safe_text
 
-        return run_app(args)
+    command = "cdi-tui"
     try:
+        parser = build_parser()
+        args = parser.parse_args(argv)
+        words = [getattr(args, "command", None)] + [value for key, value in vars(args).items() if key.endswith("_command")]
+        command = " ".join(["cdi-tui", *(word for word in words if isinstance(word, str))])
+        handler: Handler | None = getattr(args, "handler", None)
+        if handler is None:
+            if not (sys.stdin.isatty() and sys.stdout.isatty()):
+                # no terminal for the app (cron, a pipe): say how to use the commands instead
+                parser.print_help(sys.stderr)
+                print("cdi-tui: error: no command given, and the app needs a terminal", file=sys.stderr)
+                return EXIT_USAGE
+            from cdi_tui.cli.app import run_app
+
+            return run_app(args)
         return handler(args)
     except KeyboardInterrupt:
         print("cdi-tui: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
     except UsageError as error:
-        print(f"cdi-tui: error: {error}", file=sys.stderr)
+        print(f"cdi-tui: error: {safe_text(error)}", file=sys.stderr)
         return EXIT_USAGE
     except _expected_errors() as error:
-        print(f"cdi-tui: error: {error}", file=sys.stderr)
+        print(f"cdi-tui: error: {safe_text(error)}", file=sys.stderr)
         return EXIT_ERROR
+    except Exception as error:  # the last line of defence: one line for people, the traceback in the log
+        if os.environ.get(DEBUG_ENV, "") not in ("", "0"):
+            raise
+        where = _save_traceback(command, error)
+        print(
+            f"cdi-tui: error: '{command}' failed unexpectedly ({type(error).__name__}: {safe_text(error)[:200]}); {where}",
+            file=sys.stderr,
+        )
+        return EXIT_ERROR
+
+
+def _save_traceback(command: str, error: Exception) -> str:
+    """Write the traceback to the log file (or, when there is none, a file of its own); say where."""
+    import logging
+    import tempfile
+    import traceback
+
+    from cdi_tui.logs import setup_logging
+    from cdi_tui.paths import app_paths
+
+    try:
+        path = setup_logging(app_paths().ensure())
+    except Exception:  # the home itself may be what is broken: a file of its own, below
+        path = None
+    if path is not None:
+        logging.getLogger("cdi_tui.cli").error("'%s' failed unexpectedly", command, exc_info=error)
+        for handler in logging.getLogger("cdi_tui").handlers:
+            handler.flush()
+        return f"the traceback is in {path}"
+    try:
+        handle, name = tempfile.mkstemp(prefix="cdi-tui-error-", suffix=".log")
+        with os.fdopen(handle, "w", encoding="utf-8") as stream:
+            stream.write(f"'{command}' failed unexpectedly\n")
+            stream.write("".join(traceback.format_exception(error)))
+    except OSError as problem:
+        return f"the traceback could not be saved either ({problem.strerror})"
+    return f"the traceback is in {name}"

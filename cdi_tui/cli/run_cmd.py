@@ -16,19 +16,29 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskProgressC
 from rich.table import Table
 
 from cdi_tui.checks import ConnectionTestResult
-from cdi_tui.cli.common import open_workspace, print_json
+from cdi_tui.cli.common import bounded_int, open_workspace, print_json, shown
 from cdi_tui.cli.main import EXIT_ERROR, EXIT_OK, EXIT_PARTIAL, CommandError
+from cdi_tui.display import safe_text
 from cdi_tui.engine.transform import RowError, RowTransformer
 from cdi_tui.fields import DATA_TYPE_LABELS
 from cdi_tui.runlog import ROW_ERROR_COLUMNS, write_row_errors_csv
+from cdi_tui.warehouse.timestamps import OutOfRangeTime
 
+PREVIEW_ROWS_MAX = 1000
+RUNS_LIMIT_MAX = 10_000
+RUN_ID_MAX = 2**63 - 1  # SQLite's largest INTEGER
 EXIT_BY_STATUS = {"success": EXIT_OK, "partial": EXIT_PARTIAL, "limit_exceeded": EXIT_PARTIAL}
 
 
 def register(commands: Any) -> None:
     test = commands.add_parser("test", help="test an integration: connection, table check and a preview of the rows")
     test.add_argument("name")
-    test.add_argument("--rows", type=int, default=10, help="preview rows to print (default 10)")
+    test.add_argument(
+        "--rows",
+        type=bounded_int(1, PREVIEW_ROWS_MAX),
+        default=10,
+        help=f"preview rows to print, 1 to {PREVIEW_ROWS_MAX} (default 10)",
+    )
     test.add_argument("--json", action="store_true", help="print one JSON object")
     test.add_argument(
         "--accept-host-key",
@@ -55,11 +65,16 @@ def register(commands: Any) -> None:
     estimate.set_defaults(handler=sync_command, estimate=True, dry_run=True, full_resync=False)
     runs = commands.add_parser("runs", help="the run history of an integration")
     runs.add_argument("name")
-    runs.add_argument("--limit", type=int, default=20)
+    runs.add_argument(
+        "--limit",
+        type=bounded_int(1, RUNS_LIMIT_MAX),
+        default=20,
+        help=f"newest runs to show, 1 to {RUNS_LIMIT_MAX:,} (default 20)",
+    )
     runs.add_argument("--json", action="store_true")
     runs.set_defaults(handler=runs_command)
     errors = commands.add_parser("errors", help="the failed rows of a run")
-    errors.add_argument("run_id", type=int, metavar="RUN_ID")
+    errors.add_argument("run_id", type=bounded_int(1, RUN_ID_MAX), metavar="RUN_ID", help="a run id, as 'cdi-tui runs' shows")
     errors.add_argument("--csv", type=Path, metavar="PATH", help="export the failed rows to a CSV file")
     errors.add_argument("--search", help="only rows whose identifier contains this text")
     errors.add_argument("--json", action="store_true")
@@ -69,6 +84,8 @@ def register(commands: Any) -> None:
 def _cell(value: Any) -> str:
     if value is None:
         return "NULL"
+    if isinstance(value, OutOfRangeTime):  # infinity, -infinity, ... as the warehouse writes it
+        return str(value)
     if isinstance(value, datetime):
         return value.isoformat(sep=" ", timespec="seconds")
     return str(value)
@@ -88,6 +105,10 @@ def _accept_host_key(workspace: Any, credential_name: str, shown_fingerprint: st
             f"Host key {shown_fingerprint} of {credential.ssh_host}:{credential.ssh_port} accepted for credential "
             f"'{credential_name}'"
         )
+
+
+def _shown_cell(value: Any) -> str:
+    return shown(_cell(value))
 
 
 def test_command(args: argparse.Namespace) -> int:
@@ -111,12 +132,12 @@ def test_command(args: argparse.Namespace) -> int:
         return EXIT_OK if result.ok else EXIT_ERROR
     console = Console()
     for warning in result.warnings:
-        console.print(f"[yellow]warning:[/] {warning}")
+        console.print(f"[yellow]warning:[/] {shown(warning)}")
     if not result.ok:
         assert result.error is not None
-        console.print(f"[red]Connection test failed[/] ({result.error.kind}): {result.error.message}", markup=True)
+        console.print(f"[red]Connection test failed[/] ({result.error.kind}): {shown(result.error.message)}")
         if result.error.fix:
-            console.print(f"  Fix: {result.error.fix}".replace("INTEGRATION", args.name), markup=False)
+            console.print(f"  Fix: {shown(result.error.fix.replace('INTEGRATION', args.name))}")
         return EXIT_ERROR
     assert result.shape is not None and result.preview is not None
     console.print(
@@ -131,8 +152,8 @@ def test_command(args: argparse.Namespace) -> int:
     table.add_column("VALID?", overflow="fold")
     for row in result.preview.rows[: args.rows]:
         outcome = transformer.transform(list(row))
-        verdict = f"[red]no[/]: {outcome.message}" if isinstance(outcome, RowError) else "[green]yes[/]"
-        table.add_row(*(_cell(value) for value in row), verdict)
+        verdict = f"[red]no[/]: {shown(outcome.message)}" if isinstance(outcome, RowError) else "[green]yes[/]"
+        table.add_row(*(_shown_cell(value) for value in row), verdict)
     console.print(table)
     if integration.state == "draft":
         console.print(f"Next: cdi-tui activate {args.name}")
@@ -233,7 +254,7 @@ def sync_command(args: argparse.Namespace) -> int:
         _print_run_report(record)
     else:
         if record.error:
-            print(f"cdi-tui: {record.status}: {record.error}", file=sys.stderr)
+            print(f"cdi-tui: {record.status}: {safe_text(record.error)}", file=sys.stderr)
         print(json.dumps(summary))
     return EXIT_BY_STATUS.get(record.status, EXIT_ERROR)
 
@@ -257,15 +278,15 @@ def _print_run_report(record: Any) -> None:
     if record.watermark_after:
         console.print(f"  watermark: {record.watermark_after}")
     for warning in record.warnings:
-        console.print(f"  [yellow]warning:[/] {warning}")
+        console.print(f"  [yellow]warning:[/] {shown(warning)}")
     if record.error:
-        console.print(f"  [{colour}]{record.error}[/]")
+        console.print(f"  [{colour}]{shown(record.error)}[/]")
     if record.rows_failed:
         console.print(f"  failed rows: cdi-tui errors {record.id}")
 
 
 def runs_command(args: argparse.Namespace) -> int:
-    workspace = open_workspace()
+    workspace = open_workspace(read_only_ok=True)
     workspace.integration(args.name)
     records = workspace.runlog.runs(args.name, args.limit)
     if args.json:
@@ -298,7 +319,7 @@ def runs_command(args: argparse.Namespace) -> int:
 
 
 def errors_command(args: argparse.Namespace) -> int:
-    workspace = open_workspace()
+    workspace = open_workspace(read_only_ok=True)
     record = workspace.runlog.run(args.run_id)
     if record is None:
         raise CommandError(f"no run with id {args.run_id}")
@@ -320,6 +341,6 @@ def errors_command(args: argparse.Namespace) -> int:
         "UPDATED_AT", "IDENTIFIER", "REASON", "PAYLOAD", title=f"Failed rows of run #{args.run_id} ({record.integration})"
     )
     for row in rows:
-        table.add_row(row.updated_at or "NULL", row.identifier, row.reason, row.payload_preview or "")
+        table.add_row(shown(row.updated_at or "NULL"), shown(row.identifier), shown(row.reason), shown(row.payload_preview or ""))
     Console().print(table)
     return EXIT_OK

@@ -11,9 +11,13 @@ from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from cdi_tui.cli.common import add_field_flags, open_workspace, read_secret
+from cdi_tui.cli.common import add_field_flags, bounded_float, bounded_int, open_workspace, read_secret
 from cdi_tui.cli.main import EXIT_ERROR, EXIT_OK, EXIT_PARTIAL, UsageError
+from cdi_tui.display import safe_text
 from cdi_tui.fields import SMTP_FIELDS, FieldError, validate_time_zone
+
+NEXT_RUNS_MAX = 1000
+SERVE_INTERVAL_RANGE = (0.1, 3600.0)
 
 
 def register(commands: Any) -> None:
@@ -21,7 +25,9 @@ def register(commands: Any) -> None:
     runs.add_argument("spec", metavar="SPEC", help="a frequency, e.g. 'daily at 02:30'")
     runs.add_argument("--time-zone", help="IANA time zone (default: the workspace's, else UTC)")
     runs.add_argument("--after", help="ISO 8601 instant; runs strictly after it (default now)")
-    runs.add_argument("--count", type=int, default=3, help="how many (default 3)")
+    runs.add_argument(
+        "--count", type=bounded_int(1, NEXT_RUNS_MAX), default=3, help=f"how many, 1 to {NEXT_RUNS_MAX} (default 3)"
+    )
     runs.set_defaults(handler=next_runs_command)
 
     due = commands.add_parser("run-due", help="run every due active integration once, then exit (for cron or a systemd timer)")
@@ -29,7 +35,12 @@ def register(commands: Any) -> None:
     due.set_defaults(handler=run_due_command)
 
     serve = commands.add_parser("serve", help="keep running and sync integrations when they are due (SIGTERM/SIGINT stop it)")
-    serve.add_argument("--interval", type=float, default=20.0, help="seconds between checks (default 20)")
+    serve.add_argument(
+        "--interval",
+        type=bounded_float(*SERVE_INTERVAL_RANGE),
+        default=20.0,
+        help=f"seconds between checks, {SERVE_INTERVAL_RANGE[0]:g} to {SERVE_INTERVAL_RANGE[1]:g} (default 20)",
+    )
     serve.set_defaults(handler=serve_command)
 
     smtp = commands.add_parser("smtp", help="mail server for notifications").add_subparsers(dest="smtp_command", required=True)
@@ -61,13 +72,11 @@ def next_runs_command(args: argparse.Namespace) -> int:
     from cdi_tui.schedule import ScheduleError, next_runs
 
     zone = _zone(args.time_zone)
-    if args.count < 1:
-        raise UsageError("--count takes a whole number of at least 1")
     if args.after:
         try:
             after = datetime.fromisoformat(args.after.replace("Z", "+00:00"))
         except ValueError:
-            raise UsageError(f"--after '{args.after}' is not an ISO 8601 date and time") from None
+            raise UsageError(f"--after '{safe_text(args.after)}' is not an ISO 8601 date and time") from None
         if after.tzinfo is None:
             try:
                 after = after.replace(tzinfo=ZoneInfo(zone))
@@ -75,10 +84,14 @@ def next_runs_command(args: argparse.Namespace) -> int:
                 raise UsageError(f"unknown time zone '{zone}'") from None
     else:
         after = datetime.now(UTC)
+    if not 2 <= after.year <= 9998:
+        raise UsageError(f"--after takes a date and time from year 2 to 9998, not {after.isoformat()}")
     try:
         runs = next_runs(args.spec, zone, after, args.count)
     except ScheduleError as error:
         raise UsageError(str(error)) from None
+    except OverflowError:  # the next runs would fall past year 9999
+        raise UsageError(f"the runs after {after.isoformat()} fall past year 9999") from None
     for moment in runs:
         print(moment.isoformat())
     return EXIT_OK
@@ -86,15 +99,28 @@ def next_runs_command(args: argparse.Namespace) -> int:
 
 def _run_due_once(workspace: Any, now: datetime, cancel: threading.Event | None = None) -> list[dict[str, Any]]:
     """Claim and run every due integration (one after the other). Returns a report per integration."""
-    from cdi_tui.engine.lock import RunInProgress
+    from cdi_tui.engine.lock import RunInProgress, RunLock
     from cdi_tui.engine.sync import SyncOptions, SyncRefused
     from cdi_tui.scheduler import claim, due_runs
 
     report: list[dict[str, Any]] = []
-    for due in due_runs(workspace.config(), workspace.runlog, now):
+    config = workspace.config()
+    due_list = due_runs(config, workspace.runlog, now)
+    due_names = {due.integration for due in due_list}
+    lock_dir = workspace.paths.data_dir / "locks"
+    for name, integration in sorted(config.integrations.items()):
+        # an active integration running now (a manual sync, the app) is said to be skipped, due or not
+        if integration.state == "active" and name not in due_names and RunLock(lock_dir, name).is_held():
+            report.append({"integration": name, "status": "skipped", "error": _running_text(workspace, name)})
+    for due in due_list:
         if cancel is not None and cancel.is_set():
             break
         entry: dict[str, Any] = {"integration": due.integration, "slot": due.slot.isoformat(), "reason": due.reason}
+        if RunLock(lock_dir, due.integration).is_held():
+            # the slot is not claimed: it runs at the next check after the run under way ends
+            entry.update(status="skipped", error=_running_text(workspace, due.integration))
+            report.append(entry)
+            continue
         if not claim(workspace.runlog, due):
             entry.update(status="skipped", error="another scheduler took this slot")
             report.append(entry)
@@ -107,6 +133,14 @@ def _run_due_once(workspace: Any, now: datetime, cancel: threading.Event | None 
             entry.update(record.as_json())
         report.append(entry)
     return report
+
+
+def _running_text(workspace: Any, name: str) -> str:
+    """'another run is in progress (run #7, manual, started 02:10:00 UTC)', as far as the run log knows."""
+    last = workspace.runlog.last_run(name)
+    if last is None or last.status != "running":
+        return "another run is in progress"
+    return f"another run is in progress (run #{last.id}, {last.trigger}, started {last.started_at:%Y-%m-%d %H:%M:%S} UTC)"
 
 
 def _exit_code(report: list[dict[str, Any]]) -> int:
@@ -135,7 +169,7 @@ def run_due_command(args: argparse.Namespace) -> int:
                     f": run #{entry['run_id']}, read {entry['rows_read']}, sent {entry['rows_sent']}, "
                     f"failed {entry['rows_failed']}"
                 )
-            error = f" ({entry['error']})" if entry.get("error") else ""
+            error = f" ({safe_text(entry['error'])})" if entry.get("error") else ""
             print(f"{entry['integration']}: {entry['status']}{counts}{error}")
     return _exit_code(report)
 
@@ -156,7 +190,7 @@ def serve_command(args: argparse.Namespace) -> int:
         report = _run_due_once(workspace, datetime.now(UTC), stop)
         for entry in report:
             print(f"{datetime.now(UTC).isoformat(timespec='seconds')} {entry['integration']}: {entry['status']}"
-                  + (f" ({entry['error']})" if entry.get("error") else ""), flush=True)  # fmt: skip
+                  + (f" ({safe_text(entry['error'])})" if entry.get("error") else ""), flush=True)  # fmt: skip
         stop.wait(args.interval)
     workspace.close()
     print("cdi-tui serve: stopped", flush=True)

@@ -8,9 +8,10 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from cdi_tui.cli.common import add_field_flags, field_type, open_workspace, print_json, read_secret
+from cdi_tui.cli.common import add_field_flags, field_type, open_workspace, print_json, read_secret, shown
 from cdi_tui.cli.main import CommandError, UsageError
 from cdi_tui.config import BrazeSettings, Credential, Integration
+from cdi_tui.display import safe_text
 from cdi_tui.fields import (
     ALL_CREDENTIAL_FIELDS,
     BRAZE_FIELDS,
@@ -41,7 +42,12 @@ def register(commands: Any) -> None:
     setup.add_argument("name", nargs="?", help="an integration (its table, data type and credential user)")
     setup.add_argument("--table", type=field_type(field_by_key(INTEGRATION_FIELDS, "table")), metavar="[DB.]SCHEMA.TABLE")
     setup.add_argument("--data-type", type=field_type(field_by_key(INTEGRATION_FIELDS, "data_type")), choices=None)
-    setup.add_argument("--user", default="braze_user", help="the Redshift user Braze connects as (default braze_user)")
+    setup.add_argument(
+        "--user",
+        type=field_type(field_by_key(ALL_CREDENTIAL_FIELDS, "user")),
+        default="braze_user",
+        help="the Redshift user Braze connects as (default braze_user)",
+    )
     setup.set_defaults(handler=setup_sql_command)
 
     braze = commands.add_parser("braze", help="Braze workspace settings").add_subparsers(dest="braze_command", required=True)
@@ -111,7 +117,7 @@ def setup_sql_command(args: argparse.Namespace) -> int:
     from cdi_tui.tables import parse_table_name
 
     if args.name:
-        workspace = open_workspace()
+        workspace = open_workspace(read_only_ok=True)
         config = workspace.config()
         integration = workspace.integration(args.name, config)
         credential = config.credentials[integration.credential]
@@ -144,7 +150,7 @@ def braze_set_command(args: argparse.Namespace) -> int:
 def braze_check_command(args: argparse.Namespace) -> int:
     from cdi_tui.braze.client import BrazeError, TransientFailure
 
-    workspace = open_workspace()
+    workspace = open_workspace(read_only_ok=True)
     config = workspace.config()
     if config.braze is None:
         raise CommandError("Braze is not set up: run 'cdi-tui braze set --endpoint INSTANCE' first")
@@ -157,7 +163,7 @@ def braze_check_command(args: argparse.Namespace) -> int:
 
 
 def braze_show_command(args: argparse.Namespace) -> int:
-    config = open_workspace().config()
+    config = open_workspace(read_only_ok=True).config()
     if config.braze is None:
         raise CommandError("Braze is not set up: run 'cdi-tui braze set --endpoint INSTANCE' first")
     values = {spec.key: getattr(config.braze, spec.key) for spec in BRAZE_FIELDS}
@@ -166,7 +172,7 @@ def braze_show_command(args: argparse.Namespace) -> int:
         print_json(values)
     else:
         for key, value in values.items():
-            print(f"{key:<22} {value}")
+            print(f"{key:<22} {safe_text(value)}")
     return 0
 
 
@@ -269,7 +275,7 @@ def credentials_public_key_command(args: argparse.Namespace) -> int:
 
 
 def credentials_list_command(args: argparse.Namespace) -> int:
-    config = open_workspace().config()
+    config = open_workspace(read_only_ok=True).config()
     rows = []
     for name, credential in sorted(config.credentials.items()):
         users = config.integrations_using(name)
@@ -306,14 +312,11 @@ def credentials_list_command(args: argparse.Namespace) -> int:
     for row in rows:
         ssh = row.get("ssh")
         table.add_row(
-            row["name"],
-            row["host"],
-            str(row["port"]),
-            row["database"],
-            row["user"] or ("IAM" if row.get("auth") == "iam" else "-"),
-            row["sslmode"],
-            f"ssh {ssh['user']}@{ssh['host']}:{ssh['port']}" if ssh else "direct",
-            ", ".join(row["integrations"]) or "-",
+            *(shown(text) for text in (row["name"], row["host"], str(row["port"]), row["database"])),
+            shown(row["user"] or ("IAM" if row.get("auth") == "iam" else "-")),
+            shown(row["sslmode"]),
+            shown(f"ssh {ssh['user']}@{ssh['host']}:{ssh['port']}" if ssh else "direct"),
+            shown(", ".join(row["integrations"]) or "-"),
         )
     Console().print(table)
     return 0
@@ -388,7 +391,7 @@ def integration_summary(workspace: Any, integration: Integration, tested: bool) 
 
 
 def integrations_list_command(args: argparse.Namespace) -> int:
-    workspace = open_workspace()
+    workspace = open_workspace(read_only_ok=True)
     config = workspace.config()
     rows = [
         integration_summary(workspace, item, workspace.is_tested(item.name, config))
@@ -409,7 +412,9 @@ def integrations_list_command(args: argparse.Namespace) -> int:
             if last is None
             else f"#{last['run_id']} {last['status']} ({last['rows_sent']} sent, {last['rows_failed']} failed)"
         )
-        table.add_row(row["name"], row["table"], DATA_TYPE_LABELS[row["data_type"]], row["state"], row["frequency"], last_text)
+        table.add_row(
+            shown(row["name"]), shown(row["table"]), DATA_TYPE_LABELS[row["data_type"]], row["state"], row["frequency"], last_text
+        )
     Console().print(table)
     return 0
 

@@ -16,6 +16,7 @@ import orjson
 
 from cdi_tui.braze.objects import BrazeObject
 from cdi_tui.braze.rules import ISO_4217, MAX_ATTRIBUTE_KEYS, MAX_PAYLOAD_BYTES, MAX_STRING
+from cdi_tui.warehouse.timestamps import OutOfRangeTime, out_of_range_reason
 
 __all__ = ["BrazeObject", "RowError", "RowTransformer", "braze_time", "describe_identifier", "split_identifier"]
 
@@ -80,6 +81,15 @@ def _text(value: Any) -> str | None:
         return None
     text = value if isinstance(value, str) else str(value)
     return text if text.strip() else None
+
+
+def _updated_at_problem(updated_at: Any) -> RowError | None:
+    """Why an UPDATED_AT that is not a plain datetime cannot be sent, or None when it can."""
+    if updated_at is None:
+        return RowError("updated_at_null", "UPDATED_AT is NULL")
+    if isinstance(updated_at, OutOfRangeTime):
+        return RowError("updated_at_out_of_range", out_of_range_reason(updated_at))
+    return None
 
 
 class RowTransformer:
@@ -203,8 +213,10 @@ class RowTransformer:
         short text payload) take the shortest way.
         """
         updated_at = row[self._updated_at]
-        if updated_at is None:
-            return RowError("updated_at_null", "UPDATED_AT is NULL")
+        if updated_at.__class__ is not datetime:
+            problem = _updated_at_problem(updated_at)
+            if problem is not None:
+                return problem
         identifier, problem = self.identifier(row)
         if problem is not None:
             return problem

@@ -20,6 +20,14 @@ from cdi_tui.fields import is_loopback_host
 from cdi_tui.tables import TableName, quote_identifier
 from cdi_tui.warehouse.errors import COLUMNS, CONNECTION_LOST, WarehouseError, classify
 from cdi_tui.warehouse.iam import IamSettings, fetch_temporary_login
+from cdi_tui.warehouse.timestamps import (
+    CEILING,
+    FLOOR,
+    TIMESTAMP_WITHOUT_TIME_ZONE_OID,
+    OutOfRangeTime,
+    out_of_range_params,
+    out_of_range_sql,
+)
 from cdi_tui.warehouse.tunnel import SshSettings, SshTunnel
 
 IDENTIFIER_COLUMNS = ("external_id", "alias_name", "alias_label", "braze_id", "email", "phone")
@@ -37,6 +45,21 @@ def as_utc(moment: datetime | None) -> datetime | None:
     if moment is None or not isinstance(moment, datetime):
         return moment
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
+
+
+def _with_out_of_range_times(rows: Any, cursor: Any) -> list[list[Any]]:
+    """Rows selected with :func:`out_of_range_sql` last: that column dropped, and where it is
+    set, UPDATED_AT (the first column) replaced by an :class:`OutOfRangeTime` of that text."""
+    description: Any = cursor.description or ()
+    aware = len(description) < 1 or description[0][1] != TIMESTAMP_WITHOUT_TIME_ZONE_OID
+    result: list[list[Any]] = []
+    for row in rows:
+        values = list(row)
+        text = values.pop()
+        if text is not None:
+            values[0] = OutOfRangeTime.of(str(text), aware)
+        result.append(values)
+    return result
 
 
 def is_read_only_statement(sql: str) -> bool:
@@ -301,9 +324,11 @@ class RedshiftSource:
         updated_at = quote_identifier(shape.actual["updated_at"])
         self._execute(
             cursor,
-            f"SELECT {shape.select_list()} FROM {self._table.sql} ORDER BY {updated_at} DESC NULLS LAST LIMIT {int(limit)}",
+            f"SELECT {shape.select_list()}, {out_of_range_sql(updated_at)} FROM {self._table.sql} "
+            f"ORDER BY {updated_at} DESC NULLS LAST LIMIT {int(limit)}",
+            out_of_range_params(),
         )
-        rows = [tuple(row) for row in cursor.fetchall()]
+        rows = [tuple(row) for row in _with_out_of_range_times(cursor.fetchall(), cursor)]
         return Preview(shape.select_columns, rows)
 
     def _range_clause(
@@ -349,6 +374,20 @@ class RedshiftSource:
         )
         return [list(row) for row in cursor.fetchall()]
 
+    def out_of_range_rows(self, shape: TableShape, limit: int = 1000) -> list[list[Any]]:
+        """Up to ``limit`` rows whose UPDATED_AT is after year 9999 (``infinity``): never due, so
+        never read by a run; each with its UPDATED_AT as an :class:`OutOfRangeTime`, so the
+        transform gives the row error to report (once, like rows with a NULL UPDATED_AT)."""
+        updated_at = quote_identifier(shape.actual["updated_at"])
+        cursor = self._cursor()
+        self._execute(
+            cursor,
+            f"SELECT {shape.select_list()}, {out_of_range_sql(updated_at)} FROM {self._table.sql} "
+            f"WHERE {updated_at} > %s LIMIT {int(limit)}",
+            (*out_of_range_params(), CEILING),
+        )
+        return _with_out_of_range_times(cursor.fetchall(), cursor)
+
     def newest_updated_at(self, shape: TableShape, not_after: datetime | None = None) -> datetime | None:
         """The newest UPDATED_AT not later than ``not_after`` (a run's upper bound)."""
         updated_at = quote_identifier(shape.actual["updated_at"])
@@ -375,32 +414,35 @@ class RedshiftSource:
         whatever the table's size. Each row is a list in :attr:`TableShape.select_columns`
         order. Stops early (and closes the cursor) when ``cancelled`` is set.
 
+        Without a lower bound (a first run, a full resync), rows whose UPDATED_AT is before
+        year 1 (``-infinity``, BC times) come first, as they sort, with their UPDATED_AT
+        replaced by an :class:`OutOfRangeTime` (the transform makes each a row error). With a
+        lower bound they are behind it. Rows after year 9999 (``infinity``) are after any
+        upper bound a run uses (it is never later than now).
+
         Raises:
             WarehouseError: when a query fails or the connection is cut.
         """
         where, params = self._range_clause(shape, lower, inclusive, upper)
         updated_at = quote_identifier(shape.actual["updated_at"])
+        if lower is None:  # the times Python can hold; those before come from the first cursor
+            where += f" AND {updated_at} >= %s"
+            params = (*params, FLOOR)
         cursor = self._cursor()
-        name = "cdi_tui_rows"
         self._execute(cursor, "BEGIN READ ONLY")
         finished = False
         try:
-            self._execute(
-                cursor,
-                f"DECLARE {name} NO SCROLL CURSOR FOR SELECT {shape.select_list()} FROM {self._table.sql} "
-                f"WHERE {where} ORDER BY {updated_at}",
-                params or None,
-            )
-            fetch = f"FETCH FORWARD {int(fetch_rows)} FROM {name}"
-            while cancelled is None or not cancelled.is_set():
-                self._execute(cursor, fetch)
-                batch = cursor.fetchall()
-                if not batch:
-                    break
-                yield batch if isinstance(batch, list) else list(batch)
-                if len(batch) < fetch_rows:
-                    break
-            self._execute(cursor, f"CLOSE {name}")
+            if lower is None:
+                early = (
+                    f"SELECT {shape.select_list()}, {out_of_range_sql(updated_at)} FROM {self._table.sql} "
+                    f"WHERE {updated_at} < %s ORDER BY {updated_at}"
+                )
+                for block in self._cursor_blocks(
+                    cursor, "cdi_tui_early_rows", early, (*out_of_range_params(), FLOOR), fetch_rows, cancelled
+                ):
+                    yield _with_out_of_range_times(block, cursor)
+            main = f"SELECT {shape.select_list()} FROM {self._table.sql} WHERE {where} ORDER BY {updated_at}"
+            yield from self._cursor_blocks(cursor, "cdi_tui_rows", main, params, fetch_rows, cancelled)
             self._execute(cursor, "COMMIT")
             finished = True
         finally:
@@ -408,3 +450,25 @@ class RedshiftSource:
                 self.statements.append("ROLLBACK")
                 with contextlib.suppress(Exception):
                     self._conn.cursor().execute("ROLLBACK")
+
+    def _cursor_blocks(
+        self,
+        cursor: Any,
+        name: str,
+        select: str,
+        params: tuple[Any, ...],
+        fetch_rows: int,
+        cancelled: threading.Event | None,
+    ) -> Generator[list[list[Any]], None, None]:
+        """The rows of ``select`` through a server-side cursor ``name``, ``fetch_rows`` at a time."""
+        self._execute(cursor, f"DECLARE {name} NO SCROLL CURSOR FOR {select}", params or None)
+        fetch = f"FETCH FORWARD {int(fetch_rows)} FROM {name}"
+        while cancelled is None or not cancelled.is_set():
+            self._execute(cursor, fetch)
+            batch = cursor.fetchall()
+            if not batch:
+                break
+            yield batch if isinstance(batch, list) else list(batch)
+            if len(batch) < fetch_rows:
+                break
+        self._execute(cursor, f"CLOSE {name}")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -11,6 +12,7 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import Button, Footer, Input
 
+from cdi_tui.display import safe_text
 from cdi_tui.runlog import RowErrorRecord, write_row_errors_csv
 from cdi_tui.tui.base import CdiMixin
 from cdi_tui.tui.looks import local_time_text
@@ -71,7 +73,18 @@ class FailedRowsScreen(CdiMixin, Screen[None]):
         rows = self.rows()
         zone = workspace_zone(self.workspace)
         for row in rows:
-            table.add_row(local_time_text(row.updated_at, zone), row.identifier, row.reason, row.payload_preview or "")
+            # warehouse text as it is: no markup, control characters escaped
+            table.add_row(
+                *(
+                    Text(safe_text(value))
+                    for value in (
+                        local_time_text(row.updated_at, zone),
+                        row.identifier,
+                        row.reason,
+                        row.payload_preview or "",
+                    )
+                )
+            )
         self.query_one("#rows-panel").border_subtitle = f"{len(rows)} row(s)"
 
     def action_search(self) -> None:

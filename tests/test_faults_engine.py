@@ -1,0 +1,112 @@
+"""Faults whose last part belongs to the sync engine (cdi_tui/engine/sync.py), which was being
+rewritten while issue 10 was worked on. Each test states the engine's part; each is marked
+``xfail(strict=True)`` with that reason, so it fails the suite as soon as the engine does its
+part (then remove the mark). The parts outside the engine are done and tested in
+tests/test_faults.py.
+
+Real components: redshift-connector -> PostgreSQL, httpx -> the Braze stand-in, the home on a
+tmpfs of its own that really fills up (the tests run as root).
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from helpers import FAST, SyncEnv, at
+
+from cdi_tui.paths import app_paths
+from cdi_tui.standins.braze import BrazeStandIn, FaultPlan
+from cdi_tui.standins.postgres import RedshiftStandIn
+
+pytestmark = pytest.mark.real
+
+TOTAL_ROWS = 20_000
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path) -> Iterator[Path]:
+    folder = tmp_path / "disk"
+    folder.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m,mode=0700", "tmpfs", str(folder)], capture_output=True)
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs (the tests run as root): {mounted.stderr.decode().strip()}")
+    try:
+        yield folder
+    finally:
+        subprocess.run(["umount", "-l", str(folder)], check=False)
+
+
+@pytest.fixture
+def env(redshift: RedshiftStandIn, braze: BrazeStandIn, small_disk: Path, unique_name: str) -> Iterator[SyncEnv]:
+    sync_env = SyncEnv(redshift, braze, app_paths(small_disk / "home"), unique_name, f"{unique_name}_u", f"pw-{unique_name}")
+    sync_env.setup()
+    yield sync_env
+    sync_env.teardown()
+
+
+def fill_disk(folder: Path, leave_bytes: int) -> Path:
+    filler = folder / "filler"
+    with open(filler, "wb") as stream:
+        try:
+            while True:
+                stream.write(b"\0" * 65536)
+                stream.flush()
+        except OSError as error:
+            assert error.errno == errno.ENOSPC
+    os.truncate(filler, max(0, filler.stat().st_size - leave_bytes))
+    return filler
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="engine: SyncEngine.run must end a started run itself when the run log fails (RunLogUnavailable from "
+    "_advance/dispatch/_settle/_record_failures): set state.fatal, stop_sending and stop reading, let pool.finish "
+    "settle what is in flight without writing, then _finish tries update_run(status='error') and returns a RunRecord "
+    "(built in memory if that write fails) instead of raising",
+)
+def test_the_engine_returns_an_error_record_when_the_run_log_fills_mid_run(env: SyncEnv, small_disk: Path) -> None:
+    from cdi_tui.runlog import RunLogUnavailable
+
+    env.create_integration("big")
+    env.fill("big", TOTAL_ROWS)
+    env.braze.set_faults(FaultPlan(latency_seconds=0.01))
+    fill_disk(small_disk, leave_bytes=160 * 1024)
+    try:
+        record = env.sync("big", FAST)
+    except RunLogUnavailable as error:  # today: raised out of SyncEngine.run (the Workspace closes the run)
+        pytest.fail(f"SyncEngine.run raised instead of returning the run's record: {error}")
+    assert record.status == "error" and record.error is not None and "disk is full" in record.error
+    # it stopped at once: at most the requests in flight went out after the first failed save
+    assert len(env.braze.objects("attributes")) - record.rows_sent <= (16 + 2 * 16) * 75
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="engine: rows after year 9999 ('infinity') are never due; _bounds must count only rows up to "
+    "warehouse.timestamps.CEILING as future ones (count_rows(shape, now, False, CEILING)), and _report_null_rows "
+    "(or a sibling) must report source.out_of_range_rows(shape) once each, as row errors from transformer.transform(row) "
+    "(code updated_at_out_of_range), fingerprinted like NULL rows",
+)
+def test_rows_stamped_infinity_are_reported_once_as_row_errors_and_not_promised_for_later(env: SyncEnv) -> None:
+    env.create_integration("late")
+    env.insert(
+        "late",
+        [
+            {"updated_at": at(1), "external_id": "u1", "payload": {"n": 1}},
+            {"updated_at": "infinity", "external_id": "never", "payload": {"n": 0}},
+            {"updated_at": "10000-01-01 00:00:00+00", "external_id": "far", "payload": {"n": 0}},
+        ],
+    )
+    first = env.sync("late")
+    assert (first.rows_sent, first.rows_failed) == (1, 2)
+    errors = env.ws.runlog.row_errors(first.id)
+    assert {error.identifier for error in errors} == {"external_id=never", "external_id=far"}
+    assert {error.code for error in errors} == {"updated_at_out_of_range"}
+    assert not any("once that time has come" in warning for warning in first.warnings)
+    second = env.sync("late")
+    assert (second.status, second.rows_failed) == ("success", 0)
