@@ -1,8 +1,5 @@
-"""Faults whose last part belongs to the sync engine (cdi_tui/engine/sync.py), which was being
-rewritten while issue 10 was worked on. Each test states the engine's part; each is marked
-``xfail(strict=True)`` with that reason, so it fails the suite as soon as the engine does its
-part (then remove the mark). The parts outside the engine are done and tested in
-tests/test_faults.py.
+"""Faults the sync engine itself ends cleanly: a run log that fills up mid-run, and rows stamped
+after year 9999. The parts outside the engine are tested in tests/test_faults.py.
 
 Real components: redshift-connector -> PostgreSQL, httpx -> the Braze stand-in, the home on a
 tmpfs of its own that really fills up (the tests run as root).
@@ -62,13 +59,6 @@ def fill_disk(folder: Path, leave_bytes: int) -> Path:
     return filler
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="engine: SyncEngine.run must end a started run itself when the run log fails (RunLogUnavailable from "
-    "_advance/dispatch/_settle/_record_failures): set state.fatal, stop_sending and stop reading, let pool.finish "
-    "settle what is in flight without writing, then _finish tries update_run(status='error') and returns a RunRecord "
-    "(built in memory if that write fails) instead of raising",
-)
 def test_the_engine_returns_an_error_record_when_the_run_log_fills_mid_run(env: SyncEnv, small_disk: Path) -> None:
     from cdi_tui.runlog import RunLogUnavailable
 
@@ -78,20 +68,13 @@ def test_the_engine_returns_an_error_record_when_the_run_log_fills_mid_run(env: 
     fill_disk(small_disk, leave_bytes=160 * 1024)
     try:
         record = env.sync("big", FAST)
-    except RunLogUnavailable as error:  # today: raised out of SyncEngine.run (the Workspace closes the run)
+    except RunLogUnavailable as error:
         pytest.fail(f"SyncEngine.run raised instead of returning the run's record: {error}")
     assert record.status == "error" and record.error is not None and "disk is full" in record.error
     # it stopped at once: at most the requests in flight went out after the first failed save
     assert len(env.braze.objects("attributes")) - record.rows_sent <= (16 + 2 * 16) * 75
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="engine: rows after year 9999 ('infinity') are never due; _bounds must count only rows up to "
-    "warehouse.timestamps.CEILING as future ones (count_rows(shape, now, False, CEILING)), and _report_null_rows "
-    "(or a sibling) must report source.out_of_range_rows(shape) once each, as row errors from transformer.transform(row) "
-    "(code updated_at_out_of_range), fingerprinted like NULL rows",
-)
 def test_rows_stamped_infinity_are_reported_once_as_row_errors_and_not_promised_for_later(env: SyncEnv) -> None:
     env.create_integration("late")
     env.insert(

@@ -10,6 +10,7 @@ what bounds the rows sent twice after a crash.
 
 from __future__ import annotations
 
+import sqlite3
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -21,10 +22,11 @@ from cdi_tui.engine.frontier import Frontier, Segment
 from cdi_tui.engine.run_state import RunState
 from cdi_tui.engine.senders import Dispatcher, Result
 from cdi_tui.engine.transform import RowError, RowTransformer, split_identifier
-from cdi_tui.runlog import RowErrorRecord, RunLog, to_text
+from cdi_tui.runlog import RowErrorRecord, RunLog, RunLogUnavailable, to_text
 
 MAX_RETRY_ATTEMPTS = 10  # runs that try a retry-list row before it becomes a row error
 EXHAUSTED_BATCHES_BEFORE_STOP = 3  # requests in a row whose retries ran out: Braze is unreachable
+STORAGE_ERRORS = (RunLogUnavailable, sqlite3.Error)  # the run log or the delivered store cannot be written
 UNSENT_PER_SEGMENT = 1000  # invalid or unchanged rows held in a segment before it is handed on
 
 
@@ -87,62 +89,10 @@ class Pump:
         result handed back): the frontier holds the watermark of what is done.
         """
         state = self.state
-        limit = self.batch_limit
-        segment = Segment()
-        items = segment.items
-        read = taken = state.read  # rows in segments handed on; rows taken from the stream
-        max_rows = state.max_rows
-        transform = self.transformer.transform
-        changes = self.changes
         try:
-            for block in blocks:
-                if taken + len(block) > max_rows:
-                    block = block[: max(0, max_rows - taken)]
-                    state.limit_hit = True
-                taken += len(block)
-                stopped = False
-                results: list[Any] = [transform(row) for row in block]
-                verdicts = None
-                if changes is not None:  # one look-up a block; changed objects then fill whole requests
-                    verdicts = iter(changes.filter([result for result in results if result.__class__ is BrazeObject]))
-                for row, result in zip(block, results, strict=True):
-                    if result.__class__ is BrazeObject:
-                        if verdicts is not None:
-                            result = next(verdicts)
-                            if result is None:  # nothing changed: done without a request
-                                segment.unsent_moments.append(row[0])
-                                segment.unchanged += 1
-                                if len(segment.unsent_moments) >= UNSENT_PER_SEGMENT:
-                                    read = self._cut(segment, read)
-                                    segment = Segment()
-                                    items = segment.items
-                                continue
-                        items.append(result)
-                        if len(items) >= limit:
-                            read = self._cut(segment, read)
-                            segment = Segment()
-                            items = segment.items
-                            if state.should_stop():
-                                stopped = True
-                                break
-                        continue
-                    assert isinstance(result, RowError)
-                    self._invalid_row(segment, row, result)
-                    if len(segment.unsent_moments) >= UNSENT_PER_SEGMENT:  # a long stretch of invalid rows: record it as it goes
-                        read = self._cut(segment, read)
-                        segment = Segment()
-                        items = segment.items
-                state.read = read if stopped else taken
-                if self.dispatcher is not None:
-                    self.dispatcher.drain(self._on_result)
-                state.report()
-                if stopped or state.limit_hit or state.should_stop():
-                    break
-            segment.close()
-            if segment.size and not state.should_stop():
-                read = self._cut(segment, read)
-            else:
-                state.read = read + segment.size
+            self._read(blocks)
+        except STORAGE_ERRORS as error:
+            state.log_broke(error)
         finally:
             close = getattr(blocks, "close", None)
             if close is not None:
@@ -152,8 +102,70 @@ class Pump:
                     state.stop_sending.set()  # wakes requests waiting on the rate limit or a backoff
                 self.dispatcher.finish(self._on_result)
                 state.in_flight = 0
-            if self.changes is not None:
-                self.changes.flush()
+            if self.changes is not None and state.log_failed is None:
+                try:
+                    self.changes.flush()
+                except STORAGE_ERRORS as error:
+                    state.log_broke(error)
+
+    def _read(self, blocks: Iterator[list[list[Any]]]) -> None:
+        """The reading loop of :meth:`run`: blocks of rows cut into segments and handed on."""
+        state = self.state
+        limit = self.batch_limit
+        segment = Segment()
+        items = segment.items
+        read = taken = state.read  # rows in segments handed on; rows taken from the stream
+        max_rows = state.max_rows
+        transform = self.transformer.transform
+        changes = self.changes
+        for block in blocks:
+            if taken + len(block) > max_rows:
+                block = block[: max(0, max_rows - taken)]
+                state.limit_hit = True
+            taken += len(block)
+            stopped = False
+            results: list[Any] = [transform(row) for row in block]
+            verdicts = None
+            if changes is not None:  # one look-up a block; changed objects then fill whole requests
+                verdicts = iter(changes.filter([result for result in results if result.__class__ is BrazeObject]))
+            for row, result in zip(block, results, strict=True):
+                if result.__class__ is BrazeObject:
+                    if verdicts is not None:
+                        result = next(verdicts)
+                        if result is None:  # nothing changed: done without a request
+                            segment.unsent_moments.append(row[0])
+                            segment.unchanged += 1
+                            if len(segment.unsent_moments) >= UNSENT_PER_SEGMENT:
+                                read = self._cut(segment, read)
+                                segment = Segment()
+                                items = segment.items
+                            continue
+                    items.append(result)
+                    if len(items) >= limit:
+                        read = self._cut(segment, read)
+                        segment = Segment()
+                        items = segment.items
+                        if state.should_stop():
+                            stopped = True
+                            break
+                    continue
+                assert isinstance(result, RowError)
+                self._invalid_row(segment, row, result)
+                if len(segment.unsent_moments) >= UNSENT_PER_SEGMENT:  # a long stretch of invalid rows: record it as it goes
+                    read = self._cut(segment, read)
+                    segment = Segment()
+                    items = segment.items
+            state.read = read if stopped else taken
+            if self.dispatcher is not None:
+                self.dispatcher.drain(self._on_result)
+            state.report()
+            if stopped or state.limit_hit or state.should_stop():
+                break
+        segment.close()
+        if segment.size and not state.should_stop():
+            read = self._cut(segment, read)
+        else:
+            state.read = read + segment.size
 
     def _invalid_row(self, segment: Segment, row: list[Any], problem: RowError) -> None:
         moment = row[0]
@@ -194,6 +206,14 @@ class Pump:
         state.in_flight = dispatcher.pending
 
     def _on_result(self, segment: Segment, result: Result) -> None:
+        if self.state.log_failed is not None:
+            return  # nothing more can be recorded: the next run sends this segment again
+        try:
+            self._take_result(segment, result)
+        except STORAGE_ERRORS as error:
+            self.state.log_broke(error)
+
+    def _take_result(self, segment: Segment, result: Result) -> None:
         if isinstance(result, SendOutcome):
             self._settle(segment, result)
         else:

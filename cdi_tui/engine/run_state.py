@@ -11,7 +11,8 @@ from typing import Any
 
 from cdi_tui.config import Integration
 from cdi_tui.engine.transform import describe_identifier
-from cdi_tui.runlog import RowErrorRecord, payload_preview, to_text
+from cdi_tui.runlog import RowErrorRecord, payload_preview, to_text, utc_now
+from cdi_tui.warehouse.timestamps import OutOfRangeTime
 
 
 @dataclass(frozen=True)
@@ -76,6 +77,8 @@ class RunState:
     stop_reason: str | None = None  # Braze unreachable: ends the run as an error
     limit_hit: bool = False
     stop_sending: threading.Event = field(default_factory=threading.Event)  # wakes waits on the limit and backoffs
+    log_failed: BaseException | None = None  # the run log (or the delivered store) cannot be written: record no more
+    started_at: datetime = field(default_factory=utc_now)
     last_report: float = 0.0
 
     @property
@@ -84,6 +87,13 @@ class RunState:
 
     def should_stop(self) -> bool:
         return self.cancel.is_set() or self.fatal is not None or self.stop_reason is not None
+
+    def log_broke(self, error: BaseException) -> None:
+        """The run log cannot be written: stop at once; what is in flight finishes unrecorded
+        (the watermark on disk is the last one saved, so the next run sends it again)."""
+        if self.log_failed is None:
+            self.log_failed = error
+        self.fail(error)
 
     def fail(self, error: BaseException) -> None:
         """Record the first fatal error and stop sending."""
@@ -95,7 +105,10 @@ class RunState:
         self, updated_at: datetime | str | None, identifier: dict[str, Any] | None, code: str, reason: str, payload: Any
     ) -> RowErrorRecord:
         """The run log's record of one row that was not delivered: the one way to make one."""
-        moment = to_text(updated_at) if isinstance(updated_at, datetime) else updated_at
+        if isinstance(updated_at, OutOfRangeTime):
+            moment: str | None = str(updated_at)  # as the warehouse writes it ("infinity", "-infinity", ...)
+        else:
+            moment = to_text(updated_at) if isinstance(updated_at, datetime) else updated_at
         return RowErrorRecord(
             self.run_id, self.integration.name, moment, describe_identifier(identifier), code, reason, payload_preview(payload)
         )

@@ -39,14 +39,15 @@ from cdi_tui.engine.changes import ChangeFilter, DeliveredStore
 from cdi_tui.engine.frontier import Frontier, Segment
 from cdi_tui.engine.lock import RunInProgress, RunLock
 from cdi_tui.engine.outcome import run_outcome
-from cdi_tui.engine.pump import Pump
+from cdi_tui.engine.pump import STORAGE_ERRORS, Pump
 from cdi_tui.engine.run_state import Progress, ProgressCallback, RunState
 from cdi_tui.engine.senders import Dispatcher
-from cdi_tui.engine.transform import RowTransformer
+from cdi_tui.engine.transform import RowError, RowTransformer
 from cdi_tui.runlog import RunLog, RunRecord, Watermark, to_text, utc_now
 from cdi_tui.secret_store import CredentialsService, SecretMissing, braze_key_account
 from cdi_tui.warehouse.errors import WarehouseError
 from cdi_tui.warehouse.source import RedshiftSource, TableShape
+from cdi_tui.warehouse.timestamps import CEILING
 
 log = logging.getLogger("cdi_tui.engine")
 
@@ -173,13 +174,14 @@ class SyncEngine:
         state = RunState(run_id, integration, options.dry_run, options.max_rows, cancel or threading.Event(), progress)
         frontier = Frontier(self.runlog, name, save=not options.dry_run)
         log.info("run %d of %s started (%s)", run_id, name, options.trigger)
+        before = watermark.as_text() if watermark else None
         try:
             self._run(state, options, frontier, watermark)
         except BaseException as error:  # KeyboardInterrupt included: record, then re-raise
             state.fail(error)
-            self._finish(state, frontier)
+            self._finish(state, frontier, options, before)
             raise
-        return self._finish(state, frontier)
+        return self._finish(state, frontier, options, before)
 
     # the run ----------------------------------------------------------------------------------
     def _run(self, state: RunState, options: SyncOptions, frontier: Frontier, watermark: Watermark | None) -> None:
@@ -209,6 +211,7 @@ class SyncEngine:
             state.total = min(state.total, options.max_rows) + len(retry_rows)
             transformer = RowTransformer(shape.select_columns, integration.data_type, integration.update_existing_only)
             self._report_null_rows(source, shape, transformer, state)
+            self._report_out_of_range_rows(source, shape, transformer, state)
             state.set_phase("reading")
             max_in_flight = options.concurrency or braze_settings.max_in_flight or DEFAULT_MAX_IN_FLIGHT
             if options.dry_run:
@@ -245,6 +248,8 @@ class SyncEngine:
                     pump.run(source.stream_rows(shape, lower, inclusive, upper, options.fetch_rows, cancelled=state.stop_sending))
         except (WarehouseError, BrazeError) as error:
             state.fail(error)
+        except STORAGE_ERRORS as error:  # the run log or the delivered store cannot be written
+            state.log_broke(error)
         finally:
             state.stop_sending.set()
             source.close()
@@ -289,7 +294,7 @@ class SyncEngine:
         """(lower, inclusive, upper) for this run, with Braze's boundary rule and a fixed upper bound."""
         now = self.clock()
         upper = source.newest_updated_at(shape, now)
-        future = source.count_rows(shape, now, False, None)
+        future = source.count_rows(shape, now, False, CEILING)  # after year 9999 ("infinity") is never due: a row error
         if future:
             state.warnings.append(
                 f"{future} row(s) have an UPDATED_AT later than now ({to_text(now)}); they will be synced once that time has come"
@@ -301,6 +306,31 @@ class SyncEngine:
         if upper is not None and upper < watermark.updated_at:
             upper = None  # nothing new
         return watermark.updated_at, inclusive, upper
+
+    def _report_out_of_range_rows(
+        self, source: RedshiftSource, shape: TableShape, transformer: RowTransformer, state: RunState
+    ) -> None:
+        """Rows stamped after year 9999 (``infinity``) are never due: each is reported once, as a row error."""
+        rows = source.out_of_range_rows(shape)
+        if not rows:
+            return
+        if state.dry_run:
+            state.warnings.append(f"{len(rows)} row(s) have an UPDATED_AT after year 9999 and can never be synced")
+            return
+        fingerprints = {hashlib.sha256(("after-9999:" + _json_text(row)).encode()).hexdigest(): row for row in rows}
+        fresh = self.runlog.new_null_row_fingerprints(state.name, list(fingerprints))
+        records = []
+        for fingerprint in fresh:
+            row = fingerprints[fingerprint]
+            problem = transformer.transform(row)
+            if not isinstance(problem, RowError):  # cannot happen: the transform refuses such a time
+                continue
+            identifier, _problem = transformer.identifier(row)
+            payload = row[-1] if shape.has_payload else None
+            records.append(state.row_error(row[0], identifier, problem.code, problem.message, payload))
+        self.runlog.add_row_errors(records)
+        state.read += len(records)
+        state.failed += len(records)
 
     def _report_null_rows(self, source: RedshiftSource, shape: TableShape, transformer: RowTransformer, state: RunState) -> None:
         rows = source.null_updated_at_rows(shape)
@@ -322,27 +352,54 @@ class SyncEngine:
         state.failed += len(records)
 
     # the end ------------------------------------------------------------------------------------
-    def _finish(self, state: RunState, frontier: Frontier) -> RunRecord:
-        """Save the watermark and record the run's outcome (whatever broke before)."""
-        frontier.save()
+    def _finish(self, state: RunState, frontier: Frontier, options: SyncOptions, before: str | None) -> RunRecord:
+        """Save the watermark and record the run's outcome (whatever broke before).
+
+        When the run log cannot be written (a full disk, a removed folder) the run still ends:
+        its record is made in memory, and the next run marks the one on disk interrupted and
+        resumes from the last watermark saved.
+        """
+        if state.log_failed is None:
+            try:
+                frontier.save()
+            except STORAGE_ERRORS as error:
+                state.log_broke(error)
         outcome = run_outcome(state)
-        after = None if state.dry_run else self.runlog.watermark(state.name)
-        self.runlog.update_run(
-            state.run_id,
-            status=outcome.status,
-            ended_at=utc_now(),
-            rows_total=state.total,
-            rows_read=state.read,
-            rows_sent=state.sent,
-            rows_failed=state.failed,
-            rows_skipped=state.skipped,
-            rows_retried=state.retried,
-            data_points=state.data_points,
-            rows_unchanged=state.unchanged,
-            watermark_after=after.as_text() if after else None,
-            error=outcome.error,
-            warnings=state.warnings,
-        )
+        ended = utc_now()
+        fields: dict[str, Any] = {
+            "status": outcome.status,
+            "ended_at": ended,
+            "rows_total": state.total,
+            "rows_read": state.read,
+            "rows_sent": state.sent,
+            "rows_failed": state.failed,
+            "rows_skipped": state.skipped,
+            "rows_retried": state.retried,
+            "data_points": state.data_points,
+            "rows_unchanged": state.unchanged,
+            "error": outcome.error,
+            "warnings": state.warnings,
+        }
+        record: RunRecord | None = None
+        try:
+            after = None if state.dry_run else self.runlog.watermark(state.name)
+            self.runlog.update_run(state.run_id, watermark_after=after.as_text() if after else None, **fields)
+            record = self.runlog.run(state.run_id)
+        except STORAGE_ERRORS as error:
+            log.error("run %d of %s: its end could not be recorded: %s", state.run_id, state.name, error)
+        if record is None:
+            record = RunRecord(
+                id=state.run_id,
+                integration=state.name,
+                trigger=options.trigger,
+                dry_run=state.dry_run,
+                full_resync=options.full_resync,
+                started_at=state.started_at,
+                watermark_before=before,
+                watermark_after=None,
+                notification=None,
+                **fields,
+            )
         state.phase = "finishing"
         state.report(force=True, message=outcome.status)
         log.info(
@@ -356,6 +413,4 @@ class SyncEngine:
             state.skipped,
             f": {outcome.error}" if outcome.error else "",
         )
-        record = self.runlog.run(state.run_id)
-        assert record is not None
         return record
