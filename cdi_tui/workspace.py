@@ -326,11 +326,18 @@ class Workspace:
         from cdi_tui.notify import notify_run
 
         integration = config.integrations[name]
-        outcome = notify_run(config.smtp, integration, record, self.runlog.row_errors(record.id, limit=5), self.secrets)
+        try:
+            failed_rows = self.runlog.row_errors(record.id, limit=5)
+        except RunLogUnavailable:  # the run ended because its run log failed: notify without the rows
+            failed_rows = []
+        outcome = notify_run(config.smtp, integration, record, failed_rows, self.secrets)
         if outcome is None:
             return record
-        self.runlog.update_run(record.id, notification=outcome)
-        updated = self.runlog.run(record.id)
+        try:
+            self.runlog.update_run(record.id, notification=outcome)
+            updated = self.runlog.run(record.id)
+        except RunLogUnavailable:
+            return replace(record, notification=outcome)
         return updated if updated is not None else record
 
     def set_smtp(self, settings: SmtpSettings, password: str | None) -> None:

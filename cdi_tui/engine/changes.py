@@ -29,7 +29,7 @@ import sqlite3
 import struct
 import threading
 import zlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +38,7 @@ import xxhash
 
 from cdi_tui.braze.objects import BrazeObject
 from cdi_tui.engine.transform import BODY_IDENTIFIER_KEYS, describe_identifier
+from cdi_tui.runlog import RunLogUnavailable
 
 CONTROL_KEYS = frozenset({"_update_existing_only", "_merge_objects"})
 NOT_ATTRIBUTES = BODY_IDENTIFIER_KEYS | CONTROL_KEYS
@@ -149,28 +150,44 @@ class DeliveredStore:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         self._lock = threading.RLock()
-        self._conn = sqlite3.connect(path, timeout=30, check_same_thread=False, isolation_level=None)
-        with contextlib.suppress(OSError):
-            path.chmod(0o600)
-        self._conn.execute("PRAGMA journal_mode=WAL")
-        self._conn.execute("PRAGMA synchronous=NORMAL")
-        self._conn.execute("PRAGMA busy_timeout=30000")
-        with self._lock:
+        try:
+            path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            self._conn = sqlite3.connect(path, timeout=30, check_same_thread=False, isolation_level=None)
+            with contextlib.suppress(OSError):
+                path.chmod(0o600)
+            self._conn.execute("PRAGMA journal_mode=WAL")
+            self._conn.execute("PRAGMA synchronous=NORMAL")
+            self._conn.execute("PRAGMA busy_timeout=30000")
             self._conn.executescript(_SCHEMA)
+        except sqlite3.OperationalError as error:
+            raise RunLogUnavailable(path, str(error)) from None
+        except OSError as error:
+            raise RunLogUnavailable(path, error.strerror or str(error)) from None
 
     def close(self) -> None:
         with self._lock:
             self._conn.close()
 
+    @contextlib.contextmanager
+    def _storage(self) -> Iterator[None]:
+        """The store's faults (a full disk, a removed folder) are the run log's: one message, with the fix."""
+        try:
+            with self._lock:
+                yield
+        except (sqlite3.OperationalError, sqlite3.DatabaseError) as error:
+            if isinstance(error, (sqlite3.IntegrityError, sqlite3.ProgrammingError)):
+                raise
+            raise RunLogUnavailable(self.path, str(error)) from None
+
     def _write(self, rows: Iterable[tuple[Any, ...]], sql: str = _UPSERT) -> None:
-        with self._lock:
+        with self._storage():
             self._conn.execute("BEGIN IMMEDIATE")
             try:
                 self._conn.executemany(sql, rows)
             except BaseException:
-                self._conn.execute("ROLLBACK")
+                with contextlib.suppress(sqlite3.Error):
+                    self._conn.execute("ROLLBACK")
                 raise
             self._conn.execute("COMMIT")
 
@@ -178,7 +195,7 @@ class DeliveredStore:
         """What is remembered of ``users`` (those with nothing are left out)."""
         found: dict[str, Remembered] = {}
         unique = list(dict.fromkeys(users))
-        with self._lock:
+        with self._storage():
             for start in range(0, len(unique), LOOKUP_CHUNK):
                 chunk = unique[start : start + LOOKUP_CHUNK]
                 marks = ",".join("?" * len(chunk))
@@ -215,13 +232,13 @@ class DeliveredStore:
 
     def forget_integration(self, integration: str) -> None:
         """A full resync, or a new credential or table: everything is sent again."""
-        with self._lock:
+        with self._storage():
             self._conn.execute("DELETE FROM delivered WHERE integration = ?", (integration,))
 
     def forget_users(self, users: Sequence[str]) -> None:
         """Users deleted from Braze: every integration sends all their attributes again."""
         unique = list(dict.fromkeys(users))
-        with self._lock:
+        with self._storage():
             # by the primary key, one integration at a time (no second index to keep up on every save)
             integrations = [row[0] for row in self._conn.execute("SELECT DISTINCT integration FROM delivered")]
             for integration in integrations:
