@@ -249,6 +249,11 @@ class DeliveredStore:
                         f"DELETE FROM delivered WHERE integration = ? AND user IN ({marks})", (integration, *chunk)
                     )
 
+    def remembers_any(self, integration: str) -> bool:
+        with self._storage():
+            row = self._conn.execute("SELECT 1 FROM delivered WHERE integration = ? LIMIT 1", (integration,)).fetchone()
+        return row is not None
+
     def users(self, integration: str) -> int:
         """How many users are remembered for ``integration``."""
         with self._lock:
@@ -286,6 +291,8 @@ class ChangeFilter:
         # id(object sent) -> (user, its fingerprints, all that is remembered of the user once it is delivered)
         self._sent: dict[int, tuple[str, Fingerprints, Fingerprints]] = {}
         self._to_save: list[tuple[str, Fingerprints]] = []
+        # nothing remembered when the run starts (a first sync): no look-ups, this run's values are in flight or saved
+        self._look_up = store.remembers_any(integration)
 
     def filter(self, items: Sequence[BrazeObject]) -> list[BrazeObject | None]:
         """For each object, the object to send with only its changed attributes, or None when
@@ -294,7 +301,7 @@ class ChangeFilter:
         A row equal to the last one delivered for its user is known unchanged from one hash of
         the whole object; otherwise each attribute's value is compared."""
         users = [user_key(item.body) for item in items]
-        known = self._store.lookup(self._integration, users) if items else {}
+        known = self._store.lookup(self._integration, users) if items and self._look_up else {}
         in_flight = self._in_flight
         verdicts: list[BrazeObject | None] = []
         names, name_hash, value_hash = _name_hashes, _name_hash, _value_hash
