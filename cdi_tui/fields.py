@@ -263,7 +263,7 @@ def validate_endpoint(value: Any) -> str:
     return text.rstrip("/")
 
 
-MAX_REQUESTS_PER_WINDOW = 1_000_000
+MAX_REQUESTS_PER_WINDOW = 1_000_000  # far above any Braze rate limit; stops typos such as 20 nines
 WINDOW_SECONDS_RANGE = (0.1, 3600.0)
 
 
@@ -295,9 +295,6 @@ def validate_max_in_flight(value: Any) -> int:
     if not 1 <= number <= MAX_IN_FLIGHT_BOUND:
         raise FieldError(problem)
     return number
-
-
-MAX_REQUESTS_PER_WINDOW = 1_000_000  # far above any Braze rate limit; stops typos such as 20 nines
 
 
 def validate_requests_per_window(value: Any) -> int:
