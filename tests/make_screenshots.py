@@ -26,6 +26,8 @@ README_SHOTS = (
     "failed-rows",
     "credentials",
     "credential-form",
+    "credential-form-tunnel",
+    "ssh-public-key",
     "help",
 )
 

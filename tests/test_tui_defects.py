@@ -10,17 +10,19 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from textual.screen import Screen
 from textual.widget import Widget
-from textual.widgets import Button, Input, TabbedContent
+from textual.widgets import Button, Checkbox, Input, Select, TabbedContent
 from textual.widgets._toast import Toast
 from tui_world import SIZES, make_app, open_integration, settle, with_progress_panel
 
+from cdi_tui.secret_store import credential_account
 from cdi_tui.tui.app import CdiApp
 from cdi_tui.tui.screens.credentials import CredentialForm, CredentialsScreen
 from cdi_tui.tui.screens.dashboard import DashboardScreen
 from cdi_tui.tui.screens.help import HelpScreen
 from cdi_tui.tui.screens.integration import IntegrationScreen
-from cdi_tui.tui.screens.modals import ConfirmModal, ErrorModal
+from cdi_tui.tui.screens.modals import ConfirmModal, ErrorModal, TextModal
 from cdi_tui.tui.screens.wizard import NewIntegrationScreen
 from cdi_tui.tui.widgets.progress_panel import ProgressPanels
 
@@ -129,19 +131,115 @@ async def test_every_field_and_button_of_the_credential_dialog_is_reachable_by_k
         await settle(pilot)
         dialog = app.screen
         assert isinstance(dialog, CredentialForm)
-        focusable = [widget for widget in dialog.query("Input, Select, Button") if widget.focusable]
-        assert len(focusable) == 9  # name, host, port, database, user, SSL mode, password, Save, Cancel
-        reached: set[Widget] = set()
-        for _ in range(len(focusable)):
-            focused = app.focused
-            assert focused is not None
-            assert visible(focused), f"{focused} is focused but not visible at {size}"
-            reached.add(focused)
-            await pilot.press("tab")
-            await pilot.pause()
-        assert reached == set(focusable)
-        for button in dialog.query(Button):
+        # name, host, port, database, sign-in, user, SSL mode, password, the SSH checkbox, Save, Cancel
+        await tab_through(pilot, dialog, size, expected=11)
+
+
+async def tab_through(pilot, dialog: Screen, size: str, expected: int) -> None:  # type: ignore[no-untyped-def, type-arg]
+    """Tab once round the dialog: each control is focused in turn, in view, and none is left out."""
+    app = pilot.app
+    focusable = [widget for widget in dialog.focus_chain if isinstance(widget, (Input, Select, Button, Checkbox))]
+    assert len(focusable) == expected, " ".join(f"{w.parent.id if w.parent else None}/{w.id}" for w in focusable)
+    reached: set[Widget] = set()
+    for _ in range(len(focusable)):
+        focused = app.focused
+        assert focused is not None
+        assert visible(focused), f"{focused} is focused but not visible at {size}"
+        reached.add(focused)
+        await pilot.press("tab")
+        await pilot.pause()
+    assert reached == set(focusable)
+    for button in dialog.query(Button):
+        if button in focusable or isinstance(dialog, CredentialForm):  # a setup's other steps are hidden
             assert visible(button)
+
+
+@pytest.mark.parametrize("size", sorted(SIZES))
+async def test_the_iam_and_ssh_fields_of_the_credential_dialog_are_reachable_by_keyboard(app: CdiApp, size: str) -> None:
+    async with app.run_test(size=SIZES[size]) as pilot:
+        await pilot.press("f2", "a")
+        await settle(pilot)
+        dialog = app.screen
+        assert isinstance(dialog, CredentialForm)
+        assert not dialog.query_one("#iam-fields").display and not dialog.query_one("#ssh-fields").display
+        dialog.query_one("#field-auth Select", Select).focus()
+        await pilot.press("enter", "down", "enter")  # the sign-in kind, chosen by keyboard
+        await settle(pilot)
+        assert dialog.query_one("#field-auth Select", Select).value == "iam"
+        dialog.query_one("#use-ssh", Checkbox).focus()
+        await pilot.press("space")
+        await settle(pilot)
+        assert dialog.query_one("#iam-fields").display and dialog.query_one("#ssh-fields").display
+        assert not dialog.query_one("#field-password").display  # IAM keeps no password
+        dialog.query_one("#field-credential-name Input", Input).focus()
+        await settle(pilot)
+        # name, host, port, database, sign-in, 5 IAM fields, SSL mode, the SSH checkbox,
+        # SSH host, port, user, key file, passphrase, Save, Cancel
+        await tab_through(pilot, dialog, size, expected=19)
+
+
+@pytest.mark.parametrize("size", sorted(SIZES))
+async def test_the_setups_new_credential_fields_with_iam_and_ssh_are_reachable_by_keyboard(app: CdiApp, size: str) -> None:
+    async with app.run_test(size=SIZES[size]) as pilot:
+        await pilot.press("n")
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, NewIntegrationScreen)
+        screen.connection.credential_select.value = "__new__"
+        await settle(pilot)
+        auth = screen.query_one("#field-auth Select", Select)
+        auth.focus()
+        await pilot.press("enter", "down", "enter")
+        await settle(pilot)
+        assert auth.value == "iam"
+        screen.query_one("#use-ssh", Checkbox).focus()
+        await pilot.press("space")
+        await settle(pilot)
+        screen.query_one("#credential", Select).focus()
+        await settle(pilot)
+        # the credential choice, name, host, port, database, sign-in, 5 IAM fields, SSL mode, the SSH
+        # checkbox, SSH host, port, user, key file, passphrase; the table, Load tables, the table
+        # picker; Next and Setup SQL
+        await tab_through(pilot, screen, size, expected=23)
+
+
+async def test_an_iam_credential_with_a_tunnel_key_file_is_saved_from_the_dialog(app: CdiApp, tmp_path: Path) -> None:
+    from cdi_tui.warehouse.tunnel import generate_key_pair
+
+    private_key, public_key = generate_key_pair("qa")
+    key_file = tmp_path / "id_ed25519"
+    key_file.write_text(private_key)
+    key_file.chmod(0o600)
+    async with app.run_test(size=SIZES["80x24"]) as pilot:
+        await pilot.press("f2", "a")
+        await settle(pilot)
+        form = app.screen
+        assert isinstance(form, CredentialForm)
+        form.query_one("#field-auth Select", Select).value = "iam"
+        form.query_one("#use-ssh", Checkbox).value = True
+        await settle(pilot)
+        values = {
+            "credential-name": "iamqa",
+            "host": "qa.example.com",
+            "database": "dev",
+            "region": "us-west-2",
+            "cluster_id": "qa-cluster",
+            "ssh_host": "bastion.example.com",
+            "ssh_user": "tunnel",
+            "ssh_key_path": str(key_file),
+        }
+        for field_id, text in values.items():
+            form.query_one(f"#field-{field_id} Input", Input).value = text
+        await pilot.click("#save")
+        await settle(pilot)
+        assert isinstance(app.screen, TextModal)  # the key file's authorized_keys line, to copy
+        assert public_key.split()[1] in app.screen.text
+        await pilot.press("escape")
+        await settle(pilot)
+        assert isinstance(app.screen, CredentialsScreen)
+    credential = app.workspace.config().credentials["iamqa"]
+    assert (credential.auth, credential.region, credential.ssh_host) == ("iam", "us-west-2", "bastion.example.com")
+    assert app.workspace.secrets.get(credential_account("iamqa")) is None
 
 
 async def test_enter_in_the_password_saves_the_new_credential(app: CdiApp) -> None:

@@ -198,6 +198,34 @@ async def open_credential_form(pilot: Pilot[Any]) -> None:
     await settle(pilot)
 
 
+async def open_credential_form_tunnel(pilot: Pilot[Any]) -> None:
+    """The dialog with IAM sign-in and an SSH tunnel chosen, scrolled to the tunnel's fields."""
+    from textual.widgets import Checkbox, Input, Select
+
+    await open_credential_form(pilot)
+    screen = pilot.app.screen
+    screen.query_one("#field-auth Select", Select).value = "iam"
+    screen.query_one("#use-ssh", Checkbox).value = True
+    await settle(pilot)
+    screen.query_one("#field-ssh_host Input", Input).focus()
+    await settle(pilot)
+
+
+async def show_ssh_public_key(pilot: Pilot[Any]) -> None:
+    """A tunnel key's authorized_keys line shown to copy (a fixed key: generated ones differ each run)."""
+    from cdi_tui.config import Credential
+    from cdi_tui.tui.screens.credentials import show_public_key
+    from cdi_tui.warehouse.tunnel import authorized_keys_line
+
+    await open_credentials(pilot)
+    credential = Credential(
+        name="private", host="10.0.4.12", database="dev", user="braze_user", ssh_host="bastion.example.com", ssh_user="tunnel"
+    )
+    public = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIE9n0cA0sK3sA7n1mJx0b2V4YW1wbGVrZXlmb3JzbmFwc2hvdHM cdi-tui:private"
+    show_public_key(pilot.app.screen, credential, authorized_keys_line(public, credential.host, credential.port))
+    await settle(pilot)
+
+
 async def open_braze_settings(pilot: Pilot[Any]) -> None:
     await pilot.press("f2")
     from textual.widgets import TabbedContent
@@ -242,6 +270,8 @@ SCREENS: dict[str, Callable[[Pilot[Any]], Awaitable[None]]] = {
     "failed-rows": open_failed_rows,
     "credentials": open_credentials,
     "credential-form": open_credential_form,
+    "credential-form-tunnel": open_credential_form_tunnel,
+    "ssh-public-key": show_ssh_public_key,
     "braze-settings": open_braze_settings,
     "confirm": confirm_delete,
     "error": show_error,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from textual import on, work
 from textual.app import ComposeResult
@@ -14,12 +15,13 @@ from textual.widgets import Button, Footer, Input, Label, Select, TabbedContent,
 from textual.worker import Worker, WorkerState
 
 from cdi_tui.config import DEFAULT_MAX_IN_FLIGHT, BrazeSettings, Credential, SmtpSettings
-from cdi_tui.fields import BRAZE_FIELDS, BRAZE_INSTANCES, CREDENTIAL_FIELDS, SMTP_FIELDS, FieldError, field_by_key
+from cdi_tui.fields import BRAZE_FIELDS, BRAZE_INSTANCES, SMTP_FIELDS, FieldError, field_by_key
 from cdi_tui.tui.base import CdiMixin
+from cdi_tui.tui.widgets.credential_fields import PASSWORD_SPEC, CredentialFields, NewCredential
 from cdi_tui.tui.widgets.fields import FieldInput, collect
 from cdi_tui.tui.widgets.fit_table import FitColumn, FitTable
 from cdi_tui.tui.widgets.header import WorkspaceHeader
-from cdi_tui.tui.widgets.setup.connection import CREDENTIAL_NAME_SPEC, PASSWORD_SPEC
+from cdi_tui.tui.widgets.setup.connection import describe
 from cdi_tui.workspace import WorkspaceError
 
 CUSTOM_URL = "__custom__"
@@ -34,10 +36,42 @@ CREDENTIAL_COLUMNS = [
 ]
 
 
-@dataclass
-class CredentialFormResult:
-    credential: Credential
-    password: str
+# what the credential dialog gives back: a new credential with its secrets, or a new password
+CredentialFormResult = NewCredential
+
+
+def save_new_credential(screen: Any, new: NewCredential) -> bool:
+    """Save a new credential; a tunnel's generated key is made here and its authorized_keys line shown to copy.
+
+    Returns False (the reason shown) when it was not saved.
+    """
+    from cdi_tui.credential_setup import save_credential
+
+    credential = new.credential
+    try:
+        tunnel_key = save_credential(
+            screen.workspace,
+            credential,
+            new.password,
+            generate_ssh_key=credential.uses_ssh and not credential.ssh_key_path,
+            ssh_passphrase=new.ssh_passphrase,
+        )
+    except Exception as error:
+        screen.cdi.show_error("The credential was not saved", str(error))
+        return False
+    kept = "its password is in the keyring" if new.password else "it signs in with AWS IAM"
+    screen.notify(f"Credential {credential.name} saved; {kept}", timeout=4)
+    if tunnel_key is not None:
+        show_public_key(screen, credential, tunnel_key.authorized_keys_line)
+    return True
+
+
+def show_public_key(screen: Any, credential: Credential, line: str) -> None:
+    """The tunnel key's authorized_keys line, ready to copy, with where it goes."""
+    from cdi_tui.tui.screens.modals import TextModal
+
+    title = f"Add this line to ~{credential.ssh_user}/.ssh/authorized_keys on {credential.ssh_host}"
+    screen.app.push_screen(TextModal(title, line))
 
 
 @dataclass
@@ -50,8 +84,10 @@ class CheckDone(Message):
 class CredentialForm(ModalScreen[CredentialFormResult | None]):
     """Add a credential (or, given one, change its password).
 
-    The fields scroll inside the dialog (Tab brings each into view); Save and Cancel are docked
-    below them, so every field and button is reachable at 80x24. Enter in a field saves.
+    A new one signs in with a password or AWS IAM, optionally through an SSH tunnel (the fields
+    of each show only when chosen). The fields scroll inside the dialog (Tab brings each into
+    view); Save and Cancel are docked below them, so every field and button is reachable at
+    80x24. Enter in a field saves.
     """
 
     BINDINGS = [Binding("escape", "cancel", "Cancel"), Binding("ctrl+s", "save", "Save")]
@@ -65,17 +101,16 @@ class CredentialForm(ModalScreen[CredentialFormResult | None]):
         if self.existing is None:
             dialog.border_title = "New Redshift credential"
         else:
-            dialog.border_title = f"New password for {self.existing.name} ({self.existing.user}@{self.existing.host})"
+            dialog.border_title = f"New password for {self.existing.name} ({describe(self.existing)})"
         with dialog:
             with Horizontal(classes="dialog-buttons"):
                 yield Button("Save", variant="primary", id="save")
                 yield Button("Cancel", id="cancel")
             with VerticalScroll(classes="dialog-scroll compact-form", id="form", can_focus=False):
                 if self.existing is None:
-                    yield FieldInput(CREDENTIAL_NAME_SPEC, field_id="field-credential-name", compact=True)
-                    for spec in CREDENTIAL_FIELDS:
-                        yield FieldInput(spec, compact=True)
-                yield FieldInput(PASSWORD_SPEC, password=True, field_id="field-password", compact=True)
+                    yield CredentialFields(id="new-credential")
+                else:
+                    yield FieldInput(PASSWORD_SPEC, password=True, field_id="field-password", compact=True)
 
     def on_mount(self) -> None:
         self.query(Input).first().focus()
@@ -83,15 +118,14 @@ class CredentialForm(ModalScreen[CredentialFormResult | None]):
     @on(Input.Submitted)
     @on(Button.Pressed, "#save")
     def action_save(self) -> None:
-        values = collect(list(self.query(FieldInput).results(FieldInput)))
-        if values is None:
+        if self.existing is None:
+            new = self.query_one(CredentialFields).read()
+            if new is not None:
+                self.dismiss(new)
             return
-        password = values.pop("password")
-        if self.existing is not None:
-            self.dismiss(CredentialFormResult(self.existing, password))
-            return
-        name = values.pop("credential_name")
-        self.dismiss(CredentialFormResult(Credential(name=name, **values), password))
+        values = collect([self.query_one("#field-password", FieldInput)])
+        if values is not None:
+            self.dismiss(NewCredential(self.existing, values["password"]))
 
     @on(Button.Pressed, "#cancel")
     def action_cancel(self) -> None:
@@ -116,6 +150,7 @@ class CredentialsScreen(CdiMixin, Screen[None]):
         Binding("a", "add", "Add", id="add", tooltip="A new Redshift credential"),
         Binding("w", "password", "Change password", id="password"),
         Binding("k", "check", "Check", id="check", tooltip="Connect and count the tables the user can see"),
+        Binding("p", "public_key", "SSH key", id="public-key", tooltip="The tunnel key's authorized_keys line, to copy"),
         Binding("delete,d", "delete", "Delete", id="delete", tooltip="Refused while an integration uses it"),
     ]
 
@@ -131,6 +166,7 @@ class CredentialsScreen(CdiMixin, Screen[None]):
                     yield Button("Add", id="add", compact=True)
                     yield Button("Change password", id="password", compact=True)
                     yield Button("Check", id="check", compact=True)
+                    yield Button("SSH key", id="public-key", compact=True)
                     yield Button("Delete", variant="error", id="delete", compact=True)
             with TabPane("Braze", id="braze-tab"):
                 with VerticalScroll(classes="settings-scroll"):
@@ -202,8 +238,8 @@ class CredentialsScreen(CdiMixin, Screen[None]):
             table.add_row(
                 name,
                 users,
-                credential.user,
-                credential.host,
+                credential.user or credential.login,
+                credential.host if not credential.uses_ssh else f"{credential.host} via {credential.ssh_host}",
                 str(credential.port),
                 credential.database,
                 credential.sslmode,
@@ -221,14 +257,8 @@ class CredentialsScreen(CdiMixin, Screen[None]):
     @on(Button.Pressed, "#add")
     def action_add(self) -> None:
         def saved(result: CredentialFormResult | None) -> None:
-            if result is None:
+            if result is None or not save_new_credential(self, result):
                 return
-            try:
-                self.workspace.add_credential(result.credential, result.password)
-            except (WorkspaceError, Exception) as error:
-                self.cdi.show_error("The credential was not saved", str(error))
-                return
-            self.notify(f"Credential {result.credential.name} saved; its password is in the keyring", timeout=4)
             self.cdi.preferences.update(last_credential=result.credential.name)
             self.cdi.config_changed()
             self.refresh_data()
@@ -241,13 +271,32 @@ class CredentialsScreen(CdiMixin, Screen[None]):
         if name is None:
             return
         credential = self.workspace.config().credentials[name]
+        if credential.uses_iam:
+            self.notify(f"{name} signs in with AWS IAM and keeps no password", timeout=4)
+            return
 
         def saved(result: CredentialFormResult | None) -> None:
-            if result is not None:
+            if result is not None and result.password:
                 self.workspace.change_password(name, result.password)
                 self.notify(f"Password of {name} changed", timeout=3)
 
         self.app.push_screen(CredentialForm(credential), saved)
+
+    @on(Button.Pressed, "#public-key")
+    def action_public_key(self) -> None:
+        """Show a tunnelled credential's authorized_keys line again, ready to copy."""
+        from cdi_tui.credential_setup import tunnel_key_of
+
+        name = self.selected()
+        if name is None:
+            return
+        credential = self.workspace.config().credentials[name]
+        try:
+            tunnel_key = tunnel_key_of(credential, self.workspace.secrets)
+        except Exception as error:
+            self.cdi.show_error(f"No SSH public key for {name}", str(error))
+            return
+        show_public_key(self, credential, tunnel_key.authorized_keys_line)
 
     @on(Button.Pressed, "#delete")
     def action_delete(self) -> None:

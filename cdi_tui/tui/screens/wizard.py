@@ -32,6 +32,7 @@ from cdi_tui.tui.widgets.setup.details import DetailsStep
 from cdi_tui.tui.widgets.setup.stepper import Stepper
 from cdi_tui.tui.widgets.setup.test_step import TestStep
 from cdi_tui.warehouse.errors import WarehouseError
+from cdi_tui.warehouse.tunnel import HostKeyError
 from cdi_tui.workspace import WorkspaceError
 
 STEPS = ("step-connection", "step-details", "step-test")
@@ -118,7 +119,7 @@ class NewIntegrationScreen(CdiMixin, Screen[None]):
             return
         self.connection.say("Connecting...")
         self.connection.table_picker.loading = True
-        self._list_tables(*chosen)
+        self._list_tables(chosen.credential, chosen.password)
 
     @work(thread=True, exclusive=True, group="tables", exit_on_error=False)
     def _list_tables(self, credential: Credential, password: str | None) -> None:
@@ -140,7 +141,10 @@ class NewIntegrationScreen(CdiMixin, Screen[None]):
         except TableNameError:
             table = parse_table_name(DEFAULT_TABLE)
         saved = step.chosen_credential()
-        user = saved.user if saved is not None else (step.field("user").raw or "braze_user")
+        if saved is not None:
+            user = saved.user or saved.db_user or "braze_user"  # IAM: the database user AWS signs in as
+        else:
+            user = step.field("user").raw or step.field("db_user").raw or "braze_user"
         self.app.push_screen(
             TextModal("Setup SQL: run this in Redshift first", setup_sql(table, self.details.data_type, user), "sql")
         )
@@ -155,20 +159,18 @@ class NewIntegrationScreen(CdiMixin, Screen[None]):
             return
         if chosen is None:
             return
-        credential, password = chosen
+        credential = chosen.credential
         config = self.workspace.config()
         user = table_used_by(config, credential, table_text, except_name=self.saved_name)
         if user is not None:
             step.say(f"{table_text} is already synced by {user} (one integration per table): pick another", refused=True)
             return
-        if password is not None:
-            try:
-                self.workspace.add_credential(credential, password)
-            except WorkspaceError as error:
-                self.cdi.show_error("The credential was not saved", str(error))
+        if step.is_new_credential:
+            from cdi_tui.tui.screens.credentials import save_new_credential
+
+            if not save_new_credential(self, chosen):
                 return
             step.set_credentials(self.workspace.config(), credential.name)
-            self.notify(f"Credential {credential.name} saved; its password is in the keyring", timeout=4)
             self.cdi.config_changed()
         self.cdi.preferences.update(last_credential=credential.name)
         name_field = self.details.name_field
@@ -267,10 +269,49 @@ class NewIntegrationScreen(CdiMixin, Screen[None]):
             assert result.error is not None
             text = f"{result.error.message}.\n\nWhat to try: {result.error.fix}"
             self.test_step.show_failure(text)
-            self.cdi.show_error(f"Connection test failed ({result.error.kind})", text)
+            if isinstance(result.error, HostKeyError) and self.saved_name is not None:
+                self._offer_host_key(result.error)  # the question says it all: no error dialog on top
+            else:
+                self.cdi.show_error(f"Connection test failed ({result.error.kind})", text)
             return
         integration = self.workspace.integration(message.integration or self.saved_name or "")
         self.test_step.show_result(result, integration.data_type, integration.update_existing_only)
+
+    def _offer_host_key(self, error: HostKeyError) -> None:
+        """Ask whether to trust the bastion's host key shown; accepted, test again."""
+        from cdi_tui.checks import accept_ssh_host_key
+        from cdi_tui.tui.screens.modals import ConfirmModal
+
+        integration = self.workspace.integration(self.saved_name or "")
+        credential = self.workspace.config().credentials[integration.credential]
+        changed = error.kind == "ssh_host_key_changed"
+        question = (
+            f"{error.message}.\n\nCheck the fingerprint with the bastion's administrator. Trust this host key "
+            f"{error.shown_fingerprint} for {credential.ssh_host}?"
+        )
+
+        def answered(accept: bool | None) -> None:
+            if not accept:
+                return
+            try:
+                accept_ssh_host_key(self.workspace.store, credential, error.shown_fingerprint)
+            except WarehouseError as refusal:
+                self.cdi.show_error("The host key was not accepted", str(refusal))
+                return
+            self.cdi.config_changed()
+            self.notify(f"Host key {error.shown_fingerprint} accepted for {credential.name}", timeout=4)
+            self._run_test()
+
+        self.app.push_screen(
+            ConfirmModal(
+                question,
+                "Trust the new key" if changed else "Trust this key",
+                danger=changed,
+                cancel_label="Do not connect",
+                title="Changed SSH host key" if changed else "Unknown SSH host key",
+            ),
+            answered,
+        )
 
     @on(TestStep.Back)
     def _back_to_details(self) -> None:

@@ -117,11 +117,15 @@ class FieldInput(Vertical):
                 return self.raw
             return self.spec.check(self.raw)
         except FieldError as error:
-            label = self.query_one(".field-error", Label)
-            label.update(str(error))
-            label.display = True
-            self.add_class("invalid")
+            self.show_error(str(error))
             raise
+
+    def show_error(self, reason: str) -> None:
+        """Show why the value is not valid, beside the field."""
+        label = self.query_one(".field-error", Label)
+        label.update(reason)
+        label.display = True
+        self.add_class("invalid")
 
 
 def collect(fields: list[FieldInput]) -> dict[str, Any] | None:

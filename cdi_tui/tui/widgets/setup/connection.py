@@ -9,14 +9,14 @@ from textual.message import Message
 from textual.widgets import Button, Input, Label, Select
 
 from cdi_tui.config import Config, Credential
-from cdi_tui.fields import CREDENTIAL_FIELDS, INTEGRATION_FIELDS, FieldSpec, field_by_key, validate_name
+from cdi_tui.fields import INTEGRATION_FIELDS, field_by_key
 from cdi_tui.tables import TableNameError, parse_table_name
 from cdi_tui.tui.looks import fit
-from cdi_tui.tui.widgets.fields import FieldInput, collect
+from cdi_tui.tui.widgets.credential_fields import CREDENTIAL_NAME_SPEC, PASSWORD_SPEC, CredentialFields, NewCredential
+from cdi_tui.tui.widgets.fields import FieldInput
 
 NEW_CREDENTIAL = "__new__"
-CREDENTIAL_NAME_SPEC = FieldSpec("credential_name", "Credential name", validate_name, "a name to reuse this connection")
-PASSWORD_SPEC = FieldSpec("password", "Password", str, "kept in the OS keyring, never in a file", secret=True)
+__all__ = ["CREDENTIAL_NAME_SPEC", "NEW_CREDENTIAL", "PASSWORD_SPEC", "ConnectionStep", "credential_options"]
 
 
 def table_used_by(config: Config, credential: Credential | None, table_text: str, except_name: str | None = None) -> str | None:
@@ -38,8 +38,14 @@ def table_used_by(config: Config, credential: Credential | None, table_text: str
     return None
 
 
+def describe(credential: Credential) -> str:
+    """Who signs in where, e.g. ``braze_user@host via bastion``."""
+    where = f"{credential.host} via {credential.ssh_host}" if credential.uses_ssh else credential.host
+    return f"{credential.user or credential.login}@{where}"
+
+
 def credential_options(config: Config) -> list[tuple[str, str]]:
-    options = [(fit(f"{name}  {cred.user}@{cred.host}", 60), name) for name, cred in sorted(config.credentials.items())]
+    options = [(fit(f"{name}  {describe(cred)}", 60), name) for name, cred in sorted(config.credentials.items())]
     return [*options, ("New credential...", NEW_CREDENTIAL)]
 
 
@@ -79,11 +85,7 @@ class ConnectionStep(Vertical):
             with Vertical(id="credential-panel", classes="panel compact-form") as panel:
                 panel.border_title = "Redshift connection"
                 yield Select(options, value=chosen, allow_blank=False, id="credential", compact=True)
-                with Vertical(id="new-credential", classes="compact-form"):
-                    yield FieldInput(CREDENTIAL_NAME_SPEC, field_id="field-credential-name", compact=True)
-                    for spec in CREDENTIAL_FIELDS:
-                        yield FieldInput(spec, compact=True)
-                    yield FieldInput(PASSWORD_SPEC, password=True, field_id="field-password", compact=True)
+                yield CredentialFields(id="new-credential", classes="compact-form")
             with Vertical(id="table-panel", classes="panel compact-form") as panel:
                 panel.border_title = "Source table or view"
                 yield FieldInput(field_by_key(INTEGRATION_FIELDS, "table"), field_id="field-table", compact=True)
@@ -125,6 +127,10 @@ class ConnectionStep(Vertical):
     def status(self) -> Label:
         return self.query_one("#connection-status", Label)
 
+    @property
+    def new_credential_fields(self) -> CredentialFields:
+        return self.query_one("#new-credential", CredentialFields)
+
     def field(self, key: str) -> FieldInput:
         return self.query_one(f"#field-{key}", FieldInput)
 
@@ -134,17 +140,12 @@ class ConnectionStep(Vertical):
             return None
         return self.config.credentials.get(self.credential_choice)
 
-    def credential_from_form(self) -> tuple[Credential, str | None] | None:
-        """The chosen credential, with the password when it is a new one (None if not valid)."""
+    def credential_from_form(self) -> NewCredential | None:
+        """The chosen credential; a new one with its secrets (None if not valid)."""
         saved = self.chosen_credential()
         if saved is not None:
-            return saved, None
-        values = collect(list(self.query("#new-credential FieldInput").results(FieldInput)))
-        if values is None:
-            return None
-        password = values.pop("password")
-        name = values.pop("credential_name")
-        return Credential(name=name, **values), password
+            return NewCredential(saved, None)
+        return self.new_credential_fields.read()
 
     def set_credentials(self, config: Config, chosen: str) -> None:
         self.config = config
@@ -191,9 +192,9 @@ class ConnectionStep(Vertical):
 
     @on(Input.Submitted, "#new-credential Input")
     def _next_field(self, event: Input.Submitted) -> None:
-        """Enter in a new credential's field goes on to the next; in the password it loads the tables."""
+        """Enter in a new credential's field goes on to the next; in its last one it loads the tables."""
         event.stop()
-        if event.input.parent is self.field("password"):
+        if event.input.parent is self.new_credential_fields.last_field:
             self.post_message(self.LoadTables())
         else:
             self.screen.focus_next()
