@@ -286,13 +286,11 @@ MAX_IN_FLIGHT_BOUND = 1024
 
 def validate_max_in_flight(value: Any) -> int:
     problem = f"the most requests in flight is a whole number from 1 to {MAX_IN_FLIGHT_BOUND}"
-    if isinstance(value, bool):
-        raise FieldError(problem)
     try:
-        number = int(str(value).strip())
-    except ValueError:
+        number = validate_positive_int(value)
+    except FieldError:
         raise FieldError(problem) from None
-    if not 1 <= number <= MAX_IN_FLIGHT_BOUND:
+    if number > MAX_IN_FLIGHT_BOUND:
         raise FieldError(problem)
     return number
 
