@@ -12,13 +12,19 @@ import contextlib
 import logging
 import os
 import threading
-from collections.abc import Sequence
-from dataclasses import replace
-from datetime import timedelta
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
 from typing import Any
 
 from cdi_tui.braze.objects import BrazeObject
-from cdi_tui.checks import ConnectionTestResult, connection_settings, integration_fingerprint, run_connection_test
+from cdi_tui.checks import (
+    ConnectionTestResult,
+    accept_ssh_host_key,
+    connection_settings,
+    integration_fingerprint,
+    run_connection_test,
+)
 from cdi_tui.config import (
     BrazeSettings,
     Config,
@@ -30,10 +36,13 @@ from cdi_tui.config import (
     with_credential,
     with_integration,
 )
-from cdi_tui.engine.changes import DeliveredStore
+from cdi_tui.engine.changes import DeliveredStore, estimate
+from cdi_tui.engine.lock import RunLock
 from cdi_tui.engine.sync import DELIVERED_FILE, ProgressCallback, SyncEngine, SyncOptions
+from cdi_tui.engine.transform import RowError, RowTransformer
 from cdi_tui.paths import AppPaths
-from cdi_tui.runlog import RunLog, RunLogUnavailable, RunRecord, utc_now
+from cdi_tui.runlog import RowErrorRecord, RunLog, RunLogUnavailable, RunRecord, utc_now
+from cdi_tui.scheduler import DueRun, claim, due_runs
 from cdi_tui.secret_store import (
     CredentialsService,
     braze_key_account,
@@ -50,40 +59,77 @@ class WorkspaceError(Exception):
     """An operation breaks a rule; the message says which and what to do."""
 
 
+@dataclass(frozen=True)
+class RowVerdict:
+    """What a sync would make of one preview row: a Braze object, or the reason it is not sent."""
+
+    object: BrazeObject | None
+    problem: str | None
+
+    @property
+    def ok(self) -> bool:
+        return self.problem is None
+
+
+@dataclass(frozen=True)
+class DueDecision:
+    """A scheduled run that is due: claimed and to start now, or skipped with the reason."""
+
+    due: DueRun
+    skipped: str | None = None
+
+
+def row_verdicts(
+    shape: TableShape, rows: Sequence[Sequence[Any]], data_type: str, update_existing_only: bool
+) -> list[RowVerdict]:
+    transformer = RowTransformer(shape.select_columns, data_type, update_existing_only)
+    verdicts = []
+    for row in rows:
+        outcome = transformer.transform(list(row))
+        verdicts.append(RowVerdict(None, outcome.message) if isinstance(outcome, RowError) else RowVerdict(outcome, None))
+    return verdicts
+
+
 class Workspace:
+    """The one door of the app and the command line into the core.
+
+    The config store, the run log, the store of delivered values and the sync engine are
+    its own: front ends ask it, and it keeps the product's rules.
+    """
+
     def __init__(self, paths: AppPaths, secrets: CredentialsService) -> None:
         self.paths = paths.ensure()
-        self.store = ConfigStore(paths.config_file)
         self.secrets = secrets
-        self._runlog: RunLog | None = None
-        self._delivered: DeliveredStore | None = None
-        self._runlog_lock = threading.Lock()
+        self._store = ConfigStore(paths.config_file)
+        self._runlog_value: RunLog | None = None
+        self._delivered_value: DeliveredStore | None = None
+        self._open_lock = threading.Lock()
 
     @property
-    def runlog(self) -> RunLog:
-        with self._runlog_lock:
-            if self._runlog is None:
-                self._runlog = RunLog(self.paths.run_log, read_only=self.paths.read_only is not None)
-            return self._runlog
+    def _runlog(self) -> RunLog:
+        with self._open_lock:
+            if self._runlog_value is None:
+                self._runlog_value = RunLog(self.paths.run_log, read_only=self.paths.read_only is not None)
+            return self._runlog_value
 
     @property
-    def delivered(self) -> DeliveredStore:
+    def _delivered(self) -> DeliveredStore:
         """What attribute integrations delivered, for "send only changed attributes"."""
-        with self._runlog_lock:
-            if self._delivered is None:
-                self._delivered = DeliveredStore(self.paths.data_dir / DELIVERED_FILE)
-            return self._delivered
+        with self._open_lock:
+            if self._delivered_value is None:
+                self._delivered_value = DeliveredStore(self.paths.data_dir / DELIVERED_FILE)
+            return self._delivered_value
 
     def close(self) -> None:
-        if self._runlog is not None:
-            self._runlog.close()
-            self._runlog = None
-        if self._delivered is not None:
-            self._delivered.close()
-            self._delivered = None
+        if self._runlog_value is not None:
+            self._runlog_value.close()
+            self._runlog_value = None
+        if self._delivered_value is not None:
+            self._delivered_value.close()
+            self._delivered_value = None
 
     def config(self) -> Config:
-        return self.store.load()
+        return self._store.load()
 
     def integration(self, name: str, config: Config | None = None) -> Integration:
         config = config or self.config()
@@ -96,7 +142,7 @@ class Workspace:
     def set_braze(self, settings: BrazeSettings, api_key: str | None) -> None:
         if api_key is not None:
             self.secrets.set(braze_key_account(), api_key)
-        self.store.update(lambda config: replace(config, braze=settings))
+        self._store.update(lambda config: replace(config, braze=settings))
 
     # credentials --------------------------------------------------------------------------
     def add_credential(self, credential: Credential, password: str | None, replace_existing: bool = False) -> None:
@@ -122,7 +168,7 @@ class Workspace:
         check(self.config())  # a refused credential leaves the keyring alone too
         if password is not None:
             self.secrets.set(credential_account(credential.name), password)
-        self.store.update(change)
+        self._store.update(change)
         if password is None:
             self.secrets.delete(credential_account(credential.name))
 
@@ -147,7 +193,7 @@ class Workspace:
                 )
             return replace(config, credentials={key: value for key, value in config.credentials.items() if key != name})
 
-        self.store.update(change)
+        self._store.update(change)
         for account in credential_secret_accounts(name):
             self.secrets.delete(account)
 
@@ -160,7 +206,7 @@ class Workspace:
                 raise WorkspaceError(f"no credential named '{integration.credential}' (add it with 'cdi-tui credentials add')")
             return with_integration(config, replace(integration, state="draft"))
 
-        self.store.update(change)
+        self._store.update(change)
 
     def update_integration(self, name: str, **changes: Any) -> Integration:
         """Change settings of an integration; its data type is fixed once created.
@@ -182,9 +228,9 @@ class Workspace:
             return with_integration(config, updated)
 
         before = self.integration(name)
-        self.store.update(change)
+        self._store.update(change)
         if (result[0].credential, result[0].table) != (before.credential, before.table):
-            self.delivered.forget_integration(name)  # another source: what was delivered from the old one is no guide
+            self._delivered.forget_integration(name)  # another source: what was delivered from the old one is no guide
         return result[0]
 
     def remove_integration(self, name: str) -> None:
@@ -192,9 +238,9 @@ class Workspace:
             self.integration(name, config)
             return replace(config, integrations={key: value for key, value in config.integrations.items() if key != name})
 
-        self.store.update(change)
-        self.runlog.forget_integration(name)
-        self.delivered.forget_integration(name)
+        self._store.update(change)
+        self._runlog.forget_integration(name)
+        self._delivered.forget_integration(name)
 
     def test_integration(self, name: str, preview_rows: int = 100) -> ConnectionTestResult:
         """Run the connection test; a pass is remembered for this connection and table."""
@@ -203,28 +249,45 @@ class Workspace:
         credential = config.credentials[integration.credential]
         result = run_connection_test(credential, integration.table_name, integration.data_type, self.secrets, preview_rows)
         if result.ok:
-            self.runlog.record_test(name, integration_fingerprint(credential, integration))
+            self._runlog.record_test(name, integration_fingerprint(credential, integration))
         return result
+
+    def preview_verdicts(
+        self, result: ConnectionTestResult, data_type: str, update_existing_only: bool = False
+    ) -> list[RowVerdict]:
+        """What a sync would make of each preview row of a passed connection test (the VALID? column)."""
+        if result.shape is None or result.preview is None:
+            return []
+        return row_verdicts(result.shape, result.preview.rows, data_type, update_existing_only)
 
     def preview_estimate(self, integration: Integration, shape: TableShape, rows: Sequence[Sequence[Any]]) -> tuple[int, int]:
         """(data points, unchanged rows) that sending these preview rows now would give."""
-        from cdi_tui.engine.changes import estimate
-        from cdi_tui.engine.transform import RowTransformer
-
-        transformer = RowTransformer(shape.select_columns, integration.data_type, integration.update_existing_only)
-        objects = [result for result in (transformer.transform(list(row)) for row in rows) if isinstance(result, BrazeObject)]
-        store = self.delivered if integration.sends_changed_only else None
+        verdicts = row_verdicts(shape, rows, integration.data_type, integration.update_existing_only)
+        objects = [verdict.object for verdict in verdicts if verdict.object is not None]
+        store = self._delivered if integration.sends_changed_only else None
         return estimate(objects, store, integration.name)
 
     def data_points_since(self, name: str, days: int = 30) -> int:
         """Data points the runs of an integration spent in the last ``days`` days."""
-        return self.runlog.data_points_since(name, utc_now() - timedelta(days=days))
+        return self._runlog.data_points_since(name, utc_now() - timedelta(days=days))
+
+    def accept_host_key(self, credential_name: str, shown_fingerprint: str) -> Credential:
+        """Trust the SSH host key a connection test showed for a credential's bastion.
+
+        Raises:
+            WorkspaceError: no such credential.
+            WarehouseError: the key shown is not the bastion's key now.
+        """
+        credential = self.config().credentials.get(credential_name)
+        if credential is None:
+            raise WorkspaceError(f"no credential named '{credential_name}'")
+        return accept_ssh_host_key(self._store, credential, shown_fingerprint)
 
     def is_tested(self, name: str, config: Config | None = None) -> bool:
         config = config or self.config()
         integration = self.integration(name, config)
         credential = config.credentials[integration.credential]
-        return self.runlog.tested_fingerprint(name) == integration_fingerprint(credential, integration)
+        return self._runlog.tested_fingerprint(name) == integration_fingerprint(credential, integration)
 
     def activate(self, name: str) -> Integration:
         config = self.config()
@@ -271,11 +334,62 @@ class Workspace:
         with BrazeClient(config.braze.base_url, api_key, retry=RetryPolicy(max_attempts=3, backoff_base=0.2)) as client:
             client.check_key()
 
+    # runs -------------------------------------------------------------------------------
+    def runs(self, name: str, limit: int = 100) -> list[RunRecord]:
+        """The newest runs of an integration, newest first."""
+        return self._runlog.runs(name, limit)
+
+    def run(self, run_id: int) -> RunRecord | None:
+        return self._runlog.run(run_id)
+
+    def last_run(self, name: str) -> RunRecord | None:
+        return self._runlog.last_run(name)
+
+    def row_errors(self, run_id: int, search: str | None = None, limit: int | None = None) -> list[RowErrorRecord]:
+        """The failed rows of a run; ``search`` keeps those whose identifier contains it."""
+        return self._runlog.row_errors(run_id, search=search, limit=limit)
+
     # syncs --------------------------------------------------------------------------------
-    def engine(self, config: Config | None = None) -> SyncEngine:
+    def _engine(self, config: Config | None = None) -> SyncEngine:
         return SyncEngine(
-            config or self.config(), self.secrets, self.runlog, self.paths.data_dir / "locks", delivered=self.delivered
+            config or self.config(), self.secrets, self._runlog, self.paths.data_dir / "locks", delivered=self._delivered
         )
+
+    def check_can_sync(self, name: str) -> Integration:
+        """The integration, when it may sync now.
+
+        Raises:
+            WorkspaceError: no such integration.
+            SyncRefused: it may not sync yet (a draft, untested, Braze not set up), with the reason.
+        """
+        config = self.config()
+        integration = self.integration(name, config)
+        self._engine(config).ensure_can_sync(integration)
+        return integration
+
+    def is_syncing(self, name: str) -> bool:
+        """A run of the integration is under way, in this process or another."""
+        return RunLock(self.paths.data_dir / "locks", name).is_held()
+
+    def due_runs(self, now: datetime) -> list[DueRun]:
+        """The active integrations whose scheduled run is due at ``now``."""
+        return due_runs(self.config(), self._runlog, now)
+
+    def take_due_runs(self, now: datetime, running: Callable[[str], bool] | None = None) -> Iterator[DueDecision]:
+        """The due runs, each claimed just before it is handed out, so a slot runs once.
+
+        Whatever looks (the app, ``run-due``, ``serve``), a slot is claimed atomically in the
+        run log. A due integration that is syncing now (``running``, or another process) is
+        skipped without claiming its slot: it runs at the next look after the run ends.
+        Claiming is lazy: a caller that stops iterating leaves the later slots unclaimed.
+        """
+        for due in self.due_runs(now):
+            if (running is not None and running(due.integration)) or self.is_syncing(due.integration):
+                yield DueDecision(due, "another run is in progress")
+            elif not claim(self._runlog, due):
+                yield DueDecision(due, "another scheduler took this slot")
+            else:
+                yield DueDecision(due)
 
     def sync(
         self,
@@ -286,7 +400,7 @@ class Workspace:
     ) -> RunRecord:
         config = self.config()
         self.integration(name, config)
-        engine = self.engine(config)
+        engine = self._engine(config)
         try:
             record = engine.run(name, options, progress, cancel)
         except RunLogUnavailable as error:
@@ -307,13 +421,13 @@ class Workspace:
         log.error("run of %s stopped: %s", name, error)
         record: RunRecord | None = None
         with contextlib.suppress(RunLogUnavailable):
-            run_id = self.runlog.running_run_of(name, os.getpid())
-            record = self.runlog.run(run_id) if run_id is not None else None
+            run_id = self._runlog.running_run_of(name, os.getpid())
+            record = self._runlog.run(run_id) if run_id is not None else None
         if record is None:
             raise error
         ended = utc_now()
         with contextlib.suppress(RunLogUnavailable):
-            self.runlog.update_run(record.id, status="error", ended_at=ended, error=str(error))
+            self._runlog.update_run(record.id, status="error", ended_at=ended, error=str(error))
         record = replace(record, status="error", ended_at=ended, error=str(error))
         from cdi_tui.notify import notify_run
 
@@ -327,15 +441,15 @@ class Workspace:
 
         integration = config.integrations[name]
         try:
-            failed_rows = self.runlog.row_errors(record.id, limit=5)
+            failed_rows = self._runlog.row_errors(record.id, limit=5)
         except RunLogUnavailable:  # the run ended because its run log failed: notify without the rows
             failed_rows = []
         outcome = notify_run(config.smtp, integration, record, failed_rows, self.secrets)
         if outcome is None:
             return record
         try:
-            self.runlog.update_run(record.id, notification=outcome)
-            updated = self.runlog.run(record.id)
+            self._runlog.update_run(record.id, notification=outcome)
+            updated = self._runlog.run(record.id)
         except RunLogUnavailable:
             return replace(record, notification=outcome)
         return updated if updated is not None else record
@@ -343,4 +457,4 @@ class Workspace:
     def set_smtp(self, settings: SmtpSettings, password: str | None) -> None:
         if password is not None:
             self.secrets.set(smtp_password_account(), password)
-        self.store.update(lambda config: replace(config, smtp=settings))
+        self._store.update(lambda config: replace(config, smtp=settings))

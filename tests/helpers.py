@@ -8,9 +8,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from cdi_tui.config import BrazeSettings, Credential, Integration
-from cdi_tui.engine.sync import SyncEngine, SyncOptions
+from cdi_tui.engine.changes import DeliveredStore
+from cdi_tui.engine.sync import DELIVERED_FILE, SyncEngine, SyncOptions
 from cdi_tui.paths import AppPaths
-from cdi_tui.runlog import RunRecord
+from cdi_tui.runlog import RunLog, RunRecord
 from cdi_tui.secret_store import CredentialsService, MemoryCredentials
 from cdi_tui.standins.braze import BrazeStandIn
 from cdi_tui.standins.demo_data import create_table_sql
@@ -36,11 +37,27 @@ class SyncEnv:
     api_key: str = "test-key"
     secrets: CredentialsService = field(default_factory=MemoryCredentials)
     workspace: Workspace | None = None
+    _runlog: RunLog | None = None
+    _delivered: DeliveredStore | None = None
 
     @property
     def ws(self) -> Workspace:
         assert self.workspace is not None
         return self.workspace
+
+    @property
+    def runlog(self) -> RunLog:
+        """The run log, opened apart from the workspace's: for the engine and for looking inside."""
+        if self._runlog is None:
+            self._runlog = RunLog(self.paths.run_log)
+        return self._runlog
+
+    @property
+    def delivered(self) -> DeliveredStore:
+        """What was delivered, for "send only changed attributes" (opened apart from the workspace's)."""
+        if self._delivered is None:
+            self._delivered = DeliveredStore(self.paths.data_dir / DELIVERED_FILE)
+        return self._delivered
 
     def setup(self) -> SyncEnv:
         self.redshift.create_user(self.user, self.password)
@@ -61,6 +78,9 @@ class SyncEnv:
     def teardown(self) -> None:
         if self.workspace is not None:
             self.workspace.close()
+        for store in (self._runlog, self._delivered):
+            if store is not None:
+                store.close()
         self.redshift.admin_execute(f"DROP SCHEMA {quote_ident(self.schema)} CASCADE")
 
     def create_integration(
@@ -127,8 +147,8 @@ class SyncEnv:
     def engine(self, clock: Any = None) -> SyncEngine:
         config = self.ws.config()
         if clock is None:
-            return SyncEngine(config, self.secrets, self.ws.runlog, self.paths.data_dir / "locks")
-        return SyncEngine(config, self.secrets, self.ws.runlog, self.paths.data_dir / "locks", clock=clock)
+            return SyncEngine(config, self.secrets, self.runlog, self.paths.data_dir / "locks")
+        return SyncEngine(config, self.secrets, self.runlog, self.paths.data_dir / "locks", clock=clock)
 
     def sync(self, name: str, options: SyncOptions = FAST, **kwargs: Any) -> RunRecord:
         return self.engine(kwargs.pop("clock", None)).run(name, options, **kwargs)

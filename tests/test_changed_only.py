@@ -57,7 +57,7 @@ def test_an_unchanged_table_re_stamped_sends_nothing_and_counts_every_row_unchan
     assert (second.status, second.rows_read, second.rows_sent, second.rows_unchanged) == ("success", 500, 0, 500)
     assert second.data_points == 0
     assert env.braze.stats.requests == requests  # not one request
-    assert env.ws.runlog.watermark("attrs") is not None and env.sync("attrs").rows_read == 0  # the watermark moved on
+    assert env.runlog.watermark("attrs") is not None and env.sync("attrs").rows_read == 0  # the watermark moved on
 
 
 def test_one_changed_key_sends_exactly_that_key_for_that_user(env: SyncEnv) -> None:
@@ -153,11 +153,11 @@ def test_a_new_table_forgets_what_was_delivered(env: SyncEnv) -> None:
     env.create_integration("attrs")
     env.fill("attrs", 30, payload_sql=PAYLOAD)
     env.sync("attrs")
-    assert env.ws.delivered.users("attrs") == 30
+    assert env.delivered.users("attrs") == 30
     env.redshift.admin_execute(f"CREATE TABLE {env.schema}.attrs2 AS SELECT * FROM {env.schema}.attrs")
     env.redshift.admin_execute(f"GRANT SELECT ON {env.schema}.attrs2 TO {env.user}")
     env.ws.update_integration("attrs", table=f"{env.schema}.attrs2")
-    assert env.ws.delivered.users("attrs") == 0
+    assert env.delivered.users("attrs") == 0
 
 
 def test_estimates_equal_what_the_run_then_spends(env: SyncEnv) -> None:

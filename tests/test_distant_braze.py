@@ -118,7 +118,7 @@ def test_a_sync_to_a_distant_braze_keeps_many_requests_in_flight_and_delivers_ev
     # 16 of the earlier thread pool all the same
     assert env.braze.stats.peak_in_flight >= 48, env.braze.stats.peak_in_flight
     assert elapsed < 30
-    assert env.ws.runlog.watermark("far") is not None
+    assert env.runlog.watermark("far") is not None
 
 
 def test_max_in_flight_caps_the_requests_under_way(env: SyncEnv) -> None:
@@ -200,12 +200,12 @@ def test_retries_rejections_and_splits_hold_with_many_requests_in_flight(env: Sy
     assert env.braze.stats.peak_in_flight > 4  # sent from the event loop, many at once
     assert env.braze.stats.server_errors > 0 and env.braze.stats.dropped > 0
     assert (record.status, record.rows_sent, record.rows_failed) == ("partial", 5_997, 3)
-    errors = {error.identifier: error.reason for error in env.ws.runlog.row_errors(record.id)}
+    errors = {error.identifier: error.reason for error in env.runlog.row_errors(record.id)}
     assert set(errors) == {"external_id=user-7", "external_id=user-4000", "external_id=user-2500"}
     assert "invalid_user" in errors["external_id=user-7"] and "400" in errors["external_id=user-2500"]
     delivered = set(env.external_ids())
     assert delivered == {f"user-{n}" for n in range(1, 6_001)} - {"user-7", "user-4000", "user-2500"}
-    assert env.ws.runlog.watermark("flaky") is not None
+    assert env.runlog.watermark("flaky") is not None
 
 
 def test_a_429_storm_with_many_requests_in_flight_is_waited_out(env: SyncEnv) -> None:

@@ -52,7 +52,7 @@ def test_infinite_and_out_of_range_updated_at_are_row_errors_and_never_stop_or_f
     # before year 1: read first and refused; after 9999 (never due): reported once, not promised for later
     assert (first.status, first.rows_sent, first.rows_failed) == ("partial", 3, 4), first.error
     assert env.external_ids() == ["u1", "u2", "u3"]
-    errors = env.ws.runlog.row_errors(first.id)
+    errors = env.runlog.row_errors(first.id)
     assert {error.code for error in errors} == {"updated_at_out_of_range"}
     assert sorted(error.identifier for error in errors) == sorted(f"external_id=odd-{text}" for text in OUT_OF_RANGE + NEVER_DUE)
     reasons = " ".join(error.reason for error in errors)
@@ -423,7 +423,7 @@ def test_run_due_says_it_skips_an_integration_whose_manual_sync_is_running(env: 
     finally:
         manual.send_signal(signal.SIGINT)
         manual.communicate(timeout=60)
-    assert env.ws.runlog.last_scheduled("busy") is None  # no scheduled slot was used up by the skip
+    assert env.runlog.last_scheduled("busy") is None  # no scheduled slot was used up by the skip
 
 
 # --- a run whose run log cannot be written ------------------------------------------------------

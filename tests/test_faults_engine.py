@@ -87,7 +87,7 @@ def test_rows_stamped_infinity_are_reported_once_as_row_errors_and_not_promised_
     )
     first = env.sync("late")
     assert (first.rows_sent, first.rows_failed) == (1, 2)
-    errors = env.ws.runlog.row_errors(first.id)
+    errors = env.runlog.row_errors(first.id)
     assert {error.identifier for error in errors} == {"external_id=never", "external_id=far"}
     assert {error.code for error in errors} == {"updated_at_out_of_range"}
     assert not any("once that time has come" in warning for warning in first.warnings)

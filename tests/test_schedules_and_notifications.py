@@ -108,7 +108,7 @@ def test_run_due_runs_exactly_the_due_integrations(env: SyncEnv) -> None:
     env.create_integration("draft-one", activate=False)
     env.ws.pause("paused-one")
     env.sync("already-ran", replace(FAST, trigger="scheduled"))
-    env.ws.runlog.claim_slot("already-ran", datetime.now(UTC))
+    env.runlog.claim_slot("already-ran", datetime.now(UTC))
     result = subprocess.run(
         [sys.executable, "-m", "cdi_tui", "run-due", "--json"],
         capture_output=True,
@@ -120,7 +120,7 @@ def test_run_due_runs_exactly_the_due_integrations(env: SyncEnv) -> None:
     report = json.loads(result.stdout.strip().splitlines()[-1])
     assert [entry["integration"] for entry in report["ran"]] == ["due-now"]
     assert report["ran"][0]["status"] == "success" and report["ran"][0]["rows_sent"] == 30
-    [run] = env.ws.runlog.runs("due-now")
+    [run] = env.runlog.runs("due-now")
     assert run.trigger == "scheduled"
     again = subprocess.run(
         [sys.executable, "-m", "cdi_tui", "run-due", "--json"],
@@ -156,7 +156,7 @@ def test_serve_stops_gracefully_on_sigterm_and_leaves_no_half_written_run(env: S
             process.kill()
     assert process.returncode == 0, err
     assert "SIGTERM received" in out and "stopped" in out
-    [run] = env.ws.runlog.runs("long")
+    [run] = env.runlog.runs("long")
     assert run.status in ("cancelled", "success") and run.ended_at is not None
     assert run.trigger == "scheduled"
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from helpers import FAST, SyncEnv
 
-from cdi_tui.checks import accept_ssh_host_key, run_connection_test
+from cdi_tui.checks import run_connection_test
 from cdi_tui.config import Credential
 from cdi_tui.engine.sync import Progress
 from cdi_tui.paths import app_paths
@@ -113,10 +113,10 @@ def test_an_unknown_host_key_is_shown_and_accepted_only_by_its_fingerprint(tunne
     assert tunnel.bastion.stats.signed_in == signed_in_before  # nothing signed in to an unverified host
     other_fingerprint = SshBastion().host_key.get_fingerprint("sha256")
     with pytest.raises(WarehouseError) as refused:
-        accept_ssh_host_key(env.ws.store, credential, other_fingerprint)
+        env.ws.accept_host_key(credential.name, other_fingerprint)
     assert tunnel.bastion.fingerprint in refused.value.message and other_fingerprint in refused.value.message
     assert env.ws.config().credentials["warehouse"].ssh_host_key is None
-    accept_ssh_host_key(env.ws.store, credential, tunnel.bastion.fingerprint)
+    env.ws.accept_host_key(credential.name, tunnel.bastion.fingerprint)
     assert env.ws.config().credentials["warehouse"].ssh_host_key == tunnel.bastion.host_key_line
     assert tunnel.test("people") is None
 

@@ -92,7 +92,7 @@ def test_events_purchases_and_deletes_end_to_end(env: SyncEnv) -> None:
     assert env.braze.stats.bad_requests == 0  # one kind of identifier a delete request, as Braze wants
     assert {"user_aliases": {"alias_name": "n", "alias_label": "l"}} in deleted
     # at most 50 identifiers a request: 121 identifiers need 3 requests
-    assert env.ws.runlog.run(env.ws.runlog.last_run("deletes").id).rows_sent == 121  # type: ignore[union-attr]
+    assert env.runlog.run(env.runlog.last_run("deletes").id).rows_sent == 121  # type: ignore[union-attr]
 
 
 def test_invalid_rows_are_recorded_with_reasons_and_never_sent(env: SyncEnv) -> None:
@@ -112,7 +112,7 @@ def test_invalid_rows_are_recorded_with_reasons_and_never_sent(env: SyncEnv) -> 
     assert record.status == "partial"
     assert (record.rows_read, record.rows_sent, record.rows_failed) == (6, 2, 4)
     assert env.external_ids() == ["good-1", "good-2"]
-    errors = {error.identifier: error for error in env.ws.runlog.row_errors(record.id)}
+    errors = {error.identifier: error for error in env.runlog.row_errors(record.id)}
     assert errors["(none)"].code == "no_identifier"
     assert errors["external_id=bad-json"].code == "payload_not_json"
     assert errors["external_id=bad-json"].payload_preview == "{nope"
@@ -232,7 +232,7 @@ def test_objects_braze_rejects_become_row_errors_and_the_rest_is_delivered(env: 
     env.braze.set_faults(FaultPlan(reject_external_ids=frozenset({"user-7", "user-150"})))
     record = env.sync("partial")
     assert (record.status, record.rows_sent, record.rows_failed) == ("partial", 198, 2)
-    errors = env.ws.runlog.row_errors(record.id)
+    errors = env.runlog.row_errors(record.id)
     assert sorted(error.identifier for error in errors) == ["external_id=user-150", "external_id=user-7"]
     assert all("invalid_user" in error.reason for error in errors)
 
@@ -244,7 +244,7 @@ def test_a_400_for_a_whole_batch_is_split_until_the_bad_row_is_isolated(env: Syn
     record = env.sync("poison")
     assert (record.status, record.rows_sent, record.rows_failed) == ("partial", 74, 1)
     assert "user-33" not in env.external_ids() and len(env.external_ids()) == 74
-    [error] = env.ws.runlog.row_errors(record.id)
+    [error] = env.runlog.row_errors(record.id)
     assert error.identifier == "external_id=user-33" and "400" in error.reason
 
 
@@ -338,7 +338,7 @@ def test_runs_of_one_integration_never_overlap(env: SyncEnv) -> None:
         env.sync("lock")
     thread.join(60)
     assert outcome and outcome[0].status == "success"  # type: ignore[attr-defined]
-    assert len(env.ws.runlog.runs("lock")) == 1  # the refused start recorded nothing
+    assert len(env.runlog.runs("lock")) == 1  # the refused start recorded nothing
 
 
 @pytest.mark.parametrize("fetch_rows", [10_000, 60])  # the cap inside one read block, and across blocks
@@ -368,7 +368,7 @@ def test_a_dry_run_reads_validates_and_counts_but_sends_nothing(env: SyncEnv) ->
         90,
     )
     assert env.braze.objects() == []
-    assert env.ws.runlog.watermark("dry") is None
+    assert env.runlog.watermark("dry") is None
     assert env.sync("dry").rows_sent == 90
 
 
@@ -411,9 +411,9 @@ def test_progress_reports_phases_totals_rate_and_eta(env: SyncEnv) -> None:
 
 def test_a_run_left_running_by_a_dead_process_is_marked_interrupted(env: SyncEnv) -> None:
     env.create_integration("ghost")
-    run_id = env.ws.runlog.start_run("ghost", "manual", False, False, None, 999_999)
+    run_id = env.runlog.start_run("ghost", "manual", False, False, None, 999_999)
     env.sync("ghost")
-    ghost = env.ws.runlog.run(run_id)
+    ghost = env.runlog.run(run_id)
     assert ghost is not None and ghost.status == "interrupted"
 
 
@@ -438,7 +438,7 @@ def test_checkpoints_move_the_watermark_during_a_long_run(env: SyncEnv) -> None:
 
     def watch(progress: Progress) -> None:
         if progress.phase == "sending":
-            marks.append(env.ws.runlog.watermark("checkpoint"))
+            marks.append(env.runlog.watermark("checkpoint"))
 
     env.sync("checkpoint", replace(FAST, concurrency=2), progress=watch)
     moving = [mark for mark in marks if mark is not None]
@@ -454,7 +454,7 @@ def test_invalid_rows_at_the_watermark_count_toward_it_across_requests(env: Sync
     env.insert("tail", rows)
     first = env.sync("tail")
     assert (first.rows_read, first.rows_sent, first.rows_failed) == (83, 80, 3)
-    mark = env.ws.runlog.watermark("tail")
+    mark = env.runlog.watermark("tail")
     assert mark is not None and (mark.updated_at, mark.rows_at_updated_at) == (at(1), 83)
     assert env.sync("tail").rows_read == 0  # every row at the mark was accounted for: none is read again
 

@@ -11,6 +11,7 @@ from textual.widgets import Button, DataTable, Input, RadioButton, Select
 
 from cdi_tui.config import BrazeSettings
 from cdi_tui.paths import AppPaths, app_paths
+from cdi_tui.runlog import RunLog
 from cdi_tui.secret_store import KeyringCredentials, credential_account
 from cdi_tui.standins.braze import BrazeStandIn
 from cdi_tui.standins.demo_data import create_table_sql
@@ -180,7 +181,7 @@ async def test_sync_now_shows_a_progress_panel_that_completes(world: World) -> N
         await pilot.pause(0.2)
         assert not app.screen.query(".progress-panel")
         assert any(n.title.startswith("ev: sync") and n.message.startswith("partial") for n in app._notifications)
-    [record] = world.workspace.runlog.runs("ev")
+    [record] = world.workspace.runs("ev")
     assert (record.status, record.rows_sent, record.rows_failed) == ("partial", 500, 1)
     assert len(world.braze.objects("events")) == 500
 
@@ -234,10 +235,10 @@ async def test_the_open_app_runs_a_due_integration_on_schedule(world: World) -> 
     add_active_events_integration(world)
     app = CdiApp(world.workspace)  # schedules on: an active integration that never ran is due at once
     async with app.run_test(size=SIZE) as pilot:
-        await wait_for(pilot, lambda: bool(world.workspace.runlog.runs("ev")) and not app.runner.is_running("ev"))
-    [record] = world.workspace.runlog.runs("ev")
+        await wait_for(pilot, lambda: bool(world.workspace.runs("ev")) and not app.runner.is_running("ev"))
+    [record] = world.workspace.runs("ev")
     assert record.trigger == "scheduled"
-    assert world.workspace.runlog.last_scheduled("ev") is not None
+    assert RunLog(world.workspace.paths.run_log).last_scheduled("ev") is not None
 
 
 async def test_smtp_settings_are_saved_from_the_app_with_the_password_in_the_keyring(world: World) -> None:
@@ -331,10 +332,10 @@ async def test_a_full_resync_from_the_app_is_recorded_as_one(world: World) -> No
         await pilot.press("ctrl+r")
         await pilot.pause()
         await click(pilot, "#yes")
-        await wait_for(pilot, lambda: bool(world.workspace.runlog.runs("ev")) and not app.runner.is_running("ev"))
+        await wait_for(pilot, lambda: bool(world.workspace.runs("ev")) and not app.runner.is_running("ev"))
         await pilot.pause(0.2)
         assert "full resync" in str(app.screen.query_one("#runs").get_row_at(0)[1])
-    [record] = world.workspace.runlog.runs("ev")
+    [record] = world.workspace.runs("ev")
     assert (record.trigger, record.full_resync) == ("full_resync", True)
 
 
@@ -351,10 +352,10 @@ async def test_quitting_during_a_sync_cancels_it_and_records_the_run(world: Worl
         await pilot.pause(0.2)
     assert not app.is_running
     for _ in range(300):
-        runs = world.workspace.runlog.runs("ev")
+        runs = world.workspace.runs("ev")
         if runs and runs[0].status != "running":
             break
         await asyncio.sleep(0.1)
-    [record] = world.workspace.runlog.runs("ev")
+    [record] = world.workspace.runs("ev")
     assert record.status == "cancelled"
     assert len(world.braze.objects("events")) < 500

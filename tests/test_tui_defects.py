@@ -398,7 +398,7 @@ async def test_a_sync_ending_replaces_its_earlier_toast(app: CdiApp) -> None:
     from cdi_tui.tui.messages import SyncFinished
 
     async with app.run_test(size=SIZES["140x45"], notifications=True) as pilot:
-        [record] = app.workspace.runlog.runs("user-attributes", 1)
+        [record] = app.workspace.runs("user-attributes", 1)
         for _ in range(3):
             app.sync_started("user-attributes")
             app.post_message(SyncFinished("user-attributes", replace(record, status="success")))

@@ -17,7 +17,7 @@ from cdi_tui.checks import ConnectionTestResult
 from cdi_tui.config import BrazeSettings, Credential, Integration
 from cdi_tui.engine.sync import Progress
 from cdi_tui.paths import app_paths
-from cdi_tui.runlog import RowErrorRecord
+from cdi_tui.runlog import RowErrorRecord, RunLog
 from cdi_tui.secret_store import MemoryCredentials
 from cdi_tui.tui.app import CdiApp
 from cdi_tui.tui.messages import ConnectionTested, SyncProgressed
@@ -54,7 +54,7 @@ def fixed_workspace(home: Path, *, empty: bool = False) -> Workspace:
                 contact_emails=("crm@example.com",),
             )
         )
-    runlog = workspace.runlog
+    runlog = RunLog(workspace.paths.run_log)
     runlog.record_test("user-attributes", _fingerprint(workspace, "user-attributes"))
     workspace.activate("user-attributes")
     runlog.record_test("app-events", _fingerprint(workspace, "app-events"))
@@ -90,6 +90,7 @@ def fixed_workspace(home: Path, *, empty: bool = False) -> Workspace:
                 for n in range(failed)
             ]
         )
+    runlog.close()
     return workspace
 
 

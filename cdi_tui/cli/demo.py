@@ -102,7 +102,7 @@ def _print_demo_run(console: Console, record: Any) -> None:
 
 
 def _print_failed_rows(console: Console, workspace: Any, run_id: int) -> None:
-    for row in workspace.runlog.row_errors(run_id, limit=10):
+    for row in workspace.row_errors(run_id, limit=10):
         console.print(f"  failed: {row.identifier or '(no identifier)'}: {row.reason}", markup=False, highlight=False)
 
 

@@ -9,7 +9,7 @@ import sys
 import threading
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
@@ -19,10 +19,12 @@ from cdi_tui.checks import ConnectionTestResult
 from cdi_tui.cli.common import bounded_int, open_workspace, print_json, shown
 from cdi_tui.cli.main import EXIT_ERROR, EXIT_OK, EXIT_PARTIAL, CommandError
 from cdi_tui.display import safe_text
-from cdi_tui.engine.transform import RowError, RowTransformer
 from cdi_tui.fields import DATA_TYPE_LABELS
 from cdi_tui.runlog import ROW_ERROR_COLUMNS, write_row_errors_csv
 from cdi_tui.warehouse.timestamps import OutOfRangeTime
+
+if TYPE_CHECKING:
+    from cdi_tui.workspace import Workspace
 
 PREVIEW_ROWS_MAX = 1000
 RUNS_LIMIT_MAX = 10_000
@@ -91,13 +93,11 @@ def _cell(value: Any) -> str:
     return str(value)
 
 
-def _accept_host_key(workspace: Any, credential_name: str, shown_fingerprint: str, quiet: bool) -> None:
-    from cdi_tui.checks import accept_ssh_host_key
+def _accept_host_key(workspace: Workspace, credential_name: str, shown_fingerprint: str, quiet: bool) -> None:
     from cdi_tui.warehouse.errors import WarehouseError
 
-    credential = workspace.config().credentials[credential_name]
     try:
-        accept_ssh_host_key(workspace.store, credential, shown_fingerprint)
+        credential = workspace.accept_host_key(credential_name, shown_fingerprint)
     except WarehouseError as error:
         raise CommandError(str(error)) from None
     if not quiet:
@@ -145,14 +145,13 @@ def test_command(args: argparse.Namespace) -> int:
         f"(identifiers: {', '.join(name.upper() for name in result.shape.identifier_columns)}); "
         f"{result.pending_rows} row(s) in the table"
     )
-    transformer = RowTransformer(result.shape.select_columns, integration.data_type, integration.update_existing_only)
+    verdicts = workspace.preview_verdicts(result, integration.data_type, integration.update_existing_only)
     table = Table(title=f"Newest {min(args.rows, len(result.preview.rows))} rows", title_justify="left")
     for column in result.preview.columns:
         table.add_column(column.upper(), overflow="fold")
     table.add_column("VALID?", overflow="fold")
-    for row in result.preview.rows[: args.rows]:
-        outcome = transformer.transform(list(row))
-        verdict = f"[red]no[/]: {shown(outcome.message)}" if isinstance(outcome, RowError) else "[green]yes[/]"
+    for row, row_verdict in list(zip(result.preview.rows, verdicts, strict=True))[: args.rows]:
+        verdict = "[green]yes[/]" if row_verdict.problem is None else f"[red]no[/]: {shown(row_verdict.problem)}"
         table.add_row(*(_shown_cell(value) for value in row), verdict)
     console.print(table)
     if integration.state == "draft":
@@ -288,7 +287,7 @@ def _print_run_report(record: Any) -> None:
 def runs_command(args: argparse.Namespace) -> int:
     workspace = open_workspace(read_only_ok=True)
     workspace.integration(args.name)
-    records = workspace.runlog.runs(args.name, args.limit)
+    records = workspace.runs(args.name, args.limit)
     if args.json:
         print_json([record.as_json() for record in records])
         return EXIT_OK
@@ -320,10 +319,10 @@ def runs_command(args: argparse.Namespace) -> int:
 
 def errors_command(args: argparse.Namespace) -> int:
     workspace = open_workspace(read_only_ok=True)
-    record = workspace.runlog.run(args.run_id)
+    record = workspace.run(args.run_id)
     if record is None:
         raise CommandError(f"no run with id {args.run_id}")
-    rows = workspace.runlog.row_errors(args.run_id, search=args.search)
+    rows = workspace.row_errors(args.run_id, search=args.search)
     if args.csv is not None:
         try:
             write_row_errors_csv(args.csv, rows)

@@ -8,13 +8,16 @@ import os
 import signal
 import threading
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from cdi_tui.cli.common import add_field_flags, bounded_float, bounded_int, open_workspace, read_secret
 from cdi_tui.cli.main import EXIT_ERROR, EXIT_OK, EXIT_PARTIAL, UsageError
 from cdi_tui.display import safe_text
 from cdi_tui.fields import SMTP_FIELDS, FieldError, validate_time_zone
+
+if TYPE_CHECKING:
+    from cdi_tui.workspace import Workspace
 
 NEXT_RUNS_MAX = 1000
 SERVE_INTERVAL_RANGE = (0.1, 3600.0)
@@ -97,32 +100,27 @@ def next_runs_command(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _run_due_once(workspace: Any, now: datetime, cancel: threading.Event | None = None) -> list[dict[str, Any]]:
+def _run_due_once(workspace: Workspace, now: datetime, cancel: threading.Event | None = None) -> list[dict[str, Any]]:
     """Claim and run every due integration (one after the other). Returns a report per integration."""
-    from cdi_tui.engine.lock import RunInProgress, RunLock
+    from cdi_tui.engine.lock import RunInProgress
     from cdi_tui.engine.sync import SyncOptions, SyncRefused
-    from cdi_tui.scheduler import claim, due_runs
 
     report: list[dict[str, Any]] = []
     config = workspace.config()
-    due_list = due_runs(config, workspace.runlog, now)
-    due_names = {due.integration for due in due_list}
-    lock_dir = workspace.paths.data_dir / "locks"
+    due_names = {due.integration for due in workspace.due_runs(now)}
     for name, integration in sorted(config.integrations.items()):
         # an active integration running now (a manual sync, the app) is said to be skipped, due or not
-        if integration.state == "active" and name not in due_names and RunLock(lock_dir, name).is_held():
+        if integration.state == "active" and name not in due_names and workspace.is_syncing(name):
             report.append({"integration": name, "status": "skipped", "error": _running_text(workspace, name)})
-    for due in due_list:
-        if cancel is not None and cancel.is_set():
-            break
+    if cancel is not None and cancel.is_set():
+        return report
+    for decision in workspace.take_due_runs(now):
+        due = decision.due
         entry: dict[str, Any] = {"integration": due.integration, "slot": due.slot.isoformat(), "reason": due.reason}
-        if RunLock(lock_dir, due.integration).is_held():
-            # the slot is not claimed: it runs at the next check after the run under way ends
-            entry.update(status="skipped", error=_running_text(workspace, due.integration))
-            report.append(entry)
-            continue
-        if not claim(workspace.runlog, due):
-            entry.update(status="skipped", error="another scheduler took this slot")
+        if decision.skipped is not None:
+            # a run under way: the slot is not claimed, so it runs at the next check after that run ends
+            running = workspace.is_syncing(due.integration)
+            entry.update(status="skipped", error=_running_text(workspace, due.integration) if running else decision.skipped)
             report.append(entry)
             continue
         try:
@@ -132,12 +130,14 @@ def _run_due_once(workspace: Any, now: datetime, cancel: threading.Event | None 
         else:
             entry.update(record.as_json())
         report.append(entry)
+        if cancel is not None and cancel.is_set():
+            break
     return report
 
 
-def _running_text(workspace: Any, name: str) -> str:
+def _running_text(workspace: Workspace, name: str) -> str:
     """'another run is in progress (run #7, manual, started 02:10:00 UTC)', as far as the run log knows."""
-    last = workspace.runlog.last_run(name)
+    last = workspace.last_run(name)
     if last is None or last.status != "running":
         return "another run is in progress"
     return f"another run is in progress (run #{last.id}, {last.trigger}, started {last.started_at:%Y-%m-%d %H:%M:%S} UTC)"

@@ -365,7 +365,7 @@ def integrations_add_command(args: argparse.Namespace) -> int:
 
 
 def integration_summary(workspace: Any, integration: Integration, tested: bool) -> dict[str, Any]:
-    last = workspace.runlog.last_run(integration.name)
+    last = workspace.last_run(integration.name)
     return {
         "name": integration.name,
         "credential": integration.credential,

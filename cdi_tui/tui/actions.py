@@ -17,10 +17,8 @@ if TYPE_CHECKING:
 
 def sync_now(app: CdiApp, name: str, options: SyncOptions | None = None) -> bool:
     """Start a manual sync (it does not move scheduled runs)."""
-    workspace = app.workspace
     try:
-        engine = workspace.engine()
-        engine.ensure_can_sync(workspace.integration(name, engine.config))
+        app.workspace.check_can_sync(name)
     except (SyncRefused, WorkspaceError) as error:
         app.show_error(f"{name} cannot sync yet", str(error))
         return False

@@ -132,16 +132,13 @@ class CdiApp(App[None]):
     def check_schedules(self) -> None:
         """Start the scheduled syncs that are due (while the app is open)."""
         from cdi_tui.engine.sync import SyncOptions
-        from cdi_tui.scheduler import claim, due_runs
 
         try:
-            due = due_runs(self.workspace.config(), self.workspace.runlog, self.clock())
+            for decision in self.workspace.take_due_runs(self.clock(), running=self.runner.is_running):
+                if decision.skipped is None:
+                    self.runner.start(decision.due.integration, SyncOptions(trigger="scheduled"))
         except Exception:
-            return  # a broken config is reported where it is used; schedules wait
-        for run in due:
-            if self.runner.is_running(run.integration) or not claim(self.workspace.runlog, run):
-                continue
-            self.runner.start(run.integration, SyncOptions(trigger="scheduled"))
+            return  # a broken config or run log is reported where it is used; schedules wait
 
     # actions ------------------------------------------------------------------------------
     async def action_quit(self) -> None:

@@ -113,11 +113,10 @@ class DashboardScreen(CdiMixin, Screen[None]):
         cursor = table.cursor_row
         table.clear()
         integrations = sorted(config.integrations.values(), key=lambda item: item.name) if config else []
-        runlog = self.workspace.runlog
         zone = config.braze.time_zone if config is not None and config.braze is not None else "UTC"
         now = self.cdi.clock()
         for item in integrations:
-            last = runlog.last_run(item.name)  # one query a row, shared by both run columns
+            last = self.workspace.last_run(item.name)  # one query a row, shared by both run columns
             next_run = next_run_text(item, last is not None, zone, now) if item.state == "active" else "-"
             table.add_row(
                 item.name,

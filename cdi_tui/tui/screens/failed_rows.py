@@ -65,7 +65,7 @@ class FailedRowsScreen(CdiMixin, Screen[None]):
 
     def rows(self) -> list[RowErrorRecord]:
         search = self.query_one("#search", Input).value.strip() or None
-        return list(self.workspace.runlog.row_errors(self.run_id, search=search, limit=5000))
+        return list(self.workspace.row_errors(self.run_id, search=search, limit=5000))
 
     def load(self) -> None:
         table = self.query_one("#rows", FitTable)
@@ -98,7 +98,7 @@ class FailedRowsScreen(CdiMixin, Screen[None]):
     @on(Input.Submitted, "#export-path")
     def action_export(self) -> None:
         path = Path(self.query_one("#export-path", Input).value.strip() or f"run-{self.run_id}-failed-rows.csv").expanduser()
-        rows = list(self.workspace.runlog.row_errors(self.run_id))
+        rows = list(self.workspace.row_errors(self.run_id))
         try:
             write_row_errors_csv(path, rows)
         except OSError as error:

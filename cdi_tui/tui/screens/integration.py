@@ -178,7 +178,7 @@ class IntegrationScreen(CdiMixin, Screen[None]):
 
     @work(thread=True, exclusive=True, group="runs", exit_on_error=False)
     def _load_runs(self, zone: str) -> None:
-        records = self.workspace.runlog.runs(self.integration_name, 50)
+        records = self.workspace.runs(self.integration_name, 50)
         self.post_message(RunsLoaded(records, zone))
 
     def on_runs_loaded(self, message: RunsLoaded) -> None:

@@ -275,11 +275,11 @@ class NewIntegrationScreen(CdiMixin, Screen[None]):
                 self.cdi.show_error(f"Connection test failed ({result.error.kind})", text)
             return
         integration = self.workspace.integration(message.integration or self.saved_name or "")
-        self.test_step.show_result(result, integration.data_type, integration.update_existing_only)
+        verdicts = self.workspace.preview_verdicts(result, integration.data_type, integration.update_existing_only)
+        self.test_step.show_result(result, verdicts)
 
     def _offer_host_key(self, error: HostKeyError) -> None:
         """Ask whether to trust the bastion's host key shown; accepted, test again."""
-        from cdi_tui.checks import accept_ssh_host_key
         from cdi_tui.tui.screens.modals import ConfirmModal
 
         integration = self.workspace.integration(self.saved_name or "")
@@ -294,8 +294,8 @@ class NewIntegrationScreen(CdiMixin, Screen[None]):
             if not accept:
                 return
             try:
-                accept_ssh_host_key(self.workspace.store, credential, error.shown_fingerprint)
-            except WarehouseError as refusal:
+                self.workspace.accept_host_key(credential.name, error.shown_fingerprint)
+            except (WarehouseError, WorkspaceError) as refusal:
                 self.cdi.show_error("The host key was not accepted", str(refusal))
                 return
             self.cdi.config_changed()

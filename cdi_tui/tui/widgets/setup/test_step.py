@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import Any
 
 from rich.text import Text
@@ -13,9 +14,9 @@ from textual.message import Message
 from textual.widgets import Button, Label, Static
 
 from cdi_tui.checks import ConnectionTestResult
-from cdi_tui.engine.transform import RowError, RowTransformer
 from cdi_tui.tui.looks import palette
 from cdi_tui.tui.widgets.fit_table import FitColumn, FitTable
+from cdi_tui.workspace import RowVerdict
 
 
 class TestStep(Vertical):
@@ -106,7 +107,7 @@ class TestStep(Vertical):
         self.query_one("#results").display = False
         self.activate_button.disabled = True
 
-    def show_result(self, result: ConnectionTestResult, data_type: str, update_existing_only: bool) -> None:
+    def show_result(self, result: ConnectionTestResult, verdicts: Sequence[RowVerdict]) -> None:
         assert result.preview is not None and result.shape is not None
         self.test_button.disabled = False
         self.preview.loading = False
@@ -116,21 +117,20 @@ class TestStep(Vertical):
         )
         self.query_one("#test-error").display = False
         self.query_one("#results").display = True
-        transformer = RowTransformer(result.shape.select_columns, data_type, update_existing_only)
         columns = [FitColumn("VALID?", 6, flex=True)]
         columns += [FitColumn(column.upper(), 8, flex=column.lower() != "updated_at") for column in result.preview.columns]
         preview = self.preview
         preview.set_columns(columns)
         self.objects = []
         colours = palette(self.app)
-        for row in result.preview.rows:
-            outcome = transformer.transform(list(row))
-            if isinstance(outcome, RowError):
-                verdict = Text(f"no: {outcome.message}", style=colours.get("text-error", ""))
-                self.objects.append(f"This row is not sent: {outcome.message}")
+        for row, row_verdict in zip(result.preview.rows, verdicts, strict=True):
+            if row_verdict.object is None:
+                verdict = Text(f"no: {row_verdict.problem}", style=colours.get("text-error", ""))
+                self.objects.append(f"This row is not sent: {row_verdict.problem}")
             else:
                 verdict = Text("yes", style=colours.get("text-success", ""))
-                self.objects.append(f"Braze {outcome.array} object:\n" + json.dumps(outcome.body, indent=2, default=str))
+                body = json.dumps(row_verdict.object.body, indent=2, default=str)
+                self.objects.append(f"Braze {row_verdict.object.array} object:\n{body}")
             preview.add_row(verdict, *(_cell(value) for value in row))
         self.show_object(0)
         self.activate_button.disabled = False
