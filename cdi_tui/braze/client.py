@@ -104,7 +104,7 @@ class RateLimiter:
         with self._lock:
             self._paused_until = max(self._paused_until, monotonic_deadline)
 
-    def _reserve(self) -> float:
+    def reserve(self) -> float:
         """Take a slot now (returns 0) or say how long to wait."""
         with self._lock:
             now = time.monotonic()
@@ -126,7 +126,7 @@ class RateLimiter:
         while True:
             if stop.is_set():
                 raise SendCancelled("stopping")
-            wait = self._reserve()
+            wait = self.reserve()
             if wait <= 0:
                 return
             await asyncio.sleep(min(wait, 0.1))
@@ -138,7 +138,7 @@ class RateLimiter:
             SendCancelled: when ``stop`` is set while waiting.
         """
         while True:
-            wait = self._reserve()
+            wait = self.reserve()
             if wait <= 0:
                 return
             if stop is not None:
@@ -337,7 +337,7 @@ class BrazeClient:
 
     async def _take_slot(self) -> None:
         limiter = self.limiter
-        if limiter._reserve() <= 0:
+        if limiter.reserve() <= 0:
             return
         if self._limiter_gate is None:
             self._limiter_gate = asyncio.Lock()

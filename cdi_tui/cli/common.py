@@ -9,9 +9,13 @@ import json
 import re
 import sys
 from collections.abc import Callable
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
+from cdi_tui.cli.errors import CommandError, UsageError
 from cdi_tui.fields import FieldError, FieldSpec
+
+if TYPE_CHECKING:
+    from cdi_tui.workspace import Workspace
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -104,7 +108,6 @@ def add_field_flags(parser: argparse.ArgumentParser, specs: tuple[FieldSpec, ...
 
 def read_secret(what: str) -> str:
     """A secret from stdin: typed without echo on a terminal, else the first line of stdin."""
-    from cdi_tui.cli.main import UsageError
 
     if sys.stdin is None:
         raise UsageError(f"the {what} is read from stdin, and there is none")
@@ -114,7 +117,7 @@ def read_secret(what: str) -> str:
     return secret
 
 
-def open_workspace(read_only_ok: bool = False) -> Any:
+def open_workspace(read_only_ok: bool = False) -> Workspace:
     """The workspace of ``CDI_TUI_HOME`` (or the platform's folders), with logging to its log file.
 
     Args:
@@ -126,7 +129,6 @@ def open_workspace(read_only_ok: bool = False) -> Any:
         HomeError: the home is a file, or lies inside one.
         CommandError: the home cannot be written and the command needs to save.
     """
-    from cdi_tui.cli.main import CommandError
     from cdi_tui.logs import setup_logging
     from cdi_tui.paths import app_paths
     from cdi_tui.secret_store import KeyringCredentials

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.table import Table
@@ -12,6 +12,11 @@ from rich.table import Table
 from cdi_tui.checks import ConnectionTestResult
 from cdi_tui.config import Integration
 from cdi_tui.fields import DATA_TYPE_LABELS
+
+if TYPE_CHECKING:
+    from cdi_tui.standins.demo import DemoEnvironment
+    from cdi_tui.tui.app import CdiApp
+    from cdi_tui.workspace import Workspace
 
 
 def register(commands: Any) -> None:
@@ -43,7 +48,7 @@ def _preview_table(integration: Integration, result: ConnectionTestResult, rows:
     return table
 
 
-def add_bulk_integration(demo: Any, workspace: Any, app: Any) -> None:
+def add_bulk_integration(demo: DemoEnvironment, workspace: Workspace, app: CdiApp) -> None:
     """In the background: fill the large table, add its integration (tested, then paused), tell the app."""
     from cdi_tui.tui.messages import ConfigChanged
 
@@ -101,7 +106,7 @@ def _print_demo_run(console: Console, record: Any) -> None:
         console.print(f"  [{colour}]{record.error}[/]")
 
 
-def _print_failed_rows(console: Console, workspace: Any, run_id: int) -> None:
+def _print_failed_rows(console: Console, workspace: Workspace, run_id: int) -> None:
     for row in workspace.row_errors(run_id, limit=10):
         console.print(f"  failed: {row.identifier or '(no identifier)'}: {row.reason}", markup=False, highlight=False)
 

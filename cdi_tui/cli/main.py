@@ -1,6 +1,6 @@
 """Argument parsing and dispatch for ``cdi-tui``.
 
-Exit codes: 0 success, 1 error, 2 usage, 3 partial success (sync), 130 interrupted.
+Exit codes and the errors behind them are in :mod:`cdi_tui.cli.errors`.
 Every expected failure prints one line on stderr, ``cdi-tui: error: ...``; never a traceback.
 An unexpected exception (a bug) prints one line too, naming the command and the log file
 that holds the traceback, and exits 1. With ``CDI_TUI_DEBUG=1`` (the tests set it) such an
@@ -15,29 +15,36 @@ import sys
 from collections.abc import Callable, Sequence
 
 from cdi_tui import __version__
+from cdi_tui.cli import demo, info, run_cmd, schedule_cmd, settings_cmd
+from cdi_tui.cli.common import OneLineParser
+from cdi_tui.cli.errors import (
+    DEBUG_ENV,
+    EXIT_ERROR,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_PARTIAL,
+    EXIT_USAGE,
+    CommandError,
+    UsageError,
+    expected_errors,
+)
 
-EXIT_OK = 0
-EXIT_ERROR = 1
-EXIT_USAGE = 2
-EXIT_PARTIAL = 3
-EXIT_INTERRUPTED = 130
-DEBUG_ENV = "CDI_TUI_DEBUG"
+__all__ = [
+    "EXIT_ERROR",
+    "EXIT_INTERRUPTED",
+    "EXIT_OK",
+    "EXIT_PARTIAL",
+    "EXIT_USAGE",
+    "CommandError",
+    "UsageError",
+    "build_parser",
+    "main",
+]
 
 Handler = Callable[[argparse.Namespace], int]
 
 
-class UsageError(Exception):
-    """The command line asks for something that cannot be done as written (exit 2)."""
-
-
-class CommandError(Exception):
-    """An expected failure with a message for people (exit 1)."""
-
-
 def build_parser() -> argparse.ArgumentParser:
-    from cdi_tui.cli import demo, info, run_cmd, schedule_cmd, settings_cmd
-    from cdi_tui.cli.common import OneLineParser
-
     parser = OneLineParser(
         prog="cdi-tui",
         description="Braze Cloud Data Ingestion for Redshift, in the terminal. Run with no command to open the app.",
@@ -50,34 +57,6 @@ def build_parser() -> argparse.ArgumentParser:
     info.register(commands)
     demo.register(commands)
     return parser
-
-
-def _expected_errors() -> tuple[type[BaseException], ...]:
-    from cdi_tui.config import ConfigError
-    from cdi_tui.engine.lock import RunInProgress
-    from cdi_tui.engine.sync import SyncRefused
-    from cdi_tui.fields import FieldError
-    from cdi_tui.paths import HomeError
-    from cdi_tui.runlog import RunLogUnavailable
-    from cdi_tui.secret_store import SecretMissing, SecretsUnavailable
-    from cdi_tui.standins.postgres import StandInError
-    from cdi_tui.warehouse.errors import WarehouseError
-    from cdi_tui.workspace import WorkspaceError
-
-    return (
-        ConfigError,
-        FieldError,
-        SecretMissing,
-        SecretsUnavailable,
-        StandInError,
-        WarehouseError,
-        WorkspaceError,
-        HomeError,
-        RunLogUnavailable,
-        SyncRefused,
-        RunInProgress,
-        CommandError,
-    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -106,7 +85,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UsageError as error:
         print(f"cdi-tui: error: {safe_text(error)}", file=sys.stderr)
         return EXIT_USAGE
-    except _expected_errors() as error:
+    except expected_errors() as error:
         print(f"cdi-tui: error: {safe_text(error)}", file=sys.stderr)
         return EXIT_ERROR
     except Exception as error:  # the last line of defence: one line for people, the traceback in the log

@@ -17,7 +17,7 @@ from rich.table import Table
 
 from cdi_tui.checks import ConnectionTestResult
 from cdi_tui.cli.common import bounded_int, open_workspace, print_json, shown
-from cdi_tui.cli.main import EXIT_ERROR, EXIT_OK, EXIT_PARTIAL, CommandError
+from cdi_tui.cli.errors import EXIT_ERROR, EXIT_OK, EXIT_PARTIAL, CommandError
 from cdi_tui.display import safe_text
 from cdi_tui.fields import DATA_TYPE_LABELS
 from cdi_tui.runlog import ROW_ERROR_COLUMNS, write_row_errors_csv

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from cdi_tui.cli.common import add_field_flags, bounded_float, bounded_int, open_workspace, read_secret
-from cdi_tui.cli.main import EXIT_ERROR, EXIT_OK, EXIT_PARTIAL, UsageError
+from cdi_tui.cli.errors import EXIT_ERROR, EXIT_OK, EXIT_PARTIAL, UsageError
 from cdi_tui.display import safe_text
 from cdi_tui.fields import SMTP_FIELDS, FieldError, validate_time_zone
 

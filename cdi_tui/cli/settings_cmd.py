@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import argparse
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.table import Table
 
 from cdi_tui.cli.common import add_field_flags, field_type, open_workspace, print_json, read_secret, shown
-from cdi_tui.cli.main import CommandError, UsageError
+from cdi_tui.cli.errors import CommandError, UsageError
 from cdi_tui.config import BrazeSettings, Credential, Integration
 from cdi_tui.display import safe_text
 from cdi_tui.fields import (
@@ -23,6 +23,9 @@ from cdi_tui.fields import (
     validate_name,
 )
 from cdi_tui.secret_store import braze_key_account, ssh_key_account
+
+if TYPE_CHECKING:
+    from cdi_tui.workspace import Workspace
 
 
 def _name(text: str) -> str:
@@ -112,7 +115,6 @@ def register(commands: Any) -> None:
 
 
 def setup_sql_command(args: argparse.Namespace) -> int:
-    from cdi_tui.cli.main import UsageError
     from cdi_tui.setup_sql import setup_sql
     from cdi_tui.tables import parse_table_name
 
@@ -184,7 +186,6 @@ def _flag(key: str) -> str:
 
 
 def credentials_add_command(args: argparse.Namespace) -> int:
-    from cdi_tui.cli.main import UsageError
     from cdi_tui.credential_setup import CredentialSetupError, save_credential
     from cdi_tui.warehouse.errors import WarehouseError
     from cdi_tui.warehouse.tunnel import key_file_is_encrypted
@@ -364,7 +365,7 @@ def integrations_add_command(args: argparse.Namespace) -> int:
     return 0
 
 
-def integration_summary(workspace: Any, integration: Integration, tested: bool) -> dict[str, Any]:
+def integration_summary(workspace: Workspace, integration: Integration, tested: bool) -> dict[str, Any]:
     last = workspace.last_run(integration.name)
     return {
         "name": integration.name,

@@ -254,7 +254,7 @@ class BrazeStandIn(LoopThread):
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", self._requested_port)
         await site.start()
-        server = site._server
+        server = site._server  # noqa: SLF001 - aiohttp keeps the bound sockets there only
         assert server is not None
         sockets = getattr(server, "sockets", None) or []
         self.port = sockets[0].getsockname()[1]

@@ -89,7 +89,7 @@ def start_secret_service() -> SecretService:
             stderr=subprocess.DEVNULL,
             env=env,
         )
-        service._processes.append(bus)
+        service._processes.append(bus)  # noqa: SLF001 - the factory of this class
         assert bus.stdout is not None
         address = bus.stdout.readline().decode().strip()
         if not address:
@@ -102,7 +102,7 @@ def start_secret_service() -> SecretService:
             stderr=subprocess.DEVNULL,
             env=env,
         )
-        service._processes.append(keyring_process)
+        service._processes.append(keyring_process)  # noqa: SLF001 - the factory of this class
         assert keyring_process.stdin is not None
         keyring_process.stdin.write(random_tokens.token_urlsafe(12).encode())
         keyring_process.stdin.close()
