@@ -44,6 +44,7 @@ CONTROL_KEYS = frozenset({"_update_existing_only", "_merge_objects"})
 NOT_ATTRIBUTES = BODY_IDENTIFIER_KEYS | CONTROL_KEYS
 
 Fingerprints = dict[int, int]  # attribute name hash -> value hash
+PackedEntry = tuple[str, int | None, bytes]  # user, whole-object fingerprint, packed attribute fingerprints
 
 
 def data_points(item: BrazeObject) -> int:
@@ -208,11 +209,19 @@ class DeliveredStore:
 
     def save(self, integration: str, entries: Sequence[tuple[str, Fingerprints]]) -> None:
         """Write what is now remembered of each user, whole (the last entry of a user wins)."""
+        self.save_packed(
+            integration,
+            [
+                (user, fingerprints.get(ROW), _pack({k: v for k, v in fingerprints.items() if k != ROW}))
+                for user, fingerprints in entries
+            ],
+        )
+
+    def save_packed(self, integration: str, entries: Sequence[PackedEntry]) -> None:
+        """:meth:`save` for entries already packed: (user, whole-object fingerprint, attribute fingerprints)."""
         if entries:
-            self._write(
-                (integration, user, _signed(fingerprints.get(ROW)), _pack({k: v for k, v in fingerprints.items() if k != ROW}))
-                for user, fingerprints in dict(entries).items()
-            )
+            latest = {user: (last_object, blob) for user, last_object, blob in entries}
+            self._write((integration, user, _signed(last_object), blob) for user, (last_object, blob) in latest.items())
 
     def remember(self, integration: str, delivered: Iterable[tuple[str, Fingerprints]]) -> None:
         """Merge newly delivered fingerprints into what is remembered of each user."""
@@ -286,11 +295,13 @@ class ChangeFilter:
         self._store = store
         self._integration = integration
         self._remember = remember
-        # values sent in this run and not yet settled, per user: (fingerprints, requests pending)
-        self._in_flight: dict[str, tuple[Fingerprints, int]] = {}
-        # id(object sent) -> (user, its fingerprints, all that is remembered of the user once it is delivered)
-        self._sent: dict[int, tuple[str, Fingerprints, Fingerprints]] = {}
-        self._to_save: list[tuple[str, Fingerprints]] = []
+        # Kept packed (12 bytes a value) while a block's objects wait for their answers, so the
+        # memory of a run with the option stays near that of one without:
+        # values sent in this run and not yet settled, per user: (packed fingerprints, requests pending)
+        self._in_flight: dict[str, tuple[bytes, int]] = {}
+        # id(object sent) -> what is remembered of its user once it is delivered
+        self._sent: dict[int, PackedEntry] = {}
+        self._to_save: list[PackedEntry] = []
         # nothing remembered when the run starts (a first sync): no look-ups, this run's values are in flight or saved
         self._look_up = store.remembers_any(integration)
 
@@ -316,7 +327,7 @@ class ChangeFilter:
             stored = remembered.fingerprints() if remembered is not None else None
             before = stored or {}
             if pending is not None:
-                before = {**before, **pending[0]}
+                before = {**before, **_unpack(pending[0])}
             body: dict[str, Any] = {}
             changed: Fingerprints = {}
             everything: Fingerprints = {}
@@ -345,13 +356,12 @@ class ChangeFilter:
             sent = item if not kept else BrazeObject(item.array, body, item.ref)
             verdicts.append(sent)
             after = {**stored, **everything} if stored else everything
-            if operations:
-                after.pop(ROW, None)  # an object with operations is never "the same again"
+            # an object with operations is never "the same again": no whole-object fingerprint
+            self._sent[id(sent)] = (user, None if operations else row_fingerprint, _pack(after))
+            if pending is None:
+                in_flight[user] = (_pack(changed), 1)
             else:
-                after[ROW] = row_fingerprint
-            self._sent[id(sent)] = (user, changed, after)
-            merged = {**pending[0], **changed} if pending is not None else changed
-            in_flight[user] = (merged, (pending[1] if pending is not None else 0) + 1)
+                in_flight[user] = (_pack({**_unpack(pending[0]), **changed}), pending[1] + 1)
         if not self._remember:  # a dry run: nothing is sent, so nothing settles; the block's values count, no more
             in_flight.clear()
             self._sent.clear()
@@ -380,7 +390,7 @@ class ChangeFilter:
         for item in delivered:
             entry = sent_entries.get(id(item))
             if entry is not None:
-                to_save.append((entry[0], entry[2]))
+                to_save.append(entry)
         in_flight = self._in_flight
         for item in sent:
             entry = sent_entries.pop(id(item), None)
@@ -402,4 +412,4 @@ class ChangeFilter:
         Until then a crash forgets it: those values are sent again later, which costs data
         points but loses nothing."""
         to_save, self._to_save = self._to_save, []
-        self._store.save(self._integration, to_save)
+        self._store.save_packed(self._integration, to_save)
