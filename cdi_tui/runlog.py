@@ -26,11 +26,11 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from cdi_tui.enums import RunStatus, Trigger
+
 ROW_ERROR_RETENTION = timedelta(days=30)
 RUN_RETENTION = timedelta(days=365)
 PAYLOAD_PREVIEW_CHARS = 300
-
-STATUSES = ("running", "success", "partial", "error", "cancelled", "limit_exceeded", "interrupted")
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -133,12 +133,12 @@ class Watermark:
 class RunRecord:
     id: int
     integration: str
-    trigger: str
+    trigger: Trigger
     dry_run: bool
     full_resync: bool
     started_at: datetime
     ended_at: datetime | None
-    status: str
+    status: RunStatus
     rows_total: int | None
     rows_read: int
     rows_sent: int
@@ -392,12 +392,14 @@ class RunLog:
             return list(cursor.fetchall())
 
     # runs ----------------------------------------------------------------------------
-    def start_run(self, integration: str, trigger: str, dry_run: bool, full_resync: bool, watermark: str | None, pid: int) -> int:
+    def start_run(
+        self, integration: str, trigger: Trigger, dry_run: bool, full_resync: bool, watermark: str | None, pid: int
+    ) -> int:
         with self.transaction() as conn:
             cursor = conn.execute(
                 "INSERT INTO runs (integration, trigger, dry_run, full_resync, started_at, status, watermark_before, pid) "
-                "VALUES (?, ?, ?, ?, ?, 'running', ?, ?)",
-                (integration, trigger, int(dry_run), int(full_resync), to_text(utc_now()), watermark, pid),
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (integration, trigger, int(dry_run), int(full_resync), to_text(utc_now()), RunStatus.RUNNING, watermark, pid),
             )
             return int(cursor.lastrowid or 0)
 
@@ -419,10 +421,10 @@ class RunLog:
         """
         with self.transaction() as conn:
             cursor = conn.execute(
-                "UPDATE runs SET status = 'interrupted', ended_at = COALESCE(ended_at, ?), "
+                "UPDATE runs SET status = ?, ended_at = COALESCE(ended_at, ?), "
                 "error = COALESCE(error, 'the process running this sync stopped before it finished') "
-                "WHERE integration = ? AND status = 'running'",
-                (to_text(utc_now()), integration),
+                "WHERE integration = ? AND status = ?",
+                (RunStatus.INTERRUPTED, to_text(utc_now()), integration, RunStatus.RUNNING),
             )
             return cursor.rowcount
 
@@ -430,12 +432,12 @@ class RunLog:
         return RunRecord(
             id=row["id"],
             integration=row["integration"],
-            trigger=row["trigger"],
+            trigger=Trigger(row["trigger"]),
             dry_run=bool(row["dry_run"]),
             full_resync=bool(row["full_resync"]),
             started_at=datetime.fromisoformat(row["started_at"]),
             ended_at=from_text(row["ended_at"]),
-            status=row["status"],
+            status=RunStatus(row["status"]),
             rows_total=row["rows_total"],
             rows_read=row["rows_read"],
             rows_sent=row["rows_sent"],
@@ -454,8 +456,8 @@ class RunLog:
     def running_run_of(self, integration: str, pid: int) -> int | None:
         """The newest run of ``integration`` that process ``pid`` started and has not ended."""
         rows = self._query(
-            "SELECT id FROM runs WHERE integration = ? AND pid = ? AND status = 'running' ORDER BY id DESC LIMIT 1",
-            (integration, pid),
+            "SELECT id FROM runs WHERE integration = ? AND pid = ? AND status = ? ORDER BY id DESC LIMIT 1",
+            (integration, pid, RunStatus.RUNNING),
         )
         return int(rows[0]["id"]) if rows else None
 
@@ -633,7 +635,7 @@ class RunLog:
         now = now or utc_now()
         with self.transaction() as conn:
             conn.execute("DELETE FROM row_errors WHERE created_at < ?", (to_text(now - ROW_ERROR_RETENTION),))
-            old_runs = "SELECT id FROM runs WHERE started_at < ? AND status != 'running'"
+            old_runs = "SELECT id FROM runs WHERE started_at < ? AND status != ?"
             cutoff = to_text(now - RUN_RETENTION)
-            conn.execute(f"DELETE FROM row_errors WHERE run_id IN ({old_runs})", (cutoff,))
-            conn.execute(f"DELETE FROM runs WHERE id IN ({old_runs})", (cutoff,))
+            conn.execute(f"DELETE FROM row_errors WHERE run_id IN ({old_runs})", (cutoff, RunStatus.RUNNING))
+            conn.execute(f"DELETE FROM runs WHERE id IN ({old_runs})", (cutoff, RunStatus.RUNNING))

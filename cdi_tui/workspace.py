@@ -32,6 +32,7 @@ from cdi_tui.config import (
 )
 from cdi_tui.engine.changes import DeliveredStore
 from cdi_tui.engine.sync import DELIVERED_FILE, ProgressCallback, SyncEngine, SyncOptions
+from cdi_tui.enums import IntegrationState, RunStatus
 from cdi_tui.paths import AppPaths
 from cdi_tui.runlog import RunLog, RunLogUnavailable, RunRecord, utc_now
 from cdi_tui.secret_store import (
@@ -116,7 +117,7 @@ class Workspace:
             if old is not None and old != credential:
                 # a changed connection must be tested again before its integrations sync
                 for item in config.integrations_using(credential.name):
-                    changed = with_integration(changed, replace(item, state="draft"))
+                    changed = with_integration(changed, replace(item, state=IntegrationState.DRAFT))
             return changed
 
         check(self.config())  # a refused credential leaves the keyring alone too
@@ -136,7 +137,7 @@ class Workspace:
             if name not in config.credentials:
                 raise WorkspaceError(f"no credential named '{name}'")
             users = config.integrations_using(name)
-            active = [item.name for item in users if item.state == "active"]
+            active = [item.name for item in users if item.state == IntegrationState.ACTIVE]
             if active:
                 raise WorkspaceError(
                     f"credential '{name}' is used by active integration(s) {', '.join(active)}; pause or remove them first"
@@ -158,7 +159,7 @@ class Workspace:
                 raise WorkspaceError(f"an integration named '{integration.name}' already exists")
             if integration.credential not in config.credentials:
                 raise WorkspaceError(f"no credential named '{integration.credential}' (add it with 'cdi-tui credentials add')")
-            return with_integration(config, replace(integration, state="draft"))
+            return with_integration(config, replace(integration, state=IntegrationState.DRAFT))
 
         self.store.update(change)
 
@@ -177,7 +178,7 @@ class Workspace:
             current = self.integration(name, config)
             updated = replace(current, **changes)
             if (updated.credential, updated.table) != (current.credential, current.table):
-                updated = replace(updated, state="draft")
+                updated = replace(updated, state=IntegrationState.DRAFT)
             result.append(updated)
             return with_integration(config, updated)
 
@@ -235,13 +236,13 @@ class Workspace:
             )
         if not integration.contact_emails:
             raise WorkspaceError(f"'{name}' needs at least one contact email before it can be activated")
-        return self.update_integration(name, state="active")
+        return self.update_integration(name, state=IntegrationState.ACTIVE)
 
     def pause(self, name: str) -> Integration:
         integration = self.integration(name)
-        if integration.state != "active":
+        if integration.state != IntegrationState.ACTIVE:
             raise WorkspaceError(f"'{name}' is {integration.state}; only an active integration can be paused")
-        return self.update_integration(name, state="paused")
+        return self.update_integration(name, state=IntegrationState.PAUSED)
 
     def tables_visible_to(self, credential: Credential, password: str | None = None) -> list[tuple[str, str]]:
         """Connect with a credential (saved, or not yet saved with its password) and list its tables.
@@ -313,8 +314,8 @@ class Workspace:
             raise error
         ended = utc_now()
         with contextlib.suppress(RunLogUnavailable):
-            self.runlog.update_run(record.id, status="error", ended_at=ended, error=str(error))
-        record = replace(record, status="error", ended_at=ended, error=str(error))
+            self.runlog.update_run(record.id, status=RunStatus.ERROR, ended_at=ended, error=str(error))
+        record = replace(record, status=RunStatus.ERROR, ended_at=ended, error=str(error))
         from cdi_tui.notify import notify_run
 
         with contextlib.suppress(RunLogUnavailable):

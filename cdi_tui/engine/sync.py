@@ -43,6 +43,7 @@ from cdi_tui.engine.pump import STORAGE_ERRORS, Pump
 from cdi_tui.engine.run_state import Progress, ProgressCallback, RunState
 from cdi_tui.engine.senders import Dispatcher
 from cdi_tui.engine.transform import RowError, RowTransformer
+from cdi_tui.enums import DataType, IntegrationState, Trigger
 from cdi_tui.runlog import RunLog, RunRecord, Watermark, to_text, utc_now
 from cdi_tui.secret_store import CredentialsService, SecretMissing, braze_key_account
 from cdi_tui.warehouse.errors import WarehouseError
@@ -64,7 +65,7 @@ __all__ = ["Progress", "ProgressCallback", "RunInProgress", "SyncEngine", "SyncO
 
 @dataclass(frozen=True)
 class SyncOptions:
-    trigger: str = "manual"  # manual | scheduled
+    trigger: Trigger = Trigger.MANUAL
     full_resync: bool = False
     dry_run: bool = False
     max_rows: int = DEFAULT_MAX_ROWS
@@ -116,7 +117,7 @@ class SyncEngine:
     # checks ------------------------------------------------------------------------------
     def ensure_can_sync(self, integration: Integration) -> None:
         """Raises :class:`SyncRefused` with the reason when the integration may not sync."""
-        if integration.state == "draft":
+        if integration.state == IntegrationState.DRAFT:
             raise SyncRefused(
                 f"'{integration.name}' is a draft: it must pass 'cdi-tui test {integration.name}' "
                 f"and be activated ('cdi-tui activate {integration.name}') before it can sync"
@@ -219,7 +220,7 @@ class SyncEngine:
                     pump = self._pump(state, frontier, shape, transformer, None, max_in_flight, options)
                     pump.run(source.stream_rows(shape, lower, inclusive, upper, options.fetch_rows, cancelled=state.stop_sending))
                 return
-            deletes = integration.data_type == "deletes"
+            deletes = integration.data_type == DataType.DELETES
             assert api_key is not None
             limiter = shared_limiter(
                 braze_settings.base_url, api_key, braze_settings.requests_per_window, braze_settings.window_seconds
@@ -277,11 +278,11 @@ class SyncEngine:
             changes=ChangeFilter(self.delivered, state.name, remember=not state.dry_run)
             if state.integration.sends_changed_only
             else None,
-            deleted_users=self.delivered if state.integration.data_type == "deletes" and not state.dry_run else None,
+            deleted_users=self.delivered if state.integration.data_type == DataType.DELETES and not state.dry_run else None,
         )
 
     def _batch_limit(self, integration: Integration) -> int:
-        if integration.data_type == "deletes":
+        if integration.data_type == DataType.DELETES:
             return MAX_DELETE_IDENTIFIERS
         braze = self.config.braze
         if braze is not None and braze.combined_batch_limit:

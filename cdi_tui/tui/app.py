@@ -20,6 +20,7 @@ from textual.reactive import var
 from textual.screen import Screen
 
 from cdi_tui.engine.sync import Progress
+from cdi_tui.enums import RunStatus, Trigger
 from cdi_tui.tui.messages import ConfigChanged, SyncFailed, SyncFinished, SyncProgressed
 from cdi_tui.tui.preferences import PreferencesStore
 from cdi_tui.tui.runner import SyncRunner
@@ -141,7 +142,7 @@ class CdiApp(App[None]):
         for run in due:
             if self.runner.is_running(run.integration) or not claim(self.workspace.runlog, run):
                 continue
-            self.runner.start(run.integration, SyncOptions(trigger="scheduled"))
+            self.runner.start(run.integration, SyncOptions(trigger=Trigger.SCHEDULED))
 
     # actions ------------------------------------------------------------------------------
     async def action_quit(self) -> None:
@@ -236,12 +237,14 @@ class CdiApp(App[None]):
     def on_sync_finished(self, message: SyncFinished) -> None:
         record = message.record
         self._sync_ended(message.integration)
-        if record.trigger == "scheduled" and record.status in ("success", "partial"):
+        if record.trigger == Trigger.SCHEDULED and record.status in (RunStatus.SUCCESS, RunStatus.PARTIAL):
             return  # scheduled runs that went through show on the dashboard, not in a pile of toasts
         text = f"{record.status}: read {record.rows_read:,}, sent {record.rows_sent:,}, failed {record.rows_failed:,}" + (
             f". {record.error}" if record.error else ""
         )
-        severity = {"success": "information", "partial": "warning", "cancelled": "warning"}.get(record.status, "error")
+        severity = {RunStatus.SUCCESS: "information", RunStatus.PARTIAL: "warning", RunStatus.CANCELLED: "warning"}.get(
+            record.status, "error"
+        )
         self._toast(message.integration, text, f"{message.integration}: sync #{record.id}", severity, 6)
 
     def on_sync_failed(self, message: SyncFailed) -> None:

@@ -10,18 +10,25 @@ from rich.text import Text
 from textual.app import App
 from textual.color import Color, ColorParseError
 
+from cdi_tui.enums import IntegrationState, RunStatus
+
 TIME_FORMAT = "%Y-%m-%d %H:%M"  # one format everywhere, in the workspace zone (the header names it)
 SPINNER = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"
 
-STATE_COLOURS = {"active": "success", "paused": "warning", "draft": "secondary", "running": "primary"}
-STATUS_COLOURS = {
-    "success": "success",
-    "partial": "warning",
-    "error": "error",
-    "cancelled": "secondary",
-    "limit_exceeded": "warning",
-    "interrupted": "error",
-    "running": "primary",
+STATE_COLOURS: dict[str, str] = {
+    IntegrationState.ACTIVE: "success",
+    IntegrationState.PAUSED: "warning",
+    IntegrationState.DRAFT: "secondary",
+    "running": "primary",  # a sync under way
+}
+STATUS_COLOURS: dict[str, str] = {
+    RunStatus.SUCCESS: "success",
+    RunStatus.PARTIAL: "warning",
+    RunStatus.ERROR: "error",
+    RunStatus.CANCELLED: "secondary",
+    RunStatus.LIMIT_EXCEEDED: "warning",
+    RunStatus.INTERRUPTED: "error",
+    RunStatus.RUNNING: "primary",
 }
 
 

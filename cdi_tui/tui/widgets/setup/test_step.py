@@ -14,6 +14,7 @@ from textual.widgets import Button, Label, Static
 
 from cdi_tui.checks import ConnectionTestResult
 from cdi_tui.engine.transform import RowError, RowTransformer
+from cdi_tui.enums import DataType
 from cdi_tui.tui.looks import palette
 from cdi_tui.tui.widgets.fit_table import FitColumn, FitTable
 
@@ -106,7 +107,7 @@ class TestStep(Vertical):
         self.query_one("#results").display = False
         self.activate_button.disabled = True
 
-    def show_result(self, result: ConnectionTestResult, data_type: str, update_existing_only: bool) -> None:
+    def show_result(self, result: ConnectionTestResult, data_type: DataType, update_existing_only: bool) -> None:
         assert result.preview is not None and result.shape is not None
         self.test_button.disabled = False
         self.preview.loading = False
