@@ -22,7 +22,7 @@ from cdi_tui.display import safe_text
 from cdi_tui.engine.transform import RowError, RowTransformer
 from cdi_tui.enums import IntegrationState, RunStatus, Trigger
 from cdi_tui.fields import DATA_TYPE_LABELS
-from cdi_tui.runlog import ROW_ERROR_COLUMNS, write_row_errors_csv
+from cdi_tui.runlog import ROW_ERROR_COLUMNS, RunRecord, to_text, write_row_errors_csv
 from cdi_tui.warehouse.timestamps import OutOfRangeTime
 
 PREVIEW_ROWS_MAX = 1000
@@ -183,9 +183,10 @@ def state_command(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _watermark_text(record: Any) -> str | None:
-    text = record.watermark_after or record.watermark_before
-    return text.split(" ", 1)[0] if text else None
+def _watermark_text(record: RunRecord) -> str | None:
+    """The UPDATED_AT a run got to (or started from): ``runs`` and ``sync --json`` show it."""
+    watermark = record.end_watermark or record.start_watermark
+    return to_text(watermark.updated_at) if watermark else None
 
 
 def sync_command(args: argparse.Namespace) -> int:

@@ -169,20 +169,17 @@ class SyncEngine:
             log.warning("%s: %d earlier run(s) had stopped mid-way; marked interrupted", name, interrupted)
         self.runlog.prune()
         watermark = None if options.full_resync else self.runlog.watermark(name)
-        run_id = self.runlog.start_run(
-            name, options.trigger, options.dry_run, options.full_resync, watermark.as_text() if watermark else None, os.getpid()
-        )
+        run_id = self.runlog.start_run(name, options.trigger, options.dry_run, options.full_resync, watermark, os.getpid())
         state = RunState(run_id, integration, options.dry_run, options.max_rows, cancel or threading.Event(), progress)
         frontier = Frontier(self.runlog, name, save=not options.dry_run)
         log.info("run %d of %s started (%s)", run_id, name, options.trigger)
-        before = watermark.as_text() if watermark else None
         try:
             self._run(state, options, frontier, watermark)
         except BaseException as error:  # KeyboardInterrupt included: record, then re-raise
             state.fail(error)
-            self._finish(state, frontier, options, before)
+            self._finish(state, frontier, options, watermark)
             raise
-        return self._finish(state, frontier, options, before)
+        return self._finish(state, frontier, options, watermark)
 
     # the run ----------------------------------------------------------------------------------
     def _run(self, state: RunState, options: SyncOptions, frontier: Frontier, watermark: Watermark | None) -> None:
@@ -353,7 +350,7 @@ class SyncEngine:
         state.failed += len(records)
 
     # the end ------------------------------------------------------------------------------------
-    def _finish(self, state: RunState, frontier: Frontier, options: SyncOptions, before: str | None) -> RunRecord:
+    def _finish(self, state: RunState, frontier: Frontier, options: SyncOptions, before: Watermark | None) -> RunRecord:
         """Save the watermark and record the run's outcome (whatever broke before).
 
         When the run log cannot be written (a full disk, a removed folder) the run still ends:
@@ -384,7 +381,7 @@ class SyncEngine:
         record: RunRecord | None = None
         try:
             after = None if state.dry_run else self.runlog.watermark(state.name)
-            self.runlog.update_run(state.run_id, watermark_after=after.as_text() if after else None, **fields)
+            self.runlog.update_run(state.run_id, watermark_after=after, **fields)
             record = self.runlog.run(state.run_id)
         except STORAGE_ERRORS as error:
             log.error("run %d of %s: its end could not be recorded: %s", state.run_id, state.name, error)
@@ -396,8 +393,8 @@ class SyncEngine:
                 dry_run=state.dry_run,
                 full_resync=options.full_resync,
                 started_at=state.started_at,
-                watermark_before=before,
-                watermark_after=None,
+                start_watermark=before,
+                end_watermark=None,
                 notification=None,
                 **fields,
             )

@@ -42,12 +42,11 @@ def local_time(moment: datetime | None, zone: str) -> str:
 
 
 def local_time_text(text: str | None, zone: str) -> str:
-    """An ISO-8601 timestamp as stored (run log, watermarks) in the one format; other text as is."""
+    """An ISO-8601 timestamp kept as text (a failed row's UPDATED_AT) in the one format; other text as is."""
     if not text:
         return "-"
-    head = text.split(" (", 1)[0].strip()
     try:
-        return local_time(datetime.fromisoformat(head), zone)
+        return local_time(datetime.fromisoformat(text.strip()), zone)
     except ValueError:
         return text
 

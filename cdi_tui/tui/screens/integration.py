@@ -20,7 +20,7 @@ from cdi_tui.fields import DATA_TYPE_LABELS, INTEGRATION_FIELDS, field_by_key
 from cdi_tui.runlog import RunRecord
 from cdi_tui.tui.actions import delete_integration, full_resync, pause_or_resume, sync_now
 from cdi_tui.tui.base import CdiMixin
-from cdi_tui.tui.looks import local_time, local_time_text, palette, state_text, status_text
+from cdi_tui.tui.looks import local_time, palette, state_text, status_text
 from cdi_tui.tui.schedule_text import next_three_text, workspace_zone
 from cdi_tui.tui.widgets.fields import FieldInput, collect
 from cdi_tui.tui.widgets.fit_table import FitColumn, FitTable
@@ -189,6 +189,7 @@ class IntegrationScreen(CdiMixin, Screen[None]):
         cursor = table.cursor_row
         table.clear()
         for record in records:
+            watermark = record.end_watermark or record.start_watermark
             trigger = TRIGGERS.get(record.trigger, record.trigger)
             if record.full_resync and record.trigger != Trigger.FULL_RESYNC:
                 trigger += " (full)"
@@ -199,7 +200,7 @@ class IntegrationScreen(CdiMixin, Screen[None]):
                 f"{record.rows_read:,}",
                 f"{record.rows_sent:,}",
                 f"{record.rows_failed:,}",
-                local_time_text(record.watermark_after or record.watermark_before, zone),
+                local_time(watermark.updated_at if watermark else None, zone),
                 local_time(record.started_at, zone),
                 f"{record.duration_seconds:.1f}s" if record.duration_seconds is not None else "-",
                 key=str(record.id),
