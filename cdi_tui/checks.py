@@ -10,6 +10,7 @@ import hashlib
 from dataclasses import dataclass, field, replace
 
 from cdi_tui.config import Config, ConfigStore, Credential, Integration, with_credential
+from cdi_tui.enums import DataType
 from cdi_tui.secret_store import (
     CredentialsService,
     SecretMissing,
@@ -182,7 +183,7 @@ def accept_ssh_host_key(store: ConfigStore, credential: Credential, shown_finger
 def run_connection_test(
     credential: Credential,
     table: TableName,
-    data_type: str,
+    data_type: DataType,
     secrets: CredentialsService,
     preview_rows: int = 100,
 ) -> ConnectionTestResult:

@@ -23,6 +23,7 @@ from typing import Any, TypeVar
 
 import tomli_w
 
+from cdi_tui.enums import DataType, IntegrationState
 from cdi_tui.fields import (
     BRAZE_FIELDS,
     BRAZE_INSTANCES,
@@ -139,10 +140,10 @@ class Integration:
     name: str
     credential: str
     table: str
-    data_type: str
+    data_type: DataType
     frequency: str = "daily at 00:00"
     contact_emails: tuple[str, ...] = ()
-    state: str = "draft"
+    state: IntegrationState = IntegrationState.DRAFT
     update_existing_only: bool = False
     notify_row_error_percent: float | None = None
     notify_success: bool = False
@@ -152,7 +153,7 @@ class Integration:
     @property
     def sends_changed_only(self) -> bool:
         """Only changed attribute values are sent (custom attributes integrations)."""
-        return self.data_type == "attributes" and self.send_changed_only is not False
+        return self.data_type == DataType.ATTRIBUTES and self.send_changed_only is not False
 
     @property
     def table_name(self) -> TableName:

@@ -17,6 +17,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from cdi_tui.display import first_control_character
+from cdi_tui.enums import DataType, IntegrationState
 from cdi_tui.schedule import ScheduleError, parse_frequency
 from cdi_tui.tables import TableNameError, parse_table_name
 
@@ -25,14 +26,14 @@ class FieldError(ValueError):
     """A value the user gave is not acceptable; the message says why."""
 
 
-DATA_TYPES = ("attributes", "events", "purchases", "deletes")
+DATA_TYPES = tuple(DataType)
 DATA_TYPE_LABELS = {
-    "attributes": "Custom Attributes",
-    "events": "Custom Events",
-    "purchases": "Purchase Events",
-    "deletes": "Delete Users",
+    DataType.ATTRIBUTES: "Custom Attributes",
+    DataType.EVENTS: "Custom Events",
+    DataType.PURCHASES: "Purchase Events",
+    DataType.DELETES: "Delete Users",
 }
-STATES = ("draft", "active", "paused")
+STATES = tuple(IntegrationState)
 SSL_MODES = ("disable", "require", "verify-ca", "verify-full")
 DEFAULT_PORT = 5439
 SMTP_SECURITY = ("starttls", "ssl", "none")
@@ -185,18 +186,18 @@ def validate_ssh_public_key(value: Any) -> str:
     return text
 
 
-def validate_data_type(value: Any) -> str:
+def validate_data_type(value: Any) -> DataType:
     text = plain_text(value).lower()
     if text not in DATA_TYPES:
         raise FieldError(f"unknown data type '{value}' (expected one of {', '.join(DATA_TYPES)})")
-    return text
+    return DataType(text)
 
 
-def validate_state(value: Any) -> str:
+def validate_state(value: Any) -> IntegrationState:
     text = plain_text(value).lower()
     if text not in STATES:
         raise FieldError(f"unknown state '{value}' (expected one of {', '.join(STATES)})")
-    return text
+    return IntegrationState(text)
 
 
 def validate_table(value: Any) -> str:
@@ -512,7 +513,7 @@ INTEGRATION_FIELDS: tuple[FieldSpec, ...] = (
         default=[],
         required=False,
     ),
-    FieldSpec("state", "State", validate_state, "draft, active or paused", default="draft", choices=STATES),
+    FieldSpec("state", "State", validate_state, "draft, active or paused", default=IntegrationState.DRAFT, choices=STATES),
     FieldSpec(
         "send_changed_only",
         "Send only changed attributes",

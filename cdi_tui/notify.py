@@ -15,6 +15,7 @@ from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 
 from cdi_tui.config import Integration, SmtpSettings
+from cdi_tui.enums import RunStatus
 from cdi_tui.runlog import RowErrorRecord, RunRecord
 from cdi_tui.secret_store import CredentialsService, smtp_password_account
 
@@ -25,18 +26,18 @@ def reason_to_notify(integration: Integration, record: RunRecord) -> str | None:
     """Why this run warrants an email, or None."""
     if record.dry_run:
         return None
-    if record.status in ("error", "interrupted"):
+    if record.status in (RunStatus.ERROR, RunStatus.INTERRUPTED):
         return "the sync failed"
-    if record.status == "limit_exceeded":
+    if record.status == RunStatus.LIMIT_EXCEEDED:
         return "the sync stopped at the row limit"
     threshold = integration.notify_row_error_percent
     if threshold is not None and record.rows_failed and record.rows_read:
         share = 100.0 * record.rows_failed / record.rows_read
         if share > threshold:
             return f"{share:.1f}% of the rows failed (alert above {threshold:g}%)"
-    if integration.notify_no_rows and record.rows_read == 0 and record.status in ("success", "partial"):
+    if integration.notify_no_rows and record.rows_read == 0 and record.status in (RunStatus.SUCCESS, RunStatus.PARTIAL):
         return "the run found no new rows"
-    if integration.notify_success and record.status == "success":
+    if integration.notify_success and record.status == RunStatus.SUCCESS:
         return "the sync succeeded"
     return None
 

@@ -1,7 +1,7 @@
 """The run log and sync state, in SQLite in the data folder.
 
 Tables:
-- ``runs``: one row a run, with its counts, status and watermarks.
+- ``runs``: one row a run, with its counts, status and watermarks (when it started and ended).
 - ``row_errors``: each failed row of a run (UPDATED_AT, identifier, reason, payload preview).
 - ``watermarks``: per integration, the last synced UPDATED_AT and how many rows carried it.
 - ``retry_rows``: objects that failed for transient reasons, sent again by the next run.
@@ -10,6 +10,9 @@ Tables:
 - ``reported_null_rows``: rows with a NULL UPDATED_AT already reported (not reported twice).
 
 Row errors are kept 30 days and runs 12 months. Secrets never reach this file.
+
+A run log written by an older cdi-tui is brought to this schema when it is opened for
+writing (:func:`_migrate`).
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import contextlib
 import csv
 import json
 import os
+import re
 import sqlite3
 import threading
 from collections.abc import Iterator
@@ -26,11 +30,11 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from cdi_tui.enums import RunStatus, Trigger
+
 ROW_ERROR_RETENTION = timedelta(days=30)
 RUN_RETENTION = timedelta(days=365)
 PAYLOAD_PREVIEW_CHARS = 300
-
-STATUSES = ("running", "success", "partial", "error", "cancelled", "limit_exceeded", "interrupted")
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -48,8 +52,12 @@ CREATE TABLE IF NOT EXISTS runs (
     rows_failed INTEGER NOT NULL DEFAULT 0,
     rows_skipped INTEGER NOT NULL DEFAULT 0,
     rows_retried INTEGER NOT NULL DEFAULT 0,
-    watermark_before TEXT,
-    watermark_after TEXT,
+    -- the integration's watermark when the run started and when it ended: the UPDATED_AT
+    -- and how many rows at that time were done (both NULL: none)
+    watermark_before_at TEXT,
+    watermark_before_rows INTEGER,
+    watermark_after_at TEXT,
+    watermark_after_rows INTEGER,
     error TEXT,
     warnings TEXT NOT NULL DEFAULT '[]',
     pid INTEGER,
@@ -118,6 +126,9 @@ def from_text(text: str | None) -> datetime | None:
     return None if text is None else datetime.fromisoformat(text)
 
 
+_WATERMARK_TEXT = re.compile(r"(?P<at>\S+) \((?P<rows>\d+) at that time\)")
+
+
 @dataclass(frozen=True)
 class Watermark:
     """All rows before ``updated_at`` are done, and ``rows_at_updated_at`` rows at it."""
@@ -126,32 +137,55 @@ class Watermark:
     rows_at_updated_at: int
 
     def as_text(self) -> str:
+        """For people: ``2026-01-01T00:00:00.000000+00:00 (3 at that time)``."""
         return f"{to_text(self.updated_at)} ({self.rows_at_updated_at} at that time)"
+
+    @classmethod
+    def parse(cls, text: str | None) -> Watermark | None:
+        """The watermark :meth:`as_text` wrote, or None (no text, or text it did not write)."""
+        match = _WATERMARK_TEXT.fullmatch(text or "")
+        if match is None:
+            return None
+        try:
+            moment = datetime.fromisoformat(match["at"])
+        except ValueError:
+            return None
+        return cls(moment, int(match["rows"]))
 
 
 @dataclass(frozen=True)
 class RunRecord:
     id: int
     integration: str
-    trigger: str
+    trigger: Trigger
     dry_run: bool
     full_resync: bool
     started_at: datetime
     ended_at: datetime | None
-    status: str
+    status: RunStatus
     rows_total: int | None
     rows_read: int
     rows_sent: int
     rows_failed: int
     rows_skipped: int
     rows_retried: int
-    watermark_before: str | None
-    watermark_after: str | None
+    start_watermark: Watermark | None  # where the run started reading (None: from the first row)
+    end_watermark: Watermark | None  # where the watermark stood when it ended (None: a dry run, or none yet)
     error: str | None
     warnings: list[str]
     notification: str | None
     data_points: int = 0  # attributes sent, events and purchases (deletes count none)
     rows_unchanged: int = 0  # rows not sent: every value was already delivered
+
+    @property
+    def watermark_before(self) -> str | None:
+        """The start watermark as ``runs --json`` and the emails show it (:meth:`Watermark.as_text`)."""
+        return self.start_watermark.as_text() if self.start_watermark else None
+
+    @property
+    def watermark_after(self) -> str | None:
+        """The end watermark as ``runs --json`` and the emails show it (:meth:`Watermark.as_text`)."""
+        return self.end_watermark.as_text() if self.end_watermark else None
 
     @property
     def duration_seconds(self) -> float | None:
@@ -226,12 +260,81 @@ def payload_preview(payload: Any) -> str | None:
     return text if len(text) <= PAYLOAD_PREVIEW_CHARS else text[: PAYLOAD_PREVIEW_CHARS - 1] + "…"
 
 
-def _add_missing_columns(conn: sqlite3.Connection) -> None:
-    """Run logs written before a column existed get it (with its default)."""
-    present = {row[1] for row in conn.execute("PRAGMA table_info(runs)")}
-    for column in ("data_points", "rows_unchanged"):
-        if column not in present:
-            conn.execute(f"ALTER TABLE runs ADD COLUMN {column} INTEGER NOT NULL DEFAULT 0")
+def _watermark_values(watermark: Watermark | None) -> tuple[str | None, int | None]:
+    """A watermark as its two columns (``watermark_*_at``, ``watermark_*_rows``)."""
+    if watermark is None:
+        return None, None
+    return to_text(watermark.updated_at), watermark.rows_at_updated_at
+
+
+def _run_watermark(row: sqlite3.Row, which: str) -> Watermark | None:
+    """A run's watermark ``before`` or ``after`` from its columns (or from its text, in a run log
+    written by an older cdi-tui and opened read-only, so not migrated)."""
+    keys = row.keys()
+    if f"watermark_{which}_at" not in keys:
+        return Watermark.parse(row[f"watermark_{which}"]) if f"watermark_{which}" in keys else None
+    moment = from_text(row[f"watermark_{which}_at"])
+    return None if moment is None else Watermark(moment, int(row[f"watermark_{which}_rows"] or 0))
+
+
+def _run_columns(conn: sqlite3.Connection) -> set[str]:
+    return {row[1] for row in conn.execute("PRAGMA table_info(runs)")}
+
+
+_COUNT_COLUMNS = ("data_points", "rows_unchanged")
+_WATERMARK_COLUMNS = (
+    ("watermark_before_at", "TEXT"),
+    ("watermark_before_rows", "INTEGER"),
+    ("watermark_after_at", "TEXT"),
+    ("watermark_after_rows", "INTEGER"),
+)
+
+
+def _migrate(conn: sqlite3.Connection) -> None:
+    """Bring the ``runs`` of a run log written by an older cdi-tui to this schema.
+
+    Each step is done once, by whichever process opens the file first (under the write lock):
+
+    1. ``data_points`` and ``rows_unchanged`` are added, 0 for older runs;
+    2. the watermarks, once stored as text (``watermark_before``/``watermark_after``, as
+       :meth:`Watermark.as_text` writes them), move to their columns. The text columns stay
+       as they were and are no longer read or written.
+    """
+    wanted = {*_COUNT_COLUMNS, *(name for name, _type in _WATERMARK_COLUMNS)}
+    if wanted <= _run_columns(conn):
+        return  # the common case: nothing to do, no write lock taken
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        present = _run_columns(conn)  # again under the lock: another process may have just done it
+        for column in _COUNT_COLUMNS:
+            if column not in present:
+                conn.execute(f"ALTER TABLE runs ADD COLUMN {column} INTEGER NOT NULL DEFAULT 0")
+        if "watermark_before_at" not in present:
+            for column, kind in _WATERMARK_COLUMNS:
+                conn.execute(f"ALTER TABLE runs ADD COLUMN {column} {kind}")
+            if {"watermark_before", "watermark_after"} <= present:
+                _move_text_watermarks(conn)
+        conn.execute("COMMIT")
+    except BaseException:
+        with contextlib.suppress(sqlite3.Error):
+            conn.execute("ROLLBACK")
+        raise
+
+
+def _move_text_watermarks(conn: sqlite3.Connection) -> None:
+    """Fill the watermark columns of every run from its watermark text (text that does not read
+    as a watermark leaves them empty: they are the run's history, the sync state is elsewhere)."""
+    rows = conn.execute(
+        "SELECT id, watermark_before, watermark_after FROM runs WHERE watermark_before IS NOT NULL OR watermark_after IS NOT NULL"
+    ).fetchall()
+    conn.executemany(
+        "UPDATE runs SET watermark_before_at = ?, watermark_before_rows = ?, watermark_after_at = ?, watermark_after_rows = ? "
+        "WHERE id = ?",
+        [
+            (*_watermark_values(Watermark.parse(before)), *_watermark_values(Watermark.parse(after)), run_id)
+            for run_id, before, after in rows
+        ],
+    )
 
 
 class RunLogUnavailable(RuntimeError):
@@ -325,7 +428,7 @@ class RunLog:
             conn.execute("PRAGMA synchronous=NORMAL")
             conn.execute("PRAGMA busy_timeout=30000")
             conn.executescript(_SCHEMA)
-            _add_missing_columns(conn)
+            _migrate(conn)
         except BaseException:
             conn.close()
             raise
@@ -392,22 +495,40 @@ class RunLog:
             return list(cursor.fetchall())
 
     # runs ----------------------------------------------------------------------------
-    def start_run(self, integration: str, trigger: str, dry_run: bool, full_resync: bool, watermark: str | None, pid: int) -> int:
+    def start_run(
+        self, integration: str, trigger: Trigger, dry_run: bool, full_resync: bool, watermark: Watermark | None, pid: int
+    ) -> int:
+        """Record a run as ``running``; ``watermark`` is where it starts. Returns the run's id."""
         with self.transaction() as conn:
             cursor = conn.execute(
-                "INSERT INTO runs (integration, trigger, dry_run, full_resync, started_at, status, watermark_before, pid) "
-                "VALUES (?, ?, ?, ?, ?, 'running', ?, ?)",
-                (integration, trigger, int(dry_run), int(full_resync), to_text(utc_now()), watermark, pid),
+                "INSERT INTO runs (integration, trigger, dry_run, full_resync, started_at, status, "
+                "watermark_before_at, watermark_before_rows, pid) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    integration,
+                    trigger,
+                    int(dry_run),
+                    int(full_resync),
+                    to_text(utc_now()),
+                    RunStatus.RUNNING,
+                    *_watermark_values(watermark),
+                    pid,
+                ),
             )
             return int(cursor.lastrowid or 0)
 
     def update_run(self, run_id: int, **fields: Any) -> None:
+        """Set columns of a run by name; ``ended_at`` is a datetime, ``warnings`` a list of text,
+        ``watermark_after`` a :class:`Watermark` (or its text) or None."""
         if not fields:
             return
         if "warnings" in fields:
             fields["warnings"] = json.dumps(fields["warnings"])
         if "ended_at" in fields:
             fields["ended_at"] = to_text(fields["ended_at"])
+        if "watermark_after" in fields:
+            after = fields.pop("watermark_after")
+            watermark = Watermark.parse(after) if isinstance(after, str) else after
+            fields["watermark_after_at"], fields["watermark_after_rows"] = _watermark_values(watermark)
         assignments = ", ".join(f"{key} = ?" for key in fields)
         with self.transaction() as conn:
             conn.execute(f"UPDATE runs SET {assignments} WHERE id = ?", (*fields.values(), run_id))
@@ -419,10 +540,10 @@ class RunLog:
         """
         with self.transaction() as conn:
             cursor = conn.execute(
-                "UPDATE runs SET status = 'interrupted', ended_at = COALESCE(ended_at, ?), "
+                "UPDATE runs SET status = ?, ended_at = COALESCE(ended_at, ?), "
                 "error = COALESCE(error, 'the process running this sync stopped before it finished') "
-                "WHERE integration = ? AND status = 'running'",
-                (to_text(utc_now()), integration),
+                "WHERE integration = ? AND status = ?",
+                (RunStatus.INTERRUPTED, to_text(utc_now()), integration, RunStatus.RUNNING),
             )
             return cursor.rowcount
 
@@ -430,20 +551,20 @@ class RunLog:
         return RunRecord(
             id=row["id"],
             integration=row["integration"],
-            trigger=row["trigger"],
+            trigger=Trigger(row["trigger"]),
             dry_run=bool(row["dry_run"]),
             full_resync=bool(row["full_resync"]),
             started_at=datetime.fromisoformat(row["started_at"]),
             ended_at=from_text(row["ended_at"]),
-            status=row["status"],
+            status=RunStatus(row["status"]),
             rows_total=row["rows_total"],
             rows_read=row["rows_read"],
             rows_sent=row["rows_sent"],
             rows_failed=row["rows_failed"],
             rows_skipped=row["rows_skipped"],
             rows_retried=row["rows_retried"],
-            watermark_before=row["watermark_before"],
-            watermark_after=row["watermark_after"],
+            start_watermark=_run_watermark(row, "before"),
+            end_watermark=_run_watermark(row, "after"),
             error=row["error"],
             warnings=json.loads(row["warnings"] or "[]"),
             notification=row["notification"],
@@ -454,8 +575,8 @@ class RunLog:
     def running_run_of(self, integration: str, pid: int) -> int | None:
         """The newest run of ``integration`` that process ``pid`` started and has not ended."""
         rows = self._query(
-            "SELECT id FROM runs WHERE integration = ? AND pid = ? AND status = 'running' ORDER BY id DESC LIMIT 1",
-            (integration, pid),
+            "SELECT id FROM runs WHERE integration = ? AND pid = ? AND status = ? ORDER BY id DESC LIMIT 1",
+            (integration, pid, RunStatus.RUNNING),
         )
         return int(rows[0]["id"]) if rows else None
 
@@ -633,7 +754,7 @@ class RunLog:
         now = now or utc_now()
         with self.transaction() as conn:
             conn.execute("DELETE FROM row_errors WHERE created_at < ?", (to_text(now - ROW_ERROR_RETENTION),))
-            old_runs = "SELECT id FROM runs WHERE started_at < ? AND status != 'running'"
+            old_runs = "SELECT id FROM runs WHERE started_at < ? AND status != ?"
             cutoff = to_text(now - RUN_RETENTION)
-            conn.execute(f"DELETE FROM row_errors WHERE run_id IN ({old_runs})", (cutoff,))
-            conn.execute(f"DELETE FROM runs WHERE id IN ({old_runs})", (cutoff,))
+            conn.execute(f"DELETE FROM row_errors WHERE run_id IN ({old_runs})", (cutoff, RunStatus.RUNNING))
+            conn.execute(f"DELETE FROM runs WHERE id IN ({old_runs})", (cutoff, RunStatus.RUNNING))

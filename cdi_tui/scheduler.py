@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from cdi_tui.config import Config, Integration
+from cdi_tui.enums import IntegrationState
 from cdi_tui.runlog import RunLog
 from cdi_tui.schedule import ScheduleError, previous_run
 
@@ -42,7 +43,7 @@ def due_runs(config: Config, runlog: RunLog, now: datetime) -> list[DueRun]:
 
 
 def due_run(integration: Integration, runlog: RunLog, zone: str, now: datetime) -> DueRun | None:
-    if integration.state != "active":
+    if integration.state != IntegrationState.ACTIVE:
         return None
     anchor = runlog.last_scheduled(integration.name)
     if anchor is None:

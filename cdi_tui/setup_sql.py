@@ -8,6 +8,7 @@ writes a real password into SQL).
 
 from __future__ import annotations
 
+from cdi_tui.enums import DataType
 from cdi_tui.tables import TableName, quote_identifier
 
 PASSWORD_PLACEHOLDER = "<choose a strong password>"
@@ -25,18 +26,18 @@ _COLUMNS = {
 }
 
 PAYLOAD_HINTS = {
-    "attributes": '-- PAYLOAD: a JSON object of attributes, e.g. {"first_name": "Ada", "plan": "Pro"}',
-    "events": '-- PAYLOAD: {"name": "opened_app", "time": "2026-01-01T00:00:00Z", "properties": {...}} (time optional)',
-    "purchases": '-- PAYLOAD: {"product_id": "plan-pro", "currency": "USD", "price": 9.99, "quantity": 1}',
-    "deletes": "-- a Delete Users table has no PAYLOAD column: each row names a user to delete",
+    DataType.ATTRIBUTES: '-- PAYLOAD: a JSON object of attributes, e.g. {"first_name": "Ada", "plan": "Pro"}',
+    DataType.EVENTS: '-- PAYLOAD: {"name": "opened_app", "time": "2026-01-01T00:00:00Z", "properties": {...}} (time optional)',
+    DataType.PURCHASES: '-- PAYLOAD: {"product_id": "plan-pro", "currency": "USD", "price": 9.99, "quantity": 1}',
+    DataType.DELETES: "-- a Delete Users table has no PAYLOAD column: each row names a user to delete",
 }
 
 
-def create_table_statement(table: TableName, data_type: str) -> str:
+def create_table_statement(table: TableName, data_type: DataType) -> str:
     """Step 1: the CREATE TABLE template of the seed for a data type."""
     lines = [f"CREATE TABLE {_qualified(table)} (", "   updated_at timestamptz DEFAULT sysdate,"]
     identifiers = list(_COLUMNS["identifiers"])
-    if data_type != "deletes":
+    if data_type != DataType.DELETES:
         identifiers[-1] += ","
         identifiers.append("   payload varchar(max)")
     lines.extend(identifiers)
@@ -59,7 +60,7 @@ def grant_statements(table: TableName, user: str) -> str:
     )
 
 
-def setup_sql(table: TableName, data_type: str, user: str) -> str:
+def setup_sql(table: TableName, data_type: DataType, user: str) -> str:
     """Both steps, ready to copy."""
     optional = []
     if table.database:

@@ -40,6 +40,7 @@ from cdi_tui.engine.changes import DeliveredStore, estimate
 from cdi_tui.engine.lock import RunLock
 from cdi_tui.engine.sync import DELIVERED_FILE, ProgressCallback, SyncEngine, SyncOptions
 from cdi_tui.engine.transform import RowError, RowTransformer
+from cdi_tui.enums import DataType, IntegrationState, RunStatus
 from cdi_tui.paths import AppPaths
 from cdi_tui.runlog import RowErrorRecord, RunLog, RunLogUnavailable, RunRecord, utc_now
 from cdi_tui.scheduler import DueRun, claim, due_runs
@@ -80,7 +81,7 @@ class DueDecision:
 
 
 def row_verdicts(
-    shape: TableShape, rows: Sequence[Sequence[Any]], data_type: str, update_existing_only: bool
+    shape: TableShape, rows: Sequence[Sequence[Any]], data_type: DataType, update_existing_only: bool
 ) -> list[RowVerdict]:
     transformer = RowTransformer(shape.select_columns, data_type, update_existing_only)
     verdicts = []
@@ -162,7 +163,7 @@ class Workspace:
             if old is not None and old != credential:
                 # a changed connection must be tested again before its integrations sync
                 for item in config.integrations_using(credential.name):
-                    changed = with_integration(changed, replace(item, state="draft"))
+                    changed = with_integration(changed, replace(item, state=IntegrationState.DRAFT))
             return changed
 
         check(self.config())  # a refused credential leaves the keyring alone too
@@ -182,7 +183,7 @@ class Workspace:
             if name not in config.credentials:
                 raise WorkspaceError(f"no credential named '{name}'")
             users = config.integrations_using(name)
-            active = [item.name for item in users if item.state == "active"]
+            active = [item.name for item in users if item.state == IntegrationState.ACTIVE]
             if active:
                 raise WorkspaceError(
                     f"credential '{name}' is used by active integration(s) {', '.join(active)}; pause or remove them first"
@@ -204,7 +205,7 @@ class Workspace:
                 raise WorkspaceError(f"an integration named '{integration.name}' already exists")
             if integration.credential not in config.credentials:
                 raise WorkspaceError(f"no credential named '{integration.credential}' (add it with 'cdi-tui credentials add')")
-            return with_integration(config, replace(integration, state="draft"))
+            return with_integration(config, replace(integration, state=IntegrationState.DRAFT))
 
         self._store.update(change)
 
@@ -223,7 +224,7 @@ class Workspace:
             current = self.integration(name, config)
             updated = replace(current, **changes)
             if (updated.credential, updated.table) != (current.credential, current.table):
-                updated = replace(updated, state="draft")
+                updated = replace(updated, state=IntegrationState.DRAFT)
             result.append(updated)
             return with_integration(config, updated)
 
@@ -253,7 +254,7 @@ class Workspace:
         return result
 
     def preview_verdicts(
-        self, result: ConnectionTestResult, data_type: str, update_existing_only: bool = False
+        self, result: ConnectionTestResult, data_type: DataType, update_existing_only: bool = False
     ) -> list[RowVerdict]:
         """What a sync would make of each preview row of a passed connection test (the VALID? column)."""
         if result.shape is None or result.preview is None:
@@ -298,13 +299,13 @@ class Workspace:
             )
         if not integration.contact_emails:
             raise WorkspaceError(f"'{name}' needs at least one contact email before it can be activated")
-        return self.update_integration(name, state="active")
+        return self.update_integration(name, state=IntegrationState.ACTIVE)
 
     def pause(self, name: str) -> Integration:
         integration = self.integration(name)
-        if integration.state != "active":
+        if integration.state != IntegrationState.ACTIVE:
             raise WorkspaceError(f"'{name}' is {integration.state}; only an active integration can be paused")
-        return self.update_integration(name, state="paused")
+        return self.update_integration(name, state=IntegrationState.PAUSED)
 
     def tables_visible_to(self, credential: Credential, password: str | None = None) -> list[tuple[str, str]]:
         """Connect with a credential (saved, or not yet saved with its password) and list its tables.
@@ -427,8 +428,8 @@ class Workspace:
             raise error
         ended = utc_now()
         with contextlib.suppress(RunLogUnavailable):
-            self._runlog.update_run(record.id, status="error", ended_at=ended, error=str(error))
-        record = replace(record, status="error", ended_at=ended, error=str(error))
+            self._runlog.update_run(record.id, status=RunStatus.ERROR, ended_at=ended, error=str(error))
+        record = replace(record, status=RunStatus.ERROR, ended_at=ended, error=str(error))
         from cdi_tui.notify import notify_run
 
         with contextlib.suppress(RunLogUnavailable):

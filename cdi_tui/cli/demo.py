@@ -11,6 +11,7 @@ from rich.table import Table
 
 from cdi_tui.checks import ConnectionTestResult
 from cdi_tui.config import Integration
+from cdi_tui.enums import RunStatus
 from cdi_tui.fields import DATA_TYPE_LABELS
 
 if TYPE_CHECKING:
@@ -96,7 +97,7 @@ def demo_app(console: Console) -> int:
 
 def _print_demo_run(console: Console, record: Any) -> None:
     """A run's report; its failed rows are printed here, as the demo's home (and run log) goes at the end."""
-    colour = {"success": "green", "partial": "yellow"}.get(record.status, "red")
+    colour = {RunStatus.SUCCESS: "green", RunStatus.PARTIAL: "yellow"}.get(record.status, "red")
     duration = f"{record.duration_seconds:.1f}s" if record.duration_seconds is not None else "-"
     console.print(
         f"Run #{record.id} of '{record.integration}': [{colour}]{record.status}[/] in {duration}: "
@@ -157,7 +158,7 @@ def demo_report(args: argparse.Namespace) -> int:
                 _print_demo_run(console, record)
                 _print_failed_rows(console, workspace, record.id)
                 runs.append(record)
-                if record.status not in ("success", "partial"):
+                if record.status not in (RunStatus.SUCCESS, RunStatus.PARTIAL):
                     failures += 1
             console.rule("Braze stand-in received")
             for array in ("attributes", "events", "purchases", "deletes"):

@@ -19,8 +19,9 @@ from cdi_tui.checks import ConnectionTestResult
 from cdi_tui.cli.common import bounded_int, open_workspace, print_json, shown
 from cdi_tui.cli.errors import EXIT_ERROR, EXIT_OK, EXIT_PARTIAL, CommandError
 from cdi_tui.display import safe_text
+from cdi_tui.enums import IntegrationState, RunStatus, Trigger
 from cdi_tui.fields import DATA_TYPE_LABELS
-from cdi_tui.runlog import ROW_ERROR_COLUMNS, write_row_errors_csv
+from cdi_tui.runlog import ROW_ERROR_COLUMNS, RunRecord, to_text, write_row_errors_csv
 from cdi_tui.warehouse.timestamps import OutOfRangeTime
 
 if TYPE_CHECKING:
@@ -29,7 +30,7 @@ if TYPE_CHECKING:
 PREVIEW_ROWS_MAX = 1000
 RUNS_LIMIT_MAX = 10_000
 RUN_ID_MAX = 2**63 - 1  # SQLite's largest INTEGER
-EXIT_BY_STATUS = {"success": EXIT_OK, "partial": EXIT_PARTIAL, "limit_exceeded": EXIT_PARTIAL}
+EXIT_BY_STATUS = {RunStatus.SUCCESS: EXIT_OK, RunStatus.PARTIAL: EXIT_PARTIAL, RunStatus.LIMIT_EXCEEDED: EXIT_PARTIAL}
 
 
 def register(commands: Any) -> None:
@@ -154,7 +155,7 @@ def test_command(args: argparse.Namespace) -> int:
         verdict = "[green]yes[/]" if row_verdict.problem is None else f"[red]no[/]: {shown(row_verdict.problem)}"
         table.add_row(*(_shown_cell(value) for value in row), verdict)
     console.print(table)
-    if integration.state == "draft":
+    if integration.state == IntegrationState.DRAFT:
         console.print(f"Next: cdi-tui activate {args.name}")
     return EXIT_OK
 
@@ -181,9 +182,10 @@ def state_command(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _watermark_text(record: Any) -> str | None:
-    text = record.watermark_after or record.watermark_before
-    return text.split(" ", 1)[0] if text else None
+def _watermark_text(record: RunRecord) -> str | None:
+    """The UPDATED_AT a run got to (or started from): ``runs`` and ``sync --json`` show it."""
+    watermark = record.end_watermark or record.start_watermark
+    return to_text(watermark.updated_at) if watermark else None
 
 
 def sync_command(args: argparse.Namespace) -> int:
@@ -203,7 +205,7 @@ def sync_command(args: argparse.Namespace) -> int:
 
     previous = {sig: signal.signal(sig, request_cancel) for sig in (signal.SIGINT, signal.SIGTERM)}
     options = SyncOptions(
-        trigger="full_resync" if args.full_resync else "manual", full_resync=args.full_resync, dry_run=args.dry_run
+        trigger=Trigger.FULL_RESYNC if args.full_resync else Trigger.MANUAL, full_resync=args.full_resync, dry_run=args.dry_run
     )
     show_bar = sys.stderr.isatty() and not args.json
     try:
@@ -260,7 +262,7 @@ def sync_command(args: argparse.Namespace) -> int:
 
 def _print_run_report(record: Any) -> None:
     console = Console()
-    colour = {"success": "green", "partial": "yellow"}.get(record.status, "red")
+    colour = {RunStatus.SUCCESS: "green", RunStatus.PARTIAL: "yellow"}.get(record.status, "red")
     duration = f"{record.duration_seconds:.1f}s" if record.duration_seconds is not None else "-"
     dry = " (dry run: nothing sent)" if record.dry_run else ""
     console.print(

@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from cdi_tui.cli.common import add_field_flags, bounded_float, bounded_int, open_workspace, read_secret
 from cdi_tui.cli.errors import EXIT_ERROR, EXIT_OK, EXIT_PARTIAL, UsageError
 from cdi_tui.display import safe_text
+from cdi_tui.enums import IntegrationState, RunStatus, Trigger
 from cdi_tui.fields import SMTP_FIELDS, FieldError, validate_time_zone
 
 if TYPE_CHECKING:
@@ -110,7 +111,7 @@ def _run_due_once(workspace: Workspace, now: datetime, cancel: threading.Event |
     due_names = {due.integration for due in workspace.due_runs(now)}
     for name, integration in sorted(config.integrations.items()):
         # an active integration running now (a manual sync, the app) is said to be skipped, due or not
-        if integration.state == "active" and name not in due_names and workspace.is_syncing(name):
+        if integration.state == IntegrationState.ACTIVE and name not in due_names and workspace.is_syncing(name):
             report.append({"integration": name, "status": "skipped", "error": _running_text(workspace, name)})
     if cancel is not None and cancel.is_set():
         return report
@@ -124,7 +125,7 @@ def _run_due_once(workspace: Workspace, now: datetime, cancel: threading.Event |
             report.append(entry)
             continue
         try:
-            record = workspace.sync(due.integration, SyncOptions(trigger="scheduled"), None, cancel)
+            record = workspace.sync(due.integration, SyncOptions(trigger=Trigger.SCHEDULED), None, cancel)
         except (RunInProgress, SyncRefused) as error:
             entry.update(status="skipped", error=str(error))
         else:
@@ -138,16 +139,16 @@ def _run_due_once(workspace: Workspace, now: datetime, cancel: threading.Event |
 def _running_text(workspace: Workspace, name: str) -> str:
     """'another run is in progress (run #7, manual, started 02:10:00 UTC)', as far as the run log knows."""
     last = workspace.last_run(name)
-    if last is None or last.status != "running":
+    if last is None or last.status != RunStatus.RUNNING:
         return "another run is in progress"
     return f"another run is in progress (run #{last.id}, {last.trigger}, started {last.started_at:%Y-%m-%d %H:%M:%S} UTC)"
 
 
 def _exit_code(report: list[dict[str, Any]]) -> int:
     statuses = {entry["status"] for entry in report}
-    if statuses & {"error", "cancelled", "interrupted"}:
+    if statuses & {RunStatus.ERROR, RunStatus.CANCELLED, RunStatus.INTERRUPTED}:
         return EXIT_ERROR
-    if statuses & {"partial", "limit_exceeded"}:
+    if statuses & {RunStatus.PARTIAL, RunStatus.LIMIT_EXCEEDED}:
         return EXIT_PARTIAL
     return EXIT_OK
 

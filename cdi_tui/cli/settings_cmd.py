@@ -12,6 +12,7 @@ from cdi_tui.cli.common import add_field_flags, field_type, open_workspace, prin
 from cdi_tui.cli.errors import CommandError, UsageError
 from cdi_tui.config import BrazeSettings, Credential, Integration
 from cdi_tui.display import safe_text
+from cdi_tui.enums import DataType
 from cdi_tui.fields import (
     ALL_CREDENTIAL_FIELDS,
     BRAZE_FIELDS,
@@ -354,7 +355,7 @@ def integrations_add_command(args: argparse.Namespace) -> int:
     workspace = open_workspace()
     values = {spec.key: getattr(args, spec.key) for spec in INTEGRATION_FIELDS if spec.key != "state"}
     values["contact_emails"] = tuple(dict.fromkeys(values["contact_emails"]))
-    if values["send_changed_only"] is not None and values["data_type"] != "attributes":
+    if values["send_changed_only"] is not None and values["data_type"] != DataType.ATTRIBUTES:
         raise UsageError("--send-changed-only and --send-all apply to custom attributes integrations only")
     integration = Integration(name=args.name, **values)
     workspace.add_integration(integration)

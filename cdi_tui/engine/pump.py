@@ -22,6 +22,7 @@ from cdi_tui.engine.frontier import Frontier, Segment
 from cdi_tui.engine.run_state import RunState
 from cdi_tui.engine.senders import Dispatcher, Result
 from cdi_tui.engine.transform import RowError, RowTransformer, split_identifier
+from cdi_tui.enums import DataType
 from cdi_tui.runlog import RowErrorRecord, RunLog, RunLogUnavailable, to_text
 
 MAX_RETRY_ATTEMPTS = 10  # runs that try a retry-list row before it becomes a row error
@@ -269,7 +270,7 @@ class Pump:
     def send_retry_list(self, client: BrazeClient, retry_rows: list[Any]) -> None:
         """Send the retry list (rows whose retries ran out in earlier runs) before any new row."""
         state, runlog, batch_limit = self.state, self.runlog, self.batch_limit
-        send = client.send_delete if state.integration.data_type == "deletes" else client.send_track
+        send = client.send_delete if state.integration.data_type == DataType.DELETES else client.send_track
         for start in range(0, len(retry_rows), batch_limit):
             if state.cancel.is_set():
                 return

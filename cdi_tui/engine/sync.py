@@ -43,6 +43,7 @@ from cdi_tui.engine.pump import STORAGE_ERRORS, Pump
 from cdi_tui.engine.run_state import Progress, ProgressCallback, RunState
 from cdi_tui.engine.senders import Dispatcher
 from cdi_tui.engine.transform import RowError, RowTransformer
+from cdi_tui.enums import DataType, IntegrationState, Trigger
 from cdi_tui.runlog import RunLog, RunRecord, Watermark, to_text, utc_now
 from cdi_tui.secret_store import CredentialsService, SecretMissing, braze_key_account
 from cdi_tui.warehouse.errors import WarehouseError
@@ -64,7 +65,7 @@ __all__ = ["Progress", "ProgressCallback", "RunInProgress", "SyncEngine", "SyncO
 
 @dataclass(frozen=True)
 class SyncOptions:
-    trigger: str = "manual"  # manual | scheduled
+    trigger: Trigger = Trigger.MANUAL
     full_resync: bool = False
     dry_run: bool = False
     max_rows: int = DEFAULT_MAX_ROWS
@@ -116,7 +117,7 @@ class SyncEngine:
     # checks ------------------------------------------------------------------------------
     def ensure_can_sync(self, integration: Integration) -> None:
         """Raises :class:`SyncRefused` with the reason when the integration may not sync."""
-        if integration.state == "draft":
+        if integration.state == IntegrationState.DRAFT:
             raise SyncRefused(
                 f"'{integration.name}' is a draft: it must pass 'cdi-tui test {integration.name}' "
                 f"and be activated ('cdi-tui activate {integration.name}') before it can sync"
@@ -168,20 +169,17 @@ class SyncEngine:
             log.warning("%s: %d earlier run(s) had stopped mid-way; marked interrupted", name, interrupted)
         self.runlog.prune()
         watermark = None if options.full_resync else self.runlog.watermark(name)
-        run_id = self.runlog.start_run(
-            name, options.trigger, options.dry_run, options.full_resync, watermark.as_text() if watermark else None, os.getpid()
-        )
+        run_id = self.runlog.start_run(name, options.trigger, options.dry_run, options.full_resync, watermark, os.getpid())
         state = RunState(run_id, integration, options.dry_run, options.max_rows, cancel or threading.Event(), progress)
         frontier = Frontier(self.runlog, name, save=not options.dry_run)
         log.info("run %d of %s started (%s)", run_id, name, options.trigger)
-        before = watermark.as_text() if watermark else None
         try:
             self._run(state, options, frontier, watermark)
         except BaseException as error:  # KeyboardInterrupt included: record, then re-raise
             state.fail(error)
-            self._finish(state, frontier, options, before)
+            self._finish(state, frontier, options, watermark)
             raise
-        return self._finish(state, frontier, options, before)
+        return self._finish(state, frontier, options, watermark)
 
     # the run ----------------------------------------------------------------------------------
     def _run(self, state: RunState, options: SyncOptions, frontier: Frontier, watermark: Watermark | None) -> None:
@@ -219,7 +217,7 @@ class SyncEngine:
                     pump = self._pump(state, frontier, shape, transformer, None, max_in_flight, options)
                     pump.run(source.stream_rows(shape, lower, inclusive, upper, options.fetch_rows, cancelled=state.stop_sending))
                 return
-            deletes = integration.data_type == "deletes"
+            deletes = integration.data_type == DataType.DELETES
             assert api_key is not None
             limiter = shared_limiter(
                 braze_settings.base_url, api_key, braze_settings.requests_per_window, braze_settings.window_seconds
@@ -277,11 +275,11 @@ class SyncEngine:
             changes=ChangeFilter(self.delivered, state.name, remember=not state.dry_run)
             if state.integration.sends_changed_only
             else None,
-            deleted_users=self.delivered if state.integration.data_type == "deletes" and not state.dry_run else None,
+            deleted_users=self.delivered if state.integration.data_type == DataType.DELETES and not state.dry_run else None,
         )
 
     def _batch_limit(self, integration: Integration) -> int:
-        if integration.data_type == "deletes":
+        if integration.data_type == DataType.DELETES:
             return MAX_DELETE_IDENTIFIERS
         braze = self.config.braze
         if braze is not None and braze.combined_batch_limit:
@@ -352,7 +350,7 @@ class SyncEngine:
         state.failed += len(records)
 
     # the end ------------------------------------------------------------------------------------
-    def _finish(self, state: RunState, frontier: Frontier, options: SyncOptions, before: str | None) -> RunRecord:
+    def _finish(self, state: RunState, frontier: Frontier, options: SyncOptions, before: Watermark | None) -> RunRecord:
         """Save the watermark and record the run's outcome (whatever broke before).
 
         When the run log cannot be written (a full disk, a removed folder) the run still ends:
@@ -383,7 +381,7 @@ class SyncEngine:
         record: RunRecord | None = None
         try:
             after = None if state.dry_run else self.runlog.watermark(state.name)
-            self.runlog.update_run(state.run_id, watermark_after=after.as_text() if after else None, **fields)
+            self.runlog.update_run(state.run_id, watermark_after=after, **fields)
             record = self.runlog.run(state.run_id)
         except STORAGE_ERRORS as error:
             log.error("run %d of %s: its end could not be recorded: %s", state.run_id, state.name, error)
@@ -395,8 +393,8 @@ class SyncEngine:
                 dry_run=state.dry_run,
                 full_resync=options.full_resync,
                 started_at=state.started_at,
-                watermark_before=before,
-                watermark_after=None,
+                start_watermark=before,
+                end_watermark=None,
                 notification=None,
                 **fields,
             )

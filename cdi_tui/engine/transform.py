@@ -16,6 +16,7 @@ import orjson
 
 from cdi_tui.braze.objects import BrazeObject
 from cdi_tui.braze.rules import ISO_4217, MAX_ATTRIBUTE_KEYS, MAX_PAYLOAD_BYTES, MAX_STRING
+from cdi_tui.enums import DataType
 from cdi_tui.warehouse.timestamps import OutOfRangeTime, out_of_range_reason
 
 __all__ = ["BrazeObject", "RowError", "RowTransformer", "braze_time", "describe_identifier", "split_identifier"]
@@ -101,8 +102,13 @@ class RowTransformer:
         update_existing_only: add ``"_update_existing_only": true`` to every object.
     """
 
-    def __init__(self, columns: tuple[str, ...], data_type: str, update_existing_only: bool = False) -> None:
+    def __init__(self, columns: tuple[str, ...], data_type: DataType, update_existing_only: bool = False) -> None:
         self.data_type = data_type
+        # decided once: transform() runs every row, and looking up an enum member
+        # (DataType.EVENTS) costs ~0.2 us a time on Python 3.11
+        self._sends_deletes = data_type == DataType.DELETES
+        self._sends_attributes = data_type == DataType.ATTRIBUTES
+        self._sends_events = data_type == DataType.EVENTS
         self.update_existing_only = update_existing_only
         index = {name: position for position, name in enumerate(columns)}
         self._updated_at = index["updated_at"]
@@ -221,7 +227,7 @@ class RowTransformer:
         if problem is not None:
             return problem
         assert identifier is not None
-        if self.data_type == "deletes":
+        if self._sends_deletes:
             key, value = next(iter(identifier.items()))
             return BrazeObject(DELETE_LISTS[key], {key: value}, updated_at)
         text = row[self._payload]  # type: ignore[index]
@@ -237,11 +243,11 @@ class RowTransformer:
                 return parsed
             payload, text = parsed  # type: ignore[misc]
         assert payload is not None
-        if self.data_type == "attributes":
+        if self._sends_attributes:
             return self._attributes(identifier, payload, text, updated_at)
         if _has_huge_float(payload):
             payload = json.loads(text)
-        if self.data_type == "events":
+        if self._sends_events:
             return self._event(identifier, payload, updated_at)
         return self._purchase(identifier, payload, updated_at)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from cdi_tui.enums import DataType
 from cdi_tui.standins.postgres import RedshiftStandIn, quote_ident, quote_literal
 
 DEMO_DATABASE = "dev"
@@ -19,7 +20,7 @@ DEMO_USER = "braze_user"
 
 @dataclass(frozen=True)
 class DemoTable:
-    data_type: str
+    data_type: DataType
     table: str
     valid_rows: int
     invalid_rows: int
@@ -31,21 +32,21 @@ class DemoTable:
 
 
 DEMO_TABLES = (
-    DemoTable("attributes", "users_attributes_sync", 3000, 6),
-    DemoTable("events", "users_events_sync", 2000, 5),
-    DemoTable("purchases", "users_purchases_sync", 1000, 5),
-    DemoTable("deletes", "users_deletes_sync", 200, 3),
-    DemoTable("events", "app_sessions_sync", 1500, 5, free=True),
+    DemoTable(DataType.ATTRIBUTES, "users_attributes_sync", 3000, 6),
+    DemoTable(DataType.EVENTS, "users_events_sync", 2000, 5),
+    DemoTable(DataType.PURCHASES, "users_purchases_sync", 1000, 5),
+    DemoTable(DataType.DELETES, "users_deletes_sync", 200, 3),
+    DemoTable(DataType.EVENTS, "app_sessions_sync", 1500, 5, free=True),
 )
 # Filled in the background after the app opens (large enough to watch a sync's progress)
-BULK_TABLE = DemoTable("attributes", "users_attributes_bulk", 300_000, 6)
+BULK_TABLE = DemoTable(DataType.ATTRIBUTES, "users_attributes_bulk", 300_000, 6)
 
 
 def _ts(base: datetime) -> str:
     return quote_literal(base.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S+00")) + "::timestamptz"
 
 
-def create_table_sql(schema: str, table: str, data_type: str, *, with_contact_columns: bool = False) -> str:
+def create_table_sql(schema: str, table: str, data_type: DataType, *, with_contact_columns: bool = False) -> str:
     """The seed's CREATE TABLE template for a data type (deletes have no PAYLOAD)."""
     columns = [
         "updated_at timestamptz DEFAULT now()",
@@ -56,7 +57,7 @@ def create_table_sql(schema: str, table: str, data_type: str, *, with_contact_co
     ]
     if with_contact_columns:
         columns += ["email varchar", "phone varchar"]
-    if data_type != "deletes":
+    if data_type != DataType.DELETES:
         columns.append("payload varchar(65535)")
     return f"CREATE TABLE {quote_ident(schema)}.{quote_ident(table)} (\n   " + ",\n   ".join(columns) + "\n)"
 
@@ -139,10 +140,10 @@ def _delete_rows(table: str, count: int, base: str) -> list[str]:
 
 
 _FILLERS = {
-    "attributes": _attribute_rows,
-    "events": _event_rows,
-    "purchases": _purchase_rows,
-    "deletes": _delete_rows,
+    DataType.ATTRIBUTES: _attribute_rows,
+    DataType.EVENTS: _event_rows,
+    DataType.PURCHASES: _purchase_rows,
+    DataType.DELETES: _delete_rows,
 }
 
 

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from cdi_tui.engine.sync import SyncOptions, SyncRefused
+from cdi_tui.enums import IntegrationState, Trigger
 from cdi_tui.workspace import WorkspaceError
 
 if TYPE_CHECKING:
@@ -33,7 +34,7 @@ def pause_or_resume(app: CdiApp, name: str) -> None:
     workspace = app.workspace
     try:
         integration = workspace.integration(name)
-        if integration.state == "active":
+        if integration.state == IntegrationState.ACTIVE:
             workspace.pause(name)
             app.notify(f"{name} paused: it will not run on schedule")
         else:
@@ -49,7 +50,7 @@ def full_resync(app: CdiApp, name: str) -> None:
 
     def confirmed(answer: bool | None) -> None:
         if answer:
-            sync_now(app, name, SyncOptions(trigger="full_resync", full_resync=True))
+            sync_now(app, name, SyncOptions(trigger=Trigger.FULL_RESYNC, full_resync=True))
 
     app.push_screen(
         ConfirmModal(

@@ -20,6 +20,7 @@ from textual.reactive import var
 from textual.screen import Screen
 
 from cdi_tui.engine.sync import Progress
+from cdi_tui.enums import RunStatus, Trigger
 from cdi_tui.tui.messages import ConfigChanged, SyncFailed, SyncFinished, SyncProgressed
 from cdi_tui.tui.preferences import PreferencesStore
 from cdi_tui.tui.runner import SyncRunner
@@ -136,7 +137,7 @@ class CdiApp(App[None]):
         try:
             for decision in self.workspace.take_due_runs(self.clock(), running=self.runner.is_running):
                 if decision.skipped is None:
-                    self.runner.start(decision.due.integration, SyncOptions(trigger="scheduled"))
+                    self.runner.start(decision.due.integration, SyncOptions(trigger=Trigger.SCHEDULED))
         except Exception:
             return  # a broken config or run log is reported where it is used; schedules wait
 
@@ -233,12 +234,14 @@ class CdiApp(App[None]):
     def on_sync_finished(self, message: SyncFinished) -> None:
         record = message.record
         self._sync_ended(message.integration)
-        if record.trigger == "scheduled" and record.status in ("success", "partial"):
+        if record.trigger == Trigger.SCHEDULED and record.status in (RunStatus.SUCCESS, RunStatus.PARTIAL):
             return  # scheduled runs that went through show on the dashboard, not in a pile of toasts
         text = f"{record.status}: read {record.rows_read:,}, sent {record.rows_sent:,}, failed {record.rows_failed:,}" + (
             f". {record.error}" if record.error else ""
         )
-        severity = {"success": "information", "partial": "warning", "cancelled": "warning"}.get(record.status, "error")
+        severity = {RunStatus.SUCCESS: "information", RunStatus.PARTIAL: "warning", RunStatus.CANCELLED: "warning"}.get(
+            record.status, "error"
+        )
         self._toast(message.integration, text, f"{message.integration}: sync #{record.id}", severity, 6)
 
     def on_sync_failed(self, message: SyncFailed) -> None:

@@ -10,18 +10,25 @@ from rich.text import Text
 from textual.app import App
 from textual.color import Color, ColorParseError
 
+from cdi_tui.enums import IntegrationState, RunStatus
+
 TIME_FORMAT = "%Y-%m-%d %H:%M"  # one format everywhere, in the workspace zone (the header names it)
 SPINNER = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"
 
-STATE_COLOURS = {"active": "success", "paused": "warning", "draft": "secondary", "running": "primary"}
-STATUS_COLOURS = {
-    "success": "success",
-    "partial": "warning",
-    "error": "error",
-    "cancelled": "secondary",
-    "limit_exceeded": "warning",
-    "interrupted": "error",
-    "running": "primary",
+STATE_COLOURS: dict[str, str] = {
+    IntegrationState.ACTIVE: "success",
+    IntegrationState.PAUSED: "warning",
+    IntegrationState.DRAFT: "secondary",
+    "running": "primary",  # a sync under way
+}
+STATUS_COLOURS: dict[str, str] = {
+    RunStatus.SUCCESS: "success",
+    RunStatus.PARTIAL: "warning",
+    RunStatus.ERROR: "error",
+    RunStatus.CANCELLED: "secondary",
+    RunStatus.LIMIT_EXCEEDED: "warning",
+    RunStatus.INTERRUPTED: "error",
+    RunStatus.RUNNING: "primary",
 }
 
 
@@ -35,12 +42,11 @@ def local_time(moment: datetime | None, zone: str) -> str:
 
 
 def local_time_text(text: str | None, zone: str) -> str:
-    """An ISO-8601 timestamp as stored (run log, watermarks) in the one format; other text as is."""
+    """An ISO-8601 timestamp kept as text (a failed row's UPDATED_AT) in the one format; other text as is."""
     if not text:
         return "-"
-    head = text.split(" (", 1)[0].strip()
     try:
-        return local_time(datetime.fromisoformat(head), zone)
+        return local_time(datetime.fromisoformat(text.strip()), zone)
     except ValueError:
         return text
 

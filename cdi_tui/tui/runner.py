@@ -11,6 +11,7 @@ import threading
 from typing import TYPE_CHECKING
 
 from cdi_tui.engine.sync import Progress, SyncOptions
+from cdi_tui.enums import Trigger
 from cdi_tui.tui.messages import SyncFailed, SyncFinished, SyncProgressed
 
 if TYPE_CHECKING:
@@ -35,7 +36,7 @@ class SyncRunner:
             return False
         cancel = threading.Event()
         self._cancel[name] = cancel
-        options = options or SyncOptions(trigger="manual")
+        options = options or SyncOptions(trigger=Trigger.MANUAL)
 
         app = self.app
 

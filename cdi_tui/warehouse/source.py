@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from cdi_tui.enums import DataType
 from cdi_tui.fields import is_loopback_host
 from cdi_tui.tables import TableName, quote_identifier
 from cdi_tui.warehouse.errors import COLUMNS, CONNECTION_LOST, WarehouseError, classify
@@ -142,7 +143,7 @@ class TableShape:
         return ", ".join(quote_identifier(self.actual[name]) for name in self.select_columns)
 
 
-def check_table_columns(column_names: list[str], data_type: str) -> TableShape:
+def check_table_columns(column_names: list[str], data_type: DataType) -> TableShape:
     """Check a table's columns against the CDI contract for a data type.
 
     Args:
@@ -161,7 +162,7 @@ def check_table_columns(column_names: list[str], data_type: str) -> TableShape:
     problems: list[str] = []
     if "updated_at" not in actual:
         problems.append("UPDATED_AT is missing")
-    if data_type == "deletes":
+    if data_type == DataType.DELETES:
         if "payload" in actual:
             problems.append("a Delete Users table must not have a PAYLOAD column (a guard against deleting users by accident)")
     elif "payload" not in actual:
@@ -315,7 +316,7 @@ class RedshiftSource:
         self._execute(cursor, f"SELECT * FROM {self._table.sql} LIMIT 0")
         return [str(column[0]) for column in cursor.description or ()]
 
-    def check_table(self, data_type: str) -> TableShape:
+    def check_table(self, data_type: DataType) -> TableShape:
         return check_table_columns(self.column_names(), data_type)
 
     def preview(self, shape: TableShape, limit: int = 100) -> Preview:

@@ -14,6 +14,7 @@ from textual.widgets import Footer, Static
 
 from cdi_tui.config import Config, Integration
 from cdi_tui.engine.sync import Progress
+from cdi_tui.enums import IntegrationState
 from cdi_tui.runlog import RunRecord
 from cdi_tui.tui.base import CdiMixin
 from cdi_tui.tui.looks import local_time, palette, state_text, status_text
@@ -117,7 +118,7 @@ class DashboardScreen(CdiMixin, Screen[None]):
         now = self.cdi.clock()
         for item in integrations:
             last = self.workspace.last_run(item.name)  # one query a row, shared by both run columns
-            next_run = next_run_text(item, last is not None, zone, now) if item.state == "active" else "-"
+            next_run = next_run_text(item, last is not None, zone, now) if item.state == IntegrationState.ACTIVE else "-"
             table.add_row(
                 item.name,
                 item.table,

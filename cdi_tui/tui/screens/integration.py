@@ -15,11 +15,12 @@ from textual.screen import Screen
 from textual.widgets import Button, Footer, Label, Static, Switch, TabbedContent, TabPane
 from textual.worker import Worker, WorkerState
 
+from cdi_tui.enums import IntegrationState, Trigger
 from cdi_tui.fields import DATA_TYPE_LABELS, INTEGRATION_FIELDS, field_by_key
 from cdi_tui.runlog import RunRecord
 from cdi_tui.tui.actions import delete_integration, full_resync, pause_or_resume, sync_now
 from cdi_tui.tui.base import CdiMixin
-from cdi_tui.tui.looks import local_time, local_time_text, palette, state_text, status_text
+from cdi_tui.tui.looks import local_time, palette, state_text, status_text
 from cdi_tui.tui.schedule_text import next_three_text, workspace_zone
 from cdi_tui.tui.widgets.fields import FieldInput, collect
 from cdi_tui.tui.widgets.fit_table import FitColumn, FitTable
@@ -46,7 +47,7 @@ RUN_COLUMNS = [
     FitColumn("Started", 10, flex=True),
     FitColumn("Duration"),
 ]
-TRIGGERS = {"full_resync": "full resync"}
+TRIGGERS = {Trigger.FULL_RESYNC: "full resync"}
 
 
 @dataclass
@@ -108,7 +109,7 @@ class IntegrationScreen(CdiMixin, Screen[None]):
                         workspace_zone(self.workspace),
                         self.cdi.clock,
                         id="frequency",
-                        scheduled=integration.state == "active",
+                        scheduled=integration.state == IntegrationState.ACTIVE,
                     )
                     for key in EDITABLE:
                         value = getattr(integration, key)
@@ -167,12 +168,12 @@ class IntegrationScreen(CdiMixin, Screen[None]):
             overview.append("  (needs a connection test)", style=palette(self.app).get("text-warning"))
         overview.append(f"\n{DATA_TYPE_LABELS[integration.data_type]} from {integration.table} via {integration.credential}")
         overview.append(f"\n{integration.frequency}: ")
-        if integration.state == "active":
+        if integration.state == IntegrationState.ACTIVE:
             overview.append(next_three_text(integration.frequency, zone, self.cdi.clock()))
         else:
             overview.append(f"no scheduled runs while {integration.state}")
         self.query_one("#overview", Static).update(overview)
-        self.query_one("#frequency", FrequencyPicker).set_scheduled(integration.state == "active")
+        self.query_one("#frequency", FrequencyPicker).set_scheduled(integration.state == IntegrationState.ACTIVE)
         self.runs_table.loading = True  # busy is visible while the run history is read
         self._load_runs(zone)
 
@@ -188,8 +189,9 @@ class IntegrationScreen(CdiMixin, Screen[None]):
         cursor = table.cursor_row
         table.clear()
         for record in records:
+            watermark = record.end_watermark or record.start_watermark
             trigger = TRIGGERS.get(record.trigger, record.trigger)
-            if record.full_resync and record.trigger != "full_resync":
+            if record.full_resync and record.trigger != Trigger.FULL_RESYNC:
                 trigger += " (full)"
             table.add_row(
                 str(record.id),
@@ -198,7 +200,7 @@ class IntegrationScreen(CdiMixin, Screen[None]):
                 f"{record.rows_read:,}",
                 f"{record.rows_sent:,}",
                 f"{record.rows_failed:,}",
-                local_time_text(record.watermark_after or record.watermark_before, zone),
+                local_time(watermark.updated_at if watermark else None, zone),
                 local_time(record.started_at, zone),
                 f"{record.duration_seconds:.1f}s" if record.duration_seconds is not None else "-",
                 key=str(record.id),
@@ -237,7 +239,7 @@ class IntegrationScreen(CdiMixin, Screen[None]):
         except Exception as error:
             self.cdi.show_error("The settings were not saved", str(error))
             return
-        if before.state != "draft" and after.state == "draft":
+        if before.state != IntegrationState.DRAFT and after.state == IntegrationState.DRAFT:
             self.notify("Saved. The connection or table changed: test it again before it can sync", severity="warning")
         else:
             self.notify("Settings saved", timeout=3)

@@ -11,6 +11,7 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
 from textual.widgets import Button, Label, RadioButton, RadioSet, Switch
 
+from cdi_tui.enums import DataType
 from cdi_tui.fields import DATA_TYPE_LABELS, DATA_TYPES, INTEGRATION_FIELDS, FieldSpec, field_by_key, validate_name
 from cdi_tui.tui.widgets.fields import FieldInput
 from cdi_tui.tui.widgets.frequency import FrequencyPicker
@@ -77,7 +78,7 @@ class DetailsStep(Vertical):
         return self.query_one("#field-emails", FieldInput)
 
     @property
-    def data_type(self) -> str:
+    def data_type(self) -> DataType:
         pressed = self.query_one("#data-type", RadioSet).pressed_index
         return DATA_TYPES[pressed if pressed >= 0 else 0]
 
