@@ -366,6 +366,9 @@ def main() -> int:
     parser.add_argument("--home", help="(child) the workspace folder, kept between children")
     parser.add_argument("--send-all", action="store_true", help="(child) the integration sends every attribute")
     parser.add_argument("--changes-rows", type=int, default=0, help="rows of the send-only-changes test (default: --rows)")
+    parser.add_argument(
+        "--only-changes", action="store_true", help="measure only 'send only changed attributes' (--changes-rows rows, 0 ms)"
+    )
     args = parser.parse_args()
     if args.child:
         children = {"bare": child_bare, "httpx": child_httpx, "sync": child_sync, "pair": child_pair, "app": child_app}
@@ -373,6 +376,8 @@ def main() -> int:
         print(json.dumps(result))
         return 0
 
+    if args.only_changes:
+        return only_changes(args)
     latencies = [int(value) for value in args.latencies.split(",")]
     limit_rows_per_second = args.rate_limit / args.rate_window * 75
     print(f"cdi-tui sync benchmark: {args.rows:,} attribute rows; {os.cpu_count()} cores; Braze limit "
@@ -555,6 +560,85 @@ def main() -> int:
     print(f"  peak RSS at {latencies[0]} ms with the option {figures['rss_mb_with_option']} MB, without "
           f"{figures['rss_mb_without_option']} MB (target within 20%); rows/s without it "
           f"{figures['rows_per_second_without_option']:,}")  # fmt: skip
+    print(json.dumps(figures))
+    return 0
+
+
+def changes_runs(info: dict[str, Any], measured: Any, table: str, home: str) -> dict[str, dict[str, Any]]:
+    """A first sync with the option, the table re-stamped (nothing changed), then 10% changed in one key."""
+    first = measured("changes: first", "sync", table, home=home)
+    admin(info, [f'UPDATE "{SCHEMA}"."{table}" SET updated_at = updated_at + interval \'1 day\''])
+    unchanged = measured("changes: re-stamped", "sync", table, home=home)
+    admin(info, [f'UPDATE "{SCHEMA}"."{table}" SET updated_at = updated_at + interval \'1 day\', '
+                 f"payload = replace(payload, '\"plan\": \"', '\"plan\": \"New ') "
+                 f"WHERE substr(external_id, 6)::int % 10 = 0",
+                 f'UPDATE "{SCHEMA}"."{table}" SET updated_at = updated_at + interval \'1 day\' '
+                 f"WHERE substr(external_id, 6)::int % 10 <> 0"])  # fmt: skip
+    tenth = measured("changes: 10% changed", "sync", table, home=home)
+    return {"first": first, "unchanged": unchanged, "tenth": tenth}
+
+
+def only_changes(args: argparse.Namespace) -> int:
+    """The send-only-changed-attributes figures alone, against a Braze stand-in at 0 ms."""
+    rows = args.changes_rows or args.rows
+    print(f"cdi-tui benchmark, send only changed attributes: {rows:,} attribute rows; {os.cpu_count()} cores", flush=True)
+    warehouse, braze = StandIns("--no-braze"), StandIns("--no-redshift", "--latency-ms", "0")
+    info, port = warehouse.info, warehouse.info["redshift_port"]
+    try:
+        setup_warehouse(info)
+        make_table(info, "chg", rows)
+        make_table(info, "chg_all", rows)
+
+        def measured(label: str, mode: str, table: str, **extra: Any) -> dict[str, Any]:
+            braze.reset()
+            result = run_child(
+                mode, table=table, port=port, braze_url=braze.info["braze_url"], api_key=braze.info["api_key"], **extra
+            )
+            stats = braze.stats()["stats"]
+            result["requests"] = stats["requests"]
+            print(line(label, result), flush=True)
+            return result
+
+        bare = run_child("bare", port=port, table="chg")
+        print(line("bare FETCH", bare), flush=True)
+        send_all = measured("sync, all", "sync", "chg_all", send_all=True)
+        with tempfile.TemporaryDirectory(prefix="cdi-bench-changes-") as home:
+            runs = changes_runs(info, measured, "chg", home)
+    finally:
+        warehouse.stop()
+        braze.stop()
+    first, unchanged, tenth = runs["first"], runs["unchanged"], runs["tenth"]
+    speed = {name: result["rows"] / result["wall"] for name, result in (*runs.items(), ("bare", bare), ("all", send_all))}
+    figures = {
+        "changes_first_rows_per_second": round(speed["first"]),
+        "changes_unchanged_rows_per_second": round(speed["unchanged"]),
+        "changes_unchanged_speedup": round(speed["unchanged"] / speed["first"], 2),
+        "changes_unchanged_requests": unchanged["requests"],
+        "changes_unchanged_rows_unchanged": unchanged["unchanged"],
+        "changes_unchanged_cpu_us_per_row": round(unchanged["cpu"] / unchanged["rows"] * 1e6, 2),
+        "bare_fetch_cpu_us_per_row": round(bare["cpu"] / bare["rows"] * 1e6, 2),
+        "changes_tenth_rows_sent": tenth["sent"],
+        "changes_tenth_data_points": tenth["data_points"],
+        "changes_tenth_requests": tenth["requests"],
+        "changes_disk_bytes_per_user": round(tenth["delivered_disk_bytes"] / rows, 1),
+        "changes_bare_read_over_first_sync": round(speed["bare"] / speed["first"], 2),
+        "rss_mb_with_option": round(first["rss_mb"]),
+        "rss_mb_without_option": round(send_all["rss_mb"]),
+        "rss_with_over_without": round(first["rss_mb"] / send_all["rss_mb"], 3),
+        "rows_per_second_without_option": round(speed["all"]),
+    }
+    print()
+    print(f"first sync {figures['changes_first_rows_per_second']:,} rows/s (without the option "
+          f"{figures['rows_per_second_without_option']:,}); re-stamped, nothing changed: "
+          f"{figures['changes_unchanged_rows_per_second']:,} rows/s ({figures['changes_unchanged_speedup']}x; target >= 5x), "
+          f"{figures['changes_unchanged_requests']} requests, {figures['changes_unchanged_rows_unchanged']:,} rows unchanged, "
+          f"{figures['changes_unchanged_cpu_us_per_row']} us CPU a row against {figures['bare_fetch_cpu_us_per_row']} us for "
+          f"a bare read ({figures['changes_bare_read_over_first_sync']}x the first sync's rows/s: the ceiling of the ratio)")  # fmt: skip
+    print(f"10% changed in one key: {figures['changes_tenth_rows_sent']:,} rows sent, {figures['changes_tenth_data_points']:,} "
+          f"data points, {figures['changes_tenth_requests']} requests; {figures['changes_disk_bytes_per_user']} bytes on disk "
+          f"per remembered user")  # fmt: skip
+    print(f"peak RSS of the first sync with the option {figures['rss_mb_with_option']} MB, without "
+          f"{figures['rss_mb_without_option']} MB ({figures['rss_with_over_without']}x; target within 1.2x)")  # fmt: skip
     print(json.dumps(figures))
     return 0
 
