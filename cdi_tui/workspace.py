@@ -355,8 +355,8 @@ class Workspace:
             config or self.config(), self.secrets, self._runlog, self.paths.data_dir / "locks", delivered=self._delivered
         )
 
-    def check_can_sync(self, name: str) -> Integration:
-        """The integration, when it may sync now.
+    def check_can_sync(self, name: str, dry_run: bool = False) -> Integration:
+        """The integration, when it may sync now (``dry_run``: when it may be estimated now).
 
         Raises:
             WorkspaceError: no such integration.
@@ -364,7 +364,7 @@ class Workspace:
         """
         config = self.config()
         integration = self.integration(name, config)
-        self._engine(config).ensure_can_sync(integration)
+        self._engine(config).ensure_can_sync(integration, dry_run=dry_run)
         return integration
 
     def is_syncing(self, name: str) -> bool:
@@ -406,6 +406,25 @@ class Workspace:
         except RunLogUnavailable as error:
             return self._close_unrecorded_run(engine.config, name, error)
         return self._notify(engine.config, name, record)
+
+    def estimate(
+        self,
+        name: str,
+        progress: ProgressCallback | None = None,
+        cancel: threading.Event | None = None,
+    ) -> RunRecord:
+        """What a sync would spend now: a dry run over the whole pending range (it sends nothing).
+
+        The run is recorded (as a dry run); its ``data_points`` and ``rows_unchanged`` are the
+        estimate. Unlike a sync, a draft may be estimated once it has passed its connection test
+        for its current connection and table (the setup's test step asks before activating).
+
+        Raises:
+            WorkspaceError: no such integration.
+            SyncRefused: it may not run (untested, tested for another connection or table, Braze not set up).
+            RunInProgress: a run of it is under way.
+        """
+        return self.sync(name, SyncOptions(trigger="manual", dry_run=True), progress, cancel)
 
     def _close_unrecorded_run(self, config: Config, name: str, error: RunLogUnavailable) -> RunRecord:
         """A run stopped because its run log could not be written: end it as cleanly as the disk allows.

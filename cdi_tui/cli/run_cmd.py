@@ -7,6 +7,7 @@ import json
 import signal
 import sys
 import threading
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -20,7 +21,7 @@ from cdi_tui.cli.common import bounded_int, open_workspace, print_json, shown
 from cdi_tui.cli.main import EXIT_ERROR, EXIT_OK, EXIT_PARTIAL, CommandError
 from cdi_tui.display import safe_text
 from cdi_tui.fields import DATA_TYPE_LABELS
-from cdi_tui.runlog import ROW_ERROR_COLUMNS, write_row_errors_csv
+from cdi_tui.runlog import ROW_ERROR_COLUMNS, RunRecord, write_row_errors_csv
 from cdi_tui.warehouse.timestamps import OutOfRangeTime
 
 if TYPE_CHECKING:
@@ -206,6 +207,12 @@ def sync_command(args: argparse.Namespace) -> int:
         trigger="full_resync" if args.full_resync else "manual", full_resync=args.full_resync, dry_run=args.dry_run
     )
     show_bar = sys.stderr.isatty() and not args.json
+
+    def run(on_progress: Callable[[Any], None] | None) -> RunRecord:
+        if args.estimate:  # a dry run that may also estimate a tested draft
+            return workspace.estimate(args.name, on_progress, cancel)
+        return workspace.sync(args.name, options, on_progress, cancel)
+
     try:
         if show_bar:
             with Progress(
@@ -230,9 +237,9 @@ def sync_command(args: argparse.Namespace) -> int:
                         failed=progress.failed,
                     )
 
-                record = workspace.sync(args.name, options, on_progress, cancel)
+                record = run(on_progress)
         else:
-            record = workspace.sync(args.name, options, None, cancel)
+            record = run(None)
     except (SyncRefused, RunInProgress, WorkspaceError) as error:
         raise CommandError(str(error)) from None
     finally:
