@@ -212,6 +212,8 @@ class Workspace:
         """Change settings of an integration; its data type is fixed once created.
 
         A change to the credential or the table sends it back to draft until tested again.
+        Either, or turning "send only changed attributes" off, forgets what was delivered:
+        while it is off nothing is remembered, so the values kept would go stale.
         """
         if "data_type" in changes:
             current = self.integration(name)
@@ -231,6 +233,8 @@ class Workspace:
         self._store.update(change)
         if (result[0].credential, result[0].table) != (before.credential, before.table):
             self._delivered.forget_integration(name)  # another source: what was delivered from the old one is no guide
+        elif before.sends_changed_only and not result[0].sends_changed_only:
+            self._delivered.forget_integration(name)  # turned on again later, every value is sent once more
         return result[0]
 
     def remove_integration(self, name: str) -> None:

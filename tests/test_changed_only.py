@@ -295,3 +295,18 @@ def test_a_draft_that_passed_its_test_can_be_estimated_but_not_synced(env: SyncE
     env.ws.update_integration("attrs", table=f"{env.schema}.other")
     with pytest.raises(SyncRefused, match="changed since its last successful test"):
         env.ws.estimate("attrs")  # tested for another table
+
+
+def test_turning_send_changed_only_off_forgets_what_was_delivered_so_turning_it_on_again_sends_all(env: SyncEnv) -> None:
+    env.create_integration("attrs")
+    env.fill("attrs", 10, payload_sql=PAYLOAD)
+    env.sync("attrs")
+    assert env.delivered.users("attrs") == 10
+    env.ws.update_integration("attrs", frequency="hourly at :05")
+    assert env.delivered.users("attrs") == 10  # other settings keep it
+    env.ws.update_integration("attrs", send_changed_only=False)
+    assert env.delivered.users("attrs") == 0  # values sent while it is off are not remembered: the old ones go stale
+    env.ws.update_integration("attrs", send_changed_only=True)
+    restamp(env, "attrs")
+    record = env.sync("attrs")
+    assert (record.rows_sent, record.rows_unchanged, record.data_points) == (10, 0, 30)
