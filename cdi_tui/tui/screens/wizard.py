@@ -200,6 +200,7 @@ class NewIntegrationScreen(CdiMixin, Screen[None]):
             frequency=details.frequency,
             contact_emails=tuple(name_values["contact_emails"] or ()),
             update_existing_only=details.update_existing_only,
+            send_changed_only=details.send_changed_only,
         )
 
     def save_draft(self, quiet: bool = False) -> str | None:
@@ -225,6 +226,7 @@ class NewIntegrationScreen(CdiMixin, Screen[None]):
                     frequency=integration.frequency,
                     contact_emails=integration.contact_emails,
                     update_existing_only=integration.update_existing_only,
+                    send_changed_only=integration.send_changed_only,
                 )
         except Exception as error:
             if not quiet:
