@@ -271,9 +271,9 @@ class Workspace:
         store = self._delivered if integration.sends_changed_only else None
         return estimate(objects, store, integration.name)
 
-    def data_points_since(self, name: str, days: int = 30) -> int:
-        """Data points the runs of an integration spent in the last ``days`` days."""
-        return self._runlog.data_points_since(name, utc_now() - timedelta(days=days))
+    def data_points_since(self, name: str, days: int = 30, now: datetime | None = None) -> int:
+        """Data points the runs of an integration spent in the ``days`` days before ``now`` (default: now)."""
+        return self._runlog.data_points_since(name, (now or utc_now()) - timedelta(days=days))
 
     def accept_host_key(self, credential_name: str, shown_fingerprint: str) -> Credential:
         """Trust the SSH host key a connection test showed for a credential's bastion.
