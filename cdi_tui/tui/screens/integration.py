@@ -77,7 +77,10 @@ def spend_text(integration: Integration, data_points: int) -> str:
 
 
 class IntegrationScreen(CdiMixin, Screen[None]):
-    HELP = "One integration: its runs (Enter on a run shows its failed rows), its settings, and what you can do with it."
+    HELP = (
+        "One integration: its runs with the rows left unchanged and the data points each spent, the last 30 days' "
+        "data points below them (Enter on a run shows its failed rows), its settings, and what you can do with it."
+    )
     DEFAULT_CSS = """
     IntegrationScreen {
         #tabs { height: 1fr; }

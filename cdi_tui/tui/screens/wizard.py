@@ -65,8 +65,10 @@ def auto_name(table_text: str) -> str:
 class NewIntegrationScreen(CdiMixin, Screen[None]):
     HELP = (
         "The guided setup: 1 a credential and the source table (Setup SQL shows what to run in Redshift first); "
-        "2 name, contacts, data type (fixed once saved) and schedule; 3 a connection test with a preview marked "
-        "valid or not and the Braze object each row becomes. Leaving keeps a draft when there is enough to save."
+        "2 name, contacts, data type (fixed once saved), whether only changed attributes are sent, and schedule; "
+        "3 a connection test with a preview marked valid or not, the Braze object each row becomes, and what "
+        "sending would spend (Estimate whole range: a dry run that sends nothing). Leaving keeps a draft when there "
+        "is enough to save."
     )
     DEFAULT_CSS = """
     NewIntegrationScreen {
