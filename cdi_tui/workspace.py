@@ -40,7 +40,7 @@ from cdi_tui.engine.changes import DeliveredStore, estimate
 from cdi_tui.engine.lock import RunLock
 from cdi_tui.engine.sync import DELIVERED_FILE, ProgressCallback, SyncEngine, SyncOptions
 from cdi_tui.engine.transform import RowError, RowTransformer
-from cdi_tui.enums import DataType, IntegrationState, RunStatus
+from cdi_tui.enums import DataType, IntegrationState, RunStatus, Trigger
 from cdi_tui.paths import AppPaths
 from cdi_tui.runlog import RowErrorRecord, RunLog, RunLogUnavailable, RunRecord, utc_now
 from cdi_tui.scheduler import DueRun, claim, due_runs
@@ -213,6 +213,8 @@ class Workspace:
         """Change settings of an integration; its data type is fixed once created.
 
         A change to the credential or the table sends it back to draft until tested again.
+        Either, or turning "send only changed attributes" off, forgets what was delivered:
+        while it is off nothing is remembered, so the values kept would go stale.
         """
         if "data_type" in changes:
             current = self.integration(name)
@@ -232,6 +234,8 @@ class Workspace:
         self._store.update(change)
         if (result[0].credential, result[0].table) != (before.credential, before.table):
             self._delivered.forget_integration(name)  # another source: what was delivered from the old one is no guide
+        elif before.sends_changed_only and not result[0].sends_changed_only:
+            self._delivered.forget_integration(name)  # turned on again later, every value is sent once more
         return result[0]
 
     def remove_integration(self, name: str) -> None:
@@ -268,9 +272,9 @@ class Workspace:
         store = self._delivered if integration.sends_changed_only else None
         return estimate(objects, store, integration.name)
 
-    def data_points_since(self, name: str, days: int = 30) -> int:
-        """Data points the runs of an integration spent in the last ``days`` days."""
-        return self._runlog.data_points_since(name, utc_now() - timedelta(days=days))
+    def data_points_since(self, name: str, days: int = 30, now: datetime | None = None) -> int:
+        """Data points the runs of an integration spent in the ``days`` days before ``now`` (default: now)."""
+        return self._runlog.data_points_since(name, (now or utc_now()) - timedelta(days=days))
 
     def accept_host_key(self, credential_name: str, shown_fingerprint: str) -> Credential:
         """Trust the SSH host key a connection test showed for a credential's bastion.
@@ -356,8 +360,8 @@ class Workspace:
             config or self.config(), self.secrets, self._runlog, self.paths.data_dir / "locks", delivered=self._delivered
         )
 
-    def check_can_sync(self, name: str) -> Integration:
-        """The integration, when it may sync now.
+    def check_can_sync(self, name: str, dry_run: bool = False) -> Integration:
+        """The integration, when it may sync now (``dry_run``: when it may be estimated now).
 
         Raises:
             WorkspaceError: no such integration.
@@ -365,7 +369,7 @@ class Workspace:
         """
         config = self.config()
         integration = self.integration(name, config)
-        self._engine(config).ensure_can_sync(integration)
+        self._engine(config).ensure_can_sync(integration, dry_run=dry_run)
         return integration
 
     def is_syncing(self, name: str) -> bool:
@@ -407,6 +411,25 @@ class Workspace:
         except RunLogUnavailable as error:
             return self._close_unrecorded_run(engine.config, name, error)
         return self._notify(engine.config, name, record)
+
+    def estimate(
+        self,
+        name: str,
+        progress: ProgressCallback | None = None,
+        cancel: threading.Event | None = None,
+    ) -> RunRecord:
+        """What a sync would spend now: a dry run over the whole pending range (it sends nothing).
+
+        The run is recorded (as a dry run); its ``data_points`` and ``rows_unchanged`` are the
+        estimate. Unlike a sync, a draft may be estimated once it has passed its connection test
+        for its current connection and table (the setup's test step asks before activating).
+
+        Raises:
+            WorkspaceError: no such integration.
+            SyncRefused: it may not run (untested, tested for another connection or table, Braze not set up).
+            RunInProgress: a run of it is under way.
+        """
+        return self.sync(name, SyncOptions(trigger=Trigger.MANUAL, dry_run=True), progress, cancel)
 
     def _close_unrecorded_run(self, config: Config, name: str, error: RunLogUnavailable) -> RunRecord:
         """A run stopped because its run log could not be written: end it as cleanly as the disk allows.

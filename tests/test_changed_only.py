@@ -275,3 +275,38 @@ def test_the_store_keeps_what_each_integration_delivered_and_forgets_deleted_use
     assert (other.users("attrs"), other.users("events")) == (4_998, 0)
     store.close()
     other.close()
+
+
+def test_a_draft_that_passed_its_test_can_be_estimated_but_not_synced(env: SyncEnv) -> None:
+    from cdi_tui.engine.sync import SyncRefused
+
+    env.create_integration("attrs", activate=False)
+    env.fill("attrs", 25, payload_sql=PAYLOAD)
+    with pytest.raises(SyncRefused, match="no passed connection test on record"):
+        env.ws.estimate("attrs")  # untested: refused, nothing recorded
+    assert env.ws.runs("attrs") == []
+    assert env.ws.test_integration("attrs").ok
+    record = env.ws.estimate("attrs")
+    assert (record.dry_run, record.status, record.data_points, record.rows_unchanged) == (True, "success", 75, 0)
+    assert env.ws.integration("attrs").state == "draft" and env.braze.stats.requests == 0
+    assert env.runlog.watermark("attrs") is None  # an estimate moves nothing
+    with pytest.raises(SyncRefused, match="is a draft"):
+        env.ws.sync("attrs")  # a real sync still needs the integration activated
+    env.ws.update_integration("attrs", table=f"{env.schema}.other")
+    with pytest.raises(SyncRefused, match="changed since its last successful test"):
+        env.ws.estimate("attrs")  # tested for another table
+
+
+def test_turning_send_changed_only_off_forgets_what_was_delivered_so_turning_it_on_again_sends_all(env: SyncEnv) -> None:
+    env.create_integration("attrs")
+    env.fill("attrs", 10, payload_sql=PAYLOAD)
+    env.sync("attrs")
+    assert env.delivered.users("attrs") == 10
+    env.ws.update_integration("attrs", frequency="hourly at :05")
+    assert env.delivered.users("attrs") == 10  # other settings keep it
+    env.ws.update_integration("attrs", send_changed_only=False)
+    assert env.delivered.users("attrs") == 0  # values sent while it is off are not remembered: the old ones go stale
+    env.ws.update_integration("attrs", send_changed_only=True)
+    restamp(env, "attrs")
+    record = env.sync("attrs")
+    assert (record.rows_sent, record.rows_unchanged, record.data_points) == (10, 0, 30)

@@ -326,7 +326,7 @@ async def test_the_buttons_of_the_setups_test_step_are_on_screen(app: CdiApp, si
     async with app.run_test(size=SIZES[size]) as pilot:
         await to_wizard_preview(pilot)
         await pilot.pause(0.2)
-        for button_id in ("back-3", "run-test", "save-draft", "activate"):
+        for button_id in ("back-3", "run-test", "save-draft", "activate", "estimate-range"):
             assert visible(app.screen.query_one(f"#{button_id}", Button)), button_id
         assert visible(app.screen.query_one("#braze-object"))
         preview = app.screen.query_one("#preview")

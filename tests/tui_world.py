@@ -60,8 +60,15 @@ def fixed_workspace(home: Path, *, empty: bool = False) -> Workspace:
     runlog.record_test("app-events", _fingerprint(workspace, "app-events"))
     workspace.activate("app-events")
     workspace.pause("app-events")
-    for index, (read, failed, status) in enumerate(
-        [(120_000, 0, "success"), (3_400, 12, "partial"), (5_100, 0, "success"), (0, 0, "success"), (8_750, 3, "partial")]
+    # read, failed, unchanged (only changed attributes are sent: 3 a row the first time, fewer later), status
+    for index, (read, failed, unchanged, status) in enumerate(
+        [
+            (120_000, 0, 0, "success"),
+            (3_400, 12, 2_900, "partial"),
+            (5_100, 0, 4_700, "success"),
+            (0, 0, 0, "success"),
+            (8_750, 3, 8_000, "partial"),
+        ]
     ):
         started = NOW - timedelta(hours=5 - index)
         run_id = runlog.start_run("user-attributes", "scheduled" if index % 2 else "manual", False, False, None, 1)
@@ -71,8 +78,10 @@ def fixed_workspace(home: Path, *, empty: bool = False) -> Workspace:
             ended_at=started + timedelta(seconds=12 + index),
             rows_total=read,
             rows_read=read,
-            rows_sent=read - failed,
+            rows_sent=read - failed - unchanged,
             rows_failed=failed,
+            rows_unchanged=unchanged,
+            data_points=3 * (read - failed - unchanged),
             watermark_after=f"{(started - timedelta(minutes=1)).isoformat()} (1 at that time)",
         )
         runlog._conn.execute("UPDATE runs SET started_at = ? WHERE id = ?", (started.isoformat(), run_id))
@@ -157,8 +166,8 @@ async def with_progress_panel(pilot: Pilot[Any]) -> None:
     app = pilot.app
     assert isinstance(app, CdiApp)
     for progress in (
-        Progress(7, "user-attributes", "sending", 250_000, 91_500, 90_000, 1_500, 0, 37.5),
-        Progress(8, "app-events", "reading", 12_000, 2_000, 1_800, 0, 0, 4.0),
+        Progress(7, "user-attributes", "sending", 250_000, 91_500, 30_000, 1_500, 0, 37.5, unchanged=60_000, data_points=41_250),
+        Progress(8, "app-events", "reading", 12_000, 2_000, 1_800, 0, 0, 4.0, data_points=1_800),
     ):
         app.sync_started(progress.integration)
         app.post_message(SyncProgressed(progress))

@@ -7,6 +7,7 @@ import json
 import signal
 import sys
 import threading
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -208,6 +209,12 @@ def sync_command(args: argparse.Namespace) -> int:
         trigger=Trigger.FULL_RESYNC if args.full_resync else Trigger.MANUAL, full_resync=args.full_resync, dry_run=args.dry_run
     )
     show_bar = sys.stderr.isatty() and not args.json
+
+    def run(on_progress: Callable[[Any], None] | None) -> RunRecord:
+        if args.estimate:  # a dry run that may also estimate a tested draft
+            return workspace.estimate(args.name, on_progress, cancel)
+        return workspace.sync(args.name, options, on_progress, cancel)
+
     try:
         if show_bar:
             with Progress(
@@ -232,9 +239,9 @@ def sync_command(args: argparse.Namespace) -> int:
                         failed=progress.failed,
                     )
 
-                record = workspace.sync(args.name, options, on_progress, cancel)
+                record = run(on_progress)
         else:
-            record = workspace.sync(args.name, options, None, cancel)
+            record = run(None)
     except (SyncRefused, RunInProgress, WorkspaceError) as error:
         raise CommandError(str(error)) from None
     finally:

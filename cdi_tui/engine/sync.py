@@ -115,15 +115,24 @@ class SyncEngine:
         return self._delivered
 
     # checks ------------------------------------------------------------------------------
-    def ensure_can_sync(self, integration: Integration) -> None:
-        """Raises :class:`SyncRefused` with the reason when the integration may not sync."""
-        if integration.state == IntegrationState.DRAFT:
+    def ensure_can_sync(self, integration: Integration, dry_run: bool = False) -> None:
+        """Raises :class:`SyncRefused` with the reason when the integration may not sync.
+
+        A dry run (an estimate: it sends nothing) may also run a draft, once that draft has
+        passed its connection test for its current connection and table; every other rule holds.
+        """
+        if integration.state == IntegrationState.DRAFT and not dry_run:
             raise SyncRefused(
                 f"'{integration.name}' is a draft: it must pass 'cdi-tui test {integration.name}' "
                 f"and be activated ('cdi-tui activate {integration.name}') before it can sync"
             )
         credential = self.config.credentials[integration.credential]
-        if self.runlog.tested_fingerprint(integration.name) != integration_fingerprint(credential, integration):
+        tested = self.runlog.tested_fingerprint(integration.name)
+        if tested is None:
+            raise SyncRefused(
+                f"'{integration.name}' has no passed connection test on record; run 'cdi-tui test {integration.name}' first"
+            )
+        if tested != integration_fingerprint(credential, integration):
             raise SyncRefused(
                 f"the connection or table of '{integration.name}' changed since its last successful test; "
                 f"run 'cdi-tui test {integration.name}' again"
@@ -153,7 +162,7 @@ class SyncEngine:
         """
         options = options or SyncOptions()
         integration = self.integration(name)
-        self.ensure_can_sync(integration)
+        self.ensure_can_sync(integration, dry_run=options.dry_run)
         lock = RunLock(self.lock_dir, name).acquire()
         try:
             return self._run_locked(integration, options, progress, cancel)

@@ -38,3 +38,19 @@ class ConnectionTested(Message):
 
 class ConfigChanged(Message):
     """The config changed outside the screens (the demo's background work); thread-safe to post."""
+
+
+@dataclass
+class RangeEstimateProgressed(Message):
+    """How far the setup's whole-range estimate (a dry run) has read."""
+
+    progress: Progress
+
+
+@dataclass
+class RangeEstimated(Message):
+    """The setup's whole-range estimate ended: its dry run's record, or why it could not run."""
+
+    integration: str
+    record: RunRecord | None
+    error: str | None = None

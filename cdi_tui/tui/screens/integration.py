@@ -4,6 +4,7 @@ the actions in a bar docked at the bottom, always visible."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from rich.text import Text
 from textual import on, work
@@ -15,14 +16,15 @@ from textual.screen import Screen
 from textual.widgets import Button, Footer, Label, Static, Switch, TabbedContent, TabPane
 from textual.worker import Worker, WorkerState
 
-from cdi_tui.enums import IntegrationState, Trigger
+from cdi_tui.config import Integration
+from cdi_tui.enums import DataType, IntegrationState, Trigger
 from cdi_tui.fields import DATA_TYPE_LABELS, INTEGRATION_FIELDS, field_by_key
 from cdi_tui.runlog import RunRecord
 from cdi_tui.tui.actions import delete_integration, full_resync, pause_or_resume, sync_now
 from cdi_tui.tui.base import CdiMixin
 from cdi_tui.tui.looks import local_time, palette, state_text, status_text
 from cdi_tui.tui.schedule_text import next_three_text, workspace_zone
-from cdi_tui.tui.widgets.fields import FieldInput, collect
+from cdi_tui.tui.widgets.fields import FieldInput, SwitchField, collect
 from cdi_tui.tui.widgets.fit_table import FitColumn, FitTable
 from cdi_tui.tui.widgets.frequency import FrequencyPicker
 from cdi_tui.tui.widgets.header import WorkspaceHeader
@@ -36,16 +38,21 @@ SWITCHES = (
     ("notify_success", "Email on every success"),
     ("notify_no_rows", "Email when a run finds no new rows"),
 )
+CHANGED_ONLY_HINT = "values unchanged since they were delivered are not sent; off forgets what was delivered"
+# narrow, the table leaves out Duration, then Last UPDATED_AT, Started and Read: what ran (its
+# trigger, a dry run's included) and what it sent, failed, left unchanged and spent stay in view
 RUN_COLUMNS = [
     FitColumn("Run"),
     FitColumn("Trigger", 6, flex=True),
     FitColumn("Status"),
-    FitColumn("Read"),
+    FitColumn("Read", drop=1),
     FitColumn("Sent"),
     FitColumn("Failed"),
-    FitColumn("Last UPDATED_AT", 10, flex=True),
-    FitColumn("Started", 10, flex=True),
-    FitColumn("Duration"),
+    FitColumn("Unchanged"),
+    FitColumn("Data points"),
+    FitColumn("Last UPDATED_AT", 10, flex=True, drop=3),
+    FitColumn("Started", drop=2),
+    FitColumn("Duration", drop=4),
 ]
 TRIGGERS = {Trigger.FULL_RESYNC: "full resync"}
 
@@ -54,10 +61,27 @@ TRIGGERS = {Trigger.FULL_RESYNC: "full resync"}
 class RunsLoaded(Message):
     records: list[RunRecord]
     zone: str
+    data_points_30_days: int
+
+
+def data_points_cell(record: RunRecord) -> str:
+    """The data points a run spent; a dry run's are what it would have spent."""
+    return f"{record.data_points:,} (dry)" if record.dry_run else f"{record.data_points:,}"
+
+
+def spend_text(integration: Integration, data_points: int) -> str:
+    """What the integration spent in the last 30 days, as the runs panel's subtitle says it."""
+    if integration.data_type == DataType.DELETES:
+        return "deletes spend no data points"
+    text = f"{data_points:,} data points in the last 30 days"
+    return text + (" · changed attributes only" if integration.sends_changed_only else "")
 
 
 class IntegrationScreen(CdiMixin, Screen[None]):
-    HELP = "One integration: its runs (Enter on a run shows its failed rows), its settings, and what you can do with it."
+    HELP = (
+        "One integration: its runs with the rows left unchanged and the data points each spent, the last 30 days' "
+        "data points below them (Enter on a run shows its failed rows), its settings, and what you can do with it."
+    )
     DEFAULT_CSS = """
     IntegrationScreen {
         #tabs { height: 1fr; }
@@ -116,6 +140,13 @@ class IntegrationScreen(CdiMixin, Screen[None]):
                         if key == "contact_emails":
                             value = ", ".join(value)
                         yield FieldInput(field_by_key(INTEGRATION_FIELDS, key), "" if value is None else value)
+                    if integration.data_type == DataType.ATTRIBUTES:
+                        yield SwitchField(
+                            field_by_key(INTEGRATION_FIELDS, "send_changed_only"),
+                            integration.sends_changed_only,
+                            switch_id="switch-send_changed_only",
+                            hint=CHANGED_ONLY_HINT,
+                        )
                     for key, label in SWITCHES:
                         with Horizontal(classes="switch-row"):
                             yield Switch(getattr(integration, key), id=f"switch-{key}")
@@ -175,12 +206,13 @@ class IntegrationScreen(CdiMixin, Screen[None]):
         self.query_one("#overview", Static).update(overview)
         self.query_one("#frequency", FrequencyPicker).set_scheduled(integration.state == IntegrationState.ACTIVE)
         self.runs_table.loading = True  # busy is visible while the run history is read
-        self._load_runs(zone)
+        self._load_runs(zone, self.cdi.clock())
 
     @work(thread=True, exclusive=True, group="runs", exit_on_error=False)
-    def _load_runs(self, zone: str) -> None:
+    def _load_runs(self, zone: str, now: datetime) -> None:
         records = self.workspace.runs(self.integration_name, 50)
-        self.post_message(RunsLoaded(records, zone))
+        spent = self.workspace.data_points_since(self.integration_name, days=30, now=now)
+        self.post_message(RunsLoaded(records, zone, spent))
 
     def on_runs_loaded(self, message: RunsLoaded) -> None:
         records, zone = message.records, message.zone
@@ -200,6 +232,8 @@ class IntegrationScreen(CdiMixin, Screen[None]):
                 f"{record.rows_read:,}",
                 f"{record.rows_sent:,}",
                 f"{record.rows_failed:,}",
+                f"{record.rows_unchanged:,}",
+                data_points_cell(record),
                 local_time(watermark.updated_at if watermark else None, zone),
                 local_time(record.started_at, zone),
                 f"{record.duration_seconds:.1f}s" if record.duration_seconds is not None else "-",
@@ -207,7 +241,13 @@ class IntegrationScreen(CdiMixin, Screen[None]):
             )
         if records:
             table.move_cursor(row=min(max(cursor, 0), len(records) - 1))
-        self.query_one("#runs-panel").border_title = f"Runs ({len(records)})"
+        runs_panel = self.query_one("#runs-panel")
+        runs_panel.border_title = f"Runs ({len(records)})"
+        try:
+            integration = self.workspace.integration(self.integration_name)
+        except WorkspaceError:
+            return  # deleted meanwhile: refresh_data leaves the screen
+        runs_panel.border_subtitle = spend_text(integration, message.data_points_30_days)
         self.query_one("#chart", RunChart).runs = [(record.rows_read, record.status) for record in reversed(records)]
 
     def selected_run(self) -> int | None:
@@ -232,6 +272,8 @@ class IntegrationScreen(CdiMixin, Screen[None]):
         values["frequency"] = self.query_one("#frequency", FrequencyPicker).value
         for key, _label in SWITCHES:
             values[key] = self.query_one(f"#switch-{key}", Switch).value
+        for switch in self.query(SwitchField).results(SwitchField):
+            values[switch.spec.key] = switch.value
         workspace = self.workspace
         try:
             before = workspace.integration(self.integration_name)
@@ -241,6 +283,13 @@ class IntegrationScreen(CdiMixin, Screen[None]):
             return
         if before.state != IntegrationState.DRAFT and after.state == IntegrationState.DRAFT:
             self.notify("Saved. The connection or table changed: test it again before it can sync", severity="warning")
+        elif before.sends_changed_only != after.sends_changed_only:
+            self.notify(
+                "Saved. Only changed attributes are sent from now on; the next run sends each value once, to know what Braze has"
+                if after.sends_changed_only
+                else "Saved. Every attribute of each row is sent from the next run",
+                timeout=5,
+            )
         else:
             self.notify("Settings saved", timeout=3)
         self.cdi.config_changed()

@@ -3,7 +3,8 @@
 Each step is a widget with typed accessors that posts step messages; this screen moves between
 them and talks to the workspace. It saves a draft as soon as the details are complete (leaving
 the test step keeps it a draft); the data type is fixed from then on. Long work (listing
-tables, the connection test) runs in thread workers that only post messages.
+tables, the connection test, the whole-range estimate) runs in thread workers that only post
+messages.
 """
 
 from __future__ import annotations
@@ -17,13 +18,16 @@ from textual.containers import Vertical
 from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import ContentSwitcher, Footer, Input
-from textual.worker import Worker, WorkerState
+from textual.worker import Worker, WorkerState, get_current_worker
 
+from cdi_tui.checks import ConnectionTestResult
 from cdi_tui.config import Config, Credential, Integration
+from cdi_tui.engine.sync import Progress
+from cdi_tui.enums import DataType
 from cdi_tui.fields import DATA_TYPE_LABELS, FieldError
 from cdi_tui.tables import TableNameError, parse_table_name
 from cdi_tui.tui.base import CdiMixin
-from cdi_tui.tui.messages import ConnectionTested
+from cdi_tui.tui.messages import ConnectionTested, RangeEstimated, RangeEstimateProgressed
 from cdi_tui.tui.schedule_text import workspace_zone
 from cdi_tui.tui.widgets.fields import collect
 from cdi_tui.tui.widgets.header import WorkspaceHeader
@@ -62,8 +66,10 @@ def auto_name(table_text: str) -> str:
 class NewIntegrationScreen(CdiMixin, Screen[None]):
     HELP = (
         "The guided setup: 1 a credential and the source table (Setup SQL shows what to run in Redshift first); "
-        "2 name, contacts, data type (fixed once saved) and schedule; 3 a connection test with a preview marked "
-        "valid or not and the Braze object each row becomes. Leaving keeps a draft when there is enough to save."
+        "2 name, contacts, data type (fixed once saved), whether only changed attributes are sent, and schedule; "
+        "3 a connection test with a preview marked valid or not, the Braze object each row becomes, and what "
+        "sending would spend (Estimate whole range: a dry run that sends nothing). Leaving keeps a draft when there "
+        "is enough to save."
     )
     DEFAULT_CSS = """
     NewIntegrationScreen {
@@ -200,6 +206,7 @@ class NewIntegrationScreen(CdiMixin, Screen[None]):
             frequency=details.frequency,
             contact_emails=tuple(name_values["contact_emails"] or ()),
             update_existing_only=details.update_existing_only,
+            send_changed_only=details.send_changed_only,
         )
 
     def save_draft(self, quiet: bool = False) -> str | None:
@@ -225,6 +232,7 @@ class NewIntegrationScreen(CdiMixin, Screen[None]):
                     frequency=integration.frequency,
                     contact_emails=integration.contact_emails,
                     update_existing_only=integration.update_existing_only,
+                    send_changed_only=integration.send_changed_only,
                 )
         except Exception as error:
             if not quiet:
@@ -277,6 +285,51 @@ class NewIntegrationScreen(CdiMixin, Screen[None]):
         integration = self.workspace.integration(message.integration or self.saved_name or "")
         verdicts = self.workspace.preview_verdicts(result, integration.data_type, integration.update_existing_only)
         self.test_step.show_result(result, verdicts)
+        self._show_preview_estimate(integration, result)
+
+    def _show_preview_estimate(self, integration: Integration, result: ConnectionTestResult) -> None:
+        """What sending the preview rows now would spend (unchanged values cost nothing)."""
+        if integration.data_type == DataType.DELETES:
+            self.test_step.show_no_data_points()
+            return
+        assert result.shape is not None and result.preview is not None
+        data_points, unchanged = self.workspace.preview_estimate(integration, result.shape, result.preview.rows)
+        self.test_step.show_estimate(len(result.preview.rows), data_points, unchanged if integration.sends_changed_only else None)
+
+    @on(TestStep.EstimateRange)
+    def _estimate_range(self) -> None:
+        if self.saved_name is None:
+            return
+        self.test_step.estimating()
+        self._estimate(self.saved_name)
+
+    @work(thread=True, exclusive=True, group="estimate", exit_on_error=False)
+    def _estimate(self, name: str) -> None:
+        cancel = get_current_worker().cancelled_event  # leaving the setup stops the dry run
+
+        def report(progress: Progress) -> None:
+            self.post_message(RangeEstimateProgressed(progress))
+
+        try:
+            record = self.workspace.estimate(name, report, cancel)
+        except Exception as error:  # reported in one line beside the button; the worker never fails
+            self.post_message(RangeEstimated(name, None, str(error) or type(error).__name__))
+        else:
+            self.post_message(RangeEstimated(name, record))
+
+    def on_range_estimate_progressed(self, message: RangeEstimateProgressed) -> None:
+        self.test_step.estimate_progressed(message.progress)
+
+    def on_range_estimated(self, message: RangeEstimated) -> None:
+        if message.record is None:
+            self.test_step.show_range_estimate_failed(message.error or "unknown error")
+            return
+        try:
+            integration = self.workspace.integration(message.integration)
+        except WorkspaceError as error:
+            self.test_step.show_range_estimate_failed(str(error))
+            return
+        self.test_step.show_range_estimate(message.record, integration.sends_changed_only)
 
     def _offer_host_key(self, error: HostKeyError) -> None:
         """Ask whether to trust the bastion's host key shown; accepted, test again."""

@@ -9,9 +9,9 @@ from __future__ import annotations
 from typing import Any
 
 from textual.app import ComposeResult
-from textual.containers import Vertical
+from textual.containers import Horizontal, Vertical
 from textual.validation import ValidationResult, Validator
-from textual.widgets import Input, Label, Select
+from textual.widgets import Input, Label, Select, Switch
 
 from cdi_tui.fields import FieldError, FieldSpec
 
@@ -126,6 +126,38 @@ class FieldInput(Vertical):
         label.update(reason)
         label.display = True
         self.add_class("invalid")
+
+
+class SwitchField(Horizontal):
+    """A yes/no option as a switch, labelled from its declaration, with an optional hint."""
+
+    DEFAULT_CSS = """
+    SwitchField {
+        height: auto;
+        & > Label { padding: 1 1; width: 1fr; }
+    }
+    """
+
+    def __init__(
+        self, spec: FieldSpec, value: bool, *, field_id: str | None = None, switch_id: str | None = None, hint: str = ""
+    ) -> None:
+        super().__init__(id=field_id or f"field-{spec.key}")
+        self.spec = spec
+        self.initial = value
+        self.switch_id = switch_id
+        self.hint = hint
+
+    def compose(self) -> ComposeResult:
+        yield Switch(self.initial, id=self.switch_id)
+        yield Label(f"{self.spec.label} ({self.hint})" if self.hint else self.spec.label)
+
+    @property
+    def switch(self) -> Switch:
+        return self.query_one(Switch)
+
+    @property
+    def value(self) -> bool:
+        return self.switch.value
 
 
 def collect(fields: list[FieldInput]) -> dict[str, Any] | None:

@@ -23,6 +23,16 @@ def duration_text(seconds: float | None) -> str:
     return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes:02d}:{secs:02d}"
 
 
+def counts_text(progress: Progress) -> str:
+    """Two lines: how far and how fast with the data points spent; then where the rows went."""
+    return (
+        f"{progress.done:,}/{progress.total or 0:,} rows · {progress.rate:,.0f}/s · {duration_text(progress.elapsed)} · "
+        f"{progress.data_points:,} data points\n"
+        f"sent {progress.sent:,} · unchanged {progress.unchanged:,} · failed {progress.failed:,} · "
+        f"skipped {progress.skipped:,}"
+    )
+
+
 class ProgressPanel(Vertical):
     """The live state of one sync."""
 
@@ -71,11 +81,7 @@ class ProgressPanel(Vertical):
             self.query_one(".phase", Label).update(progress.phase)
         self.query_one(ProgressBar).update(total=progress.total if progress.total else None, progress=progress.done)
         self.query_one(".eta", Label).update(f"ETA {duration_text(progress.eta_seconds)}")
-        self.query_one(".counts", Label).update(
-            f"{progress.done:,}/{progress.total or 0:,} rows · {progress.rate:,.0f}/s · "
-            f"sent {progress.sent:,} · failed {progress.failed:,} · skipped {progress.skipped:,} · "
-            f"{duration_text(progress.elapsed)}"
-        )
+        self.query_one(".counts", Label).update(counts_text(progress))
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         event.stop()

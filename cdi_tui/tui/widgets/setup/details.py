@@ -1,4 +1,4 @@
-"""Step 2 of the setup: name, contacts, data type (fixed once saved), frequency."""
+"""Step 2 of the setup: name, contacts, data type (fixed once saved), what is sent, frequency."""
 
 from __future__ import annotations
 
@@ -13,10 +13,11 @@ from textual.widgets import Button, Label, RadioButton, RadioSet, Switch
 
 from cdi_tui.enums import DataType
 from cdi_tui.fields import DATA_TYPE_LABELS, DATA_TYPES, INTEGRATION_FIELDS, FieldSpec, field_by_key, validate_name
-from cdi_tui.tui.widgets.fields import FieldInput
+from cdi_tui.tui.widgets.fields import FieldInput, SwitchField
 from cdi_tui.tui.widgets.frequency import FrequencyPicker
 
 NAME_SPEC = FieldSpec("name", "Name", validate_name, "a short name for this sync")
+CHANGED_ONLY_HINT = "values unchanged since they were delivered are not sent: no data points spent on them"
 
 
 class DetailsStep(Vertical):
@@ -61,6 +62,13 @@ class DetailsStep(Vertical):
                 with Horizontal(classes="switch-row"):
                     yield Switch(False, id="update-existing-only")
                     yield Label("Update existing users only (rows for users Braze does not know are skipped)")
+                yield SwitchField(
+                    field_by_key(INTEGRATION_FIELDS, "send_changed_only"),
+                    True,  # on by default for custom attributes
+                    field_id="field-send-changed-only",
+                    switch_id="send-changed-only",
+                    hint=CHANGED_ONLY_HINT,
+                )
             with Vertical(id="schedule-panel", classes="panel") as panel:
                 panel.border_title = "Schedule"
                 yield FrequencyPicker("daily at 02:00", self.zone, self.clock, id="frequency")
@@ -90,11 +98,22 @@ class DetailsStep(Vertical):
     def update_existing_only(self) -> bool:
         return self.query_one("#update-existing-only", Switch).value
 
+    @property
+    def send_changed_only(self) -> bool | None:
+        """Whether only changed attributes are sent; None for data types other than custom attributes."""
+        if self.data_type != DataType.ATTRIBUTES:
+            return None
+        return self.query_one("#field-send-changed-only", SwitchField).value
+
     def lock_data_type(self) -> None:
         for button in self.query("#data-type RadioButton").results(RadioButton):
             button.disabled = True  # the data type is fixed once saved
 
     # events -----------------------------------------------------------------------------------
+    @on(RadioSet.Changed, "#data-type")
+    def _data_type_changed(self) -> None:
+        self.query_one("#field-send-changed-only").display = self.data_type == DataType.ATTRIBUTES
+
     @on(Button.Pressed, "#next-2")
     def _next(self) -> None:
         self.post_message(self.Done())

@@ -1,4 +1,5 @@
-"""Step 3 of the setup: the connection test, a preview marked valid or not, the Braze object."""
+"""Step 3 of the setup: the connection test, a preview marked valid or not, the Braze object,
+and what sending would cost: the preview rows' data points, and on request the whole pending range's."""
 
 from __future__ import annotations
 
@@ -14,6 +15,8 @@ from textual.message import Message
 from textual.widgets import Button, Label, Static
 
 from cdi_tui.checks import ConnectionTestResult
+from cdi_tui.engine.sync import Progress
+from cdi_tui.runlog import RunRecord
 from cdi_tui.tui.looks import palette
 from cdi_tui.tui.widgets.fit_table import FitColumn, FitTable
 from cdi_tui.workspace import RowVerdict
@@ -28,6 +31,11 @@ class TestStep(Vertical):
         .test-row { height: auto; padding: 0 1; }
         #test-status { width: 1fr; padding: 0 1; height: auto; }
         #test-error { border: round $error; padding: 0 1; height: auto; margin: 0 1; }
+        #estimates { height: auto; padding: 0 1; }
+        #estimate-row { height: auto; }
+        #estimates Label { width: 1fr; }
+        #range-estimate.-failed { color: $text-error; text-wrap: nowrap; text-overflow: ellipsis; }
+        #estimate-range { margin-left: 1; }
         #results { height: 1fr; }
         #preview-panel { width: 3fr; height: 1fr; }
         #preview { height: 1fr; }
@@ -49,6 +57,9 @@ class TestStep(Vertical):
             super().__init__()
             self.activate = activate
 
+    class EstimateRange(Message):
+        """Estimate the whole pending range now (a dry run of the saved draft)."""
+
     def __init__(self) -> None:
         super().__init__(id="step-test")
         self.objects: list[str] = []
@@ -57,6 +68,11 @@ class TestStep(Vertical):
         yield Label("", id="summary")
         yield Label("Not tested yet: press Test connection", id="test-status")
         yield Static("", id="test-error", markup=False)
+        with Vertical(id="estimates"):
+            with Horizontal(id="estimate-row"):
+                yield Label("", id="estimate", markup=False)
+                yield Button("Estimate whole range", id="estimate-range", compact=True, disabled=True)
+            yield Label("", id="range-estimate", markup=False)
         with Horizontal(id="results"):
             with Vertical(id="preview-panel", classes="panel flush") as panel:
                 panel.border_title = "Preview: newest rows"
@@ -72,6 +88,7 @@ class TestStep(Vertical):
 
     def on_mount(self) -> None:
         self.query_one("#test-error").display = False
+        self.query_one("#estimates").display = False
 
     def on_resize(self) -> None:
         self.query_one("#results").set_class(self.size.width < 110, "-narrow")
@@ -89,6 +106,18 @@ class TestStep(Vertical):
     def test_button(self) -> Button:
         return self.query_one("#run-test", Button)
 
+    @property
+    def estimate_button(self) -> Button:
+        return self.query_one("#estimate-range", Button)
+
+    @property
+    def preview_estimate_label(self) -> Label:
+        return self.query_one("#estimate", Label)
+
+    @property
+    def range_estimate_label(self) -> Label:
+        return self.query_one("#range-estimate", Label)
+
     def set_summary(self, text: str) -> None:
         self.query_one("#summary", Label).update(text)
 
@@ -96,10 +125,12 @@ class TestStep(Vertical):
         self.query_one("#test-status", Label).update("Testing: connecting, checking the table, reading a preview...")
         self.test_button.disabled = True
         self.preview.loading = True
+        self.query_one("#estimates").display = False
 
     def show_failure(self, message: str) -> None:
         self.test_button.disabled = False
         self.preview.loading = False
+        self.query_one("#estimates").display = False
         self.query_one("#test-status", Label).update("Test failed")
         error_box = self.query_one("#test-error", Static)
         error_box.update(message)
@@ -135,6 +166,72 @@ class TestStep(Vertical):
         self.show_object(0)
         self.activate_button.disabled = False
 
+    # what sending would cost ------------------------------------------------------------------
+    def show_estimate(self, preview_rows: int, data_points: int, unchanged: int | None) -> None:
+        """The preview rows' estimate; ``unchanged`` None when every attribute is sent (no change filter).
+
+        The whole-range estimate is offered again (an earlier one belonged to an earlier test).
+        """
+        unchanged_text = f" ({unchanged:,} unchanged)" if unchanged is not None else ""
+        self._show_estimates(
+            f"Sending these {preview_rows:,} preview rows now would spend {data_points:,} data points{unchanged_text}."
+        )
+        self.estimate_button.display = True
+
+    def show_no_data_points(self) -> None:
+        """Deletes spend no data points: nothing to estimate."""
+        self._show_estimates("Deletes spend no data points: deleting users costs none, whatever the number of rows.")
+        self.estimate_button.display = False
+
+    def _show_estimates(self, preview_text: str) -> None:
+        self.query_one("#estimates").display = True
+        self.preview_estimate_label.update(preview_text)
+        self.range_estimate_label.update("")
+        self.range_estimate_label.display = False
+        self.range_estimate_label.remove_class("-failed")
+        self.range_estimate_label.tooltip = None
+        self.estimate_button.disabled = False
+        self.estimate_button.loading = False
+
+    def estimating(self) -> None:
+        self.estimate_button.disabled = True
+        self.estimate_button.loading = True  # busy is visible while the dry run reads the range
+        self.range_estimate_label.remove_class("-failed")
+        self.range_estimate_label.tooltip = None
+        self.range_estimate_label.display = True
+        self.range_estimate_label.update("Estimating the whole pending range: a dry run reads every row and sends nothing...")
+
+    def estimate_progressed(self, progress: Progress) -> None:
+        if not self.estimate_button.loading:
+            return  # a late report of an estimate that has ended
+        total = f"/{progress.total:,}" if progress.total else ""
+        self.range_estimate_label.update(
+            f"Estimating the whole pending range: {progress.done:,}{total} rows read, "
+            f"{progress.data_points:,} data points so far..."
+        )
+
+    def show_range_estimate(self, record: RunRecord, sends_changed_only: bool) -> None:
+        self.estimate_button.loading = False
+        self.estimate_button.disabled = False
+        if record.status in ("error", "cancelled", "interrupted"):
+            self.show_range_estimate_failed(record.error or f"the dry run ended {record.status}")
+            return
+        unchanged = f" ({record.rows_unchanged:,} unchanged)" if sends_changed_only else ""
+        invalid = f"; {record.rows_failed:,} row(s) not valid" if record.rows_failed else ""
+        self.range_estimate_label.update(
+            f"The whole pending range, {record.rows_read:,} rows, would spend {record.data_points:,} data points"
+            f"{unchanged}{invalid}."
+        )
+
+    def show_range_estimate_failed(self, reason: str) -> None:
+        self.estimate_button.loading = False
+        self.estimate_button.disabled = False
+        self.range_estimate_label.display = True
+        self.range_estimate_label.add_class("-failed")
+        one_line = " ".join(reason.split())  # one line, whatever the error's shape; all of it in the tooltip
+        self.range_estimate_label.update(f"Whole-range estimate failed: {one_line}")
+        self.range_estimate_label.tooltip = one_line
+
     def show_object(self, index: int) -> None:
         if 0 <= index < len(self.objects):
             self.query_one("#braze-object", Static).update(self.objects[index])
@@ -147,6 +244,10 @@ class TestStep(Vertical):
     @on(Button.Pressed, "#run-test")
     def _run(self) -> None:
         self.post_message(self.RunTest())
+
+    @on(Button.Pressed, "#estimate-range")
+    def _estimate_range(self) -> None:
+        self.post_message(self.EstimateRange())
 
     @on(Button.Pressed, "#back-3")
     def _back(self) -> None:
