@@ -442,11 +442,11 @@ def env_on_small_disk(redshift: RedshiftStandIn, braze: BrazeStandIn, tmpfs: Pat
 def fill_disk(folder: Path, leave_bytes: int) -> Path:
     """Fill the file system of ``folder`` up to ``leave_bytes`` free; returns the filler file."""
     filler = folder / "filler"
-    with open(filler, "wb") as stream:
+    # unbuffered: a write the disk takes only in part leaves nothing behind for close() to fail on
+    with open(filler, "wb", buffering=0) as stream:
         try:
             while True:
                 stream.write(b"\0" * 65536)
-                stream.flush()
         except OSError as error:
             assert error.errno == errno.ENOSPC
     os.truncate(filler, max(0, filler.stat().st_size - leave_bytes))
