@@ -310,3 +310,64 @@ def test_turning_send_changed_only_off_forgets_what_was_delivered_so_turning_it_
     restamp(env, "attrs")
     record = env.sync("attrs")
     assert (record.rows_sent, record.rows_unchanged, record.data_points) == (10, 0, 30)
+
+
+def test_rows_read_as_last_delivered_are_known_unchanged_before_they_are_made_into_objects(tmp_path: Path) -> None:
+    from datetime import UTC, datetime
+
+    from cdi_tui.braze.objects import BrazeObject
+    from cdi_tui.engine.changes import ChangeFilter, DeliveredStore
+    from cdi_tui.engine.transform import RowTransformer
+    from cdi_tui.enums import DataType
+
+    store = DeliveredStore(tmp_path / "delivered.sqlite3")
+    transformer = RowTransformer(("updated_at", "external_id", "payload"), DataType.ATTRIBUTES)
+    monday, tuesday = datetime(2026, 3, 2, tzinfo=UTC), datetime(2026, 3, 3, tzinfo=UTC)
+    rows: list[list[Any]] = [[monday, f"user-{n}", f'{{"n": {n}, "plan": "Pro"}}'] for n in range(4)]
+    first = ChangeFilter(store, "attrs")
+    fingerprints, known = first.sift(rows, transformer)
+    assert known == [False] * 4  # nothing remembered yet
+    objects = [transformer.transform(row) for row in rows]
+    assert all(isinstance(item, BrazeObject) for item in objects)
+    sent = first.filter(objects, fingerprints)  # type: ignore[arg-type]
+    delivered = [item for item in sent if item is not None]
+    first.settled(delivered, delivered)
+    first.flush()
+
+    again = [[tuesday, *row[1:]] for row in rows]  # re-stamped
+    again[1][2] = '{"n": 1, "plan": "Team"}'  # one value changed
+    again[2][0] = None  # an UPDATED_AT that must be looked at row by row
+    again.append([tuesday, "user-3", '{"n": 3, "plan": "Pro"}'])  # user-3 twice in the block
+    _, known = ChangeFilter(store, "attrs").sift(again, transformer)
+    assert known == [True, False, False, False, False]
+    store.close()
+
+
+def test_a_user_changed_and_changed_back_in_one_block_is_sent_both_times(env: SyncEnv) -> None:
+    env.create_integration("attrs")
+    env.insert("attrs", [{"updated_at": at(1), "external_id": "user-1", "payload": '{"plan": "Pro"}'}])
+    env.sync("attrs")
+    env.braze.reset()
+    env.insert(
+        "attrs",
+        [
+            {"updated_at": at(2), "external_id": "user-1", "payload": '{"plan": "Team"}'},
+            {"updated_at": at(3), "external_id": "user-1", "payload": '{"plan": "Pro"}'},  # read exactly as delivered before
+        ],
+    )
+    record = env.sync("attrs")
+    assert (record.rows_read, record.rows_sent, record.rows_unchanged) == (2, 2, 0)
+    assert [obj["plan"] for obj in received(env)] == ["Team", "Pro"]  # Braze ends with what the table says last
+
+
+def test_a_row_found_unchanged_value_by_value_is_known_at_once_the_next_time(env: SyncEnv) -> None:
+    env.create_integration("attrs")
+    env.fill("attrs", 50, payload_sql=PAYLOAD)
+    env.sync("attrs")
+    users = [f"external_id=user-{n}" for n in range(1, 51)]
+    env.delivered.set_row_fingerprints("attrs", [(user, 12345) for user in users])  # as an older cdi-tui kept them
+    restamp(env, "attrs")
+    assert env.sync("attrs").rows_unchanged == 50  # compared value by value, and the rows' fingerprints noted
+    assert all(env.delivered.lookup("attrs", users)[user].last_object != 12345 for user in users)
+    restamp(env, "attrs")
+    assert env.sync("attrs").rows_unchanged == 50

@@ -17,8 +17,9 @@ nothing changed is not sent at all and counts as *unchanged*.
   after a crash values in flight are simply sent again.
 - Within a run, a user's values still in flight count as the latest, so two rows of one user
   read close together are both compared against the newer one.
-- A row equal to the last object delivered for its user (one hash of the whole object) is
-  known unchanged without looking at its values one by one.
+- A row read exactly as the one whose values were all delivered last for its user (one hash
+  of its columns but UPDATED_AT) is known unchanged without being turned into an object or
+  looking at its values one by one: a re-stamped table costs a read, a hash and a look-up a row.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ import struct
 import threading
 import zlib
 from collections.abc import Iterable, Iterator, Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -37,7 +39,7 @@ import orjson
 import xxhash
 
 from cdi_tui.braze.objects import BrazeObject
-from cdi_tui.engine.transform import BODY_IDENTIFIER_KEYS, describe_identifier
+from cdi_tui.engine.transform import BODY_IDENTIFIER_KEYS, RowTransformer, describe_identifier
 from cdi_tui.runlog import RunLogUnavailable
 
 CONTROL_KEYS = frozenset({"_update_existing_only", "_merge_objects"})
@@ -90,7 +92,16 @@ def _value_hash(value: Any, _dumps: Any = orjson.dumps, _sorted: int = orjson.OP
 
 
 _xxh3 = xxhash.xxh3_64_intdigest
-ROW = 0  # the "name" under which the fingerprint of the whole object last delivered is kept
+ROW = 0  # the "name" under which the fingerprint of the row last delivered whole is kept
+
+
+def row_fingerprint(row: Sequence[Any], positions: Sequence[int]) -> int | None:
+    """One hash of a row's content as read (``positions``: every column but UPDATED_AT), or None
+    when a value has no exact JSON form (the row then takes the slow way)."""
+    try:
+        return _xxh3(orjson.dumps([row[position] for position in positions]))
+    except TypeError:
+        return None
 
 
 def _pack(fingerprints: Fingerprints) -> bytes:
@@ -239,6 +250,15 @@ class DeliveredStore:
             rows.append((integration, user, None, _pack(combined)))
         self._write(rows)
 
+    def set_row_fingerprints(self, integration: str, entries: Sequence[tuple[str, int]]) -> None:
+        """Users whose row was unchanged value by value: the fingerprint of that row, so the next
+        time it is read alike it is known unchanged at once (their values are left as they are)."""
+        if entries:
+            self._write(
+                ((_signed(fingerprint), integration, user) for user, fingerprint in entries),
+                "UPDATE delivered SET last_object = ? WHERE integration = ? AND user = ?",
+            )
+
     def forget_integration(self, integration: str) -> None:
         """A full resync, or a new credential or table: everything is sent again."""
         with self._storage():
@@ -302,28 +322,71 @@ class ChangeFilter:
         # id(object sent) -> what is remembered of its user once it is delivered
         self._sent: dict[int, PackedEntry] = {}
         self._to_save: list[PackedEntry] = []
+        self._to_touch: list[tuple[str, int]] = []  # users whose unchanged row now has a new row fingerprint
         # nothing remembered when the run starts (a first sync): no look-ups, this run's values are in flight or saved
         self._look_up = store.remembers_any(integration)
+        self._known: dict[str, Remembered] = {}  # what sift() looked up for the block filter() takes next
 
-    def filter(self, items: Sequence[BrazeObject]) -> list[BrazeObject | None]:
+    def sift(self, block: Sequence[Sequence[Any]], transformer: RowTransformer) -> tuple[list[int | None], list[bool]]:
+        """Before a block of rows is turned into objects: each row's fingerprint, and whether it is
+        known unchanged already (read exactly as the row last delivered whole for its user).
+
+        Only a user's one row of the block, with nothing of theirs in flight and a readable
+        UPDATED_AT, is judged here; every other row goes the way of :meth:`filter`.
+        """
+        positions = transformer.content_positions
+        fingerprints = [row_fingerprint(row, positions) for row in block]
+        if not self._look_up:  # nothing remembered yet (a first sync): nothing to compare with
+            self._known = {}
+            return fingerprints, [False] * len(block)
+        users: list[str | None] = []
+        identifier = transformer.identifier
+        moment = transformer.updated_at_position
+        for row in block:
+            found, problem = identifier(list(row)) if row[moment].__class__ is datetime else (None, None)
+            users.append(user_key(found) if found is not None and problem is None else None)
+        named = [user for user in users if user is not None]
+        known = self._known = self._store.lookup(self._integration, named)
+        seen: dict[str, int] = {}
+        for user in named:
+            seen[user] = seen.get(user, 0) + 1
+        in_flight = self._in_flight
+        quick = []
+        for who, fingerprint in zip(users, fingerprints, strict=True):
+            remembered = known.get(who) if who is not None else None
+            quick.append(
+                who is not None
+                and remembered is not None
+                and fingerprint is not None
+                and remembered.last_object == _signed(fingerprint)
+                and seen[who] == 1
+                and who not in in_flight
+            )
+        return fingerprints, quick
+
+    def filter(self, items: Sequence[BrazeObject], rows: Sequence[int | None] | None = None) -> list[BrazeObject | None]:
         """For each object, the object to send with only its changed attributes, or None when
         nothing in it changed (the row is not sent).
 
-        A row equal to the last one delivered for its user is known unchanged from one hash of
-        the whole object; otherwise each attribute's value is compared."""
+        Args:
+            items: the objects of the rows :meth:`sift` did not settle.
+            rows: their rows' fingerprints from :meth:`sift` (None: objects without rows, as
+                an estimate of preview rows has; they are compared value by value).
+        """
         users = [user_key(item.body) for item in items]
-        known = self._store.lookup(self._integration, users) if items and self._look_up else {}
+        known = self._known
+        self._known = {}
+        missing = [user for user in users if user not in known]
+        if missing and self._look_up:
+            known = {**known, **self._store.lookup(self._integration, missing)}
         in_flight = self._in_flight
         verdicts: list[BrazeObject | None] = []
         names, name_hash, value_hash = _name_hashes, _name_hash, _value_hash
-        for item, user in zip(items, users, strict=True):
+        fingerprints = rows if rows is not None else [None] * len(items)
+        for item, user, row_fingerprint in zip(items, users, fingerprints, strict=True):
             whole = item.body
-            row_fingerprint = value_hash(whole)
             remembered = known.get(user)
             pending = in_flight.get(user)
-            if pending is None and remembered is not None and remembered.last_object == _signed(row_fingerprint):
-                verdicts.append(None)  # the same object as the last one delivered
-                continue
             stored = remembered.fingerprints() if remembered is not None else None
             before = stored or {}
             if pending is not None:
@@ -352,6 +415,13 @@ class ChangeFilter:
                     kept += 1
             if kept == attributes:  # nothing changed (an object of operations only is always sent)
                 verdicts.append(None)
+                if (
+                    row_fingerprint is not None
+                    and pending is None
+                    and remembered is not None
+                    and remembered.last_object != _signed(row_fingerprint)
+                ):
+                    self._to_touch.append((user, row_fingerprint))  # next time the row is known unchanged at once
                 continue
             sent = item if not kept else BrazeObject(item.array, body, item.ref)
             verdicts.append(sent)
@@ -365,6 +435,7 @@ class ChangeFilter:
         if not self._remember:  # a dry run: nothing is sent, so nothing settles; the block's values count, no more
             in_flight.clear()
             self._sent.clear()
+            self._to_touch.clear()
         return verdicts
 
     def remember(self, delivered: Sequence[BrazeObject]) -> None:
@@ -413,3 +484,5 @@ class ChangeFilter:
         points but loses nothing."""
         to_save, self._to_save = self._to_save, []
         self._store.save_packed(self._integration, to_save)
+        to_touch, self._to_touch = self._to_touch, []
+        self._store.set_row_fingerprints(self._integration, to_touch)

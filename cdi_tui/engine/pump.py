@@ -125,22 +125,26 @@ class Pump:
                 state.limit_hit = True
             taken += len(block)
             stopped = False
-            results: list[Any] = [transform(row) for row in block]
             verdicts = None
-            if changes is not None:  # one look-up a block; changed objects then fill whole requests
-                verdicts = iter(changes.filter([result for result in results if result.__class__ is BrazeObject]))
+            if changes is None:
+                results: list[Any] = [transform(row) for row in block]
+            else:  # one look-up a block; rows read as last delivered are not even made into objects
+                fingerprints, known = changes.sift(block, self.transformer)
+                results = [None if unchanged else transform(row) for row, unchanged in zip(block, known, strict=True)]
+                objects = [index for index, result in enumerate(results) if result.__class__ is BrazeObject]
+                verdicts = iter(changes.filter([results[index] for index in objects], [fingerprints[index] for index in objects]))
             for row, result in zip(block, results, strict=True):
-                if result.__class__ is BrazeObject:
-                    if verdicts is not None:
+                if result is None or result.__class__ is BrazeObject:
+                    if verdicts is not None and result is not None:
                         result = next(verdicts)
-                        if result is None:  # nothing changed: done without a request
-                            segment.unsent_moments.append(row[0])
-                            segment.unchanged += 1
-                            if len(segment.unsent_moments) >= UNSENT_PER_SEGMENT:
-                                read = self._cut(segment, read)
-                                segment = Segment()
-                                items = segment.items
-                            continue
+                    if result is None:  # nothing changed: done without a request
+                        segment.unsent_moments.append(row[0])
+                        segment.unchanged += 1
+                        if len(segment.unsent_moments) >= UNSENT_PER_SEGMENT:
+                            read = self._cut(segment, read)
+                            segment = Segment()
+                            items = segment.items
+                        continue
                     items.append(result)
                     if len(items) >= limit:
                         read = self._cut(segment, read)

@@ -112,6 +112,9 @@ class RowTransformer:
         self.update_existing_only = update_existing_only
         index = {name: position for position, name in enumerate(columns)}
         self._updated_at = index["updated_at"]
+        self.updated_at_position = self._updated_at
+        # every column but UPDATED_AT: what a row's object is made of
+        self.content_positions = tuple(position for position in range(len(columns)) if position != self._updated_at)
         self._payload = index.get("payload")
         # (ALIAS_NAME, ALIAS_LABEL) positions: the table check makes sure both or neither are there
         self._alias = (index["alias_name"], index["alias_label"]) if "alias_name" in index and "alias_label" in index else None
