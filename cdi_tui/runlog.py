@@ -271,10 +271,12 @@ def _run_watermark(row: sqlite3.Row, which: str) -> Watermark | None:
     """A run's watermark ``before`` or ``after`` from its columns (or from its text, in a run log
     written by an older cdi-tui and opened read-only, so not migrated)."""
     keys = row.keys()
-    if f"watermark_{which}_at" not in keys:
-        return Watermark.parse(row[f"watermark_{which}"]) if f"watermark_{which}" in keys else None
-    moment = from_text(row[f"watermark_{which}_at"])
-    return None if moment is None else Watermark(moment, int(row[f"watermark_{which}_rows"] or 0))
+    text = row[f"watermark_{which}"] if f"watermark_{which}" in keys else None
+    moment = from_text(row[f"watermark_{which}_at"]) if f"watermark_{which}_at" in keys else None
+    if moment is None:
+        # not migrated (opened read-only), or a run an older cdi-tui wrote after the migration
+        return Watermark.parse(text) if text else None
+    return Watermark(moment, int(row[f"watermark_{which}_rows"] or 0))
 
 
 def _run_columns(conn: sqlite3.Connection) -> set[str]:
@@ -288,6 +290,10 @@ _WATERMARK_COLUMNS = (
     ("watermark_after_at", "TEXT"),
     ("watermark_after_rows", "INTEGER"),
 )
+
+
+class _NotMigrated(Exception):
+    """An older run log could not be migrated: it cannot be written now."""
 
 
 def _migrate(conn: sqlite3.Connection) -> None:
@@ -393,7 +399,13 @@ class RunLog:
         self.read_only = read_only
         self._lock = threading.RLock()
         try:
-            self._conn = self._open_read_only(path) if read_only else self._open(path)
+            try:
+                self._conn = self._open_read_only(path) if read_only else self._open(path)
+            except _NotMigrated:
+                # an older run log this process may not write (another user's file, a writer
+                # holding it): read it as it is, unmigrated; a write then fails with the reason
+                self._conn = self._open_read_only(path)
+                self.read_only = read_only = True
         except sqlite3.Error as error:
             if not _is_storage_error(error):
                 raise
@@ -428,7 +440,12 @@ class RunLog:
             conn.execute("PRAGMA synchronous=NORMAL")
             conn.execute("PRAGMA busy_timeout=30000")
             conn.executescript(_SCHEMA)
-            _migrate(conn)
+            try:
+                _migrate(conn)
+            except sqlite3.OperationalError as error:
+                if "readonly" in str(error) or "locked" in str(error):
+                    raise _NotMigrated from error
+                raise
         except BaseException:
             conn.close()
             raise

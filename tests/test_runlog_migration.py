@@ -20,7 +20,7 @@ import pytest
 from helpers import SyncEnv, at
 
 from cdi_tui.paths import app_paths
-from cdi_tui.runlog import RunLog, Watermark
+from cdi_tui.runlog import RunLog, RunLogUnavailable, Watermark
 from cdi_tui.standins.braze import BrazeStandIn
 from cdi_tui.standins.postgres import RedshiftStandIn
 
@@ -225,6 +225,46 @@ def test_an_old_run_log_opened_read_only_is_read_as_it_is(tmp_path: Path) -> Non
     finally:
         runlog.close()
     assert "watermark_after_at" not in run_columns(path)  # nothing was written
+
+
+def test_an_old_run_log_that_cannot_be_written_now_is_still_read(tmp_path: Path) -> None:
+    path = tmp_path / "runs.sqlite3"
+    write_old_run_log(path)
+    immutable = subprocess.run(["chattr", "+i", str(path)], capture_output=True)  # even root cannot write it
+    if immutable.returncode != 0:
+        pytest.skip(f"chattr +i is not available here: {immutable.stderr.decode().strip()}")
+    try:
+        runlog = RunLog(path)
+        try:
+            assert [(run.start_watermark, run.end_watermark) for run in runlog.runs("people")] == OLD_RUN_WATERMARKS
+            with pytest.raises(RunLogUnavailable):
+                runlog.record_test("people", "f" * 64)
+        finally:
+            runlog.close()
+    finally:
+        subprocess.run(["chattr", "-i", str(path)], check=True)
+    assert "watermark_after_at" not in run_columns(path)
+
+
+def test_a_run_an_older_cdi_tui_writes_after_the_migration_shows_its_watermark(tmp_path: Path) -> None:
+    path = tmp_path / "runs.sqlite3"
+    write_old_run_log(path)
+    RunLog(path).close()  # migrated
+    conn = sqlite3.connect(path, isolation_level=None)
+    try:  # an older cdi-tui still installed (a cron job) writes its run with the text alone
+        conn.execute(
+            "INSERT INTO runs (integration, trigger, dry_run, full_resync, started_at, status, watermark_before, watermark_after) "
+            "VALUES ('people', 'scheduled', 0, 0, '2026-03-01T13:00:00.000000+00:00', 'success', ?, ?)",
+            (Watermark(at(9), 1).as_text(), Watermark(at(20), 2).as_text()),
+        )
+    finally:
+        conn.close()
+    runlog = RunLog(path)
+    try:
+        newest = runlog.runs("people")[0]
+        assert (newest.start_watermark, newest.end_watermark) == (Watermark(at(9), 1), Watermark(at(20), 2))
+    finally:
+        runlog.close()
 
 
 @pytest.fixture
