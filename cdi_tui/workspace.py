@@ -15,7 +15,7 @@ import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 
 from cdi_tui.braze.objects import BrazeObject
 from cdi_tui.checks import (
@@ -37,12 +37,21 @@ from cdi_tui.config import (
     with_integration,
 )
 from cdi_tui.engine.changes import DeliveredStore, estimate
-from cdi_tui.engine.lock import RunLock
-from cdi_tui.engine.sync import DELIVERED_FILE, ProgressCallback, SyncEngine, SyncOptions
+from cdi_tui.engine.lock import RunInProgress, RunLock
+from cdi_tui.engine.sync import DELIVERED_FILE, Progress, ProgressCallback, SyncEngine, SyncOptions, SyncRefused
 from cdi_tui.engine.transform import RowError, RowTransformer
 from cdi_tui.enums import DataType, IntegrationState, RunStatus, Trigger
 from cdi_tui.paths import AppPaths
-from cdi_tui.runlog import RowErrorRecord, RunLog, RunLogUnavailable, RunRecord, utc_now
+from cdi_tui.runlog import (
+    ROW_ERROR_COLUMNS,
+    RowErrorRecord,
+    RunLog,
+    RunLogUnavailable,
+    RunRecord,
+    to_text,
+    utc_now,
+    write_row_errors_csv,
+)
 from cdi_tui.scheduler import DueRun, claim, due_runs
 from cdi_tui.secret_store import (
     CredentialsService,
@@ -54,6 +63,25 @@ from cdi_tui.secret_store import (
 from cdi_tui.warehouse.source import RedshiftSource, TableShape
 
 log = logging.getLogger("cdi_tui.workspace")
+
+# what the front ends need of the core besides Workspace itself: they import it from here
+__all__ = [
+    "ROW_ERROR_COLUMNS",
+    "DueDecision",
+    "Progress",
+    "ProgressCallback",
+    "RowErrorRecord",
+    "RowVerdict",
+    "RunInProgress",
+    "RunLogUnavailable",
+    "RunRecord",
+    "SyncOptions",
+    "SyncRefused",
+    "Workspace",
+    "WorkspaceError",
+    "to_text",
+    "write_row_errors_csv",
+]
 
 
 class WorkspaceError(Exception):
@@ -74,10 +102,12 @@ class RowVerdict:
 
 @dataclass(frozen=True)
 class DueDecision:
-    """A scheduled run that is due: claimed and to start now, or skipped with the reason."""
+    """A scheduled run that is due: claimed and to start now, or skipped, and why: ``busy`` (a run
+    of the integration is under way; its slot is left unclaimed) or ``taken`` (another
+    scheduler claimed the slot first)."""
 
     due: DueRun
-    skipped: str | None = None
+    skipped: Literal["busy", "taken"] | None = None
 
 
 def row_verdicts(
@@ -390,9 +420,9 @@ class Workspace:
         """
         for due in self.due_runs(now):
             if (running is not None and running(due.integration)) or self.is_syncing(due.integration):
-                yield DueDecision(due, "another run is in progress")
+                yield DueDecision(due, "busy")
             elif not claim(self._runlog, due):
-                yield DueDecision(due, "another scheduler took this slot")
+                yield DueDecision(due, "taken")
             else:
                 yield DueDecision(due)
 

@@ -238,7 +238,9 @@ async def test_the_open_app_runs_a_due_integration_on_schedule(world: World) -> 
         await wait_for(pilot, lambda: bool(world.workspace.runs("ev")) and not app.runner.is_running("ev"))
     [record] = world.workspace.runs("ev")
     assert record.trigger == "scheduled"
-    assert RunLog(world.workspace.paths.run_log).last_scheduled("ev") is not None
+    runlog = RunLog(world.workspace.paths.run_log)
+    assert runlog.last_scheduled("ev") is not None
+    runlog.close()
 
 
 async def test_smtp_settings_are_saved_from_the_app_with_the_password_in_the_keyring(world: World) -> None:

@@ -33,15 +33,12 @@ def expected_errors() -> tuple[type[BaseException], ...]:
     load the sync engine and its HTTP stack.
     """
     from cdi_tui.config import ConfigError
-    from cdi_tui.engine.lock import RunInProgress
-    from cdi_tui.engine.sync import SyncRefused
     from cdi_tui.fields import FieldError
     from cdi_tui.paths import HomeError
-    from cdi_tui.runlog import RunLogUnavailable
     from cdi_tui.secret_store import SecretMissing, SecretsUnavailable
     from cdi_tui.standins.postgres import StandInError
     from cdi_tui.warehouse.errors import WarehouseError
-    from cdi_tui.workspace import WorkspaceError
+    from cdi_tui.workspace import RunInProgress, RunLogUnavailable, SyncRefused, WorkspaceError
 
     return (
         ConfigError,

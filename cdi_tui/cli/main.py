@@ -21,25 +21,12 @@ from cdi_tui.cli.errors import (
     DEBUG_ENV,
     EXIT_ERROR,
     EXIT_INTERRUPTED,
-    EXIT_OK,
-    EXIT_PARTIAL,
     EXIT_USAGE,
-    CommandError,
     UsageError,
     expected_errors,
 )
 
-__all__ = [
-    "EXIT_ERROR",
-    "EXIT_INTERRUPTED",
-    "EXIT_OK",
-    "EXIT_PARTIAL",
-    "EXIT_USAGE",
-    "CommandError",
-    "UsageError",
-    "build_parser",
-    "main",
-]
+__all__ = ["build_parser", "main"]
 
 Handler = Callable[[argparse.Namespace], int]
 

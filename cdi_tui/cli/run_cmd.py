@@ -22,11 +22,10 @@ from cdi_tui.cli.errors import EXIT_ERROR, EXIT_OK, EXIT_PARTIAL, CommandError
 from cdi_tui.display import safe_text
 from cdi_tui.enums import IntegrationState, RunStatus, Trigger
 from cdi_tui.fields import DATA_TYPE_LABELS
-from cdi_tui.runlog import ROW_ERROR_COLUMNS, RunRecord, to_text, write_row_errors_csv
 from cdi_tui.warehouse.timestamps import OutOfRangeTime
 
 if TYPE_CHECKING:
-    from cdi_tui.workspace import Workspace
+    from cdi_tui.workspace import RunRecord, Workspace
 
 PREVIEW_ROWS_MAX = 1000
 RUNS_LIMIT_MAX = 10_000
@@ -185,13 +184,14 @@ def state_command(args: argparse.Namespace) -> int:
 
 def _watermark_text(record: RunRecord) -> str | None:
     """The UPDATED_AT a run got to (or started from): ``runs`` and ``sync --json`` show it."""
+    from cdi_tui.workspace import to_text
+
     watermark = record.end_watermark or record.start_watermark
     return to_text(watermark.updated_at) if watermark else None
 
 
 def sync_command(args: argparse.Namespace) -> int:
-    from cdi_tui.engine.sync import RunInProgress, SyncOptions, SyncRefused
-    from cdi_tui.workspace import WorkspaceError
+    from cdi_tui.workspace import RunInProgress, SyncOptions, SyncRefused, WorkspaceError
 
     workspace = open_workspace()
     workspace.integration(args.name)
@@ -327,6 +327,8 @@ def runs_command(args: argparse.Namespace) -> int:
 
 
 def errors_command(args: argparse.Namespace) -> int:
+    from cdi_tui.workspace import ROW_ERROR_COLUMNS, write_row_errors_csv
+
     workspace = open_workspace(read_only_ok=True)
     record = workspace.run(args.run_id)
     if record is None:

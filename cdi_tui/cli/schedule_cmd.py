@@ -103,9 +103,6 @@ def next_runs_command(args: argparse.Namespace) -> int:
 
 def _run_due_once(workspace: Workspace, now: datetime, cancel: threading.Event | None = None) -> list[dict[str, Any]]:
     """Claim and run every due integration (one after the other). Returns a report per integration."""
-    from cdi_tui.engine.lock import RunInProgress
-    from cdi_tui.engine.sync import SyncOptions, SyncRefused
-
     report: list[dict[str, Any]] = []
     config = workspace.config()
     due_names = {due.integration for due in workspace.due_runs(now)}
@@ -118,22 +115,29 @@ def _run_due_once(workspace: Workspace, now: datetime, cancel: threading.Event |
     for decision in workspace.take_due_runs(now):
         due = decision.due
         entry: dict[str, Any] = {"integration": due.integration, "slot": due.slot.isoformat(), "reason": due.reason}
-        if decision.skipped is not None:
+        if decision.skipped == "busy":
             # a run under way: the slot is not claimed, so it runs at the next check after that run ends
-            running = workspace.is_syncing(due.integration)
-            entry.update(status="skipped", error=_running_text(workspace, due.integration) if running else decision.skipped)
-            report.append(entry)
-            continue
-        try:
-            record = workspace.sync(due.integration, SyncOptions(trigger=Trigger.SCHEDULED), None, cancel)
-        except (RunInProgress, SyncRefused) as error:
-            entry.update(status="skipped", error=str(error))
+            entry.update(status="skipped", error=_running_text(workspace, due.integration))
+        elif decision.skipped == "taken":
+            entry.update(status="skipped", error="another scheduler took this slot")
         else:
-            entry.update(record.as_json())
+            _run_claimed(workspace, due.integration, entry, cancel)
         report.append(entry)
         if cancel is not None and cancel.is_set():
-            break
+            break  # before the next slot is claimed
     return report
+
+
+def _run_claimed(workspace: Workspace, name: str, entry: dict[str, Any], cancel: threading.Event | None) -> None:
+    """Run a claimed scheduled slot; the outcome goes into its report ``entry``."""
+    from cdi_tui.workspace import RunInProgress, SyncOptions, SyncRefused
+
+    try:
+        record = workspace.sync(name, SyncOptions(trigger=Trigger.SCHEDULED), None, cancel)
+    except (RunInProgress, SyncRefused) as error:
+        entry.update(status="skipped", error=str(error))
+    else:
+        entry.update(record.as_json())
 
 
 def _running_text(workspace: Workspace, name: str) -> str:

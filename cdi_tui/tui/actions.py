@@ -8,9 +8,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from cdi_tui.engine.sync import SyncOptions, SyncRefused
 from cdi_tui.enums import IntegrationState, Trigger
-from cdi_tui.workspace import WorkspaceError
+from cdi_tui.workspace import SyncOptions, SyncRefused, WorkspaceError
 
 if TYPE_CHECKING:
     from cdi_tui.tui.app import CdiApp

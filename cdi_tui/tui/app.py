@@ -19,14 +19,13 @@ from textual.notifications import Notification, Notify
 from textual.reactive import var
 from textual.screen import Screen
 
-from cdi_tui.engine.sync import Progress
 from cdi_tui.enums import RunStatus, Trigger
 from cdi_tui.tui.messages import ConfigChanged, SyncFailed, SyncFinished, SyncProgressed
 from cdi_tui.tui.preferences import PreferencesStore
 from cdi_tui.tui.runner import SyncRunner
 from cdi_tui.tui.theme import DARK, LIGHT, THEMES
 from cdi_tui.tui.widgets.progress_panel import ProgressPanel
-from cdi_tui.workspace import Workspace
+from cdi_tui.workspace import Progress, Workspace
 
 
 @dataclass(frozen=True)
@@ -132,7 +131,7 @@ class CdiApp(App[None]):
 
     def check_schedules(self) -> None:
         """Start the scheduled syncs that are due (while the app is open)."""
-        from cdi_tui.engine.sync import SyncOptions
+        from cdi_tui.workspace import SyncOptions
 
         try:
             for decision in self.workspace.take_due_runs(self.clock(), running=self.runner.is_running):

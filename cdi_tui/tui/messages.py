@@ -7,8 +7,7 @@ from dataclasses import dataclass
 from textual.message import Message
 
 from cdi_tui.checks import ConnectionTestResult
-from cdi_tui.engine.sync import Progress
-from cdi_tui.runlog import RunRecord
+from cdi_tui.workspace import Progress, RunRecord
 
 
 @dataclass

@@ -10,9 +10,9 @@ from __future__ import annotations
 import threading
 from typing import TYPE_CHECKING
 
-from cdi_tui.engine.sync import Progress, SyncOptions
 from cdi_tui.enums import Trigger
 from cdi_tui.tui.messages import SyncFailed, SyncFinished, SyncProgressed
+from cdi_tui.workspace import Progress, SyncOptions
 
 if TYPE_CHECKING:
     from cdi_tui.tui.app import CdiApp

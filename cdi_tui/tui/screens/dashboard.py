@@ -13,15 +13,14 @@ from textual.screen import Screen
 from textual.widgets import Footer, Static
 
 from cdi_tui.config import Config, Integration
-from cdi_tui.engine.sync import Progress
 from cdi_tui.enums import IntegrationState
-from cdi_tui.runlog import RunRecord
 from cdi_tui.tui.base import CdiMixin
 from cdi_tui.tui.looks import local_time, palette, state_text, status_text
 from cdi_tui.tui.schedule_text import next_run_text
 from cdi_tui.tui.widgets.fit_table import FitColumn, FitTable
 from cdi_tui.tui.widgets.header import WorkspaceHeader
 from cdi_tui.tui.widgets.progress_panel import ProgressPanels
+from cdi_tui.workspace import Progress, RunRecord
 
 COLUMNS = [
     FitColumn("Name", 10, flex=True),

@@ -13,12 +13,12 @@ from textual.screen import Screen
 from textual.widgets import Button, Footer, Input
 
 from cdi_tui.display import safe_text
-from cdi_tui.runlog import RowErrorRecord, write_row_errors_csv
 from cdi_tui.tui.base import CdiMixin
 from cdi_tui.tui.looks import local_time_text
 from cdi_tui.tui.schedule_text import workspace_zone
 from cdi_tui.tui.widgets.fit_table import FitColumn, FitTable
 from cdi_tui.tui.widgets.header import WorkspaceHeader
+from cdi_tui.workspace import RowErrorRecord, write_row_errors_csv
 
 COLUMNS = [
     FitColumn("UPDATED_AT"),

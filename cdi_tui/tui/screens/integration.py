@@ -19,7 +19,6 @@ from textual.worker import Worker, WorkerState
 from cdi_tui.config import Integration
 from cdi_tui.enums import DataType, IntegrationState, Trigger
 from cdi_tui.fields import DATA_TYPE_LABELS, INTEGRATION_FIELDS, field_by_key
-from cdi_tui.runlog import RunRecord
 from cdi_tui.tui.actions import delete_integration, full_resync, pause_or_resume, sync_now
 from cdi_tui.tui.base import CdiMixin
 from cdi_tui.tui.looks import local_time, palette, state_text, status_text
@@ -30,7 +29,7 @@ from cdi_tui.tui.widgets.frequency import FrequencyPicker
 from cdi_tui.tui.widgets.header import WorkspaceHeader
 from cdi_tui.tui.widgets.progress_panel import ProgressPanels
 from cdi_tui.tui.widgets.run_chart import RunChart
-from cdi_tui.workspace import WorkspaceError
+from cdi_tui.workspace import RunRecord, WorkspaceError
 
 EDITABLE = ("credential", "table", "contact_emails", "notify_row_error_percent")
 SWITCHES = (

@@ -22,7 +22,6 @@ from textual.worker import Worker, WorkerState, get_current_worker
 
 from cdi_tui.checks import ConnectionTestResult
 from cdi_tui.config import Config, Credential, Integration
-from cdi_tui.engine.sync import Progress
 from cdi_tui.enums import DataType
 from cdi_tui.fields import DATA_TYPE_LABELS, FieldError
 from cdi_tui.tables import TableNameError, parse_table_name
@@ -37,7 +36,7 @@ from cdi_tui.tui.widgets.setup.stepper import Stepper
 from cdi_tui.tui.widgets.setup.test_step import TestStep
 from cdi_tui.warehouse.errors import WarehouseError
 from cdi_tui.warehouse.tunnel import HostKeyError
-from cdi_tui.workspace import WorkspaceError
+from cdi_tui.workspace import Progress, WorkspaceError
 
 STEPS = ("step-connection", "step-details", "step-test")
 DEFAULT_TABLE = "BRAZE_CLOUD_PRODUCTION.INGESTION.USERS_ATTRIBUTES_SYNC"

@@ -10,8 +10,8 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
 from textual.widgets import Button, Label, ProgressBar
 
-from cdi_tui.engine.sync import Progress
 from cdi_tui.tui.base import CdiMixin
+from cdi_tui.workspace import Progress
 
 
 def duration_text(seconds: float | None) -> str:

@@ -15,11 +15,10 @@ from textual.message import Message
 from textual.widgets import Button, Label, Static
 
 from cdi_tui.checks import ConnectionTestResult
-from cdi_tui.engine.sync import Progress
-from cdi_tui.runlog import RunRecord
+from cdi_tui.enums import RunStatus
 from cdi_tui.tui.looks import palette
 from cdi_tui.tui.widgets.fit_table import FitColumn, FitTable
-from cdi_tui.workspace import RowVerdict
+from cdi_tui.workspace import Progress, RowVerdict, RunRecord
 
 
 class TestStep(Vertical):
@@ -213,7 +212,7 @@ class TestStep(Vertical):
     def show_range_estimate(self, record: RunRecord, sends_changed_only: bool) -> None:
         self.estimate_button.loading = False
         self.estimate_button.disabled = False
-        if record.status in ("error", "cancelled", "interrupted"):
+        if record.status in (RunStatus.ERROR, RunStatus.CANCELLED, RunStatus.INTERRUPTED):
             self.show_range_estimate_failed(record.error or f"the dry run ended {record.status}")
             return
         unchanged = f" ({record.rows_unchanged:,} unchanged)" if sends_changed_only else ""
