@@ -170,6 +170,11 @@ class Config:
     def integrations_using(self, credential_name: str) -> list[Integration]:
         return [item for item in self.integrations.values() if item.credential == credential_name]
 
+    @property
+    def time_zone(self) -> str:
+        """The zone schedules run in and times are shown in: the Braze settings' (UTC until set)."""
+        return self.braze.time_zone if self.braze is not None else "UTC"
+
 
 # --- validation -------------------------------------------------------------------
 

@@ -33,7 +33,7 @@ class DueRun:
 
 def due_runs(config: Config, runlog: RunLog, now: datetime) -> list[DueRun]:
     """The active integrations that are due at ``now``."""
-    zone = config.braze.time_zone if config.braze is not None else "UTC"
+    zone = config.time_zone
     due: list[DueRun] = []
     for integration in sorted(config.integrations.values(), key=lambda item: item.name):
         run = due_run(integration, runlog, zone, now)

@@ -65,7 +65,7 @@ def _zone(name: str | None) -> str:
             config = load_config(app_paths().config_file)
         except Exception:
             return "UTC"
-        return config.braze.time_zone if config.braze is not None else "UTC"
+        return config.time_zone
     try:
         return validate_time_zone(name)
     except FieldError as error:

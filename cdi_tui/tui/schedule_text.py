@@ -3,19 +3,21 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING
 
 from cdi_tui.config import Integration
 from cdi_tui.schedule import ScheduleError, next_runs
 from cdi_tui.tui.looks import TIME_FORMAT
 
+if TYPE_CHECKING:
+    from cdi_tui.workspace import Workspace
 
-def workspace_zone(workspace: Any) -> str:
+
+def workspace_zone(workspace: Workspace) -> str:
     try:
-        braze = workspace.config().braze
-    except Exception:
+        return workspace.config().time_zone
+    except Exception:  # a broken config is reported where it is used
         return "UTC"
-    return braze.time_zone if braze is not None else "UTC"
 
 
 def next_run_text(integration: Integration, has_run: bool, zone: str, now: datetime) -> str:

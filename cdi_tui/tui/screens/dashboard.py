@@ -113,7 +113,7 @@ class DashboardScreen(CdiMixin, Screen[None]):
         cursor = table.cursor_row
         table.clear()
         integrations = sorted(config.integrations.values(), key=lambda item: item.name) if config else []
-        zone = config.braze.time_zone if config is not None and config.braze is not None else "UTC"
+        zone = config.time_zone if config is not None else "UTC"
         now = self.cdi.clock()
         for item in integrations:
             last = self.workspace.last_run(item.name)  # one query a row, shared by both run columns
