@@ -53,8 +53,16 @@ def data_points(item: BrazeObject) -> int:
     """What Braze counts for one object: each attribute set, or one event or purchase; deletes none."""
     array = item.array
     if array == "attributes":
-        return sum(1 for key in item.body if key not in NOT_ATTRIBUTES)
+        body = item.body
+        count = len(body)
+        for key in _NOT_ATTRIBUTES_LIST:  # a few look-ups, not a walk over every attribute
+            if key in body:
+                count -= 1
+        return count
     return 1 if array in ("events", "purchases") else 0
+
+
+_NOT_ATTRIBUTES_LIST = tuple(NOT_ATTRIBUTES)
 
 
 def user_key(body: dict[str, Any]) -> str:
@@ -426,10 +434,12 @@ class ChangeFilter:
             sent = item if not kept else BrazeObject(item.array, body, item.ref)
             verdicts.append(sent)
             after = {**stored, **everything} if stored else everything
+            packed = _pack(after)
             # an object with operations is never "the same again": no whole-object fingerprint
-            self._sent[id(sent)] = (user, None if operations else row_fingerprint, _pack(after))
+            self._sent[id(sent)] = (user, None if operations else row_fingerprint, packed)
             if pending is None:
-                in_flight[user] = (_pack(changed), 1)
+                # a user's first values (every one changed, nothing stored): the same fingerprints
+                in_flight[user] = (packed if not stored and not kept else _pack(changed), 1)
             else:
                 in_flight[user] = (_pack({**_unpack(pending[0]), **changed}), pending[1] + 1)
         if not self._remember:  # a dry run: nothing is sent, so nothing settles; the block's values count, no more
