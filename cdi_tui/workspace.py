@@ -15,7 +15,7 @@ import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import Any, Literal
+from typing import Any, Literal, TypedDict, Unpack
 
 from cdi_tui.braze.objects import BrazeObject
 from cdi_tui.checks import (
@@ -86,6 +86,22 @@ __all__ = [
 
 class WorkspaceError(Exception):
     """An operation breaks a rule; the message says which and what to do."""
+
+
+class IntegrationChanges(TypedDict, total=False):
+    """The settings :meth:`Workspace.update_integration` may change (typed, so mypy checks them)."""
+
+    credential: str
+    table: str
+    data_type: DataType  # refused unless it is the current one
+    frequency: str
+    contact_emails: tuple[str, ...]
+    state: IntegrationState
+    update_existing_only: bool
+    notify_row_error_percent: float | None
+    notify_success: bool
+    notify_no_rows: bool
+    send_changed_only: bool | None
 
 
 @dataclass(frozen=True)
@@ -239,7 +255,7 @@ class Workspace:
 
         self._store.update(change)
 
-    def update_integration(self, name: str, **changes: Any) -> Integration:
+    def update_integration(self, name: str, **changes: Unpack[IntegrationChanges]) -> Integration:
         """Change settings of an integration; its data type is fixed once created.
 
         A change to the credential or the table sends it back to draft until tested again.
