@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import os
 import secrets
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from helpers import SyncEnv
 
 from cdi_tui.paths import HOME_ENV, AppPaths, app_paths
 from cdi_tui.standins.braze import BrazeStandIn
@@ -89,3 +91,33 @@ def secret_service() -> Iterator[SecretService]:
 @pytest.fixture
 def unique_name() -> str:
     return "t" + secrets.token_hex(4)
+
+
+@pytest.fixture
+def env(redshift: RedshiftStandIn, braze: BrazeStandIn, tmp_path: Path, unique_name: str) -> Iterator[SyncEnv]:
+    sync_env = SyncEnv(redshift, braze, app_paths(tmp_path / "home"), unique_name, f"{unique_name}_u", f"pw-{unique_name}")
+    sync_env.setup()
+    yield sync_env
+    sync_env.teardown()
+
+
+@pytest.fixture
+def tmpfs(tmp_path: Path) -> Iterator[Path]:
+    """A small tmpfs of its own (4 MB): a disk that fills, or that can be made read-only."""
+    folder = tmp_path / "tmpfs"
+    folder.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m,mode=0700", "tmpfs", str(folder)], capture_output=True)
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs (the tests run as root): {mounted.stderr.decode().strip()}")
+    try:
+        yield folder
+    finally:
+        subprocess.run(["umount", "-l", str(folder)], check=False)
+
+
+@pytest.fixture
+def env_on_small_disk(redshift: RedshiftStandIn, braze: BrazeStandIn, tmpfs: Path, unique_name: str) -> Iterator[SyncEnv]:
+    sync_env = SyncEnv(redshift, braze, app_paths(tmpfs / "home"), unique_name, f"{unique_name}_u", f"pw-{unique_name}")
+    sync_env.setup()
+    yield sync_env
+    sync_env.teardown()

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import errno
 import json
+import os
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from cdi_tui.config import BrazeSettings, Credential, Integration
@@ -155,3 +158,17 @@ class SyncEnv:
 
     def external_ids(self, array: str = "attributes") -> list[str]:
         return [obj["external_id"] for obj in self.braze.objects(array) if "external_id" in obj]
+
+
+def fill_disk(folder: Path, leave_bytes: int) -> Path:
+    """Fill the file system of ``folder`` up to ``leave_bytes`` free; returns the filler file."""
+    filler = folder / "filler"
+    # unbuffered: a write the disk takes only in part leaves nothing behind for close() to fail on
+    with open(filler, "wb", buffering=0) as stream:
+        try:
+            while True:
+                stream.write(b"\0" * 65536)
+        except OSError as error:
+            assert error.errno == errno.ENOSPC
+    os.truncate(filler, max(0, filler.stat().st_size - leave_bytes))
+    return filler

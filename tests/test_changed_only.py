@@ -7,7 +7,6 @@ from __future__ import annotations
 import os
 import signal
 import time
-from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -16,7 +15,6 @@ import pytest
 from helpers import FAST, SyncEnv, at
 from test_cli_commands import Cli, last_json, setup  # noqa: F401  (setup is a fixture)
 
-from cdi_tui.paths import app_paths
 from cdi_tui.runlog import RunLog
 from cdi_tui.standins.braze import BrazeStandIn, FaultPlan
 from cdi_tui.standins.postgres import RedshiftStandIn
@@ -24,14 +22,6 @@ from cdi_tui.standins.postgres import RedshiftStandIn
 pytestmark = pytest.mark.real
 
 PAYLOAD = '\'{"n": \' || g || \', "plan": "Pro", "address": {"city": "Oslo", "zip": "0150"}}\''
-
-
-@pytest.fixture
-def env(redshift: RedshiftStandIn, braze: BrazeStandIn, tmp_path: Path, unique_name: str) -> Iterator[SyncEnv]:
-    sync_env = SyncEnv(redshift, braze, app_paths(tmp_path / "home"), unique_name, f"{unique_name}_u", f"pw-{unique_name}")
-    sync_env.setup()
-    yield sync_env
-    sync_env.teardown()
 
 
 def restamp(env: SyncEnv, name: str, set_sql: str = "", where: str = "TRUE") -> None:

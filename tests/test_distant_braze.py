@@ -9,9 +9,7 @@ import os
 import signal
 import threading
 import time
-from collections.abc import Iterator
 from dataclasses import replace
-from pathlib import Path
 
 import pytest
 from helpers import FAST, SyncEnv
@@ -22,20 +20,11 @@ from cdi_tui.braze.objects import BrazeObject
 from cdi_tui.config import BrazeSettings
 from cdi_tui.engine.senders import Dispatcher, Result
 from cdi_tui.engine.sync import Progress
-from cdi_tui.paths import app_paths
 from cdi_tui.runlog import RunLog
 from cdi_tui.standins.braze import BrazeStandIn, FaultPlan
 from cdi_tui.standins.postgres import RedshiftStandIn
 
 pytestmark = pytest.mark.real
-
-
-@pytest.fixture
-def env(redshift: RedshiftStandIn, braze: BrazeStandIn, tmp_path: Path, unique_name: str) -> Iterator[SyncEnv]:
-    sync_env = SyncEnv(redshift, braze, app_paths(tmp_path / "home"), unique_name, f"{unique_name}_u", f"pw-{unique_name}")
-    sync_env.setup()
-    yield sync_env
-    sync_env.teardown()
 
 
 def set_braze(env: SyncEnv, **settings: object) -> None:

@@ -4,7 +4,6 @@ it should not. Commands run as a user runs them: a real process, the real stand-
 
 from __future__ import annotations
 
-import errno
 import json
 import os
 import shutil
@@ -12,27 +11,17 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from helpers import SyncEnv, at
+from helpers import SyncEnv, at, fill_disk
 
-from cdi_tui.paths import app_paths
 from cdi_tui.runlog import RunLog
 from cdi_tui.secret_store import credential_env_var
 from cdi_tui.standins.braze import BrazeStandIn, FaultPlan
 from cdi_tui.standins.postgres import RedshiftStandIn
 
 pytestmark = pytest.mark.real
-
-
-@pytest.fixture
-def env(redshift: RedshiftStandIn, braze: BrazeStandIn, tmp_path: Path, unique_name: str) -> Iterator[SyncEnv]:
-    sync_env = SyncEnv(redshift, braze, app_paths(tmp_path / "home"), unique_name, f"{unique_name}_u", f"pw-{unique_name}")
-    sync_env.setup()
-    yield sync_env
-    sync_env.teardown()
 
 
 # --- timestamps Python cannot hold ------------------------------------------------------------
@@ -157,20 +146,6 @@ def one_line_error(result: subprocess.CompletedProcess[str], code: int, *words: 
 
 def snapshot(folder: Path) -> dict[str, bytes]:
     return {str(path.relative_to(folder)): path.read_bytes() for path in sorted(folder.rglob("*")) if path.is_file()}
-
-
-@pytest.fixture
-def tmpfs(tmp_path: Path) -> Iterator[Path]:
-    """A small tmpfs of its own (4 MB): a disk that fills, or that can be made read-only."""
-    folder = tmp_path / "tmpfs"
-    folder.mkdir()
-    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m,mode=0700", "tmpfs", str(folder)], capture_output=True)
-    if mounted.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs (the tests run as root): {mounted.stderr.decode().strip()}")
-    try:
-        yield folder
-    finally:
-        subprocess.run(["umount", "-l", str(folder)], check=False)
 
 
 def remount_read_only(folder: Path) -> None:
@@ -429,28 +404,6 @@ def test_run_due_says_it_skips_an_integration_whose_manual_sync_is_running(env: 
 # --- a run whose run log cannot be written ------------------------------------------------------
 
 TOTAL_ROWS = 20_000
-
-
-@pytest.fixture
-def env_on_small_disk(redshift: RedshiftStandIn, braze: BrazeStandIn, tmpfs: Path, unique_name: str) -> Iterator[SyncEnv]:
-    sync_env = SyncEnv(redshift, braze, app_paths(tmpfs / "home"), unique_name, f"{unique_name}_u", f"pw-{unique_name}")
-    sync_env.setup()
-    yield sync_env
-    sync_env.teardown()
-
-
-def fill_disk(folder: Path, leave_bytes: int) -> Path:
-    """Fill the file system of ``folder`` up to ``leave_bytes`` free; returns the filler file."""
-    filler = folder / "filler"
-    # unbuffered: a write the disk takes only in part leaves nothing behind for close() to fail on
-    with open(filler, "wb", buffering=0) as stream:
-        try:
-            while True:
-                stream.write(b"\0" * 65536)
-        except OSError as error:
-            assert error.errno == errno.ENOSPC
-    os.truncate(filler, max(0, filler.stat().st_size - leave_bytes))
-    return filler
 
 
 def test_a_disk_that_fills_mid_run_ends_the_run_in_one_line_and_the_next_run_loses_nothing(

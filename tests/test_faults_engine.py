@@ -7,18 +7,12 @@ tmpfs of its own that really fills up (the tests run as root).
 
 from __future__ import annotations
 
-import errno
-import os
-import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from helpers import FAST, SyncEnv, at
+from helpers import FAST, SyncEnv, at, fill_disk
 
-from cdi_tui.paths import app_paths
-from cdi_tui.standins.braze import BrazeStandIn, FaultPlan
-from cdi_tui.standins.postgres import RedshiftStandIn
+from cdi_tui.standins.braze import FaultPlan
 
 pytestmark = pytest.mark.real
 
@@ -26,46 +20,18 @@ TOTAL_ROWS = 20_000
 
 
 @pytest.fixture
-def small_disk(tmp_path: Path) -> Iterator[Path]:
-    folder = tmp_path / "disk"
-    folder.mkdir()
-    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m,mode=0700", "tmpfs", str(folder)], capture_output=True)
-    if mounted.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs (the tests run as root): {mounted.stderr.decode().strip()}")
-    try:
-        yield folder
-    finally:
-        subprocess.run(["umount", "-l", str(folder)], check=False)
+def env(env_on_small_disk: SyncEnv) -> SyncEnv:
+    """These runs keep their run log on a small disk of their own."""
+    return env_on_small_disk
 
 
-@pytest.fixture
-def env(redshift: RedshiftStandIn, braze: BrazeStandIn, small_disk: Path, unique_name: str) -> Iterator[SyncEnv]:
-    sync_env = SyncEnv(redshift, braze, app_paths(small_disk / "home"), unique_name, f"{unique_name}_u", f"pw-{unique_name}")
-    sync_env.setup()
-    yield sync_env
-    sync_env.teardown()
-
-
-def fill_disk(folder: Path, leave_bytes: int) -> Path:
-    filler = folder / "filler"
-    with open(filler, "wb") as stream:
-        try:
-            while True:
-                stream.write(b"\0" * 65536)
-                stream.flush()
-        except OSError as error:
-            assert error.errno == errno.ENOSPC
-    os.truncate(filler, max(0, filler.stat().st_size - leave_bytes))
-    return filler
-
-
-def test_the_engine_returns_an_error_record_when_the_run_log_fills_mid_run(env: SyncEnv, small_disk: Path) -> None:
+def test_the_engine_returns_an_error_record_when_the_run_log_fills_mid_run(env: SyncEnv, tmpfs: Path) -> None:
     from cdi_tui.runlog import RunLogUnavailable
 
     env.create_integration("big")
     env.fill("big", TOTAL_ROWS)
     env.braze.set_faults(FaultPlan(latency_seconds=0.01))
-    fill_disk(small_disk, leave_bytes=160 * 1024)
+    fill_disk(tmpfs, leave_bytes=160 * 1024)
     try:
         record = env.sync("big", FAST)
     except RunLogUnavailable as error:

@@ -23,9 +23,7 @@ from helpers import SyncEnv
 from moto.moto_server.threaded_moto_server import ThreadedMotoServer
 
 from cdi_tui.config import Credential
-from cdi_tui.paths import app_paths
 from cdi_tui.secret_store import credential_account
-from cdi_tui.standins.braze import BrazeStandIn
 from cdi_tui.standins.postgres import RedshiftStandIn, quote_ident, quote_literal
 from cdi_tui.standins.secret_service import SecretService
 from cdi_tui.warehouse import errors as kinds
@@ -131,14 +129,6 @@ def only_loopback(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 
     monkeypatch.setattr(socket, "getaddrinfo", guarded)
     return strays
-
-
-@pytest.fixture
-def env(redshift: RedshiftStandIn, braze: BrazeStandIn, tmp_path: Path, unique_name: str) -> Iterator[SyncEnv]:
-    sync_env = SyncEnv(redshift, braze, app_paths(tmp_path / "home"), unique_name, f"{unique_name}_u", f"pw-{unique_name}")
-    sync_env.setup()
-    yield sync_env
-    sync_env.teardown()
 
 
 def use_iam(env: SyncEnv, **changes: Any) -> Credential:

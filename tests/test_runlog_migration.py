@@ -12,17 +12,13 @@ import os
 import sqlite3
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from helpers import SyncEnv, at
 
-from cdi_tui.paths import app_paths
 from cdi_tui.runlog import RunLog, RunLogUnavailable, Watermark
-from cdi_tui.standins.braze import BrazeStandIn
-from cdi_tui.standins.postgres import RedshiftStandIn
 
 # the schema of the run log before the watermark columns, as it was
 SCHEMA_WITH_TEXT_WATERMARKS = """
@@ -265,14 +261,6 @@ def test_a_run_an_older_cdi_tui_writes_after_the_migration_shows_its_watermark(t
         assert (newest.start_watermark, newest.end_watermark) == (Watermark(at(9), 1), Watermark(at(20), 2))
     finally:
         runlog.close()
-
-
-@pytest.fixture
-def env(redshift: RedshiftStandIn, braze: BrazeStandIn, tmp_path: Path, unique_name: str) -> Iterator[SyncEnv]:
-    sync_env = SyncEnv(redshift, braze, app_paths(tmp_path / "home"), unique_name, f"{unique_name}_u", f"pw-{unique_name}")
-    sync_env.setup()
-    yield sync_env
-    sync_env.teardown()
 
 
 def runs_json(home: Path, name: str) -> list[dict[str, Any]]:

@@ -22,12 +22,10 @@ from aiosmtpd.controller import Controller
 from helpers import BASE, FAST, SyncEnv
 
 from cdi_tui.config import Config, Integration, SmtpSettings
-from cdi_tui.paths import app_paths
 from cdi_tui.runlog import RunLog
 from cdi_tui.scheduler import claim, due_runs
 from cdi_tui.secret_store import credential_env_var
-from cdi_tui.standins.braze import BrazeStandIn, FaultPlan
-from cdi_tui.standins.postgres import RedshiftStandIn
+from cdi_tui.standins.braze import FaultPlan
 
 NOW = datetime(2026, 3, 5, 10, 0, tzinfo=UTC)
 
@@ -79,14 +77,6 @@ def test_sync_now_never_moves_scheduled_runs(tmp_path: Path) -> None:
 
 
 # --- run-due and serve, as cron and systemd run them ------------------------------------------
-
-
-@pytest.fixture
-def env(redshift: RedshiftStandIn, braze: BrazeStandIn, tmp_path: Path, unique_name: str) -> Iterator[SyncEnv]:
-    sync_env = SyncEnv(redshift, braze, app_paths(tmp_path / "home"), unique_name, f"{unique_name}_u", f"pw-{unique_name}")
-    sync_env.setup()
-    yield sync_env
-    sync_env.teardown()
 
 
 def unattended_env(env: SyncEnv) -> dict[str, str]:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -18,22 +17,11 @@ from cdi_tui.braze.client import RetryPolicy
 from cdi_tui.config import BrazeSettings
 from cdi_tui.engine.lock import RunInProgress
 from cdi_tui.engine.sync import Progress, SyncEngine, SyncRefused
-from cdi_tui.paths import app_paths
 from cdi_tui.runlog import RowErrorRecord, RunLog, to_text
 from cdi_tui.standins.braze import BrazeStandIn, FaultPlan
-from cdi_tui.standins.postgres import RedshiftStandIn
 
 pytestmark = pytest.mark.real
 QUICK_RETRY = RetryPolicy(max_attempts=3, backoff_base=0.01, backoff_cap=0.05)
-
-
-@pytest.fixture
-def env(redshift: RedshiftStandIn, braze: BrazeStandIn, tmp_path: Path, unique_name: str) -> Iterator[SyncEnv]:
-    sync_env = SyncEnv(redshift, braze, app_paths(tmp_path / "home"), unique_name, f"{unique_name}_u", f"pw-{unique_name}")
-    sync_env.api_key = "test-key"
-    sync_env.setup()
-    yield sync_env
-    sync_env.teardown()
 
 
 def test_attributes_of_every_identifier_kind_arrive_at_braze(env: SyncEnv) -> None:

@@ -318,42 +318,56 @@ class SyncEngine:
         self, source: RedshiftSource, shape: TableShape, transformer: RowTransformer, state: RunState
     ) -> None:
         """Rows stamped after year 9999 (``infinity``) are never due: each is reported once, as a row error."""
-        rows = source.out_of_range_rows(shape)
-        if not rows:
-            return
-        if state.dry_run:
-            state.warnings.append(f"{len(rows)} row(s) have an UPDATED_AT after year 9999 and can never be synced")
-            return
-        fingerprints = {hashlib.sha256(("after-9999:" + _json_text(row)).encode()).hexdigest(): row for row in rows}
-        fresh = self.runlog.new_null_row_fingerprints(state.name, list(fingerprints))
-        records = []
-        for fingerprint in fresh:
-            row = fingerprints[fingerprint]
-            problem = transformer.transform(row)
-            if not isinstance(problem, RowError):  # cannot happen: the transform refuses such a time
-                continue
-            identifier, _problem = transformer.identifier(row)
-            payload = row[-1] if shape.has_payload else None
-            records.append(state.row_error(row[0], identifier, problem.code, problem.message, payload))
-        self.runlog.add_row_errors(records)
-        state.read += len(records)
-        state.failed += len(records)
+
+        def problem(row: list[Any]) -> tuple[Any, str, str] | None:
+            refused = transformer.transform(row)
+            if not isinstance(refused, RowError):  # cannot happen: the transform refuses such a time
+                return None
+            return row[0], refused.code, refused.message
+
+        self._report_unsyncable_rows(
+            source.out_of_range_rows(shape), "after-9999:", "an UPDATED_AT after year 9999", problem, shape, transformer, state
+        )
 
     def _report_null_rows(self, source: RedshiftSource, shape: TableShape, transformer: RowTransformer, state: RunState) -> None:
-        rows = source.null_updated_at_rows(shape)
+        self._report_unsyncable_rows(
+            source.null_updated_at_rows(shape),
+            "",
+            "a NULL UPDATED_AT",
+            lambda _row: (None, "updated_at_null", "UPDATED_AT is NULL"),
+            shape,
+            transformer,
+            state,
+        )
+
+    def _report_unsyncable_rows(
+        self,
+        rows: list[list[Any]],
+        kind: str,
+        described: str,
+        problem: Callable[[list[Any]], tuple[Any, str, str] | None],
+        shape: TableShape,
+        transformer: RowTransformer,
+        state: RunState,
+    ) -> None:
+        """Rows no watermark ever passes: each is reported once (remembered by a fingerprint of
+        the row, ``kind`` telling the sorts apart), as a row error of this run; a dry run warns."""
         if not rows:
             return
         if state.dry_run:
-            state.warnings.append(f"{len(rows)} row(s) have a NULL UPDATED_AT and can never be synced")
+            state.warnings.append(f"{len(rows)} row(s) have {described} and can never be synced")
             return
-        fingerprints = {hashlib.sha256(_json_text(row).encode()).hexdigest(): row for row in rows}
-        fresh = self.runlog.new_null_row_fingerprints(state.name, list(fingerprints))
+        fingerprints = {hashlib.sha256((kind + _json_text(row)).encode()).hexdigest(): row for row in rows}
         records = []
-        for fingerprint in fresh:
+        for fingerprint in self.runlog.new_null_row_fingerprints(state.name, list(fingerprints)):
             row = fingerprints[fingerprint]
+            found = problem(row)
+            if found is None:
+                continue
+            updated_at, code, message = found
             identifier, _problem = transformer.identifier(row)
             payload = row[-1] if shape.has_payload else None
-            records.append(state.row_error(None, identifier, "updated_at_null", "UPDATED_AT is NULL", payload))
+            records.append(state.row_error(updated_at, identifier, code, message, payload))
         self.runlog.add_row_errors(records)
         state.read += len(records)
         state.failed += len(records)
