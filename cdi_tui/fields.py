@@ -337,6 +337,18 @@ def validate_security(value: Any) -> str:
     return text
 
 
+def validate_prioritization(value: Any) -> tuple[str, ...]:
+    """Deletes by email or phone: ``identified,most_recently_updated`` (a list, or comma-separated)."""
+    from cdi_tui.braze.rules import prioritization_problem
+
+    items = value if isinstance(value, (list, tuple)) else str(value).split(",")
+    words = tuple(plain_text(item).lower() for item in items if plain_text(item))
+    problem = prioritization_problem(words)
+    if problem is not None:
+        raise FieldError(problem)
+    return words
+
+
 def validate_bool(value: Any) -> bool:
     if isinstance(value, bool):
         return value
@@ -530,6 +542,15 @@ INTEGRATION_FIELDS: tuple[FieldSpec, ...] = (
         validate_bool,
         "only update users that already exist in Braze",
         default=False,
+        required=False,
+    ),
+    FieldSpec(
+        "delete_prioritization",
+        "Delete prioritization",
+        validate_prioritization,
+        "delete users by email or phone: which user Braze deletes when several share it, in order "
+        "(identified, unidentified, most_recently_updated; default identified,most_recently_updated); "
+        "when several still match, Braze deletes none",
         required=False,
     ),
     FieldSpec(
