@@ -70,6 +70,7 @@ def test_each_user_ends_on_their_newest_row_when_answers_overtake_each_other(env
     record = env.sync("versions", replace(FAST, concurrency=64))
     assert record.status == "success", record.error
     assert env.braze.stats.peak_in_flight > 8  # requests overtook each other
+    assert env.braze.stats.user_overlaps == 0  # never two requests about one user under way at once
     assert stale_users(env.braze, 1_500, 4) == []
     assert record.rows_read == 6_000 and rows_accounted(record) == 6_000
     assert record.rows_superseded > 0  # rows a newer row of the same user made moot were not sent
@@ -85,6 +86,7 @@ def test_newest_values_win_through_server_errors_lost_answers_and_dropped_connec
     assert record.status == "success", record.error
     stats = env.braze.stats
     assert stats.server_errors > 0 and stats.dropped > 0 and stats.answers_lost > 0
+    assert stats.user_overlaps == 0
     assert stale_users(env.braze, 1_500, 4) == []
     assert rows_accounted(record) == 6_000
 
@@ -163,6 +165,7 @@ def test_one_user_with_most_of_the_rows_does_not_stall_the_run(env: SyncEnv) -> 
     elapsed = time.monotonic() - started
     assert record.status == "success"
     assert env.braze.profile("hot")["attributes"] == {"n": 20_000}  # type: ignore[index]
+    assert env.braze.stats.user_overlaps == 0
     assert record.rows_superseded > 9_000  # the hot user's rows were folded, not sent one by one
     assert rows_accounted(record) == 20_000
     assert elapsed < 60

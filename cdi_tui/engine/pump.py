@@ -305,11 +305,13 @@ class Pump:
         try:
             while self._ready and not self.state.should_stop():
                 carrier = Segment(carrier=True)
+                users: set[str] = set()  # a user is named in the ready line once per answer; one object each here
                 while self._ready and len(carrier.items) < self.batch_limit:
                     user = self._ready.popleft()
                     queue = self._waiting.get(user)
-                    if not queue or user in self._under_way or user in self._open:
+                    if not queue or user in self._under_way or user in self._open or user in users:
                         continue
+                    users.add(user)
                     item = queue.pop(0)
                     if not queue:
                         del self._waiting[user]

@@ -100,6 +100,9 @@ class StandInStats:
     server_errors: int = 0
     dropped: int = 0
     answers_lost: int = 0
+    # attributes requests that came while another request about one of their users was being
+    # processed: Braze would apply the two in either order
+    user_overlaps: int = 0
     unauthorized: int = 0
     bad_requests: int = 0
     in_flight: int = 0  # requests being answered now
@@ -229,6 +232,7 @@ class BrazeStandIn(LoopThread):
         self.rate_window_seconds = rate_window_seconds
         self.received: list[ReceivedObject] = []
         self.users = ProfileStore()  # what Braze holds; kept while objects are recorded
+        self._users_under_way: dict[str, int] = {}
         self.stats = StandInStats()
         self._limiters: dict[str, _FixedWindowLimiter] = {}
         self._random = random.Random(self.faults.seed)
@@ -420,11 +424,41 @@ class BrazeStandIn(LoopThread):
             except (ValueError, UnicodeDecodeError):
                 return None
 
+    def _users_of(self, body: Any) -> list[str]:
+        """The users an attributes request is about (for the overlap count)."""
+        objects = body.get("attributes") if isinstance(body, dict) else None
+        if not isinstance(objects, list):
+            return []
+        return [
+            orjson.dumps({key: obj[key] for key in _IDENTIFIERS if key in obj}).decode()
+            for obj in objects
+            if isinstance(obj, dict)
+        ]
+
     async def _track(self, request: web.Request) -> web.StreamResponse:
+        body = await self._json_body(request)
+        users = self._users_of(body) if self.record_objects else []
+        with self._lock:
+            under_way = self._users_under_way
+            if any(under_way.get(user) for user in set(users)):
+                self.stats.user_overlaps += 1  # a user already in a request being processed: order is up to chance
+            for user in users:
+                under_way[user] = under_way.get(user, 0) + 1
+        try:
+            return await self._track_body(request, body)
+        finally:
+            with self._lock:
+                for user in users:
+                    left = self._users_under_way.get(user, 0) - 1
+                    if left > 0:
+                        self._users_under_way[user] = left
+                    else:
+                        self._users_under_way.pop(user, None)
+
+    async def _track_body(self, request: web.Request, body: Any) -> web.StreamResponse:
         early, api_key, headers = await self._gate(request)
         if early is not None:
             return early
-        body = await self._json_body(request)
         if not isinstance(body, dict):
             return self._answer(400, {"message": "Invalid JSON in request body"}, headers)
         arrays: dict[str, list[Any]] = {}
