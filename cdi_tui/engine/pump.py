@@ -25,13 +25,13 @@ from collections import deque
 from collections.abc import Iterator
 from typing import Any
 
-from cdi_tui.braze.client import BrazeClient, BrazeError, SendCancelled, SendOutcome
+from cdi_tui.braze.client import BrazeError, SendCancelled, SendOutcome
 from cdi_tui.braze.objects import BrazeObject
 from cdi_tui.engine.changes import ChangeFilter, DeliveredStore, data_points, user_key
 from cdi_tui.engine.frontier import Frontier, Segment
 from cdi_tui.engine.order import FoldRow, carried_rows, join, start_fold
+from cdi_tui.engine.ports import RequestDispatcher, Result, Sender
 from cdi_tui.engine.run_state import RunState
-from cdi_tui.engine.senders import Dispatcher, Result
 from cdi_tui.engine.transform import RowError, RowTransformer, split_identifier
 from cdi_tui.enums import DataType
 from cdi_tui.runlog import RowErrorRecord, RunLog, RunLogUnavailable, to_text
@@ -93,7 +93,7 @@ class Pump:
         frontier: Frontier,
         transformer: RowTransformer,
         payload_index: int | None,
-        dispatcher: Dispatcher[Segment] | None,
+        dispatcher: RequestDispatcher[Segment] | None,
         batch_limit: int,
         max_open_segments: int,
         checkpoint_seconds: float,
@@ -538,7 +538,7 @@ class Pump:
         self._parked[user] = _Parked(entry, self.runlog.add_retry_rows(self.state.name, [retry])[0])
 
     # the retry list ------------------------------------------------------------------------------
-    def send_retry_list(self, client: BrazeClient, retry_rows: list[Any]) -> None:
+    def send_retry_list(self, client: Sender, retry_rows: list[Any]) -> None:
         """Send the retry list (rows whose retries ran out in earlier runs) before any new row.
 
         Requests go one after the other, and never hold two entries of one user, so a user's

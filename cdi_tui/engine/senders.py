@@ -22,15 +22,14 @@ import math
 import queue
 import threading
 from collections import deque
-from collections.abc import Callable, Coroutine, Sequence
-from typing import Any, Generic, TypeVar
+from collections.abc import Coroutine, Sequence
+from typing import Any, Generic
 
-from cdi_tui.braze.client import BrazeClient, BrazeError, SendCancelled, SendOutcome
+from cdi_tui.braze.client import BrazeError, SendCancelled
 from cdi_tui.braze.objects import BrazeObject
+from cdi_tui.engine.ports import BrazeSender, Job, OnResult, Result
 
-Job = TypeVar("Job")
-Result = SendOutcome | BrazeError | SendCancelled
-OnResult = Callable[[Job, Result], None]
+__all__ = ["Dispatcher", "OnResult", "Result"]
 
 LATENCY_HEADROOM = 1.25  # in flight beyond Little's law, for jitter in the round trip
 
@@ -44,14 +43,15 @@ class Dispatcher(Generic[Job]):
     """``submit(job, items, on_result)``; each job comes back once through ``on_result``.
 
     Args:
-        client: an open :class:`BrazeClient` (its ``stop`` event ends waits on the limiter
-            and backoffs; a request already under way is answered first).
+        client: an open :class:`~cdi_tui.engine.ports.BrazeSender` (a ``BrazeClient``: its
+            ``stop`` event ends waits on the limiter and backoffs; a request already under
+            way is answered first).
         deletes: send to ``/users/delete`` instead of ``/users/track``.
         max_in_flight: the most requests under way at once.
         rate_per_second: requests a second the rate limit allows.
     """
 
-    def __init__(self, client: BrazeClient, *, deletes: bool, max_in_flight: int, rate_per_second: float) -> None:
+    def __init__(self, client: BrazeSender, *, deletes: bool, max_in_flight: int, rate_per_second: float) -> None:
         self._client = client
         self._send = client.send_delete if deletes else client.send_track
         self._send_async = client.send_delete_async if deletes else client.send_track_async

@@ -40,6 +40,7 @@ from cdi_tui.engine.changes import ChangeFilter, DeliveredStore
 from cdi_tui.engine.frontier import Frontier, Segment
 from cdi_tui.engine.lock import RunInProgress, RunLock
 from cdi_tui.engine.outcome import run_outcome
+from cdi_tui.engine.ports import BrazeClientFactory, RequestDispatcher, RowSource, RowSourceFactory
 from cdi_tui.engine.pump import STORAGE_ERRORS, Pump
 from cdi_tui.engine.run_state import Progress, ProgressCallback, RunState
 from cdi_tui.engine.senders import Dispatcher
@@ -93,6 +94,9 @@ class SyncEngine:
         runlog: the run log / sync state.
         lock_dir: folder for the per-integration run locks.
         clock: returns "now" (UTC); tests move it.
+        delivered: the store of delivered values (default: ``delivered.sqlite3`` beside the run log).
+        row_sources: makes the source a run reads (:class:`~cdi_tui.engine.ports.RowSource`).
+        braze_clients: opens the sender a run sends with (:class:`~cdi_tui.engine.ports.BrazeClientFactory`).
     """
 
     def __init__(
@@ -103,6 +107,9 @@ class SyncEngine:
         lock_dir: Path,
         clock: Callable[[], datetime] = utc_now,
         delivered: DeliveredStore | None = None,
+        *,
+        row_sources: RowSourceFactory = RedshiftSource,
+        braze_clients: BrazeClientFactory = BrazeClient,
     ) -> None:
         self.config = config
         self.secrets = secrets
@@ -110,6 +117,8 @@ class SyncEngine:
         self.lock_dir = lock_dir
         self.clock = clock
         self._delivered = delivered
+        self.row_sources = row_sources
+        self.braze_clients = braze_clients
 
     @property
     def delivered(self) -> DeliveredStore:
@@ -208,7 +217,7 @@ class SyncEngine:
             state.fail(error)
             return
         state.warnings.extend(settings.warnings())
-        source = RedshiftSource(settings, integration.table_name)
+        source = self.row_sources(settings, integration.table_name)
         try:
             source.connect()
             shape = source.check_table(integration.data_type)
@@ -240,7 +249,7 @@ class SyncEngine:
             limiter = shared_limiter(
                 braze_settings.base_url, api_key, braze_settings.requests_per_window, braze_settings.window_seconds
             )
-            with BrazeClient(
+            with self.braze_clients(
                 braze_settings.base_url,
                 api_key,
                 limiter=limiter,
@@ -276,7 +285,7 @@ class SyncEngine:
         frontier: Frontier,
         shape: TableShape,
         transformer: RowTransformer,
-        dispatcher: Dispatcher[Segment] | None,
+        dispatcher: RequestDispatcher[Segment] | None,
         max_in_flight: int,
         options: SyncOptions,
     ) -> Pump:
@@ -306,7 +315,7 @@ class SyncEngine:
         return MAX_OBJECTS_PER_ARRAY
 
     def _bounds(
-        self, source: RedshiftSource, shape: TableShape, watermark: Watermark | None, state: RunState
+        self, source: RowSource, shape: TableShape, watermark: Watermark | None, state: RunState
     ) -> tuple[datetime | None, bool, datetime | None]:
         """(lower, inclusive, upper) for this run, with Braze's boundary rule and a fixed upper bound."""
         now = self.clock()
@@ -325,7 +334,7 @@ class SyncEngine:
         return watermark.updated_at, inclusive, upper
 
     def _report_out_of_range_rows(
-        self, source: RedshiftSource, shape: TableShape, transformer: RowTransformer, state: RunState
+        self, source: RowSource, shape: TableShape, transformer: RowTransformer, state: RunState
     ) -> None:
         """Rows stamped after year 9999 (``infinity``) are never due: each is reported once, as a row error."""
 
@@ -339,7 +348,7 @@ class SyncEngine:
             source.out_of_range_rows(shape), "after-9999:", "an UPDATED_AT after year 9999", problem, shape, transformer, state
         )
 
-    def _report_null_rows(self, source: RedshiftSource, shape: TableShape, transformer: RowTransformer, state: RunState) -> None:
+    def _report_null_rows(self, source: RowSource, shape: TableShape, transformer: RowTransformer, state: RunState) -> None:
         self._report_unsyncable_rows(
             source.null_updated_at_rows(shape),
             "",
