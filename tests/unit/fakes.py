@@ -75,7 +75,9 @@ Answer = Callable[[Sequence[BrazeObject]], "Result"]
 class MemorySource:
     """A :class:`~cdi_tui.engine.ports.RowSource` over rows in memory (one list per row)."""
 
-    def __init__(self, rows: list[list[Any]], columns: list[str] | None = None, data_type: DataType = DataType.ATTRIBUTES) -> None:
+    def __init__(
+        self, rows: list[list[Any]], columns: list[str] | None = None, data_type: DataType = DataType.ATTRIBUTES
+    ) -> None:
         self.rows = rows
         self.columns = columns or ATTRIBUTE_COLUMNS
         self.data_type = data_type
@@ -212,7 +214,9 @@ class ScriptedDispatcher:
     ``pick`` chooses (the newest, by default). Delivered objects are applied to ``braze`` (the
     stand-in's model of Braze's profiles) in the order they are answered, as Braze would."""
 
-    def __init__(self, answer: Answer = delivered, in_flight: int = 3, pick: Callable[[int], int] = lambda count: count - 1) -> None:
+    def __init__(
+        self, answer: Answer = delivered, in_flight: int = 3, pick: Callable[[int], int] = lambda count: count - 1
+    ) -> None:
         self.answer = answer
         self.in_flight = in_flight
         self.pick = pick
@@ -305,7 +309,9 @@ class PumpWorld:
 class EngineWorld:
     """A SyncEngine over a :class:`MemorySource` and a :class:`ScriptedClient`: config, secrets, run log in a temp folder."""
 
-    def __init__(self, folder: Path, source: MemorySource, client: ScriptedClient, the_integration: Integration | None = None) -> None:
+    def __init__(
+        self, folder: Path, source: MemorySource, client: ScriptedClient, the_integration: Integration | None = None
+    ) -> None:
         self.integration = the_integration or integration()
         credential = Credential(name="wh", host="warehouse.example.com", database="dev", user="braze_user")
         self.config = Config(
@@ -327,13 +333,14 @@ class EngineWorld:
         self.made_for.append((settings, table))
         return self.source
 
-    def engine(self, now: datetime = at(10_000)) -> SyncEngine:
+    def engine(self, now: datetime | None = None) -> SyncEngine:
+        moment = now or at(10_000)
         return SyncEngine(
             self.config,
             self.secrets,
             self.runlog,
             self.folder / "locks",
-            clock=lambda: now,
+            clock=lambda: moment,
             row_sources=self.make_source,
             braze_clients=self.client.open,
         )

@@ -12,18 +12,19 @@ import pytest
 from pytest_socket import SocketBlockedError
 
 
+@pytest.mark.filterwarnings("ignore:A test tried to use socket.socket")
 def test_opening_a_socket_fails_the_test() -> None:
     with pytest.raises(SocketBlockedError):
         socket.socket(socket.AF_INET, socket.SOCK_STREAM)
 
 
 def test_starting_a_thread_fails_the_test() -> None:
-    with pytest.raises(RuntimeError, match="a unit test (started|called)"):
+    with pytest.raises(RuntimeError, match=r"a unit test (started|called)"):
         threading.Thread(target=lambda: None).start()
 
 
 def test_starting_a_process_fails_the_test() -> None:
-    with pytest.raises(RuntimeError, match="a unit test (started|called)"):
+    with pytest.raises(RuntimeError, match=r"a unit test (started|called)"):
         subprocess.run([sys.executable, "-c", "pass"], check=False)
-    with pytest.raises(RuntimeError, match="a unit test (started|called)"):
+    with pytest.raises(RuntimeError, match=r"a unit test (started|called)"):
         os.system("true")
