@@ -193,13 +193,13 @@ def test_a_429_without_headers_holds_every_request_for_a_second_then_sends_again
     outcome = script.drive(client._track(attributes("a")))
     assert ids(outcome.delivered) == ["a"] and len(script.posts) == 2
     assert script.pauses == []  # the wait is the limiter's, shared by every request of the workspace
-    assert 0.5 < paused_for(client) <= 1.0
+    assert 0.5 < paused_for(client) <= 1.01
 
 
 def test_retry_after_is_obeyed() -> None:
     client = make_client()
     Script([status(429, {"Retry-After": "7"}), ok()]).drive(client._track(attributes("a")))
-    assert 6.0 < paused_for(client) <= 7.0
+    assert 6.0 < paused_for(client) <= 7.01
 
 
 def test_retry_after_is_obeyed_even_when_the_rate_limit_headers_say_sooner() -> None:
@@ -207,14 +207,14 @@ def test_retry_after_is_obeyed_even_when_the_rate_limit_headers_say_sooner() -> 
     soon = str(int(time.time()) + 2)
     answer = status(429, {"Retry-After": "7", "X-RateLimit-Remaining": "0", "X-RateLimit-Reset": soon})
     Script([answer, ok()]).drive(client._track(attributes("a")))
-    assert 6.0 < paused_for(client) <= 7.0
+    assert 6.0 < paused_for(client) <= 7.01
 
 
 def test_a_429_with_only_a_reset_time_waits_until_then() -> None:
     client = make_client()
     reset = time.time() + 4
     Script([status(429, {"X-RateLimit-Reset": f"{reset:.3f}"}), ok()]).drive(client._track(attributes("a")))
-    assert 3.0 < paused_for(client) <= 4.0
+    assert 3.0 < paused_for(client) <= 4.01
 
 
 def test_no_requests_remaining_in_the_window_holds_the_next_ones_until_the_reset() -> None:
@@ -225,7 +225,7 @@ def test_no_requests_remaining_in_the_window_holds_the_next_ones_until_the_reset
     )
     outcome = Script([answer]).drive(client._track(attributes("a")))
     assert ids(outcome.delivered) == ["a"]
-    assert 4.0 < paused_for(client) <= 5.0
+    assert 4.0 < paused_for(client) <= 5.01
 
 
 def test_requests_remaining_hold_nothing_back() -> None:
