@@ -144,19 +144,19 @@ def test_rows_at_the_boundary_timestamp_are_resent_when_new_ones_arrive(env: Syn
 def test_rows_written_while_a_run_is_under_way_wait_for_the_next_run(env: SyncEnv) -> None:
     env.create_integration("moving")
     env.fill("moving", 600)
-    env.braze.set_faults(FaultPlan(latency_seconds=0.05))
     inserted = threading.Event()
 
-    def insert_mid_run(progress: Progress) -> None:
-        if progress.sent >= 75 and not inserted.is_set():
+    def insert_once_the_bounds_are_fixed(progress: Progress) -> None:
+        # written after the run fixed its upper bound and before its read began: the read's
+        # snapshot holds this row, so only the upper bound keeps it for the next run
+        if progress.phase == "reading" and not inserted.is_set():
             inserted.set()
             env.insert("moving", [{"updated_at": datetime.now(UTC), "external_id": "late-row", "payload": {"late": True}}])
 
-    first = env.sync("moving", replace(FAST, concurrency=1), progress=insert_mid_run)
+    first = env.sync("moving", progress=insert_once_the_bounds_are_fixed)
     assert inserted.is_set()
-    assert first.rows_sent == 600
+    assert first.rows_sent == 600 and first.rows_read == 600
     assert "late-row" not in env.external_ids()
-    env.braze.set_faults(FaultPlan())
     second = env.sync("moving")
     assert second.rows_sent == 1
     assert env.external_ids()[-1] == "late-row"
@@ -252,6 +252,27 @@ def test_braze_unreachable_ends_the_run_and_nothing_is_lost(env: SyncEnv) -> Non
     assert recovered.status == "success", recovered.error
     assert recovered.rows_retried > 0  # the rows that failed for a transient reason went first
     assert set(env.external_ids()) == {f"user-{n}" for n in range(1, 1_001)}
+
+
+def test_a_sustained_503_outage_leaves_rows_to_retry_not_failed_for_good_and_the_next_run_delivers_them(env: SyncEnv) -> None:
+    env.create_integration("outage")
+    env.fill("outage", 300)
+    env.braze.set_faults(FaultPlan(server_error_share=1.0))
+    failed = env.sync("outage", replace(FAST, retry=QUICK_RETRY))
+    assert failed.status == "error"
+    assert "could not be reached" in (failed.error or "") and "503" in (failed.error or "")
+    assert failed.rows_sent == 0 and failed.rows_failed > 0
+    errors = env.runlog.row_errors(failed.id)
+    assert {error.code for error in errors} == {"transient"}  # none is a permanent row error
+    assert all("queued for the next run" in error.reason for error in errors)
+    retried = env.runlog.retry_rows("outage")
+    assert sorted(row.identifier for row in retried) == sorted(error.identifier for error in errors)
+    env.braze.set_faults(FaultPlan())
+    recovered = env.sync("outage")
+    assert recovered.status == "success", recovered.error
+    assert recovered.rows_retried == len(retried)
+    assert set(env.external_ids()) == {f"user-{n}" for n in range(1, 301)}
+    assert env.runlog.retry_rows("outage") == []
 
 
 def test_a_rejected_api_key_ends_the_run_at_once(env: SyncEnv) -> None:
@@ -432,7 +453,8 @@ def test_checkpoints_move_the_watermark_during_a_long_run(env: SyncEnv) -> None:
     moving = [mark for mark in marks if mark is not None]
     assert len({mark.updated_at for mark in moving}) > 3  # type: ignore[attr-defined]
     assert all(mark.updated_at <= BASE + timedelta(seconds=2_000) for mark in moving)  # type: ignore[attr-defined]
-    assert time.monotonic() > 0
+    as_saved = [(mark.updated_at, mark.rows_at_updated_at) for mark in moving]  # type: ignore[attr-defined]
+    assert as_saved == sorted(as_saved)  # the watermark only ever moves forward
 
 
 def test_invalid_rows_at_the_watermark_count_toward_it_across_requests(env: SyncEnv) -> None:
