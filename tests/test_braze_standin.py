@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import ipaddress
 import time
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -21,8 +23,24 @@ def attribute(n: int, **extra: Any) -> dict[str, Any]:
     return {"external_id": f"user-{n}", "plan": "Pro", **extra}
 
 
+def listening_addresses(port: int) -> list[str]:
+    """The local addresses the kernel has a TCP socket listening on ``port`` (from /proc/net/tcp and tcp6)."""
+    found = []
+    for table, width in (("/proc/net/tcp", 8), ("/proc/net/tcp6", 32)):
+        for line in Path(table).read_text().splitlines()[1:]:
+            local, state = line.split()[1], line.split()[3]
+            address, hex_port = local.split(":")
+            if state == "0A" and int(hex_port, 16) == port:  # 0A: LISTEN
+                raw = bytes.fromhex(address)
+                # each 32-bit word is in the host's (little-endian) order
+                words = b"".join(raw[i : i + 4][::-1] for i in range(0, width // 2, 4))
+                found.append(str(ipaddress.ip_address(words)))
+    return found
+
+
 def test_it_binds_loopback_only(braze: BrazeStandIn) -> None:
-    assert braze.url.startswith("http://127.0.0.1:")
+    assert braze.url == f"http://127.0.0.1:{braze.port}"
+    assert listening_addresses(braze.port) == ["127.0.0.1"]  # not 0.0.0.0 or ::, whatever the URL says
 
 
 def test_a_missing_or_wrong_key_gets_401_and_a_key_without_permission_403(braze: BrazeStandIn) -> None:
