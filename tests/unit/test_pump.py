@@ -264,7 +264,7 @@ def test_a_user_whose_object_could_not_be_delivered_is_parked_with_the_rest_of_t
                 outcome.delivered.append(item)
         return outcome
 
-    dispatcher = ScriptedDispatcher(first_hot_object_fails, in_flight=2)
+    dispatcher = ScriptedDispatcher(first_hot_object_fails, in_flight=1, pick=lambda _count: 0)  # answered while rows are read
     world = world_of(worlds, tmp_path, dispatcher, batch_limit=2)
     world.run(hot_user_rows(40), block=3)
     hot_sent = [item.body for request in dispatcher.sent for item in request if item.body["external_id"] == "hot"]
