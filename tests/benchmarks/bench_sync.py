@@ -2,7 +2,10 @@
 
 Run by hand (not by the test suite):
 
-    python tests/benchmarks/bench_sync.py [--rows 1000000] [--latencies 0,50,150,300] [--baseline GIT-REV]
+    python tests/benchmarks/bench_sync.py [--rows 1000000] [--latencies 0,50,150,300] [--baseline GIT-REV] [--check]
+
+With ``--check`` it exits 1 when a target it states is missed (after printing every figure
+and a line per target), so a pipeline can run it and fail on it.
 
 The stand-ins run in processes of their own (the warehouse, and one Braze stand-in per
 latency: each answers every request that many milliseconds after it came, under Braze's
@@ -32,6 +35,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +48,58 @@ PAYLOAD_SQL = (
     '\'", "lifetime_value": \' || (g % 1000) || \'.25, "newsletter": \' '
     "|| CASE WHEN g % 2 = 0 THEN 'true' ELSE 'false' END || '}'"
 )
+
+
+@dataclass(frozen=True)
+class Target:
+    """A target the benchmark states: one figure at most or at least a bound."""
+
+    figure: str  # its key in the printed JSON figures
+    what: str  # as the benchmark's report words it
+    at_most: float | None = None
+    at_least: float | None = None
+
+    def met(self, figures: dict[str, Any]) -> bool:
+        value = figures[self.figure]
+        if self.at_most is not None and value > self.at_most:
+            return False
+        return self.at_least is None or value >= self.at_least
+
+    def bound(self) -> str:
+        return f"<= {self.at_most:g}" if self.at_most is not None else f">= {self.at_least:g}"
+
+
+# the targets the report states (README, "Benchmark"), for the full run and for --only-changes
+TARGETS = (
+    Target("ordered_over_unordered_far", "per-user order: rows/s with it over without, at the far latency", at_least=0.90),
+    Target("rss_mb_large_far", "peak RSS of the large sync, MB", at_most=250),
+    Target("rss_mb_small_far", "peak RSS of the small sync, MB", at_most=250),
+    Target("rss_large_over_small", "peak RSS, large over small (within 20%)", at_most=1.20),
+    Target("pair_slower_over_faster", "two syncs together: slower over faster (within 1.25x)", at_most=1.25),
+    Target("app_timer_p95_ms", "the app's 50 ms timer during a sync: p95, ms", at_most=100),
+    Target("rate_test_refused_share", "against a Braze allowing 300 requests per 3 s: share refused", at_most=0.01),
+    Target("changes_unchanged_speedup", "send only changed attributes: re-stamped re-sync over first sync", at_least=5),
+    Target("changes_unchanged_requests", "send only changed attributes: requests of the re-stamped re-sync", at_most=0),
+    Target("rss_with_over_without", "peak RSS with the option over without (within 20%)", at_most=1.20),
+)
+CHANGES_TARGETS = tuple(
+    target
+    for target in TARGETS
+    if target.figure in ("changes_unchanged_speedup", "changes_unchanged_requests", "rss_with_over_without")
+)
+
+
+def report_targets(figures: dict[str, Any], targets: tuple[Target, ...], check: bool) -> int:
+    """Print a line per target; with ``check``, 1 when one is missed (else 0)."""
+    missed = [target for target in targets if not target.met(figures)]
+    print()
+    for target in targets:
+        verdict = "MISSED" if target in missed else "met"
+        print(f"target {verdict:<6} {target.what}: {figures[target.figure]} (target {target.bound()})")
+    if check and missed:
+        print(f"{len(missed)} of {len(targets)} targets missed", file=sys.stderr)
+        return 1
+    return 0
 
 
 def cpu_seconds() -> float:
@@ -375,6 +431,7 @@ def main() -> int:
     parser.add_argument(
         "--only-changes", action="store_true", help="measure only 'send only changed attributes' (--changes-rows rows, 0 ms)"
     )
+    parser.add_argument("--check", action="store_true", help="exit 1 when a stated target is missed (after the report)")
     args = parser.parse_args()
     if args.child:
         children = {"bare": child_bare, "httpx": child_httpx, "sync": child_sync, "pair": child_pair, "app": child_app}
@@ -545,6 +602,7 @@ def main() -> int:
         "changes_bare_read_over_first_sync": round((bares[0]["rows"] / bares[0]["wall"]) / (first["rows"] / first["wall"]), 2),
         "rss_mb_with_option": round(rows[f"{latencies[0]} ms"]["rss_mb"]),
         "rss_mb_without_option": round(send_all["rss_mb"]),
+        "rss_with_over_without": round(rows[f"{latencies[0]} ms"]["rss_mb"] / send_all["rss_mb"], 3),
         "rows_per_second_without_option": round(send_all["rows"] / send_all["wall"]),
         "ordered_rows_per_second_far": round(big_far["rows"] / big_far["wall"]),
         "unordered_rows_per_second_far": round(unordered["rows"] / unordered["wall"]),
@@ -580,7 +638,7 @@ def main() -> int:
           f"{figures['rss_mb_without_option']} MB (target within 20%); rows/s without it "
           f"{figures['rows_per_second_without_option']:,}")  # fmt: skip
     print(json.dumps(figures))
-    return 0
+    return report_targets(figures, TARGETS, args.check)
 
 
 def changes_runs(info: dict[str, Any], measured: Any, table: str, home: str) -> dict[str, dict[str, Any]]:
@@ -659,7 +717,7 @@ def only_changes(args: argparse.Namespace) -> int:
     print(f"peak RSS of the first sync with the option {figures['rss_mb_with_option']} MB, without "
           f"{figures['rss_mb_without_option']} MB ({figures['rss_with_over_without']}x; target within 1.2x)")  # fmt: skip
     print(json.dumps(figures))
-    return 0
+    return report_targets(figures, CHANGES_TARGETS, args.check)
 
 
 if __name__ == "__main__":
