@@ -294,3 +294,27 @@ def test_the_retry_list_never_sends_two_entries_of_one_user_in_one_request(world
     Pump.send_retry_list(world.pump, client, world.runlog.retry_rows("attrs"))
     assert [[item.body["a"] for item in request] for request in client.requests] == [[0], [1], [2, 9]]
     assert world.runlog.retry_rows("attrs") == [] and (world.state.retried, world.state.sent) == (4, 4)
+
+
+# segment cutting -------------------------------------------------------------------------------------------------
+
+
+def test_a_segment_is_cut_at_the_batch_limit_and_a_long_stretch_without_objects_is_recorded_as_it_is_read(
+    worlds: list[PumpWorld], tmp_path: Path
+) -> None:
+    dispatcher = ScriptedDispatcher(in_flight=0)
+    world = world_of(worlds, tmp_path, dispatcher, batch_limit=75)
+    written: list[int] = []
+    add_row_errors = world.runlog.add_row_errors
+
+    def watched(records):  # type: ignore[no-untyped-def]
+        written.append(len(records))
+        add_row_errors(records)
+
+    world.runlog.add_row_errors = watched  # type: ignore[method-assign]
+    rows = [row(n, f"bad{n}", None) for n in range(1, 2_501)] + [row(2_500 + n, f"u{n}", {"n": n}) for n in range(1, 151)]
+    world.run(rows, block=500)
+    assert sum(written) == 2_500 and max(written) <= 1_000  # written as they come, not held until a request fills
+    assert [len(request) for request in dispatcher.sent] == [75, 75]
+    assert (world.state.read, world.state.sent, world.state.failed) == (2_650, 150, 2_500)
+    assert world.runlog.watermark("attrs") == Watermark(at(2_650), 1)
