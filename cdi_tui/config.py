@@ -28,6 +28,7 @@ from cdi_tui.enums import DataType, IntegrationState
 from cdi_tui.fields import (
     BRAZE_FIELDS,
     BRAZE_INSTANCES,
+    DEFAULT_MAX_ROWS_PER_QUERY,
     DEFAULT_SSH_PORT,
     INTEGRATION_FIELDS,
     SMTP_FIELDS,
@@ -105,6 +106,7 @@ class Credential:
     ssh_user: str | None = None
     ssh_key_path: str | None = None
     ssh_host_key: str | None = None
+    max_rows_per_query: int = DEFAULT_MAX_ROWS_PER_QUERY  # a run reads in chunks no larger (a cluster caps a cursor)
 
     @property
     def uses_iam(self) -> bool:
@@ -131,6 +133,8 @@ def credential_to_dict(credential: Credential) -> dict[str, Any]:
         if key == "name" or value is None or (key == "user" and not value):
             continue
         if (key == "auth" and value == "password") or (key == "ssh_port" and not credential.ssh_host):
+            continue
+        if key == "max_rows_per_query" and value == DEFAULT_MAX_ROWS_PER_QUERY:
             continue
         values[key] = value
     return values

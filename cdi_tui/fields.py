@@ -349,6 +349,22 @@ def validate_prioritization(value: Any) -> tuple[str, ...]:
     return words
 
 
+DEFAULT_MAX_ROWS_PER_QUERY = 1_000_000
+MAX_ROWS_PER_QUERY_BOUNDS = (1_000, 2_000_000_000)
+
+
+def validate_rows_per_query(value: Any) -> int:
+    low, high = MAX_ROWS_PER_QUERY_BOUNDS
+    problem = f"the most rows a query is a whole number from {low:,} to {high:,}"
+    try:
+        number = validate_positive_int(value)
+    except FieldError:
+        raise FieldError(problem) from None
+    if not low <= number <= high:
+        raise FieldError(problem)
+    return number
+
+
 def validate_bool(value: Any) -> bool:
     if isinstance(value, bool):
         return value
@@ -405,6 +421,13 @@ CREDENTIAL_FIELDS: tuple[FieldSpec, ...] = (
         "TLS: verify-full (default), verify-ca, require, or disable",
         default=DEFAULT_SSLMODE,
         choices=SSL_MODES,
+    ),
+    FieldSpec(
+        "max_rows_per_query",
+        "Most rows a query",
+        validate_rows_per_query,
+        "a run reads in chunks of at most this many rows: a Redshift cluster caps a cursor's result by its size",
+        default=DEFAULT_MAX_ROWS_PER_QUERY,
     ),
 )
 

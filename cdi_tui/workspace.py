@@ -212,8 +212,9 @@ class Workspace:
             check(config)
             changed = with_credential(config, credential)
             old = config.credentials.get(credential.name)
-            if old is not None and old != credential:
-                # a changed connection must be tested again before its integrations sync
+            if old is not None and replace(old, max_rows_per_query=credential.max_rows_per_query) != credential:
+                # a changed connection must be tested again before its integrations sync (how many
+                # rows a query may return is not the connection)
                 for item in config.integrations_using(credential.name):
                     changed = with_integration(changed, replace(item, state=IntegrationState.DRAFT))
             return changed

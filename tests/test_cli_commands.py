@@ -104,6 +104,7 @@ def test_the_whole_headless_flow_with_its_contracts(
             "database": "postgres",
             "user": user,
             "sslmode": "disable",
+            "max_rows_per_query": 1_000_000,  # the default: a run reads in chunks no larger
             "integrations": [],
         }
     ]

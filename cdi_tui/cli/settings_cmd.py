@@ -288,6 +288,7 @@ def credentials_list_command(args: argparse.Namespace) -> int:
             "database": credential.database,
             "user": credential.user,
             "sslmode": credential.sslmode,
+            "max_rows_per_query": credential.max_rows_per_query,
             "integrations": [item.name for item in users],
         }
         if credential.uses_iam:

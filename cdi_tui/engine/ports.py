@@ -73,9 +73,12 @@ class RowSource(Protocol):
         upper: datetime | None = None,
         fetch_rows: int = 10_000,
         cancelled: threading.Event | None = None,
+        max_rows_per_query: int | None = None,
     ) -> Iterator[list[list[Any]]]:
         """The rows of that range in UPDATED_AT order (ties in a stable order), in blocks of
-        ``fetch_rows``; stops early when ``cancelled`` is set."""
+        ``fetch_rows``; stops early when ``cancelled`` is set. With ``max_rows_per_query`` the
+        range is read in chunks of at most that many rows, an empty block ending each chunk
+        but the last (the pump settles a chunk whole before the next)."""
         ...
 
     def null_updated_at_rows(self, shape: TableShape, limit: int = 1000) -> list[list[Any]]:

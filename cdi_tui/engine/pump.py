@@ -183,6 +183,12 @@ class Pump:
         ordered = self.ordered
         take = self._take
         for block in blocks:
+            if not block:  # the end of a chunk of the read: settle it whole before the next query
+                read = self._settle_chunk(segment, read)
+                segment = Segment()
+                if state.should_stop():
+                    break
+                continue
             if taken + len(block) > max_rows:
                 block = block[: max(0, max_rows - taken)]
                 state.limit_hit = True
@@ -236,6 +242,27 @@ class Pump:
                 self._send_ready()
         else:
             state.read = read + segment.size
+
+    def _settle_chunk(self, segment: Segment, read: int) -> int:
+        """Between two chunks of the read: hand on what is open and wait for every answer, so the
+        watermark stands at the chunk's end (a run stopped there resends nothing). One round trip
+        per chunk (a million rows by default)."""
+        segment.close()
+        if segment.size:
+            read = self._cut(segment, read)
+        dispatcher = self.dispatcher
+        if dispatcher is None:
+            self._send_ready()
+            return read
+        while not self.state.should_stop():
+            self._send_ready()
+            if not dispatcher.pending:
+                break
+            dispatcher.drain(self._on_result, block=True, timeout=0.2)
+        if self.changes is not None:
+            self.changes.flush()
+        self.frontier.advance()
+        return read
 
     def _invalid_row(self, segment: Segment, row: list[Any], problem: RowError) -> None:
         moment = row[0]
@@ -587,8 +614,18 @@ class Pump:
                 return
 
     def _moved(self) -> None:
-        """After a segment is done: move the watermark; save the run's counts now and then."""
-        self.frontier.advance()
+        """After a segment is done: move the watermark; save the run's counts now and then.
+
+        With "send only changed attributes" the watermark is saved with what was delivered,
+        every quarter second: it never passes a delivery that is not remembered."""
+        changes = self.changes
+        if changes is None or self.dispatcher is None:
+            self.frontier.advance()
+        else:
+            self.frontier.advance(save=False)
+            if changes.save_due():
+                changes.flush()
+                self.frontier.save()
         now = time.monotonic()
         if now - self.last_checkpoint >= self.checkpoint_seconds:
             state = self.state

@@ -26,7 +26,7 @@ import json
 import logging
 import os
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -242,7 +242,7 @@ class SyncEngine:
             if options.dry_run:
                 if upper is not None:
                     pump = self._pump(state, frontier, shape, transformer, None, max_in_flight, options)
-                    pump.run(source.stream_rows(shape, lower, inclusive, upper, options.fetch_rows, cancelled=state.stop_sending))
+                    pump.run(self._rows(source, shape, lower, inclusive, upper, options, state, credential.max_rows_per_query))
                 return
             deletes = integration.data_type == DataType.DELETES
             assert api_key is not None
@@ -270,7 +270,7 @@ class SyncEngine:
                     state.set_phase("sending")
                     pump.send_retry_list(client, retry_rows)
                 if upper is not None and not state.should_stop():
-                    pump.run(source.stream_rows(shape, lower, inclusive, upper, options.fetch_rows, cancelled=state.stop_sending))
+                    pump.run(self._rows(source, shape, lower, inclusive, upper, options, state, credential.max_rows_per_query))
         except (WarehouseError, BrazeError) as error:
             state.fail(error)
         except STORAGE_ERRORS as error:  # the run log or the delivered store cannot be written
@@ -278,6 +278,28 @@ class SyncEngine:
         finally:
             state.stop_sending.set()
             source.close()
+
+    @staticmethod
+    def _rows(
+        source: RowSource,
+        shape: TableShape,
+        lower: datetime | None,
+        inclusive: bool,
+        upper: datetime | None,
+        options: SyncOptions,
+        state: RunState,
+        max_rows_per_query: int,
+    ) -> Iterator[list[list[Any]]]:
+        """The run's rows, read in chunks no query of which returns more than the credential allows."""
+        return source.stream_rows(
+            shape,
+            lower,
+            inclusive,
+            upper,
+            options.fetch_rows,
+            cancelled=state.stop_sending,
+            max_rows_per_query=max_rows_per_query,
+        )
 
     def _pump(
         self,

@@ -32,8 +32,13 @@ def main() -> int:
         default=0.0,
         help="and a random further 0 to this many ms, drawn for each request: requests under way overtake each other",
     )
+    parser.add_argument(
+        "--cursor-row-cap", type=int, default=None, help="Redshift: refuse a cursor whose result holds more rows than this"
+    )
     args = parser.parse_args()
     redshift = None if args.no_redshift else RedshiftStandIn().start()
+    if redshift is not None and args.cursor_row_cap:
+        redshift.set_cursor_row_cap(args.cursor_row_cap)
     braze = None
     if not args.no_braze:
         braze = BrazeStandIn(

@@ -84,6 +84,7 @@ class MemorySource:
         self.connected = False
         self.closed = False
         self.streamed: list[tuple[datetime | None, bool, datetime | None]] = []  # the ranges read
+        self.max_rows_per_query: int | None = None  # as the last read was asked
         self.before_stream: Callable[[], None] | None = None  # runs when the read starts (a row written meanwhile)
 
     def _timed(self) -> list[list[Any]]:
@@ -122,16 +123,23 @@ class MemorySource:
         upper: datetime | None = None,
         fetch_rows: int = 10_000,
         cancelled: threading.Event | None = None,
+        max_rows_per_query: int | None = None,
     ) -> Iterator[list[list[Any]]]:
         if self.before_stream is not None:
             self.before_stream()
         self.streamed.append((lower, inclusive, upper))
+        self.max_rows_per_query = max_rows_per_query
         chosen = [list(row) for row in self._timed() if self._in_range(row[0], lower, inclusive, upper)]
         chosen.sort(key=lambda row: row[0])  # stable: ties keep their insert order
-        for start in range(0, len(chosen), fetch_rows):
-            if cancelled is not None and cancelled.is_set():
-                return
-            yield chosen[start : start + fetch_rows]
+        chunk = max_rows_per_query or len(chosen) or 1
+        for chunk_start in range(0, len(chosen), chunk):
+            if chunk_start:
+                yield []  # the end of a chunk
+            rows = chosen[chunk_start : chunk_start + chunk]
+            for start in range(0, len(rows), fetch_rows):
+                if cancelled is not None and cancelled.is_set():
+                    return
+                yield rows[start : start + fetch_rows]
 
     def null_updated_at_rows(self, shape: TableShape, limit: int = 1000) -> list[list[Any]]:
         return [list(row) for row in self.rows if row[0] is None][:limit]

@@ -318,3 +318,21 @@ def test_a_segment_is_cut_at_the_batch_limit_and_a_long_stretch_without_objects_
     assert [len(request) for request in dispatcher.sent] == [75, 75]
     assert (world.state.read, world.state.sent, world.state.failed) == (2_650, 150, 2_500)
     assert world.runlog.watermark("attrs") == Watermark(at(2_650), 1)
+
+
+def test_an_empty_block_ends_a_chunk_that_is_settled_whole_before_the_next_is_read(
+    worlds: list[PumpWorld], tmp_path: Path
+) -> None:
+    dispatcher = ScriptedDispatcher(in_flight=100)  # answers only when the pump waits for them
+    world = world_of(worlds, tmp_path, dispatcher, batch_limit=2)
+    seen_before_the_second_chunk: list[object] = []
+
+    def blocks() -> Iterator[list[list[object]]]:
+        yield [row(n, f"u{n}", {"n": n}) for n in range(1, 6)]
+        yield []  # the end of the first chunk
+        seen_before_the_second_chunk.extend([dispatcher.pending, world.runlog.watermark("attrs")])
+        yield [row(n, f"u{n}", {"n": n}) for n in range(6, 9)]
+
+    world.pump.run(blocks())
+    assert seen_before_the_second_chunk == [0, Watermark(at(5), 1)]
+    assert world.state.sent == 8 and world.runlog.watermark("attrs") == Watermark(at(8), 1)

@@ -7,6 +7,7 @@ bound, rows stamped in the future), the retry list first, and the run's record.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,7 @@ from fakes import EngineWorld, MemorySource, ScriptedClient, at, row
 
 from cdi_tui.braze.client import BrazeAuthError, SendOutcome
 from cdi_tui.braze.objects import BrazeObject
+from cdi_tui.checks import integration_fingerprint
 from cdi_tui.engine.run_state import Progress
 from cdi_tui.engine.sync import SyncOptions
 from cdi_tui.runlog import Watermark
@@ -147,3 +149,18 @@ def test_progress_reports_the_phases_in_order(world: EngineWorld) -> None:
 
     world.engine().run("attrs", FAST, progress=note)
     assert phases == ["connecting", "counting", "reading", "sending", "finishing"]
+
+
+def test_the_read_asks_no_query_for_more_rows_than_the_credential_allows(tmp_path: Path) -> None:
+    source = MemorySource([row(n, f"u{n}", {"n": n}) for n in range(1, 8)])
+    made = EngineWorld(tmp_path, source, ScriptedClient())
+    try:
+        credential = made.config.credentials["wh"]
+        made.config.credentials["wh"] = replace(credential, max_rows_per_query=3)
+        made.runlog.record_test("attrs", integration_fingerprint(made.config.credentials["wh"], made.integration))
+        record = made.engine().run("attrs", FAST)
+        assert source.max_rows_per_query == 3
+        assert (record.status, record.rows_read, record.rows_sent) == ("success", 7, 7)
+        assert made.runlog.watermark("attrs") == Watermark(at(7), 1)
+    finally:
+        made.close()
