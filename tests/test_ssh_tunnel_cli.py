@@ -59,7 +59,10 @@ def test_a_generated_key_an_accepted_host_key_then_test_and_sync_through_the_tun
     cli, bastion, schema, password = world
     output = add_tunnelled(cli, "wh", redshift, bastion, f"{schema}_u", "--ssh-generate-key", stdin=password + "\n")
     [line] = [text.strip() for text in output.splitlines() if text.strip().startswith("restrict,")]
-    assert line.startswith(f'restrict,port-forwarding,permitopen="127.0.0.1:{redshift.port}" ssh-ed25519 AAAA')
+    assert line.startswith(
+        f'restrict,port-forwarding,permitopen="127.0.0.1:{redshift.port}",command="/bin/false",'
+        'permitlisten="127.0.0.1:1" ssh-ed25519 AAAA'
+    )
     assert "PRIVATE KEY" not in output
     bastion.authorized_keys = line  # the bastion's administrator adds the printed line
     config_text = (cli.home / "config.toml").read_text()

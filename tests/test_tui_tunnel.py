@@ -59,7 +59,10 @@ async def test_the_setup_goes_through_a_bastion_with_a_generated_key(
         await click(pilot, "#next-1")
         await wait_for(pilot, lambda: isinstance(app.screen, TextModal))
         line = app.screen.text
-        assert line.startswith(f'restrict,port-forwarding,permitopen="127.0.0.1:{world.redshift.port}" ssh-ed25519 ')
+        assert line.startswith(
+            f'restrict,port-forwarding,permitopen="127.0.0.1:{world.redshift.port}",command="/bin/false",'
+            'permitlisten="127.0.0.1:1" ssh-ed25519 '
+        )
         bastion.authorized_keys = line  # the administrator adds the line shown
         await pilot.press("escape")
         await wait_for(pilot, lambda: app.screen is screen)

@@ -97,10 +97,26 @@ def fingerprint(public_key_line: str) -> str:
     return fingerprint_text
 
 
+# Where a ``-R`` listener would be allowed to listen: a privileged port of the bastion's
+# loopback, which the (unprivileged) tunnel user cannot bind. OpenSSH has no per-key switch
+# that keeps ``-L`` but drops ``-R`` (``port-forwarding`` turns both on), and ``permitlisten``
+# wants a real port (1-65535): naming one that cannot be bound is how a key refuses ``-R``.
+UNBINDABLE_LISTEN = "127.0.0.1:1"
+
+
 def authorized_keys_line(public_key_line: str, target_host: str, target_port: int) -> str:
-    """The line for the tunnel user's ``authorized_keys``: forwarding to the cluster only."""
+    """The line for the tunnel user's ``authorized_keys``: forwarding to the cluster, nothing else.
+
+    ``restrict`` turns everything off (pty, agent and X11 forwarding, user rc); ``port-forwarding``
+    turns forwarding back on, ``permitopen`` keeps ``-L`` to the cluster's host and port only,
+    ``permitlisten`` keeps ``-R`` to a listener that cannot be bound, and ``command="/bin/false"``
+    replaces any command or shell the key asks for (``ssh -i key bastion id`` runs /bin/false).
+    """
     target = f"[{target_host}]" if ":" in target_host else target_host
-    return f'restrict,port-forwarding,permitopen="{target}:{target_port}" {public_key_line}'
+    return (
+        f'restrict,port-forwarding,permitopen="{target}:{target_port}",command="/bin/false",'
+        f'permitlisten="{UNBINDABLE_LISTEN}" {public_key_line}'
+    )
 
 
 def key_file_is_encrypted(path: str) -> bool:
