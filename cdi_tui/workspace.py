@@ -525,6 +525,16 @@ class Workspace:
         return updated if updated is not None else record
 
     def set_smtp(self, settings: SmtpSettings, password: str | None) -> None:
+        """Save the mail server; refused when a password would go to a host that is not loopback without TLS.
+
+        Raises:
+            WorkspaceError: that refusal, saying what to choose instead.
+        """
+        from cdi_tui.notify import plain_password_problem
+
+        refused, _ = plain_password_problem(settings)
+        if refused:
+            raise WorkspaceError(refused)
         if password is not None:
             self.secrets.set(smtp_password_account(), password)
         self._store.update(lambda config: replace(config, smtp=settings))
