@@ -55,6 +55,7 @@ from cdi_tui.runlog import (
 from cdi_tui.scheduler import DueRun, claim, due_runs
 from cdi_tui.secret_store import (
     CredentialsService,
+    SecretMissing,
     braze_key_account,
     credential_account,
     credential_secret_accounts,
@@ -147,6 +148,7 @@ class Workspace:
     def __init__(self, paths: AppPaths, secrets: CredentialsService) -> None:
         self.paths = paths.ensure()
         self.secrets = secrets
+        secrets.bind_home(self.paths)  # a keyring keeps this home's secrets apart from every other home's
         self._store = ConfigStore(paths.config_file)
         self._runlog_value: RunLog | None = None
         self._delivered_value: DeliveredStore | None = None
@@ -379,9 +381,10 @@ class Workspace:
         config = self.config()
         if config.braze is None:
             raise WorkspaceError("Braze is not set up yet")
-        api_key = self.secrets.get(braze_key_account())
-        if api_key is None:
-            raise WorkspaceError("no Braze REST API key is stored")
+        try:
+            api_key = self.secrets.require(braze_key_account(), "Braze REST API key")
+        except SecretMissing as error:
+            raise WorkspaceError(str(error)) from None
         with BrazeClient(config.braze.base_url, api_key, retry=RetryPolicy(max_attempts=3, backoff_base=0.2)) as client:
             client.check_key()
 

@@ -10,7 +10,7 @@ import pytest
 from test_tui import SIZE, World, click, type_into, wait_for, world  # noqa: F401 - the fixture
 from textual.widgets import Checkbox, Select
 
-from cdi_tui.secret_store import KeyringCredentials, ssh_key_account
+from cdi_tui.secret_store import ssh_key_account
 from cdi_tui.standins.ssh_bastion import SshBastion
 from cdi_tui.tui.app import CdiApp
 from cdi_tui.tui.screens.modals import ConfirmModal, TextModal
@@ -66,7 +66,7 @@ async def test_the_setup_goes_through_a_bastion_with_a_generated_key(
         bastion.authorized_keys = line  # the administrator adds the line shown
         await pilot.press("escape")
         await wait_for(pilot, lambda: app.screen is screen)
-        private_key = KeyringCredentials().get(ssh_key_account("private"))
+        private_key = app.workspace.secrets.get(ssh_key_account("private"))
         assert private_key is not None and private_key.split()[-1] not in line
         await type_into(pilot, "#field-name Input", "private-events")
         await type_into(pilot, "#field-emails Input", "crm@example.com")
