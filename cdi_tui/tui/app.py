@@ -23,6 +23,7 @@ from cdi_tui.enums import RunStatus, Trigger
 from cdi_tui.tui.messages import ConfigChanged, SyncFailed, SyncFinished, SyncProgressed
 from cdi_tui.tui.preferences import PreferencesStore
 from cdi_tui.tui.runner import SyncRunner
+from cdi_tui.tui.safe import failure_line
 from cdi_tui.tui.theme import DARK, LIGHT, THEMES
 from cdi_tui.tui.widgets.progress_panel import ProgressPanel
 from cdi_tui.workspace import Progress, Workspace
@@ -117,7 +118,7 @@ class CdiApp(App[None]):
         """Stopping on an error: keep the setup's draft first, so nothing typed is lost silently."""
         from cdi_tui.tui.screens.wizard import NewIntegrationScreen
 
-        self.crash_notes.append(f"the app stopped on an error: {type(error).__name__}: {error}")
+        self.crash_notes.append(f"the app stopped on an error: {type(error).__name__}: {failure_line(error)}")
         for screen in self.screen_stack:
             if isinstance(screen, NewIntegrationScreen):
                 try:
@@ -128,6 +129,22 @@ class CdiApp(App[None]):
                     f"the setup's draft was kept as '{kept}'" if kept else "the setup open at the time had nothing to keep"
                 )
         super()._handle_exception(error)
+
+    def _fatal_error(self) -> None:
+        """The crash report, without the local variables Textual's own shows.
+
+        Textual prints the traceback with every frame's locals, and a frame may hold a secret
+        (a Braze key, a password being saved). The frames and the error say where it broke;
+        the values stay in the process.
+        """
+        import rich
+        from rich.segment import Segments
+        from rich.traceback import Traceback
+
+        self.bell()
+        traceback = Traceback(show_locals=False, width=None, suppress=[rich])
+        self._exit_renderables.append(Segments(self.console.render(traceback, self.console.options)))
+        self._close_messages_no_wait()
 
     def check_schedules(self) -> None:
         """Start the scheduled syncs that are due (while the app is open)."""
