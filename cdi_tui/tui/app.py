@@ -15,15 +15,16 @@ from typing import Any
 
 from textual.app import App, SystemCommand
 from textual.binding import Binding
-from textual.notifications import Notification, Notify
+from textual.notifications import Notification, Notify, SeverityLevel
 from textual.reactive import var
 from textual.screen import Screen
 
+from cdi_tui.display import safe_text
 from cdi_tui.enums import RunStatus, Trigger
 from cdi_tui.tui.messages import ConfigChanged, SyncFailed, SyncFinished, SyncProgressed
 from cdi_tui.tui.preferences import PreferencesStore
 from cdi_tui.tui.runner import SyncRunner
-from cdi_tui.tui.safe import failure_line
+from cdi_tui.tui.safe import failure_line, plain_lines
 from cdi_tui.tui.theme import DARK, LIGHT, THEMES
 from cdi_tui.tui.widgets.progress_panel import ProgressPanel
 from cdi_tui.workspace import Progress, Workspace
@@ -237,13 +238,26 @@ class CdiApp(App[None]):
         self.progress = {key: value for key, value in self.progress.items() if key != name}
         self.running = self.running - {name}
 
+    def notify(
+        self,
+        message: str,
+        *,
+        title: str = "",
+        severity: SeverityLevel = "information",
+        timeout: float | None = None,
+        markup: bool = False,
+    ) -> None:
+        """A toast. Its text is shown as it is: never markup (it may quote a table name or a
+        server's message), control characters escaped; ``markup`` is accepted and ignored."""
+        super().notify(plain_lines(message), title=safe_text(title), severity=severity, timeout=timeout, markup=False)
+
     def _toast(self, name: str, text: str, title: str, severity: str, timeout: float) -> None:
         """One toast per integration: a newer one replaces the older (no pile on the first screen)."""
         previous = self._sync_toasts.pop(name, None)
         if previous is not None:
             with contextlib.suppress(KeyError):
                 self._unnotify(previous)
-        notification = Notification(text, title, severity, timeout)  # type: ignore[arg-type]
+        notification = Notification(plain_lines(text), safe_text(title), severity, timeout, markup=False)  # type: ignore[arg-type]
         self.post_message(Notify(notification))
         self._sync_toasts[name] = notification
 

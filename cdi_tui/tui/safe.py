@@ -12,7 +12,6 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from rich.markup import escape
 from rich.text import Text
 
 from cdi_tui.display import safe_text
@@ -25,13 +24,13 @@ def outside(value: Any, style: str = "") -> Text:
 
 def outside_lines(value: Any, style: str = "") -> Text:
     """Outside text that may span lines: line breaks kept, every other control character escaped."""
+    return Text(plain_lines(value), style=style)
+
+
+def plain_lines(value: Any) -> str:
+    """Outside text as a plain string, line breaks kept, every other control character escaped."""
     text = value if isinstance(value, str) else str(value)
-    return Text("\n".join(safe_text(line) for line in text.split("\n")), style=style)
-
-
-def outside_markup(value: Any) -> str:
-    """Outside text for a place that reads markup (a toast, a tooltip): escaped for markup and control characters."""
-    return escape(safe_text(value))
+    return "\n".join(safe_text(line) for line in text.split("\n"))
 
 
 def failure_line(error: BaseException, hidden: Iterable[str | None] = ()) -> str:

@@ -12,6 +12,8 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Static, TextArea
 
+from cdi_tui.tui.safe import outside_lines
+
 
 class ErrorModal(ModalScreen[None]):
     """A failure, in words, with the fix to try; the app carries on."""
@@ -30,7 +32,7 @@ class ErrorModal(ModalScreen[None]):
             with Horizontal(classes="dialog-buttons"):
                 yield Button("Close", variant="primary", id="close")
             with VerticalScroll(classes="dialog-scroll", can_focus=False):
-                yield Static(self.message, classes="dialog-body", markup=False)
+                yield Static(outside_lines(self.message), classes="dialog-body")
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         self.dismiss(None)
@@ -60,7 +62,7 @@ class ConfirmModal(ModalScreen[bool]):
                 yield Button(self.confirm_label, variant="error" if self.danger else "primary", id="yes")
                 yield Button(self.cancel_label, id="no")
             with VerticalScroll(classes="dialog-scroll", can_focus=False):
-                yield Static(self.question, classes="dialog-body", markup=False)
+                yield Static(outside_lines(self.question), classes="dialog-body")
 
     def on_mount(self) -> None:
         self.query_one("#no", Button).focus()
