@@ -455,11 +455,26 @@ class Workspace:
         config = self.config()
         self.integration(name, config)
         engine = self._engine(config)
+        last_before = self._runlog.last_run(name)
         try:
             record = engine.run(name, options, progress, cancel)
         except RunLogUnavailable as error:
             return self._close_unrecorded_run(engine.config, name, error)
+        except Exception:
+            # a bug (an exception nobody expected) ended the run: the engine recorded it as an error;
+            # the contacts hear of it as of any failed run, then the error goes on to the caller
+            self._notify_unexpected_end(engine.config, name, last_before.id if last_before else None)
+            raise
         return self._notify(engine.config, name, record)
+
+    def _notify_unexpected_end(self, config: Config, name: str, run_before: int | None) -> None:
+        """Email about the run this call started, if it was recorded; never raises over the error being handled."""
+        try:
+            record = self._runlog.last_run(name)
+            if record is not None and record.id != run_before:
+                self._notify(config, name, record)
+        except Exception:  # the original error matters more than this one
+            log.exception("could not notify the contacts of %s about a run that ended unexpectedly", name)
 
     def estimate(
         self,

@@ -354,7 +354,7 @@ class BrazeStandIn(LoopThread):
         except orjson.JSONDecodeError:
             try:  # integers beyond 64 bits: the stdlib reads them exactly
                 return json.loads(content)
-            except (ValueError, UnicodeDecodeError):
+            except (ValueError, UnicodeDecodeError, RecursionError):  # nested too deep is not valid data either
                 return None
 
     async def _track(self, request: web.Request) -> web.StreamResponse:
