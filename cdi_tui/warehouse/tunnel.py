@@ -119,14 +119,41 @@ def authorized_keys_line(public_key_line: str, target_host: str, target_port: in
     )
 
 
+def check_key_file(path: str) -> None:
+    """Refuse a private key file other users can read or change, as OpenSSH does ("UNPROTECTED
+    PRIVATE KEY FILE"): it must be the user's own (or root's) with no group or other access.
+
+    Raises:
+        WarehouseError: kind ``ssh_key``, with the chmod that fixes it.
+    """
+    where = Path(path).expanduser()
+    try:
+        status = where.stat()
+    except OSError as error:
+        raise WarehouseError(SSH_KEY, f"Cannot read the SSH key file {path} ({error.strerror})") from None
+    if status.st_mode & 0o077:
+        raise WarehouseError(
+            SSH_KEY,
+            f"The SSH key file {path} can be read or changed by other users (mode {status.st_mode & 0o777:04o}); "
+            "like OpenSSH, cdi-tui does not use it",
+            f"Run 'chmod 600 {path}' (and check who may have copied it).",
+        )
+    if status.st_uid not in (os.geteuid(), 0):
+        raise WarehouseError(
+            SSH_KEY, f"The SSH key file {path} belongs to another user (uid {status.st_uid})", "Use a key file of your own."
+        )
+
+
 def key_file_is_encrypted(path: str) -> bool:
     """True when the private key file needs a passphrase.
 
     Raises:
-        WarehouseError: kind ``ssh_key`` when the file cannot be read or is not a private key.
+        WarehouseError: kind ``ssh_key`` when the file cannot be read, is not a private key, or
+            can be read by other users.
     """
     import asyncssh
 
+    check_key_file(path)
     try:
         asyncssh.read_private_key(Path(path).expanduser())
     except asyncssh.KeyImportError as error:
@@ -153,6 +180,7 @@ def _load_private_key(settings: SshSettings) -> Any:
             return asyncssh.import_private_key(settings.private_key, settings.passphrase)
         if not settings.key_path:
             raise WarehouseError(SSH_KEY, "No SSH key is set for the tunnel")
+        check_key_file(settings.key_path)
         return asyncssh.read_private_key(Path(settings.key_path).expanduser(), settings.passphrase)
     except asyncssh.KeyEncryptionError:
         raise WarehouseError(
