@@ -156,3 +156,23 @@ def test_a_secret_in_the_environment_with_a_control_character_is_refused_before_
     assert "CDI_TUI_BRAZE_API_KEY" in checked.stderr and "X-Injected" not in checked.stderr
     assert braze.stats.requests == requests_before
     KeyringCredentials.for_home(app_paths(tmp_path / "home")).delete(braze_key_account())
+
+
+def test_a_passphrase_with_a_control_character_is_refused_before_the_credential_is_saved(
+    secret_service: SecretService, tmp_path: Path
+) -> None:
+    import asyncssh
+
+    key_file = tmp_path / "tunnel_key"
+    key_file.write_bytes(asyncssh.generate_private_key("ssh-ed25519").export_private_key("openssh", passphrase="a\rb"))
+    key_file.chmod(0o600)
+    home = tmp_path / "home"
+    added = cdi(
+        home_env(home, tmp_path), "credentials", "add", "wh", "--host", "h.example.com", "--database", "d", "--user", "u",
+        "--ssh-host", "bastion.example.com", "--ssh-user", "tunnel", "--ssh-key", str(key_file),
+        stdin="good-password\na\rb\n",
+    )  # fmt: skip
+    assert added.returncode == 1 and added.stderr.count("\n") == 1, added.stderr
+    assert "passphrase" in added.stderr and "control character" in added.stderr
+    assert not (home / "config.toml").exists() or "[credentials.wh]" not in (home / "config.toml").read_text()
+    assert KeyringCredentials.for_home(app_paths(home)).get(credential_account("wh")) is None

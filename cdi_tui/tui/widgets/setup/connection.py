@@ -46,9 +46,10 @@ def describe(credential: Credential) -> str:
     return f"{credential.user or credential.login}@{where}"
 
 
-def credential_options(config: Config) -> list[tuple[str, str]]:
-    options = [(fit(f"{name}  {describe(cred)}", 60), name) for name, cred in sorted(config.credentials.items())]
-    return [*options, ("New credential...", NEW_CREDENTIAL)]
+def credential_options(config: Config) -> list[tuple[Text, str]]:
+    """The credentials to choose from; a user name may hold ``[`` and is shown as text, not markup."""
+    options = [(outside(fit(f"{name}  {describe(cred)}", 60)), name) for name, cred in sorted(config.credentials.items())]
+    return [*options, (Text("New credential..."), NEW_CREDENTIAL)]
 
 
 class ConnectionStep(Vertical):
