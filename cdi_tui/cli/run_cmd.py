@@ -20,7 +20,7 @@ from cdi_tui.checks import ConnectionTestResult
 from cdi_tui.cli.common import bounded_int, open_workspace, print_json, shown
 from cdi_tui.cli.errors import EXIT_ERROR, EXIT_OK, EXIT_PARTIAL, CommandError
 from cdi_tui.display import safe_text
-from cdi_tui.enums import IntegrationState, RunStatus, Trigger
+from cdi_tui.enums import DataType, IntegrationState, RunStatus, Trigger
 from cdi_tui.fields import DATA_TYPE_LABELS
 from cdi_tui.warehouse.timestamps import OutOfRangeTime
 
@@ -146,7 +146,9 @@ def test_command(args: argparse.Namespace) -> int:
         f"(identifiers: {', '.join(name.upper() for name in result.shape.identifier_columns)}); "
         f"{result.pending_rows} row(s) in the table"
     )
-    verdicts = workspace.preview_verdicts(result, integration.data_type, integration.update_existing_only)
+    verdicts = workspace.preview_verdicts(
+        result, integration.data_type, integration.update_existing_only, integration.prioritization
+    )
     table = Table(title=f"Newest {min(args.rows, len(result.preview.rows))} rows", title_justify="left")
     for column in result.preview.columns:
         table.add_column(column.upper(), overflow="fold")
@@ -257,9 +259,10 @@ def sync_command(args: argparse.Namespace) -> int:
         "watermark": _watermark_text(record),
         "data_points": record.data_points,
         "rows_unchanged": record.rows_unchanged,
+        "rows_superseded": record.rows_superseded,
     }
     if not args.json:
-        _print_run_report(record)
+        _print_run_report(record, workspace.integration(args.name).data_type)
     else:
         if record.error:
             print(f"cdi-tui: {record.status}: {safe_text(record.error)}", file=sys.stderr)
@@ -267,7 +270,13 @@ def sync_command(args: argparse.Namespace) -> int:
     return EXIT_BY_STATUS.get(record.status, EXIT_ERROR)
 
 
-def _print_run_report(record: Any) -> None:
+SEGMENTATION_NOTE = (
+    "  event and purchase properties your workspace enabled for segmentation cost extra data points, "
+    "not counted here (a workspace setting cdi-tui cannot see)"
+)
+
+
+def _print_run_report(record: Any, data_type: DataType) -> None:
     console = Console()
     colour = {RunStatus.SUCCESS: "green", RunStatus.PARTIAL: "yellow"}.get(record.status, "red")
     duration = f"{record.duration_seconds:.1f}s" if record.duration_seconds is not None else "-"
@@ -277,12 +286,17 @@ def _print_run_report(record: Any) -> None:
         f"read {record.rows_read}, sent {record.rows_sent}, failed {record.rows_failed}, skipped {record.rows_skipped}"
         + (f", retried {record.rows_retried}" if record.rows_retried else "")
         + (f", unchanged {record.rows_unchanged}" if record.rows_unchanged else "")
+        + (f", superseded {record.rows_superseded}" if record.rows_superseded else "")
     )
     spent = "would spend" if record.dry_run else "spent"
     console.print(
         f"  data points {spent}: {record.data_points:,}"
         + (f" ({record.rows_unchanged:,} unchanged row(s) not sent)" if record.rows_unchanged else "")
     )
+    if record.dry_run and data_type in (DataType.EVENTS, DataType.PURCHASES):
+        console.print(SEGMENTATION_NOTE)
+    if record.rows_superseded:
+        console.print(f"  {record.rows_superseded:,} row(s) not sent: a newer row of the same user set every value they held")
     if record.watermark_after:
         console.print(f"  watermark: {record.watermark_after}")
     for warning in record.warnings:
@@ -304,8 +318,8 @@ def runs_command(args: argparse.Namespace) -> int:
         print(f"No runs of '{args.name}' yet. Start one with: cdi-tui sync {args.name}")
         return EXIT_OK
     table = Table(
-        "RUN", "TRIGGER", "STATUS", "READ", "SENT", "FAILED", "SKIPPED", "UNCHANGED", "DATA POINTS", "LAST UPDATED_AT",
-        "STARTED", "DURATION",
+        "RUN", "TRIGGER", "STATUS", "READ", "SENT", "FAILED", "SKIPPED", "UNCHANGED", "SUPERSEDED", "DATA POINTS",
+        "LAST UPDATED_AT", "STARTED", "DURATION",
     )  # fmt: skip
     for record in records:
         table.add_row(
@@ -317,6 +331,7 @@ def runs_command(args: argparse.Namespace) -> int:
             str(record.rows_failed),
             str(record.rows_skipped),
             str(record.rows_unchanged),
+            str(record.rows_superseded),
             str(record.data_points),
             _watermark_text(record) or "-",
             record.started_at.isoformat(sep=" ", timespec="seconds"),

@@ -288,6 +288,7 @@ def credentials_list_command(args: argparse.Namespace) -> int:
             "database": credential.database,
             "user": credential.user,
             "sslmode": credential.sslmode,
+            "max_rows_per_query": credential.max_rows_per_query,
             "integrations": [item.name for item in users],
         }
         if credential.uses_iam:
@@ -357,6 +358,8 @@ def integrations_add_command(args: argparse.Namespace) -> int:
     values["contact_emails"] = tuple(dict.fromkeys(values["contact_emails"]))
     if values["send_changed_only"] is not None and values["data_type"] != DataType.ATTRIBUTES:
         raise UsageError("--send-changed-only and --send-all apply to custom attributes integrations only")
+    if values["delete_prioritization"] is not None and values["data_type"] != DataType.DELETES:
+        raise UsageError("--delete-prioritization applies to delete users integrations only")
     integration = Integration(name=args.name, **values)
     workspace.add_integration(integration)
     print(
@@ -378,6 +381,7 @@ def integration_summary(workspace: Workspace, integration: Integration, tested: 
         "state": integration.state,
         "update_existing_only": integration.update_existing_only,
         "send_changed_only": integration.sends_changed_only,
+        "delete_prioritization": list(integration.prioritization) if integration.data_type == DataType.DELETES else None,
         "tested": tested,
         "last_run": None
         if last is None

@@ -35,7 +35,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from cdi_tui.standins.pgproxy import RedshiftWireProxy
+from cdi_tui.standins.pgproxy import CAP_FUNCTION_SQL, RedshiftWireProxy
 
 ADMIN_USER = "postgres"
 
@@ -190,6 +190,14 @@ class RedshiftStandIn:
         self._wait_for_port(log_path)
         self.proxy = RedshiftWireProxy("127.0.0.1", self.postgres_port).start()
         return self
+
+    def set_cursor_row_cap(self, rows: int | None) -> None:
+        """Play a Redshift cluster whose cursors hold at most ``rows`` rows (None: no cap), as
+        Redshift's leader node refuses a larger cursor result. Applies to new connections."""
+        assert self.proxy is not None, "not started"
+        if rows is not None:
+            self.admin_execute(CAP_FUNCTION_SQL)
+        self.proxy.cursor_row_cap = rows
 
     def stop(self) -> None:
         """Stop the proxy and the server and remove the temporary folder."""

@@ -282,7 +282,9 @@ class NewIntegrationScreen(CdiMixin, Screen[None]):
                 self.cdi.show_error(f"Connection test failed ({result.error.kind})", text)
             return
         integration = self.workspace.integration(message.integration or self.saved_name or "")
-        verdicts = self.workspace.preview_verdicts(result, integration.data_type, integration.update_existing_only)
+        verdicts = self.workspace.preview_verdicts(
+            result, integration.data_type, integration.update_existing_only, integration.prioritization
+        )
         self.test_step.show_result(result, verdicts)
         self._show_preview_estimate(integration, result)
 
