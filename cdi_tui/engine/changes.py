@@ -34,6 +34,7 @@ import json
 import sqlite3
 import struct
 import threading
+import time
 import zlib
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime
@@ -174,9 +175,15 @@ def row_fingerprint(row: Sequence[Any], positions: Sequence[int]) -> int | None:
         return None
 
 
+_packers: dict[int, struct.Struct] = {}
+
+
 def _pack(fingerprints: Fingerprints) -> bytes:
     count = len(fingerprints)
-    return struct.pack(f"<{count}I{count}Q", *fingerprints.keys(), *fingerprints.values())
+    packer = _packers.get(count)
+    if packer is None:
+        packer = _packers[count] = struct.Struct(f"<{count}I{count}Q")
+    return packer.pack(*fingerprints.keys(), *fingerprints.values())
 
 
 def _unpack(blob: bytes) -> Fingerprints:
@@ -380,7 +387,10 @@ class ChangeFilter:
             last block began (what the run would have delivered by then).
     """
 
-    SAVE_EVERY = 1  # written as each answer is settled: after a crash only what was in flight is sent again
+    # what was delivered is written at most this often (and at the run's end), with the watermark:
+    # one transaction for many answers; after a crash the rows since are read and sent again
+    SAVE_SECONDS = 0.25
+    SAVE_USERS = 4096
 
     def __init__(self, store: DeliveredStore, integration: str, remember: bool = True) -> None:
         self._store = store
@@ -388,7 +398,8 @@ class ChangeFilter:
         self._remember = remember
         # id(object sent) -> what is remembered of its user once it is delivered (packed: 12 bytes a value)
         self._sent: dict[int, PackedEntry] = {}
-        self._to_save: list[PackedEntry] = []
+        self._unsaved: dict[str, PackedEntry] = {}  # delivered, not yet written: it wins over the store
+        self._saved_at = time.monotonic()
         self._to_touch: list[tuple[str, int]] = []  # users whose unchanged row now has a new row fingerprint
         # nothing remembered when the run starts (a first sync): no look-ups, this run's values are in flight or saved
         self._look_up = store.remembers_any(integration)
@@ -418,7 +429,7 @@ class ChangeFilter:
             found, problem = identifier(list(row)) if row[moment].__class__ is datetime else (None, None)
             users.append(user_key(found) if found is not None and problem is None else None)
         named = [user for user in users if user is not None]
-        known = self._known = self._store.lookup(self._integration, named)
+        known = self._known = self._remembered(named)
         seen: dict[str, int] = {}
         for user in named:
             seen[user] = seen.get(user, 0) + 1
@@ -448,9 +459,8 @@ class ChangeFilter:
         users = [item.user or user_key(item.body) for item in items]
         known = self._known
         missing = [user for user in users if user not in known]
-        if missing and self._look_up:
-            found = self._store.lookup(self._integration, missing)
-            known.update(found)
+        if missing:
+            known.update(self._remembered(missing))
         would_have = self._would_have
         verdicts: list[BrazeObject | None] = []
         fingerprints = rows if rows is not None else [None] * len(items)
@@ -480,12 +490,42 @@ class ChangeFilter:
                 would_have[user] = packed
         return verdicts
 
+    def _remembered(self, users: Sequence[str]) -> dict[str, Remembered]:
+        """What is remembered of ``users``: delivered in this run and not yet written, or in the store."""
+        unsaved = self._unsaved
+        found = self._store.lookup(self._integration, [user for user in users if user not in unsaved]) if self._look_up else {}
+        for user in users:
+            entry = unsaved.get(user)
+            if entry is not None:
+                found[user] = Remembered(_signed(entry[1]), entry[2])
+        return found
+
     @staticmethod
     def _compare(item: BrazeObject, before: Fingerprints) -> tuple[BrazeObject | None, Fingerprints, bool]:
         """(what to send of ``item`` or None, the fingerprints once delivered, whether it holds operations)."""
         whole = item.body
         merge = whole.get("_merge_objects") is True
         names, name_hash, value_hash = _name_hashes, _name_hash, _value_hash
+        dumps, sort_keys, xxh3 = orjson.dumps, orjson.OPT_SORT_KEYS, _xxh3
+        if not before:  # a user's first values (a first sync): every one goes, fingerprinted once
+            first: Fingerprints = {}
+            count = 0
+            operations = False
+            for key, value in whole.items():
+                if key in NOT_ATTRIBUTES:
+                    continue
+                count += 1
+                if value.__class__ is dict:
+                    found = fingerprints_of({key: value, "_merge_objects": merge})
+                    operations = operations or STALE in found.values()
+                    first.update(found)
+                    continue
+                try:
+                    text = dumps(value, option=sort_keys)
+                except TypeError:  # integers beyond 64 bits
+                    text = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+                first[names.get(key) or name_hash(key)] = xxh3(text)
+            return (item if count else None), first, operations
         body: dict[str, Any] = {}
         everything: Fingerprints = {}
         attributes = kept = 0
@@ -550,25 +590,31 @@ class ChangeFilter:
         if not self._remember:
             return
         sent_entries = self._sent
-        to_save = self._to_save
+        unsaved = self._unsaved
         for item in delivered:
             entry = sent_entries.get(id(item))
             if entry is not None:
-                to_save.append(entry)
+                unsaved[entry[0]] = entry
         known = self._known
         for item in sent:
             entry = sent_entries.pop(id(item), None)
             if entry is not None:
                 known.pop(entry[0], None)  # what was looked up of this user is stale now
-        if len(to_save) >= self.SAVE_EVERY:
-            self.flush()
+
+    def save_due(self) -> bool:
+        """Time to write what was delivered (the pump then saves the watermark with it: the
+        watermark never passes a delivery that is not written)."""
+        if not self._remember:
+            return False
+        return len(self._unsaved) >= self.SAVE_USERS or time.monotonic() - self._saved_at >= self.SAVE_SECONDS
 
     def flush(self) -> None:
         """Write what was delivered and not yet written (also when a run ends, whatever ended it).
 
         Until then a crash forgets it: those values are sent again later, which costs data
         points but loses nothing."""
-        to_save, self._to_save = self._to_save, []
-        self._store.save_packed(self._integration, to_save)
+        self._store.save_packed(self._integration, list(self._unsaved.values()))
+        self._unsaved = {}
+        self._saved_at = time.monotonic()
         to_touch, self._to_touch = self._to_touch, []
         self._store.set_row_fingerprints(self._integration, to_touch)

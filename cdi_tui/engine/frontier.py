@@ -115,8 +115,9 @@ class Frontier:
         """A closed segment joins the line, in read order."""
         self._segments.append(segment)
 
-    def advance(self) -> None:
-        """Move over the done segments at the front of the line; save the watermark if it moved."""
+    def advance(self, save: bool = True) -> None:
+        """Move over the done segments at the front of the line; save the watermark if it moved
+        (unless ``save`` is False: the caller saves it with what it writes beside it)."""
         segments = self._segments
         while segments and segments[0].done:
             segment = segments.popleft()
@@ -130,7 +131,8 @@ class Frontier:
             self._dirty = True
         # every move is saved at once (about 10 us a save): after a crash, only rows that
         # were not yet passed are sent again
-        self.save()
+        if save:
+            self.save()
 
     def save(self) -> None:
         if self._dirty and self._save and self.updated_at is not None:

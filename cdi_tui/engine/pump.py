@@ -259,6 +259,9 @@ class Pump:
             if not dispatcher.pending:
                 break
             dispatcher.drain(self._on_result, block=True, timeout=0.2)
+        if self.changes is not None:
+            self.changes.flush()
+        self.frontier.advance()
         return read
 
     def _invalid_row(self, segment: Segment, row: list[Any], problem: RowError) -> None:
@@ -611,8 +614,18 @@ class Pump:
                 return
 
     def _moved(self) -> None:
-        """After a segment is done: move the watermark; save the run's counts now and then."""
-        self.frontier.advance()
+        """After a segment is done: move the watermark; save the run's counts now and then.
+
+        With "send only changed attributes" the watermark is saved with what was delivered,
+        every quarter second: it never passes a delivery that is not remembered."""
+        changes = self.changes
+        if changes is None or self.dispatcher is None:
+            self.frontier.advance()
+        else:
+            self.frontier.advance(save=False)
+            if changes.save_due():
+                changes.flush()
+                self.frontier.save()
         now = time.monotonic()
         if now - self.last_checkpoint >= self.checkpoint_seconds:
             state = self.state
