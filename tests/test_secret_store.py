@@ -14,6 +14,7 @@ from pathlib import Path
 import keyring
 import pytest
 
+from cdi_tui.paths import app_paths
 from cdi_tui.secret_store import (
     KeyringCredentials,
     MemoryCredentials,
@@ -31,14 +32,16 @@ from cdi_tui.standins.secret_service import SecretService
 pytestmark = pytest.mark.real
 
 
-def test_secrets_round_trip_through_the_real_secret_service(secret_service: SecretService, unique_name: str) -> None:
-    store = KeyringCredentials()
+def test_secrets_round_trip_through_the_real_secret_service(
+    secret_service: SecretService, unique_name: str, tmp_path: Path
+) -> None:
+    store = KeyringCredentials.for_home(app_paths(tmp_path / "home"))
     store.probe()
     assert "SecretService" in store.describe()
     account = credential_account(unique_name)
     store.set(account, "pa55-w0rd!")
     # a second client (another process) sees the same secret: it really is in the keyring
-    code = f"import keyring; print(keyring.get_password('cdi-tui', {account!r}))"
+    code = f"import keyring; print(keyring.get_password({store.service!r}, {account!r}))"
     other = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=os.environ, timeout=60)
     assert other.stdout.strip() == "pa55-w0rd!"
     store.delete(account)
@@ -153,7 +156,7 @@ def test_no_secret_is_written_to_any_file_the_process_can_write(
         assert cli("credentials", "password", "wh", stdin=secrets["wrong warehouse password"] + "\n").returncode == 0
         refused = cli("test", "attrs")
         assert refused.returncode == 1 and "password" in refused.stdout.lower()
-        private_key = KeyringCredentials().get(ssh_key_account("tun"))
+        private_key = KeyringCredentials.for_home(app_paths(folders["cdi-home"])).get(ssh_key_account("tun"))
         assert private_key is not None
         for number, part in enumerate(line for line in private_key.splitlines() if line and not line.startswith("-----")):
             secrets[f"line {number} of the tunnel's private key"] = part
@@ -177,7 +180,7 @@ def test_an_environment_variable_wins_and_is_never_written(
     secret_service: SecretService, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, unique_name: str
 ) -> None:
     started = time.time() - 1
-    store = KeyringCredentials()
+    store = KeyringCredentials.for_home(app_paths(tmp_path / "home"))
     name = f"prod-{unique_name}"
     from_env = f"from-env-{unique_name}"
     monkeypatch.setenv(credential_env_var(name), from_env)
@@ -186,7 +189,7 @@ def test_an_environment_variable_wins_and_is_never_written(
     assert store.require(credential_account(name), "password") == from_env
     # never written: not to the keyring behind the variable, nor to any file (the keyring's own
     # files, HOME, the temporary folder)
-    assert keyring.get_password("cdi-tui", credential_account(name)) is None
+    assert keyring.get_password(store.service, credential_account(name)) is None
     written = files_written([tmp_path, Path.home(), secret_service.folder, Path(tempfile.gettempdir()), Path("/tmp")], started)
     assert leaks(written, {"the variable's password": from_env}) == []
     monkeypatch.delenv(credential_env_var(name))

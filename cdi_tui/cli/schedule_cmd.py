@@ -6,6 +6,7 @@ import argparse
 import json
 import os
 import signal
+import sys
 import threading
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -53,7 +54,14 @@ def register(commands: Any) -> None:
     security = smtp_set.add_mutually_exclusive_group()
     security.add_argument("--starttls", dest="security", action="store_const", const="starttls", help="STARTTLS after connecting")
     security.add_argument("--ssl", dest="security", action="store_const", const="ssl", help="TLS from the start (SMTPS)")
-    smtp_set.set_defaults(handler=smtp_set_command, security="none")
+    security.add_argument(
+        "--no-tls",
+        dest="security",
+        action="store_const",
+        const="none",
+        help="no TLS at all; with --user only to a loopback address (a password is never sent in clear over a network)",
+    )
+    smtp_set.set_defaults(handler=smtp_set_command, security="starttls")
 
 
 def _zone(name: str | None) -> str:
@@ -204,10 +212,16 @@ def serve_command(args: argparse.Namespace) -> int:
 
 def smtp_set_command(args: argparse.Namespace) -> int:
     from cdi_tui.config import SmtpSettings
+    from cdi_tui.notify import plain_password_problem
 
-    workspace = open_workspace()
     settings = SmtpSettings(host=args.host, port=args.port, sender=args.sender, security=args.security, user=args.user)
+    refused, warning = plain_password_problem(settings)
+    if refused:
+        raise UsageError(refused)
+    workspace = open_workspace()
     password = read_secret(f"SMTP password for {args.user}") if args.user else None
+    if warning:
+        print(f"cdi-tui: warning: {warning}", file=sys.stderr)
     workspace.set_smtp(settings, password)
     print(f"SMTP set: {settings.host}:{settings.port} ({settings.security}), from {settings.sender}"
           + ("; password kept in the keyring" if password else ""))  # fmt: skip

@@ -334,7 +334,7 @@ class NewIntegrationScreen(CdiMixin, Screen[None]):
 
     def _offer_host_key(self, error: HostKeyError) -> None:
         """Ask whether to trust the bastion's host key shown; accepted, test again."""
-        from cdi_tui.tui.screens.modals import ConfirmModal
+        from cdi_tui.tui.screens.modals import ConfirmModal, FingerprintModal
 
         integration = self.workspace.integration(self.saved_name or "")
         credential = self.workspace.config().credentials[integration.credential]
@@ -356,14 +356,11 @@ class NewIntegrationScreen(CdiMixin, Screen[None]):
             self.notify(f"Host key {error.shown_fingerprint} accepted for {credential.name}", timeout=4)
             self._run_test()
 
+        if changed:  # a key that differs from the trusted one: only with its fingerprint typed, as the CLI asks
+            self.app.push_screen(FingerprintModal(question, error.shown_fingerprint), answered)
+            return
         self.app.push_screen(
-            ConfirmModal(
-                question,
-                "Trust the new key" if changed else "Trust this key",
-                danger=changed,
-                cancel_label="Do not connect",
-                title="Changed SSH host key" if changed else "Unknown SSH host key",
-            ),
+            ConfirmModal(question, "Trust this key", danger=False, cancel_label="Do not connect", title="Unknown SSH host key"),
             answered,
         )
 

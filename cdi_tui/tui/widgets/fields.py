@@ -75,7 +75,7 @@ class FieldInput(Vertical):
                 validate_on=["changed", "blur"],
                 compact=self.compact,
             )
-        error = Label("", classes="field-error")
+        error = Label("", classes="field-error", markup=False)  # a reason may quote what was typed
         error.display = False
         yield error
 

@@ -17,6 +17,7 @@ from textual.widgets import Button, Label, Static
 from cdi_tui.checks import ConnectionTestResult
 from cdi_tui.enums import RunStatus
 from cdi_tui.tui.looks import palette
+from cdi_tui.tui.safe import outside, outside_lines
 from cdi_tui.tui.widgets.fit_table import FitColumn, FitTable
 from cdi_tui.workspace import Progress, RowVerdict, RunRecord
 
@@ -64,8 +65,8 @@ class TestStep(Vertical):
         self.objects: list[str] = []
 
     def compose(self) -> ComposeResult:
-        yield Label("", id="summary")
-        yield Label("Not tested yet: press Test connection", id="test-status")
+        yield Label("", id="summary", markup=False)
+        yield Label("Not tested yet: press Test connection", id="test-status", markup=False)
         yield Static("", id="test-error", markup=False)
         with Vertical(id="estimates"):
             with Horizontal(id="estimate-row"):
@@ -118,7 +119,7 @@ class TestStep(Vertical):
         return self.query_one("#range-estimate", Label)
 
     def set_summary(self, text: str) -> None:
-        self.query_one("#summary", Label).update(text)
+        self.query_one("#summary", Label).update(outside(text))
 
     def testing(self) -> None:
         self.query_one("#test-status", Label).update("Testing: connecting, checking the table, reading a preview...")
@@ -132,7 +133,7 @@ class TestStep(Vertical):
         self.query_one("#estimates").display = False
         self.query_one("#test-status", Label).update("Test failed")
         error_box = self.query_one("#test-error", Static)
-        error_box.update(message)
+        error_box.update(outside_lines(message))
         error_box.display = True
         self.query_one("#results").display = False
         self.activate_button.disabled = True
@@ -143,7 +144,9 @@ class TestStep(Vertical):
         self.preview.loading = False
         warnings = f" Warning: {'; '.join(result.warnings)}" if result.warnings else ""
         self.query_one("#test-status", Label).update(
-            f"Test passed: {result.pending_rows:,} row(s) in the table; newest {len(result.preview.rows)} shown.{warnings}"
+            outside(
+                f"Test passed: {result.pending_rows:,} row(s) in the table; newest {len(result.preview.rows)} shown.{warnings}"
+            )
         )
         self.query_one("#test-error").display = False
         self.query_one("#results").display = True
@@ -155,7 +158,7 @@ class TestStep(Vertical):
         colours = palette(self.app)
         for row, row_verdict in zip(result.preview.rows, verdicts, strict=True):
             if row_verdict.object is None:
-                verdict = Text(f"no: {row_verdict.problem}", style=colours.get("text-error", ""))
+                verdict = outside(f"no: {row_verdict.problem}", style=colours.get("text-error", ""))
                 self.objects.append(f"This row is not sent: {row_verdict.problem}")
             else:
                 verdict = Text("yes", style=colours.get("text-success", ""))
@@ -228,12 +231,12 @@ class TestStep(Vertical):
         self.range_estimate_label.display = True
         self.range_estimate_label.add_class("-failed")
         one_line = " ".join(reason.split())  # one line, whatever the error's shape; all of it in the tooltip
-        self.range_estimate_label.update(f"Whole-range estimate failed: {one_line}")
-        self.range_estimate_label.tooltip = one_line
+        self.range_estimate_label.update(outside(f"Whole-range estimate failed: {one_line}"))
+        self.range_estimate_label.tooltip = outside(one_line)
 
     def show_object(self, index: int) -> None:
         if 0 <= index < len(self.objects):
-            self.query_one("#braze-object", Static).update(self.objects[index])
+            self.query_one("#braze-object", Static).update(outside_lines(self.objects[index]))
 
     # events -----------------------------------------------------------------------------------
     @on(FitTable.RowHighlighted, "#preview")
