@@ -94,6 +94,11 @@ class RateLimiter:
         self._sent: deque[float] = deque()
         self._paused_until = 0.0
         self._lock = threading.Lock()
+        # Braze's own count, from its last answer: requests left in its window (less those sent
+        # and not yet answered), until its reset. None: no answer said so yet.
+        self._outstanding = 0
+        self._budget: int | None = None
+        self._budget_until = 0.0
 
     def configure(self, limit: int, window_seconds: float) -> None:
         with self._lock:
@@ -110,12 +115,40 @@ class RateLimiter:
             now = time.monotonic()
             if self._paused_until > now:
                 return self._paused_until - now
+            if self._budget is not None:
+                if now >= self._budget_until:
+                    self._budget = None
+                elif self._budget <= 0:
+                    return max(self._budget_until - now, 0.01)
             while self._sent and self._sent[0] <= now - self.window:
                 self._sent.popleft()
             if len(self._sent) < self.limit:
                 self._sent.append(now)
+                self._outstanding += 1
+                if self._budget is not None:
+                    self._budget -= 1
                 return 0.0
             return self._sent[0] + self.window - now
+
+    def answered(self, response: httpx.Response | None) -> None:
+        """A request that took a slot is over (``response`` None: it got no answer). An answer's
+        ``X-RateLimit-Remaining`` and ``-Reset`` become the budget until that reset: requests
+        already under way count against it, so they do not all run into 429s together."""
+        with self._lock:
+            self._outstanding = max(0, self._outstanding - 1)
+            if response is None:
+                return
+            remaining = response.headers.get("X-RateLimit-Remaining")
+            reset = response.headers.get("X-RateLimit-Reset")
+            if remaining is None or reset is None:
+                return
+            try:
+                left, delay = int(float(remaining)), float(reset) - time.time()
+            except ValueError:
+                return
+            if 0 < delay <= 3600:
+                self._budget = left - self._outstanding
+                self._budget_until = time.monotonic() + delay
 
     async def acquire_async(self, stop: threading.Event) -> None:
         """:meth:`acquire` for an event loop: waits without blocking the loop.
@@ -318,6 +351,7 @@ class BrazeClient:
                     raise SendCancelled("stopping")
                 self.limiter.acquire(stop)
                 started = time.monotonic()
+                answer: httpx.Response | None = None
                 try:
                     response = transport.handle_request(self._request(step))
                     try:
@@ -328,7 +362,9 @@ class BrazeClient:
                     reply = error
                 else:
                     self._note_round_trip(started)
-                    reply = response
+                    reply = answer = response
+                finally:
+                    self.limiter.answered(answer)
         except StopIteration as done:
             result: T = done.value
             return result
@@ -378,6 +414,7 @@ class BrazeClient:
                     raise SendCancelled("stopping")
                 await self._take_slot()
                 started = time.monotonic()
+                answer: httpx.Response | None = None
                 try:
                     response = await transport.handle_async_request(self._request(step))
                     try:
@@ -392,7 +429,9 @@ class BrazeClient:
                     reply = _as_transport_error(error)
                 else:
                     self._note_round_trip(started)
-                    reply = response
+                    reply = answer = response
+                finally:
+                    self.limiter.answered(answer)
         except StopIteration as done:
             result: T = done.value
             return result
