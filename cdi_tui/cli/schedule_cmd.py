@@ -142,7 +142,8 @@ def _run_claimed(workspace: Workspace, name: str, entry: dict[str, Any], cancel:
 
 def _running_text(workspace: Workspace, name: str) -> str:
     """'another run is in progress (run #7, manual, started 02:10:00 UTC)', as far as the run log knows."""
-    last = workspace.last_run(name)
+    newest = workspace.runs(name, 1)  # a dry run (an estimate) under way holds the lock too
+    last = newest[0] if newest else None
     if last is None or last.status != RunStatus.RUNNING:
         return "another run is in progress"
     return f"another run is in progress (run #{last.id}, {last.trigger}, started {last.started_at:%Y-%m-%d %H:%M:%S} UTC)"

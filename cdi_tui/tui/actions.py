@@ -75,7 +75,7 @@ def delete_integration(app: CdiApp, name: str, after: Callable[[], None]) -> Non
         except WorkspaceError as error:
             app.show_error(f"{name} cannot be deleted", str(error))
             return
-        app.notify(f"{name} deleted (its run history is kept)")
+        app.notify(f"{name} deleted; its past runs stay readable by run id")
         app.config_changed()
         after()
 

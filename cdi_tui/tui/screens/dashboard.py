@@ -58,7 +58,7 @@ class DashboardScreen(CdiMixin, Screen[None]):
         Binding("o", "open", "Open", id="open", tooltip="Settings, run history and failed rows"),
         Binding("s", "sync_now", "Sync Now", id="sync", tooltip="A manual sync; scheduled runs do not move"),
         Binding("p", "pause_resume", "Pause/Resume", id="pause", tooltip="Paused integrations do not run on schedule"),
-        Binding("delete,d", "delete", "Delete", id="delete", tooltip="Asks first; the run history is kept"),
+        Binding("delete,d", "delete", "Delete", id="delete", tooltip="Asks first; a new integration of the same name starts afresh"),
         Binding("r", "refresh_data", "Refresh", show=False),
     ]
 

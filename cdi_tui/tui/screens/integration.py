@@ -100,7 +100,7 @@ class IntegrationScreen(CdiMixin, Screen[None]):
         Binding("p", "pause_resume", "Pause/Resume", id="pause"),
         Binding("f", "failed_rows", "Failed rows", id="failed", tooltip="Failed rows of the selected run"),
         Binding("ctrl+r", "full_resync", "Full resync", id="resync", tooltip="Send every row again (asks first)"),
-        Binding("ctrl+d", "delete", "Delete", id="delete", tooltip="Asks first; the run history is kept"),
+        Binding("ctrl+d", "delete", "Delete", id="delete", tooltip="Asks first; a new integration of the same name starts afresh"),
         Binding("e", "edit_settings", "Settings", id="settings", tooltip="Frequency, credential, table, contacts"),
         Binding("ctrl+s", "save", "Save settings", show=False, id="save"),
     ]
