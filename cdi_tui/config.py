@@ -27,6 +27,7 @@ from cdi_tui.enums import DataType, IntegrationState
 from cdi_tui.fields import (
     BRAZE_FIELDS,
     BRAZE_INSTANCES,
+    DEFAULT_FREQUENCY,
     DEFAULT_SSH_PORT,
     INTEGRATION_FIELDS,
     SMTP_FIELDS,
@@ -141,7 +142,7 @@ class Integration:
     credential: str
     table: str
     data_type: DataType
-    frequency: str = "daily at 00:00"
+    frequency: str = DEFAULT_FREQUENCY
     contact_emails: tuple[str, ...] = ()
     state: IntegrationState = IntegrationState.DRAFT
     update_existing_only: bool = False

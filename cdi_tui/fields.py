@@ -41,6 +41,7 @@ DEFAULT_SSLMODE = "verify-full"
 AUTH_KINDS = ("password", "iam")
 AUTH_LABELS = {"password": "Database password", "iam": "AWS IAM (temporary credentials, no stored password)"}
 DEFAULT_SSH_PORT = 22
+DEFAULT_FREQUENCY = "daily at 02:00"  # the app's setup and the command line alike
 
 BRAZE_INSTANCES = {
     "US-01": "https://rest.iad-01.braze.com",
@@ -503,7 +504,7 @@ INTEGRATION_FIELDS: tuple[FieldSpec, ...] = (
     FieldSpec("credential", "Credential", validate_name, "name of a saved warehouse credential"),
     FieldSpec("table", "Source table", validate_table, "[DATABASE.]SCHEMA.TABLE"),
     FieldSpec("data_type", "Data type", validate_data_type, "fixed once created", choices=DATA_TYPES),
-    FieldSpec("frequency", "Frequency", validate_frequency, "sync schedule", default="daily at 00:00"),
+    FieldSpec("frequency", "Frequency", validate_frequency, "sync schedule", default=DEFAULT_FREQUENCY),
     FieldSpec(
         "contact_emails",
         "Contact emails",

@@ -110,7 +110,10 @@ def register(commands: Any) -> None:
     listing = integrations.add_parser("list", help="list integrations")
     listing.add_argument("--json", action="store_true")
     listing.set_defaults(handler=integrations_list_command)
-    remove = integrations.add_parser("remove", help="remove an integration and its sync state (its runs stay readable by run id; a new one of the same name starts afresh)")
+    remove = integrations.add_parser(
+        "remove",
+        help="remove an integration and its sync state (its runs stay readable by run id; a new one of its name starts afresh)",
+    )
     remove.add_argument("name")
     remove.set_defaults(handler=integrations_remove_command)
 

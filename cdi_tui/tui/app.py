@@ -69,6 +69,7 @@ class CdiApp(App[None]):
         self.workspace = workspace
         self.clock = clock or (lambda: datetime.now(UTC))
         self.demo = demo
+        self.read_only = workspace.read_only  # why nothing may change (--read-only), or None
         self.runner = SyncRunner(self)
         self.preferences = PreferencesStore(workspace.paths.config_dir / "app.toml")
         self.workspace_summary = WorkspaceSummary()
@@ -79,6 +80,15 @@ class CdiApp(App[None]):
         remembered = self.preferences.load().theme
         self.theme = remembered if remembered in self.available_themes else DARK
 
+    def refused_in_read_only(self, what: str) -> bool:
+        """In read-only mode, say in one line that ``what`` is not done, and return True."""
+        if self.read_only is None:
+            return False
+        self.toast(
+            "read-only", f"{what} is not done: read-only ({self.read_only}); nothing is changed or synced", severity="warning"
+        )
+        return True
+
     def on_mount(self) -> None:
         from cdi_tui.tui.screens.dashboard import DashboardScreen
         from cdi_tui.tui.widgets.header import key_state
@@ -87,7 +97,7 @@ class CdiApp(App[None]):
         self._summarise()
         self.theme_changed_signal.subscribe(self, self._remember_theme)
         self.push_screen(DashboardScreen())
-        if self.run_schedules:
+        if self.run_schedules and self.read_only is None:
             self.set_interval(self.SCHEDULE_CHECK_SECONDS, self.check_schedules)
             self.call_later(self.check_schedules)
 
@@ -162,7 +172,8 @@ class CdiApp(App[None]):
     def action_new_integration(self) -> None:
         from cdi_tui.tui.screens.wizard import NewIntegrationScreen
 
-        self.push_screen(NewIntegrationScreen())
+        if not self.refused_in_read_only("A new integration"):
+            self.push_screen(NewIntegrationScreen())
 
     def action_open_integration(self, name: str) -> None:
         from cdi_tui.tui.screens.integration import IntegrationScreen
@@ -201,10 +212,13 @@ class CdiApp(App[None]):
         yield from super().get_system_commands(screen)
 
     # sync messages ------------------------------------------------------------------------
-    def show_error(self, title: str, message: str) -> None:
+    def show_error(self, title: str, message: str, action: tuple[str, Callable[[], None]] | None = None) -> None:
+        """A failure in a modal, in the app's words (an action the app has is named, not a command);
+        ``action`` adds a button beside Close, e.g. the Setup SQL the message advises."""
         from cdi_tui.tui.screens.modals import ErrorModal
+        from cdi_tui.tui.wording import app_words
 
-        self.push_screen(ErrorModal(title, message))
+        self.push_screen(ErrorModal(title, app_words(message), action))
 
     def sync_started(self, name: str) -> None:
         self.running = self.running | {name}
@@ -220,28 +234,31 @@ class CdiApp(App[None]):
         self.progress = {key: value for key, value in self.progress.items() if key != name}
         self.running = self.running - {name}
 
-    def _toast(self, name: str, text: str, title: str, severity: str, timeout: float) -> None:
-        """One toast per integration: a newer one replaces the older (no pile on the first screen)."""
-        previous = self._sync_toasts.pop(name, None)
+    def toast(self, key: str, text: str, title: str = "", severity: str = "information", timeout: float = 4) -> None:
+        """One toast per ``key`` (an integration, "read-only"): a newer one replaces the older, so
+        pressing a key again never piles the same toast up over the screen."""
+        previous = self._sync_toasts.pop(key, None)
         if previous is not None:
             with contextlib.suppress(KeyError):
                 self._unnotify(previous)
         notification = Notification(text, title, severity, timeout)  # type: ignore[arg-type]
         self.post_message(Notify(notification))
-        self._sync_toasts[name] = notification
+        self._sync_toasts[key] = notification
 
     def on_sync_finished(self, message: SyncFinished) -> None:
         record = message.record
         self._sync_ended(message.integration)
         if record.trigger == Trigger.SCHEDULED and record.status in (RunStatus.SUCCESS, RunStatus.PARTIAL):
             return  # scheduled runs that went through show on the dashboard, not in a pile of toasts
+        from cdi_tui.tui.wording import app_words
+
         text = f"{record.status}: read {record.rows_read:,}, sent {record.rows_sent:,}, failed {record.rows_failed:,}" + (
-            f". {record.error}" if record.error else ""
+            f". {app_words(record.error)}" if record.error else ""
         )
         severity = {RunStatus.SUCCESS: "information", RunStatus.PARTIAL: "warning", RunStatus.CANCELLED: "warning"}.get(
             record.status, "error"
         )
-        self._toast(message.integration, text, f"{message.integration}: sync #{record.id}", severity, 6)
+        self.toast(message.integration, text, f"{message.integration}: sync #{record.id}", severity, 6)
 
     def on_sync_failed(self, message: SyncFailed) -> None:
         self._sync_ended(message.integration)

@@ -43,9 +43,11 @@ class FieldInput(Vertical):
         field_id: str | None = None,
         placeholder: str = "",
         compact: bool = False,
+        choice_labels: dict[str, str] | None = None,
     ) -> None:
         super().__init__(id=field_id or f"field-{spec.key}")
         self.compact = compact  # one row for the input, for dialogs and short terminals
+        self.choice_labels = choice_labels or {}
         self.spec = spec
         self.initial = value if value is not None else spec.default
         self.password = password
@@ -55,7 +57,7 @@ class FieldInput(Vertical):
         yield Label(self.spec.label, classes="field-label")
         if self.spec.choices:
             yield Select(
-                [(choice, choice) for choice in self.spec.choices],
+                [(self.choice_labels.get(choice, choice), choice) for choice in self.spec.choices],
                 value=self.initial if self.initial in self.spec.choices else self.spec.choices[0],
                 allow_blank=False,
                 compact=self.compact,

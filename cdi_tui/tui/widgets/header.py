@@ -46,6 +46,8 @@ class WorkspaceHeader(CdiMixin, Widget):
         parts = [info.instance, KEY_WORDS.get(app.key_state, app.key_state), info.time_zone]
         if app.running:
             parts.append(f"{len(app.running)} sync{'s' if len(app.running) > 1 else ''} running")
+        if app.read_only is not None:
+            parts.append("read-only")
         if app.demo:
             parts.append("demo")
         workspace = " · ".join(parts) + " "
