@@ -156,7 +156,9 @@ def test_command(args: argparse.Namespace) -> int:
         table.add_row(*(_shown_cell(value) for value in row), verdict)
     console.print(table)
     if integration.state == IntegrationState.DRAFT:
-        console.print(f"Next: cdi-tui activate {args.name}")
+        from cdi_tui.cli.settings_cmd import next_step_after_test
+
+        console.print(shown(next_step_after_test(integration)))
     return EXIT_OK
 
 

@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from cdi_tui.cli.common import add_field_flags, bounded_float, bounded_int, open_workspace, read_secret
+from cdi_tui.cli.common import add_change_flags, bounded_float, bounded_int, given_values, open_workspace, read_secret
 from cdi_tui.cli.errors import EXIT_ERROR, EXIT_OK, EXIT_PARTIAL, UsageError
 from cdi_tui.display import safe_text
 from cdi_tui.enums import IntegrationState, RunStatus, Trigger
@@ -48,12 +48,20 @@ def register(commands: Any) -> None:
     serve.set_defaults(handler=serve_command)
 
     smtp = commands.add_parser("smtp", help="mail server for notifications").add_subparsers(dest="smtp_command", required=True)
-    smtp_set = smtp.add_parser("set", help="set the SMTP server; with --user the password is read from stdin")
-    add_field_flags(smtp_set, SMTP_FIELDS, skip=("security",))
+    smtp_set = smtp.add_parser(
+        "set",
+        help="change the SMTP settings given (the others stay); with --user the password is read from stdin",
+        description="The first time, give --host and --from. Security: plain unless --starttls or --ssl.",
+    )
+    add_change_flags(smtp_set, SMTP_FIELDS, skip=("security",), clear=("user",))
     security = smtp_set.add_mutually_exclusive_group()
-    security.add_argument("--starttls", dest="security", action="store_const", const="starttls", help="STARTTLS after connecting")
-    security.add_argument("--ssl", dest="security", action="store_const", const="ssl", help="TLS from the start (SMTPS)")
-    smtp_set.set_defaults(handler=smtp_set_command, security="none")
+    for flag, value, words in (
+        ("--starttls", "starttls", "STARTTLS after connecting"),
+        ("--ssl", "ssl", "TLS from the start (SMTPS)"),
+        ("--no-tls", "none", "plain SMTP (a local relay)"),
+    ):
+        security.add_argument(flag, dest="security", action="store_const", const=value, default=argparse.SUPPRESS, help=words)
+    smtp_set.set_defaults(handler=smtp_set_command)
 
 
 def _zone(name: str | None) -> str:
@@ -204,12 +212,24 @@ def serve_command(args: argparse.Namespace) -> int:
 
 
 def smtp_set_command(args: argparse.Namespace) -> int:
+    from dataclasses import replace
+
     from cdi_tui.config import SmtpSettings
 
     workspace = open_workspace()
-    settings = SmtpSettings(host=args.host, port=args.port, sender=args.sender, security=args.security, user=args.user)
-    password = read_secret(f"SMTP password for {args.user}") if args.user else None
+    current = workspace.config().smtp
+    given = given_values(args, SMTP_FIELDS)
+    if current is None:
+        missing = [flag for key, flag in (("host", "--host"), ("sender", "--from")) if key not in given]
+        if missing:
+            raise UsageError(f"SMTP is not set up yet: give {' and '.join(missing)}")
+        settings = SmtpSettings(**{"security": "none", **given})
+    else:
+        settings = replace(current, **given)
+    password = read_secret(f"SMTP password for {settings.user}") if given.get("user") else None
     workspace.set_smtp(settings, password)
-    print(f"SMTP set: {settings.host}:{settings.port} ({settings.security}), from {settings.sender}"
-          + ("; password kept in the keyring" if password else ""))  # fmt: skip
+    print(
+        f"SMTP set: {settings.host}:{settings.port} ({settings.security}), from {settings.sender}"
+        + ("; password kept in the keyring" if password else "")
+    )
     return EXIT_OK

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from textual import work
 from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.notifications import Notification, Notify
@@ -20,7 +21,7 @@ from textual.reactive import var
 from textual.screen import Screen
 
 from cdi_tui.enums import RunStatus, Trigger
-from cdi_tui.tui.messages import ConfigChanged, SyncFailed, SyncFinished, SyncProgressed
+from cdi_tui.tui.messages import ConfigChanged, KeyChecked, SyncFailed, SyncFinished, SyncProgressed
 from cdi_tui.tui.preferences import PreferencesStore
 from cdi_tui.tui.runner import SyncRunner
 from cdi_tui.tui.theme import DARK, LIGHT, THEMES
@@ -39,9 +40,10 @@ class CdiApp(App[None]):
     SUB_TITLE = ""
     CSS_PATH = "app.tcss"
     BINDINGS = [
-        Binding("ctrl+q", "quit", "Quit", priority=True, id="quit"),
-        Binding("question_mark", "help", "Help", id="help", tooltip="Keys of this screen"),
-        Binding("f2", "credentials", "Credentials", id="credentials", tooltip="Credentials and Braze settings"),
+        Binding("ctrl+q", "quit", "Quit", priority=True, id="quit", tooltip="Syncs under way are cancelled and recorded"),
+        Binding("question_mark", "help", "Help", id="help", tooltip="Keys of this screen, your keymap's included"),
+        # shown in the dashboard's footer; on other screens in ? only (footers fit 80 columns)
+        Binding("f2", "credentials", "Credentials", id="credentials", show=False, tooltip="Credentials, Braze, SMTP"),
         Binding("ctrl+t", "toggle_theme", "Theme", show=False, id="theme", tooltip="Switch light and dark"),
     ]
 
@@ -63,8 +65,20 @@ class CdiApp(App[None]):
         demo: bool = False,
         clock: Callable[[], datetime] | None = None,
         run_schedules: bool = True,
+        keymap: dict[str, str] | None = None,
+        open_integration: str | None = None,
+        check_key: bool = False,
     ) -> None:
+        """
+        Args:
+            keymap: binding ids to keys (``[keys]`` of the config, checked by :func:`~cdi_tui.tui.keymap.checked_keymap`).
+            open_integration: start on this integration's screen (``cdi-tui open NAME``), the dashboard below it.
+            check_key: check the stored Braze key once at start (spends no data points), so the header can say so.
+        """
         super().__init__()
+        self.user_keymap = dict(keymap or {})
+        self.open_at_start = open_integration
+        self.check_key_at_start = check_key
         self.run_schedules = run_schedules
         self.workspace = workspace
         self.clock = clock or (lambda: datetime.now(UTC))
@@ -96,7 +110,13 @@ class CdiApp(App[None]):
         self.key_state = key_state(self.workspace)
         self._summarise()
         self.theme_changed_signal.subscribe(self, self._remember_theme)
+        if self.user_keymap:
+            self.set_keymap(self.user_keymap)
         self.push_screen(DashboardScreen())
+        if self.open_at_start is not None:
+            self.action_open_integration(self.open_at_start)
+        if self.check_key_at_start and self.key_state == "stored":
+            self._check_key_at_start()
         if self.run_schedules and self.read_only is None:
             self.set_interval(self.SCHEDULE_CHECK_SECONDS, self.check_schedules)
             self.call_later(self.check_schedules)
@@ -209,7 +229,25 @@ class CdiApp(App[None]):
         )
         yield SystemCommand("Theme: switch light / dark", "cdi-tui's own theme, remembered", self.action_toggle_theme)
         yield SystemCommand("Help", "Keys of this screen", self.action_help)
-        yield from super().get_system_commands(screen)
+        # the app's own commands only: Textual's stock themes, Keys and Maximize are not cdi-tui's
+        yield SystemCommand("Quit", "Syncs under way are cancelled and recorded", self.action_quit)
+
+    @work(thread=True, exclusive=True, group="key-check", exit_on_error=False)
+    def _check_key_at_start(self) -> None:
+        """The stored key, checked once (no data points spent): the header then says whether it works."""
+        from cdi_tui.braze.client import BrazeAuthError
+
+        try:
+            self.workspace.check_braze_key()
+        except BrazeAuthError:
+            self.post_message(KeyChecked("failed"))
+            return
+        except Exception:
+            return  # Braze could not be reached, or something else: the key stays "not checked"
+        self.post_message(KeyChecked("checked"))
+
+    def on_key_checked(self, message: KeyChecked) -> None:
+        self.key_state = message.state
 
     # sync messages ------------------------------------------------------------------------
     def show_error(self, title: str, message: str, action: tuple[str, Callable[[], None]] | None = None) -> None:

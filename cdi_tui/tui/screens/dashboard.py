@@ -61,6 +61,7 @@ class DashboardScreen(TableKeys, Screen[None]):
         Binding("s", "sync_now", "Sync Now", id="sync", tooltip="A manual sync; scheduled runs do not move"),
         Binding("p", "pause_resume", "Pause/Resume", id="pause", tooltip="Paused integrations do not run on schedule"),
         FILTER_BINDING,
+        Binding("f2", "app.credentials", "Credentials", id="credentials", tooltip="Credentials, Braze, SMTP"),
         Binding("e", "export", "Export", id="export", show=False, tooltip=EXPORT_BINDING.tooltip),
         Binding(
             "delete,d", "delete", "Delete", id="delete", show=False, tooltip="Asks first; a new one of its name starts afresh"
@@ -79,7 +80,7 @@ class DashboardScreen(TableKeys, Screen[None]):
                 yield FilterBar(table, id="integrations-filter")
                 yield table
         yield ProgressPanels(id="panels")
-        yield Footer()
+        yield Footer(compact=True, show_command_palette=False)
 
     @property
     def integrations_table(self) -> FitTable:

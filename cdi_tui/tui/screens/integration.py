@@ -219,7 +219,7 @@ class IntegrationScreen(TableKeys, Screen[None]):
             yield Button("Full resync", id="resync", compact=True)
             yield Button("Delete", variant="error", id="delete", compact=True)
         yield ProgressPanels(id="panels")
-        yield Footer()
+        yield Footer(compact=True, show_command_palette=False)
 
     # typed accessors ----------------------------------------------------------------------------
     @property

@@ -112,7 +112,7 @@ class NewIntegrationScreen(CdiMixin, Screen[None]):
                 yield ConnectionStep(config, draft.credential if draft else preferred_credential(self, config))
                 yield DetailsStep(workspace_zone(self.workspace), self.cdi.clock, draft.frequency if draft else None)
                 yield TestStep()
-        yield Footer()
+        yield Footer(compact=True, show_command_palette=False)
 
     def on_mount(self) -> None:
         self.sub_title = "New integration" if self.draft is None else f"Setup of {self.draft}"
