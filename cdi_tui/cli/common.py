@@ -9,8 +9,10 @@ import json
 import re
 import sys
 from collections.abc import Callable
-from dataclasses import replace
-from typing import TYPE_CHECKING, Any, NoReturn
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any, Literal, NoReturn
+
+from rich.table import Table
 
 from cdi_tui.cli.errors import CommandError, UsageError
 from cdi_tui.fields import FieldError, FieldSpec
@@ -234,3 +236,50 @@ def print_json(value: Any) -> None:
     from cdi_tui.display import json_safe
 
     print(json_safe(json.dumps(value, ensure_ascii=False, default=str)))
+
+
+@dataclass(frozen=True)
+class CliColumn:
+    """A column of a printed table: ``drop`` > 0 leaves it out when the terminal is too narrow
+    (the highest first); ``shrink`` lets it give up width (its cells cut with an ellipsis)."""
+
+    label: str
+    drop: int = 0
+    shrink: bool = False
+    justify: Literal["left", "right"] = "left"
+
+
+def fitted_table(columns: list[CliColumn], rows: list[list[str]], width: int | None = None, title: str | None = None) -> Table:
+    """A rich table that fits ``width`` (the console's): one line a row, never one word a line.
+
+    Columns marked droppable are left out, the highest ``drop`` first, until what is left fits;
+    then the shrinkable ones give up width, their cells ending in an ellipsis.
+    """
+    from rich.cells import cell_len
+    from rich.console import Console
+
+    width = width or Console().width
+    natural = [max([cell_len(column.label), *(cell_len(row[index]) for row in rows)]) for index, column in enumerate(columns)]
+    shown = list(range(len(columns)))
+
+    def needed(indexes: list[int]) -> int:
+        least = [min(natural[i], 8) if columns[i].shrink else natural[i] for i in indexes]
+        return sum(least) + 3 * len(indexes) + 1  # rich's box: a border and two spaces a column
+
+    for index in sorted((i for i in shown if columns[i].drop), key=lambda i: -columns[i].drop):
+        if needed(shown) <= width:
+            break
+        shown.remove(index)
+    table = Table(title=title, title_justify="left", width=None)
+    for index in shown:
+        column = columns[index]
+        table.add_column(
+            column.label,
+            no_wrap=True,
+            overflow="ellipsis",
+            justify=column.justify,
+            min_width=None if column.shrink else natural[index],
+        )
+    for row in rows:
+        table.add_row(*(row[index] for index in shown))
+    return table

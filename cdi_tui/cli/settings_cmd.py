@@ -7,12 +7,13 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
-from rich.table import Table
 
 from cdi_tui.cli.common import (
+    CliColumn,
     add_change_flags,
     add_field_flags,
     field_type,
+    fitted_table,
     given_values,
     open_workspace,
     print_json,
@@ -389,17 +390,23 @@ def credentials_list_command(args: argparse.Namespace) -> int:
     if not rows:
         print("No credentials yet. Add one with: cdi-tui credentials add NAME --host H --database D --user U")
         return 0
-    table = Table("NAME", "HOST", "PORT", "DATABASE", "USER", "SSL", "VIA", "USED BY")
+    columns = [CliColumn("NAME", shrink=True), CliColumn("HOST", shrink=True), CliColumn("PORT", drop=3),
+               CliColumn("DATABASE", drop=2, shrink=True), CliColumn("USER", shrink=True), CliColumn("SSL", drop=4),
+               CliColumn("VIA", drop=1, shrink=True), CliColumn("USED BY", shrink=True)]  # fmt: skip
+    cells = []
     for row in rows:
         ssh = row.get("ssh")
-        table.add_row(
-            *(shown(text) for text in (row["name"], row["host"], str(row["port"]), row["database"])),
-            shown(row["user"] or ("IAM" if row.get("auth") == "iam" else "-")),
-            shown(row["sslmode"]),
-            shown(f"ssh {ssh['user']}@{ssh['host']}:{ssh['port']}" if ssh else "direct"),
-            shown(", ".join(row["integrations"]) or "-"),
+        cells.append(
+            [
+                *(shown(text) for text in (row["name"], row["host"], str(row["port"]), row["database"])),
+                shown(row["user"] or ("IAM" if row.get("auth") == "iam" else "-")),
+                shown(row["sslmode"]),
+                shown(f"ssh {ssh['user']}@{ssh['host']}:{ssh['port']}" if ssh else "direct"),
+                shown(", ".join(row["integrations"]) or "-"),
+            ]
         )
-    Console().print(table)
+    console = Console()
+    console.print(fitted_table(columns, cells, console.width))
     return 0
 
 
@@ -518,7 +525,9 @@ def integrations_list_command(args: argparse.Namespace) -> int:
         hint = "cdi-tui integrations add NAME --credential C --table SCHEMA.TABLE --data-type TYPE"
         print(f"No integrations yet. Create one with: {hint}")
         return 0
-    table = Table("NAME", "TABLE", "DATA TYPE", "STATE", "FREQUENCY", "LAST RUN")
+    columns = [CliColumn("NAME", shrink=True), CliColumn("TABLE", shrink=True, drop=2), CliColumn("DATA TYPE", drop=3),
+               CliColumn("STATE"), CliColumn("FREQUENCY", shrink=True, drop=1), CliColumn("LAST RUN", shrink=True)]  # fmt: skip
+    cells = []
     for row in rows:
         last = row["last_run"]
         last_text = (
@@ -526,10 +535,18 @@ def integrations_list_command(args: argparse.Namespace) -> int:
             if last is None
             else f"#{last['run_id']} {last['status']} ({last['rows_sent']} sent, {last['rows_failed']} failed)"
         )
-        table.add_row(
-            shown(row["name"]), shown(row["table"]), DATA_TYPE_LABELS[row["data_type"]], row["state"], row["frequency"], last_text
+        cells.append(
+            [
+                shown(row["name"]),
+                shown(row["table"]),
+                DATA_TYPE_LABELS[row["data_type"]],
+                row["state"],
+                row["frequency"],
+                last_text,
+            ]
         )
-    Console().print(table)
+    console = Console()
+    console.print(fitted_table(columns, cells, console.width))
     return 0
 
 
