@@ -149,9 +149,9 @@ class CredentialsScreen(TableKeys, Screen[None]):
     BINDINGS = [
         Binding("escape", "app.pop_screen", "Back", id="back"),
         Binding("a", "add", "Add", id="add", tooltip="A new Redshift credential"),
-        Binding("w", "password", "Change password", id="password"),
-        Binding("k", "check", "Check", id="check", tooltip="Connect and count the tables the user can see"),
-        Binding("p", "public_key", "SSH key", id="public-key", tooltip="The tunnel key's authorized_keys line, to copy"),
+        Binding("w", "password", "Change password", id="password", show=False, tooltip="A new password for the selected one"),
+        Binding("k", "check", "Check", id="check", show=False, tooltip="Connect and count the tables the user can see"),
+        Binding("p", "public_key", "SSH key", id="public-key", show=False, tooltip="The tunnel key's authorized_keys line"),
         Binding("delete,d", "delete", "Delete", id="delete-credential", tooltip="Refused while an integration uses it"),
         FILTER_BINDING,
         Binding("e", "export", "Export", id="export", show=False, tooltip=EXPORT_BINDING.tooltip),

@@ -54,7 +54,7 @@ class HelpScreen(ModalScreen[None]):
 
     DEFAULT_CSS = """
     HelpScreen {
-        #keys { height: auto; max-height: 65vh; }
+        #keys { height: auto; max-height: 50vh; }
         #about { margin: 1 0; color: $foreground-muted; }
         #keymap-note { color: $foreground-muted; }
     }

@@ -51,7 +51,8 @@ class FieldInput(Vertical):
         self.spec = spec
         self.initial = value if value is not None else spec.default
         self.password = password
-        self.placeholder = placeholder or spec.help
+        # a short example, never the help cut short by the field's width (the help is the field's tooltip)
+        self.placeholder = placeholder or spec.example
 
     def compose(self) -> ComposeResult:
         yield Label(self.spec.label, classes="field-label")
@@ -69,14 +70,17 @@ class FieldInput(Vertical):
                 initial = ", ".join(str(item) for item in self.initial)
             else:
                 initial = str(self.initial)
-            yield Input(
+            field = Input(
                 initial,
                 placeholder=self.placeholder,
                 password=self.password,
                 validators=[SpecValidator(self.spec)] if not self.password else [],
                 validate_on=["changed", "blur"],
                 compact=self.compact,
+                select_on_focus=False,  # the first key typed adds to the value, never replaces all of it
             )
+            field.tooltip = self.spec.help or None
+            yield field
         error = Label("", classes="field-error")
         error.display = False
         yield error
