@@ -16,7 +16,7 @@ import pytest
 from rich.text import Text
 from textual.widgets import Button, Input, Label, RadioButton, Select, TabbedContent
 from textual.widgets._toast import Toast
-from tui_world import NOW, SIZES, make_app, open_failed_rows, open_integration, settle, with_progress_panel
+from tui_world import NOW, SIZES, make_app, open_failed_rows, open_integration, settle
 
 from cdi_tui.config import ConfigError
 from cdi_tui.engine.sync import Progress
@@ -32,7 +32,6 @@ from cdi_tui.tui.screens.integration import IntegrationScreen
 from cdi_tui.tui.screens.modals import ErrorModal
 from cdi_tui.tui.screens.wizard import NewIntegrationScreen
 from cdi_tui.tui.widgets.fit_table import FitTable
-from cdi_tui.tui.widgets.progress_panel import ProgressPanels
 from cdi_tui.tui.widgets.run_chart import RunChart
 
 
@@ -328,8 +327,9 @@ async def test_a_draft_offers_continue_setup_and_test_and_continues_at_its_detai
 
 
 async def test_t_on_an_integration_runs_the_same_connection_test_as_the_setup(app: CdiApp) -> None:
-    from cdi_tui.tui.widgets.setup.test_step import TestStep
     from tui_world import preview_result
+
+    from cdi_tui.tui.widgets.setup.test_step import TestStep
 
     async with app.run_test(size=SIZES["140x45"]) as pilot:
         await open_integration(pilot)
