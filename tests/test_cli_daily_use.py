@@ -107,7 +107,7 @@ def test_integrations_set_has_a_flag_for_every_setting_of_the_apps_settings_tab(
     assert people["frequency"] == "hourly at :15"
     assert people["contact_emails"] == ["a@example.com", "b@example.com"]
     assert people["update_existing_only"] is True and people["send_changed_only"] is False
-    assert 'notify_row_error_percent = 5.0' in cli.config() and "notify_success = true" in cli.config()
+    assert "notify_row_error_percent = 5.0" in cli.config() and "notify_success = true" in cli.config()
     assert cli("integrations", "set", "people", "--no-notify-row-error-percent").returncode == 0
     assert "notify_row_error_percent" not in cli.config()
 

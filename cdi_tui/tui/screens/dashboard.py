@@ -107,9 +107,10 @@ class DashboardScreen(TableKeys, Screen[None]):
         """A running sync's state cell spins while its progress moves."""
         self._spin += 1
         table = self.integrations_table
+        state_column = table.ordered_columns[table.shown_labels.index("State")].key  # a narrow table leaves columns out
         for name in progress:
             if name in table.rows:
-                table.update_cell(name, table.ordered_columns[3].key, state_text(self.app, "running", self._spin))
+                table.update_cell(name, state_column, state_text(self.app, "running", self._spin))
 
     # data ---------------------------------------------------------------------------------
     def _config(self) -> Config | None:

@@ -130,7 +130,7 @@ class FailedRowsScreen(TableKeys, Screen[None]):
         with Horizontal(classes="button-bar"):
             yield Button("Row in full", variant="primary", id="detail", compact=True)
             yield Button("Export", id="export", compact=True)
-            yield Label("Enter: a row in full · /: filter · e: export the rows in view", classes="hint")
+            yield Label("Enter: a row in full · / filter · e export", classes="hint")
         yield Footer(compact=True, show_command_palette=False)
 
     @property

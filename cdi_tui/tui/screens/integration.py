@@ -170,6 +170,7 @@ class IntegrationScreen(TableKeys, Screen[None]):
                             field_by_key(INTEGRATION_FIELDS, "data_type"),
                             integration.data_type,
                             choice_labels={str(key): label for key, label in DATA_TYPE_LABELS.items()},
+                            compact=True,
                         )
                     else:
                         yield Label(
@@ -188,18 +189,19 @@ class IntegrationScreen(TableKeys, Screen[None]):
                     credential_spec = replace(
                         field_by_key(INTEGRATION_FIELDS, "credential"), choices=tuple(sorted(config.credentials))
                     )
-                    yield FieldInput(credential_spec, integration.credential)
+                    yield FieldInput(credential_spec, integration.credential, compact=True)
                     for key in EDITABLE:
                         value = getattr(integration, key)
                         if key == "contact_emails":
                             value = ", ".join(value)
-                        yield FieldInput(field_by_key(INTEGRATION_FIELDS, key), "" if value is None else value)
-                    yield SwitchField(
-                        field_by_key(INTEGRATION_FIELDS, "send_changed_only"),
-                        integration.sends_changed_only if integration.data_type == DataType.ATTRIBUTES else True,
-                        switch_id="switch-send_changed_only",
-                        hint=CHANGED_ONLY_HINT,
-                    )
+                        yield FieldInput(field_by_key(INTEGRATION_FIELDS, key), "" if value is None else value, compact=True)
+                    if integration.data_type == DataType.ATTRIBUTES or fixed is None:  # attributes, or may become so
+                        yield SwitchField(
+                            field_by_key(INTEGRATION_FIELDS, "send_changed_only"),
+                            integration.sends_changed_only if integration.data_type == DataType.ATTRIBUTES else True,
+                            switch_id="switch-send_changed_only",
+                            hint=CHANGED_ONLY_HINT,
+                        )
                     for key, label in SWITCHES:
                         with Horizontal(classes="switch-row"):
                             yield Switch(getattr(integration, key), id=f"switch-{key}")
@@ -396,7 +398,8 @@ class IntegrationScreen(TableKeys, Screen[None]):
     @on(Select.Changed, "#field-data_type Select")
     def _data_type_changed(self) -> None:
         chosen = self._chosen_data_type()
-        self.query_one("#field-send_changed_only").display = chosen == DataType.ATTRIBUTES
+        for switch in self.query("#field-send_changed_only"):
+            switch.display = chosen == DataType.ATTRIBUTES
 
     def _chosen_data_type(self) -> DataType | None:
         fields = self.query("#field-data_type").results(FieldInput)
@@ -420,9 +423,8 @@ class IntegrationScreen(TableKeys, Screen[None]):
         for key, _label in SWITCHES:
             values[key] = self.query_one(f"#switch-{key}", Switch).value
         data_type = values.get("data_type") or self._chosen_data_type()
-        values["send_changed_only"] = (
-            self.query_one("#field-send_changed_only", SwitchField).value if data_type == DataType.ATTRIBUTES else None
-        )
+        switches = list(self.query("#field-send_changed_only").results(SwitchField))
+        values["send_changed_only"] = switches[0].value if switches and data_type == DataType.ATTRIBUTES else None
         workspace = self.workspace
         try:
             before = workspace.integration(self.integration_name)

@@ -36,7 +36,8 @@ class FilterBar(Horizontal):
 
     def compose(self) -> ComposeResult:
         yield Label("/", classes="filter-prompt")
-        yield Input(placeholder="filter: rows containing this text", compact=True, classes="filter-input")
+        # not focusable while hidden: a screen's first focus (or Tab) never lands in it
+        yield Input(placeholder="filter: rows containing this text", compact=True, classes="filter-input", disabled=True)
         yield Label("", classes="filter-count")
 
     @property
@@ -49,13 +50,18 @@ class FilterBar(Horizontal):
 
     def open(self) -> None:
         self.add_class("-shown")
+        self.input.disabled = False
         self.input.focus()
+
+    def _hide(self) -> None:
+        self.remove_class("-shown")
+        self.input.disabled = True
+        self.table.focus()
 
     def action_clear(self) -> None:
         self.input.value = ""
         self.table.set_filter("")
-        self.remove_class("-shown")
-        self.table.focus()
+        self._hide()
 
     def refresh_count(self) -> None:
         shown, total = self.table.row_count, self.table.total_rows
@@ -71,5 +77,6 @@ class FilterBar(Horizontal):
     def _submitted(self, event: Input.Submitted) -> None:
         event.stop()
         if not event.value.strip():
-            self.remove_class("-shown")
-        self.table.focus()
+            self._hide()
+        else:
+            self.table.focus()

@@ -105,12 +105,12 @@ class TestStep(CdiMixin, Vertical):
         with Horizontal(classes="button-bar step-bar"):
             if self.in_setup:
                 yield Button("Back", id="back-3", compact=True)
-            yield Button("Test connection", variant="primary", id="run-test", compact=True)
+            yield Button("Test connection", id="run-test", compact=True)
             if self.in_setup:
                 yield Button("Save as draft", id="save-draft", compact=True)
             else:
                 yield Button("Setup SQL", id="test-setup-sql", compact=True)
-            yield Button("Activate", variant="success", id="activate", disabled=True, compact=True)
+            yield Button("Activate", variant="primary", id="activate", disabled=True, compact=True)
 
     def on_mount(self) -> None:
         self.query_one("#test-error").display = False
