@@ -32,6 +32,7 @@ from cdi_tui.tui.screens.integration import IntegrationScreen
 from cdi_tui.tui.screens.modals import ErrorModal
 from cdi_tui.tui.screens.wizard import NewIntegrationScreen
 from cdi_tui.tui.widgets.fit_table import FitTable
+from cdi_tui.tui.widgets.progress_panel import ProgressPanels
 from cdi_tui.tui.widgets.run_chart import RunChart
 
 
@@ -516,3 +517,24 @@ async def test_open_starts_on_the_integration_with_the_dashboard_below(tmp_path:
         await pilot.press("escape")
         await settle(pilot)
         assert isinstance(app.screen, DashboardScreen)
+
+
+async def test_the_eta_waits_for_a_steady_rate_and_then_does_not_jump(app: CdiApp) -> None:
+    """A slow start (connecting, counting, the first requests) then 10,000 rows a second."""
+    async with app.run_test(size=SIZES["140x45"]) as pilot:
+        await settle(pilot)
+        app.sync_started("user-attributes")
+        shown: list[str] = []
+        for tenth in range(1, 121):
+            elapsed = tenth / 10
+            done = int(81 * elapsed) if elapsed <= 3 else 243 + int(10_000 * (elapsed - 3))
+            app.post_message(SyncProgressed(Progress(9, "user-attributes", "sending", 300_000, done, done, 0, 0, elapsed)))
+            await pilot.pause()
+            eta = app.screen.query_one(ProgressPanels).query(".eta").first(Label)
+            shown.append(str(eta.render()))
+        assert all(text == "ETA --:--" for text in shown[:40])  # nothing from the slow start
+        first = next(index for index, text in enumerate(shown) if text != "ETA --:--")
+        assert all(text != "ETA --:--" for text in shown[first:])  # once shown, it stays
+        minutes, seconds = shown[-1].split()[1].split(":")
+        left = (300_000 - (243 + 10_000 * 9)) / 10_000
+        assert abs(int(minutes) * 60 + int(seconds) - left) <= 2

@@ -23,6 +23,7 @@ from textual.screen import Screen
 from cdi_tui.enums import RunStatus, Trigger
 from cdi_tui.tui.messages import ConfigChanged, KeyChecked, SyncFailed, SyncFinished, SyncProgressed
 from cdi_tui.tui.preferences import PreferencesStore
+from cdi_tui.tui.rate import RateWindow
 from cdi_tui.tui.runner import SyncRunner
 from cdi_tui.tui.theme import DARK, LIGHT, THEMES
 from cdi_tui.tui.widgets.progress_panel import ProgressPanel
@@ -88,6 +89,7 @@ class CdiApp(App[None]):
         self.preferences = PreferencesStore(workspace.paths.config_dir / "app.toml")
         self.workspace_summary = WorkspaceSummary()
         self._sync_toasts: dict[str, Notification] = {}
+        self.rates: dict[str, RateWindow] = {}  # each running sync's recent rate (its ETA waits for it to be steady)
         self.crash_notes: list[str] = []  # printed after the terminal is restored
         for theme in THEMES:
             self.register_theme(theme)
@@ -259,16 +261,19 @@ class CdiApp(App[None]):
         self.push_screen(ErrorModal(title, app_words(message), action))
 
     def sync_started(self, name: str) -> None:
+        self.rates[name] = RateWindow()
         self.running = self.running | {name}
 
     def on_sync_progressed(self, message: SyncProgressed) -> None:
         progress = message.progress
         if progress.integration not in self.running:
             return  # a late message of a sync that has ended
+        self.rates.setdefault(progress.integration, RateWindow()).add(progress.elapsed, progress.done)
         self.progress = {**self.progress, progress.integration: progress}
 
     def _sync_ended(self, name: str) -> None:
         self.runner.forget(name)
+        self.rates.pop(name, None)
         self.progress = {key: value for key, value in self.progress.items() if key != name}
         self.running = self.running - {name}
 
