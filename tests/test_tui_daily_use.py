@@ -538,3 +538,20 @@ async def test_the_eta_waits_for_a_steady_rate_and_then_does_not_jump(app: CdiAp
         minutes, seconds = shown[-1].split()[1].split(":")
         left = (300_000 - (243 + 10_000 * 9)) / 10_000
         assert abs(int(minutes) * 60 + int(seconds) - left) <= 2
+
+
+def test_no_eta_while_the_rate_still_climbs_as_requests_in_flight_ramp_up() -> None:
+    from cdi_tui.tui.rate import RateWindow
+
+    window = RateWindow()
+    done = 0.0
+    first_eta_at = None
+    for tenth in range(1, 301):
+        elapsed = tenth / 10
+        done += (min(elapsed, 8.0) / 8.0) * 10_000 / 10  # climbing to 10,000 rows/s over 8 s, then steady
+        window.add(elapsed, int(done))
+        if first_eta_at is None and window.eta(500_000, int(done)) is not None:
+            first_eta_at = elapsed
+    assert first_eta_at is not None and first_eta_at >= 9.0  # never from the ramp
+    eta = window.eta(500_000, int(done))
+    assert eta is not None and abs(eta - (500_000 - done) / 10_000) < 1

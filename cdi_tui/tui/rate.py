@@ -12,17 +12,21 @@ from collections import deque
 from dataclasses import dataclass, field
 
 WINDOW_SECONDS = 5.0  # the rate is measured over this much of the latest progress
-STEADY_SECONDS = 4.5  # and the ETA waits for (nearly) a full window of it
-STEADY_SPREAD = 0.25  # the latest rates may differ from their mean by this share at most
-STEADY_COUNT = 4  # this many of them
+STEADY_SECONDS = 3.0  # the ETA waits until the rates of this long agree
+STEADY_SPREAD = 0.25  # within this share of their mean
 
 
 @dataclass
 class RateWindow:
-    """Feed it each progress (seconds since the run started, rows done); ask for the rate and the ETA."""
+    """Feed it each progress (seconds since the run started, rows done); ask for the rate and the ETA.
 
-    samples: deque[tuple[float, int]] = field(default_factory=lambda: deque(maxlen=200))
-    rates: deque[float] = field(default_factory=lambda: deque(maxlen=STEADY_COUNT))
+    Once the rate has been steady the ETA stays shown (it follows the recent rate), so it never
+    goes blank again in the middle of a run.
+    """
+
+    samples: deque[tuple[float, int]] = field(default_factory=lambda: deque(maxlen=400))
+    rates: deque[tuple[float, float]] = field(default_factory=lambda: deque(maxlen=400))
+    settled: bool = False
 
     def add(self, elapsed: float, done: int) -> None:
         if self.samples and elapsed <= self.samples[-1][0]:
@@ -31,8 +35,15 @@ class RateWindow:
         while len(self.samples) > 2 and elapsed - self.samples[1][0] >= WINDOW_SECONDS:
             self.samples.popleft()
         rate = self.rate
-        if rate is not None:
-            self.rates.append(rate)
+        if rate is None or self.span < WINDOW_SECONDS * 0.9:
+            return  # a window not yet full still holds the start
+        self.rates.append((elapsed, rate))
+        while len(self.rates) > 2 and elapsed - self.rates[1][0] >= STEADY_SECONDS:
+            self.rates.popleft()
+        if not self.settled and self.rates[-1][0] - self.rates[0][0] >= STEADY_SECONDS * 0.9:
+            values = [value for _at, value in self.rates]
+            mean = sum(values) / len(values)
+            self.settled = mean > 0 and all(abs(value - mean) <= STEADY_SPREAD * mean for value in values)
 
     @property
     def span(self) -> float:
@@ -48,14 +59,12 @@ class RateWindow:
 
     @property
     def steady(self) -> bool:
-        if self.span < STEADY_SECONDS or len(self.rates) < STEADY_COUNT:
-            return False
-        mean = sum(self.rates) / len(self.rates)
-        return mean > 0 and all(abs(rate - mean) <= STEADY_SPREAD * mean for rate in self.rates)
+        """The rate has held still for a while (then the ETA shows, and stays)."""
+        return self.settled
 
     def eta(self, total: int | None, done: int) -> float | None:
-        """Seconds left, or None while the rate is not steady (or the total not known)."""
+        """Seconds left, or None until the rate has been steady (or while the total is not known)."""
         rate = self.rate
-        if not total or rate is None or rate <= 0 or not self.steady:
+        if not total or rate is None or rate <= 0 or not self.settled:
             return None
         return max(0.0, (total - done) / rate)
