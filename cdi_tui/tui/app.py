@@ -8,6 +8,7 @@ reactives, and shows a toast when a sync ends.
 from __future__ import annotations
 
 import contextlib
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -49,6 +50,7 @@ class CdiApp(App[None]):
     ]
 
     SCHEDULE_CHECK_SECONDS = 30.0
+    PROGRESS_SHOWN_EVERY = 0.25  # seconds: the panels redraw 4 times a second, whatever the engine reports
 
     running: var[frozenset[str]] = var(frozenset())
     """Integrations with a sync under way in this app."""
@@ -90,6 +92,8 @@ class CdiApp(App[None]):
         self.workspace_summary = WorkspaceSummary()
         self._sync_toasts: dict[str, Notification] = {}
         self.rates: dict[str, RateWindow] = {}  # each running sync's recent rate (its ETA waits for it to be steady)
+        self._unshown: dict[str, Progress] = {}  # progress received since the panels last redrew
+        self._progress_shown_at = 0.0
         self.crash_notes: list[str] = []  # printed after the terminal is restored
         for theme in THEMES:
             self.register_theme(theme)
@@ -269,11 +273,27 @@ class CdiApp(App[None]):
         if progress.integration not in self.running:
             return  # a late message of a sync that has ended
         self.rates.setdefault(progress.integration, RateWindow()).add(progress.elapsed, progress.done)
-        self.progress = {**self.progress, progress.integration: progress}
+        # redrawing every panel on every report costs the sync's thread CPU (one interpreter):
+        # the latest progress is shown a few times a second, the first and the last at once
+        pending = bool(self._unshown)
+        self._unshown[progress.integration] = progress
+        wait = self._progress_shown_at + self.PROGRESS_SHOWN_EVERY - time.monotonic()
+        if wait <= 0:
+            self._show_progress()
+        elif not pending:
+            self.set_timer(wait, self._show_progress)
+
+    def _show_progress(self) -> None:
+        unshown = {name: progress for name, progress in self._unshown.items() if name in self.running}
+        self._unshown.clear()
+        self._progress_shown_at = time.monotonic()
+        if unshown:
+            self.progress = {**self.progress, **unshown}
 
     def _sync_ended(self, name: str) -> None:
         self.runner.forget(name)
         self.rates.pop(name, None)
+        self._unshown.pop(name, None)
         self.progress = {key: value for key, value in self.progress.items() if key != name}
         self.running = self.running - {name}
 
