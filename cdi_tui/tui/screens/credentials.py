@@ -182,14 +182,15 @@ class CredentialsScreen(TableKeys, Screen[None]):
                         value="US-01",
                         allow_blank=False,
                         id="instance",
+                        compact=True,
                     )
-                    yield Input(placeholder="https://rest.example.braze.com", id="custom-url")
+                    yield Input(placeholder="https://rest.example.braze.com", id="custom-url", compact=True)
                     yield Label(
                         f"REST API key (kept {self.secrets_place}; leave empty to keep the stored one)", classes="field-label"
                     )
-                    yield Input(password=True, placeholder="stored", id="api-key")
-                    yield FieldInput(field_by_key(BRAZE_FIELDS, "time_zone"))
-                    yield FieldInput(field_by_key(BRAZE_FIELDS, "requests_per_window"))
+                    yield Input(password=True, placeholder="stored", id="api-key", compact=True)
+                    yield FieldInput(field_by_key(BRAZE_FIELDS, "time_zone"), compact=True)
+                    yield FieldInput(field_by_key(BRAZE_FIELDS, "requests_per_window"), compact=True)
                 with Horizontal(classes="button-bar step-bar"):
                     yield Button("Save", variant="primary", id="save-braze", compact=True)
                     yield Button("Check key", id="check-key", compact=True)
@@ -197,11 +198,11 @@ class CredentialsScreen(TableKeys, Screen[None]):
             with TabPane("Email (SMTP)", id="smtp-tab"):
                 with VerticalScroll(classes="settings-scroll"):
                     for spec in SMTP_FIELDS:
-                        yield FieldInput(spec, field_id=f"smtp-{spec.key}")
+                        yield FieldInput(spec, field_id=f"smtp-{spec.key}", compact=True)
                     yield Label(
                         f"SMTP password (kept {self.secrets_place}; leave empty to keep the stored one)", classes="field-label"
                     )
-                    yield Input(password=True, id="smtp-password")
+                    yield Input(password=True, id="smtp-password", compact=True)
                 with Horizontal(classes="button-bar step-bar"):
                     yield Button("Save SMTP", variant="primary", id="save-smtp", compact=True)
         yield Footer(compact=True, show_command_palette=False)

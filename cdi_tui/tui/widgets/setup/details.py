@@ -65,9 +65,7 @@ class DetailsStep(Vertical):
                     placeholder="who is told about sync errors, comma-separated",
                     compact=True,
                 )
-                yield Label(
-                    "Data type: what each row of the table becomes (it can change until activation)", classes="field-label"
-                )
+                yield Label("Data type (it can change until activation)", classes="field-label")
                 with RadioSet(id="data-type", compact=True):
                     for data_type in DATA_TYPES:
                         yield RadioButton(DATA_TYPE_LABELS[data_type], id=f"type-{data_type}")
