@@ -557,3 +557,26 @@ def test_no_eta_while_the_rate_still_climbs_as_requests_in_flight_ramp_up() -> N
     assert first_eta_at is not None and first_eta_at >= 9.0  # never from the ramp
     eta = window.eta(500_000, int(done))
     assert eta is not None and abs(eta - (500_000 - done) / 10_000) < 1
+
+
+@pytest.mark.real
+async def test_the_header_says_a_working_key_is_checked_once_the_app_opens(tmp_path: Path, braze: Any) -> None:
+    """As the demo opens the app: the stored key is checked at start (no data points), never left "not checked"."""
+    from cdi_tui.config import BrazeSettings
+    from cdi_tui.paths import app_paths
+    from cdi_tui.secret_store import MemoryCredentials
+    from cdi_tui.tui.widgets.header import WorkspaceHeader
+    from cdi_tui.workspace import Workspace
+
+    workspace = Workspace(app_paths(tmp_path / "home"), MemoryCredentials())
+    workspace.set_braze(BrazeSettings(endpoint=braze.url), "test-key")
+    app = CdiApp(workspace, run_schedules=False, demo=True, check_key=True)
+    async with app.run_test(size=SIZES["140x45"]) as pilot:
+        for _ in range(100):
+            await pilot.pause(0.1)
+            if app.key_state == "checked":
+                break
+        header = str(app.screen.query_one(WorkspaceHeader).render())
+    assert "key ✓ checked" in header and "not checked" not in header
+    assert not braze.objects("attributes")  # nothing sent, no data point spent
+    workspace.close()

@@ -68,9 +68,9 @@ def register(commands: Any) -> None:
     braze = commands.add_parser("braze", help="Braze workspace settings").add_subparsers(dest="braze_command", required=True)
     braze_set = braze.add_parser(
         "set",
-        help="change the Braze settings given (the others stay); the REST API key is read from stdin when none is stored",
+        help="change the Braze settings given (the others stay); the REST API key is read from stdin the first time",
         description="Only the settings given change. The first time, give --endpoint and the REST API key on stdin; "
-        "later, the stored key is kept unless --new-key reads another.",
+        "later, the stored key is kept unless --new-key reads another from stdin.",
     )
     add_change_flags(braze_set, BRAZE_FIELDS)
     key_choice = braze_set.add_mutually_exclusive_group()
@@ -186,10 +186,10 @@ def braze_set_command(args: argparse.Namespace) -> int:
     if current is None and "endpoint" not in given:
         raise UsageError("Braze is not set up yet: give --endpoint INSTANCE|URL (and the REST API key on stdin)")
     settings = replace(current, **given) if current is not None else BrazeSettings(**given)
-    stored = workspace.secrets.get(braze_key_account()) is not None
-    if args.keep_key and not stored:
+    if args.keep_key and workspace.secrets.get(braze_key_account()) is None:
         raise CommandError("no API key is stored yet; give one on stdin")
-    api_key = read_secret("Braze REST API key") if args.new_key or not stored else None
+    # the first time (no Braze settings in this config) the key comes with them; later only when asked
+    api_key = read_secret("Braze REST API key") if args.new_key or (current is None and not args.keep_key) else None
     workspace.set_braze(settings, api_key)
     changed = ", ".join(f"{key} {safe_text(value)}" for key, value in given.items()) or "nothing"
     key_words = "API key saved in the keyring" if api_key is not None else "the stored API key kept"
