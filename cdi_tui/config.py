@@ -24,12 +24,14 @@ from typing import Any, TypeVar
 
 import tomli_w
 
+from cdi_tui.braze.rules import DEFAULT_DELETE_PRIORITIZATION
 from cdi_tui.display import first_control_character
 from cdi_tui.enums import DataType, IntegrationState
 from cdi_tui.fields import (
     BRAZE_FIELDS,
     BRAZE_INSTANCES,
     DEFAULT_FREQUENCY,
+    DEFAULT_MAX_ROWS_PER_QUERY,
     DEFAULT_SSH_PORT,
     INTEGRATION_FIELDS,
     SMTP_FIELDS,
@@ -107,6 +109,7 @@ class Credential:
     ssh_user: str | None = None
     ssh_key_path: str | None = None
     ssh_host_key: str | None = None
+    max_rows_per_query: int = DEFAULT_MAX_ROWS_PER_QUERY  # a run reads in chunks no larger (a cluster caps a cursor)
 
     @property
     def uses_iam(self) -> bool:
@@ -134,6 +137,8 @@ def credential_to_dict(credential: Credential) -> dict[str, Any]:
             continue
         if (key == "auth" and value == "password") or (key == "ssh_port" and not credential.ssh_host):
             continue
+        if key == "max_rows_per_query" and value == DEFAULT_MAX_ROWS_PER_QUERY:
+            continue
         values[key] = value
     return values
 
@@ -152,11 +157,17 @@ class Integration:
     notify_success: bool = False
     notify_no_rows: bool = False
     send_changed_only: bool | None = None  # None: on for custom attributes
+    delete_prioritization: tuple[str, ...] | None = None  # None: Braze's usual identified, most_recently_updated
 
     @property
     def sends_changed_only(self) -> bool:
         """Only changed attribute values are sent (custom attributes integrations)."""
         return self.data_type == DataType.ATTRIBUTES and self.send_changed_only is not False
+
+    @property
+    def prioritization(self) -> tuple[str, ...]:
+        """Deletes by email or phone: which user Braze deletes when several share the address."""
+        return self.delete_prioritization or DEFAULT_DELETE_PRIORITIZATION
 
     @property
     def table_name(self) -> TableName:
@@ -255,6 +266,8 @@ def config_from_dict(path: Path, document: dict[str, Any]) -> Config:
         _validated_name(path, where, name)
         values = _section(path, where, raw, INTEGRATION_FIELDS)
         values["contact_emails"] = tuple(values["contact_emails"])
+        if values.get("delete_prioritization") is not None and values["data_type"] != DataType.DELETES:
+            raise ConfigError(path, f"{where}.delete_prioritization", "applies to delete users integrations only")
         integration = Integration(name=name, **values)
         credential = credentials.get(integration.credential)
         if credential is None:
@@ -327,6 +340,8 @@ def config_to_dict(config: Config) -> dict[str, Any]:
     for name, integration in sorted(config.integrations.items()):
         values = {key: value for key, value in vars(integration).items() if key != "name" and value is not None}
         values["contact_emails"] = list(integration.contact_emails)
+        if integration.delete_prioritization is not None:
+            values["delete_prioritization"] = list(integration.delete_prioritization)
         document["integrations"][name] = values
     return document
 

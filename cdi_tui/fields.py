@@ -338,6 +338,34 @@ def validate_security(value: Any) -> str:
     return text
 
 
+def validate_prioritization(value: Any) -> tuple[str, ...]:
+    """Deletes by email or phone: ``identified,most_recently_updated`` (a list, or comma-separated)."""
+    from cdi_tui.braze.rules import prioritization_problem
+
+    items = value if isinstance(value, (list, tuple)) else str(value).split(",")
+    words = tuple(plain_text(item).lower() for item in items if plain_text(item))
+    problem = prioritization_problem(words)
+    if problem is not None:
+        raise FieldError(problem)
+    return words
+
+
+DEFAULT_MAX_ROWS_PER_QUERY = 1_000_000
+MAX_ROWS_PER_QUERY_BOUNDS = (1_000, 2_000_000_000)
+
+
+def validate_rows_per_query(value: Any) -> int:
+    low, high = MAX_ROWS_PER_QUERY_BOUNDS
+    problem = f"the most rows a query is a whole number from {low:,} to {high:,}"
+    try:
+        number = validate_positive_int(value)
+    except FieldError:
+        raise FieldError(problem) from None
+    if not low <= number <= high:
+        raise FieldError(problem)
+    return number
+
+
 def validate_bool(value: Any) -> bool:
     if isinstance(value, bool):
         return value
@@ -402,6 +430,13 @@ CREDENTIAL_FIELDS: tuple[FieldSpec, ...] = (
         "TLS: verify-full (default), verify-ca, require, or disable",
         default=DEFAULT_SSLMODE,
         choices=SSL_MODES,
+    ),
+    FieldSpec(
+        "max_rows_per_query",
+        "Most rows a query",
+        validate_rows_per_query,
+        "a run reads in chunks of at most this many rows: a Redshift cluster caps a cursor's result by its size",
+        default=DEFAULT_MAX_ROWS_PER_QUERY,
     ),
 )
 
@@ -566,6 +601,15 @@ INTEGRATION_FIELDS: tuple[FieldSpec, ...] = (
         validate_bool,
         "only update users that already exist in Braze",
         default=False,
+        required=False,
+    ),
+    FieldSpec(
+        "delete_prioritization",
+        "Delete prioritization",
+        validate_prioritization,
+        "delete users by email or phone: which user Braze deletes when several share it, in order "
+        "(identified, unidentified, most_recently_updated; default identified,most_recently_updated); "
+        "when several still match, Braze deletes none",
         required=False,
     ),
     FieldSpec(

@@ -66,6 +66,7 @@ CREATE TABLE IF NOT EXISTS runs (
     notification TEXT,
     data_points INTEGER NOT NULL DEFAULT 0,
     rows_unchanged INTEGER NOT NULL DEFAULT 0,
+    rows_superseded INTEGER NOT NULL DEFAULT 0,
     -- 1 once its integration was removed: a new integration of the same name starts afresh
     retired INTEGER NOT NULL DEFAULT 0
 );
@@ -180,6 +181,7 @@ class RunRecord:
     notification: str | None
     data_points: int = 0  # attributes sent, events and purchases (deletes count none)
     rows_unchanged: int = 0  # rows not sent: every value was already delivered
+    rows_superseded: int = 0  # rows not sent: a newer row of the same user set every value they held
 
     @property
     def watermark_before(self) -> str | None:
@@ -221,6 +223,7 @@ class RunRecord:
             "notification": self.notification,
             "data_points": self.data_points,
             "rows_unchanged": self.rows_unchanged,
+            "rows_superseded": self.rows_superseded,
         }
 
 
@@ -287,7 +290,7 @@ def _run_columns(conn: sqlite3.Connection) -> set[str]:
     return {row[1] for row in conn.execute("PRAGMA table_info(runs)")}
 
 
-_COUNT_COLUMNS = ("data_points", "rows_unchanged", "retired")
+_COUNT_COLUMNS = ("data_points", "rows_unchanged", "rows_superseded", "retired")
 _WATERMARK_COLUMNS = (
     ("watermark_before_at", "TEXT"),
     ("watermark_before_rows", "INTEGER"),
@@ -305,9 +308,9 @@ def _migrate(conn: sqlite3.Connection) -> None:
 
     Each step is done once, by whichever process opens the file first (under the write lock):
 
-    1. ``data_points``, ``rows_unchanged`` and ``retired`` are added, 0 for older runs (a run
-       log written before ``retired`` cannot tell which runs belonged to a removed integration:
-       they stay with the integration of that name);
+    1. ``data_points``, ``rows_unchanged``, ``rows_superseded`` and ``retired`` are added, 0 for
+       older runs (a run log written before ``retired`` cannot tell which runs belonged to a
+       removed integration: they stay with the integration of that name);
     2. the watermarks, once stored as text (``watermark_before``/``watermark_after``, as
        :meth:`Watermark.as_text` writes them), move to their columns. The text columns stay
        as they were and are no longer read or written.
@@ -596,6 +599,7 @@ class RunLog:
             notification=row["notification"],
             data_points=row["data_points"] if "data_points" in row.keys() else 0,  # noqa: SIM118 (sqlite3.Row)
             rows_unchanged=row["rows_unchanged"] if "rows_unchanged" in row.keys() else 0,  # noqa: SIM118
+            rows_superseded=row["rows_superseded"] if "rows_superseded" in row.keys() else 0,  # noqa: SIM118
         )
 
     def running_run_of(self, integration: str, pid: int) -> int | None:
@@ -700,17 +704,26 @@ class RunLog:
             conn.execute("DELETE FROM reported_null_rows WHERE integration = ?", (integration,))
 
     # retry list ------------------------------------------------------------------------
-    def add_retry_rows(self, integration: str, rows: list[tuple[str | None, str, str, dict[str, Any], str, int]]) -> None:
-        """Rows: (updated_at, identifier, array, body, reason, attempts)."""
+    def add_retry_rows(self, integration: str, rows: list[tuple[str | None, str, str, dict[str, Any], str, int]]) -> list[int]:
+        """Rows: (updated_at, identifier, array, body, reason, attempts). Returns their ids, in order."""
         if not rows:
-            return
+            return []
         now = to_text(utc_now())
+        ids = []
         with self.transaction() as conn:
-            conn.executemany(
-                "INSERT INTO retry_rows (integration, updated_at, identifier, array_name, body, reason, attempts, created_at) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                [(integration, u, i, a, json.dumps(b), r, n, now) for u, i, a, b, r, n in rows],
-            )
+            for u, i, a, b, r, n in rows:
+                cursor = conn.execute(
+                    "INSERT INTO retry_rows (integration, updated_at, identifier, array_name, body, reason, attempts, "
+                    "created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    (integration, u, i, a, json.dumps(b), r, n, now),
+                )
+                ids.append(int(cursor.lastrowid or 0))
+        return ids
+
+    def replace_retry_row(self, row_id: int, updated_at: str | None, body: dict[str, Any]) -> None:
+        """A retry-list entry takes newer values of its user (a later row folded into it)."""
+        with self.transaction() as conn:
+            conn.execute("UPDATE retry_rows SET updated_at = ?, body = ? WHERE id = ?", (updated_at, json.dumps(body), row_id))
 
     def retry_rows(self, integration: str) -> list[RetryRow]:
         return [

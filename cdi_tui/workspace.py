@@ -18,6 +18,7 @@ from datetime import datetime, timedelta
 from typing import Any, Literal, TypedDict, Unpack
 
 from cdi_tui.braze.objects import BrazeObject
+from cdi_tui.braze.rules import DEFAULT_DELETE_PRIORITIZATION
 from cdi_tui.checks import (
     ConnectionTestResult,
     accept_ssh_host_key,
@@ -102,6 +103,7 @@ class IntegrationChanges(TypedDict, total=False):
     notify_success: bool
     notify_no_rows: bool
     send_changed_only: bool | None
+    delete_prioritization: tuple[str, ...] | None
 
 
 @dataclass(frozen=True)
@@ -127,9 +129,13 @@ class DueDecision:
 
 
 def row_verdicts(
-    shape: TableShape, rows: Sequence[Sequence[Any]], data_type: DataType, update_existing_only: bool
+    shape: TableShape,
+    rows: Sequence[Sequence[Any]],
+    data_type: DataType,
+    update_existing_only: bool,
+    delete_prioritization: tuple[str, ...] = DEFAULT_DELETE_PRIORITIZATION,
 ) -> list[RowVerdict]:
-    transformer = RowTransformer(shape.select_columns, data_type, update_existing_only)
+    transformer = RowTransformer(shape.select_columns, data_type, update_existing_only, delete_prioritization)
     verdicts = []
     for row in rows:
         outcome = transformer.transform(list(row))
@@ -218,8 +224,9 @@ class Workspace:
             check(config)
             changed = with_credential(config, credential)
             old = config.credentials.get(credential.name)
-            if old is not None and old != credential:
-                # a changed connection must be tested again before its integrations sync
+            if old is not None and replace(old, max_rows_per_query=credential.max_rows_per_query) != credential:
+                # a changed connection must be tested again before its integrations sync (how many
+                # rows a query may return is not the connection)
                 for item in config.integrations_using(credential.name):
                     changed = with_integration(changed, replace(item, state=IntegrationState.DRAFT))
             return changed
@@ -305,6 +312,8 @@ class Workspace:
             updated = replace(current, **changes)
             if updated.data_type != current.data_type and updated.data_type != DataType.ATTRIBUTES:
                 updated = replace(updated, send_changed_only=None)  # an attributes-only option
+            if updated.data_type != current.data_type and updated.data_type != DataType.DELETES:
+                updated = replace(updated, delete_prioritization=None)  # a deletes-only option
             if (updated.credential, updated.table) != (current.credential, current.table):
                 updated = replace(updated, state=IntegrationState.DRAFT)
             result.append(updated)
@@ -341,16 +350,20 @@ class Workspace:
         return result
 
     def preview_verdicts(
-        self, result: ConnectionTestResult, data_type: DataType, update_existing_only: bool = False
+        self,
+        result: ConnectionTestResult,
+        data_type: DataType,
+        update_existing_only: bool = False,
+        delete_prioritization: tuple[str, ...] = DEFAULT_DELETE_PRIORITIZATION,
     ) -> list[RowVerdict]:
         """What a sync would make of each preview row of a passed connection test (the VALID? column)."""
         if result.shape is None or result.preview is None:
             return []
-        return row_verdicts(result.shape, result.preview.rows, data_type, update_existing_only)
+        return row_verdicts(result.shape, result.preview.rows, data_type, update_existing_only, delete_prioritization)
 
     def preview_estimate(self, integration: Integration, shape: TableShape, rows: Sequence[Sequence[Any]]) -> tuple[int, int]:
         """(data points, unchanged rows) that sending these preview rows now would give."""
-        verdicts = row_verdicts(shape, rows, integration.data_type, integration.update_existing_only)
+        verdicts = row_verdicts(shape, rows, integration.data_type, integration.update_existing_only, integration.prioritization)
         objects = [verdict.object for verdict in verdicts if verdict.object is not None]
         store = self._delivered if integration.sends_changed_only else None
         return estimate(objects, store, integration.name)

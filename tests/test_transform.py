@@ -83,8 +83,12 @@ def test_a_delete_row_becomes_one_identifier_of_the_right_list() -> None:
         ([WHEN, "u1", None, None, None, None, None], "external_ids", {"external_id": "u1"}),
         ([WHEN, None, "n", "l", None, None, None], "user_aliases", {"user_alias": {"alias_name": "n", "alias_label": "l"}}),
         ([WHEN, None, None, None, "b", None, None], "braze_ids", {"braze_id": "b"}),
-        ([WHEN, None, None, None, None, "a@example.com", None], "email_addresses", {"email": "a@example.com"}),
-    ]
+        # by email or phone: Braze's object form, with the prioritization (the default here)
+        ([WHEN, None, None, None, None, "a@example.com", None], "email_addresses",
+         {"email": "a@example.com", "prioritization": ["identified", "most_recently_updated"]}),
+        ([WHEN, None, None, None, None, None, "+15550001"], "phone_numbers",
+         {"phone": "+15550001", "prioritization": ["identified", "most_recently_updated"]}),
+    ]  # fmt: skip
     for the_row, array, body in cases:
         result = transformer.transform(the_row)
         assert isinstance(result, BrazeObject)
@@ -196,6 +200,22 @@ JSON_VALUES = st.recursive(
 ATTRIBUTE_NAMES = st.text(max_size=8) | st.just("") | st.just("$x") | st.just("a$") | st.text(min_size=256, max_size=260)
 
 
+def nested_value_ok(value: Any, inside: bool = False) -> bool:
+    """Braze's rules for a nested attribute (braze-facts.md): objects' keys non-empty, without a
+    space, '.' or '$', at most 255 characters; strings inside at most 255 characters."""
+    if isinstance(value, dict):
+        if list(value) == ["$time"] and isinstance(value["$time"], str):
+            return True
+        keys_ok = all(key and len(key) <= 255 and not set(key) & {" ", ".", "$"} for key in value)
+        return keys_ok and all(nested_value_ok(item, True) for item in value.values())
+    if isinstance(value, list):
+        objects = [item for item in value if isinstance(item, dict)]
+        if not inside and not objects:
+            return True  # an array of plain values is not a nested attribute
+        return all(nested_value_ok(item, True) for item in value)
+    return not (inside and isinstance(value, str) and len(value) > 255)
+
+
 @settings(max_examples=300)
 @given(st.dictionaries(ATTRIBUTE_NAMES, JSON_VALUES, max_size=4))
 def test_attribute_rules_hold_for_short_and_long_payloads_alike(payload: dict[str, Any]) -> None:
@@ -204,14 +224,16 @@ def test_attribute_rules_hold_for_short_and_long_payloads_alike(payload: dict[st
     payload = {key: value for key, value in payload.items() if key not in ("user_alias", "alias_name", "alias_label")}
     names_ok = all(key and not key.startswith("$") and len(key) <= 255 for key in payload)
     values_ok = all(not isinstance(value, str) or len(value) <= 255 for value in payload.values())
+    nested_ok = all(nested_value_ok(value) for value in payload.values() if isinstance(value, (dict, list)))
     result = transform("attributes", row(json.dumps(payload), external_id="u"))
-    if names_ok and values_ok:
+    if names_ok and values_ok and nested_ok:
         assert isinstance(result, BrazeObject), result
         assert result.body == {"external_id": "u", **payload}  # big integers included, exactly
         assert json.dumps(result.body) == json.dumps({"external_id": "u", **payload})
     else:
         assert isinstance(result, RowError)
-        assert result.code in ("attribute_name_empty", "attribute_name_dollar", "attribute_name_too_long", "string_too_long")
+        assert result.code in ("attribute_name_empty", "attribute_name_dollar", "attribute_name_too_long", "string_too_long",
+                               "nested_key_invalid", "nested_string_too_long")  # fmt: skip
 
 
 def test_short_payloads_keep_integers_beyond_64_bits_at_any_depth() -> None:

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 from helpers import SyncEnv
-from test_changed_only import PAYLOAD, restamp
+from test_changed_only import PAYLOAD, POINTS_A_ROW, restamp
 from test_tui import type_into, wait_for
 from test_tui_defects import to_details, visible
 from textual.widgets import Button, Input, Label, RadioButton, Switch, TabbedContent
@@ -241,7 +241,7 @@ async def test_a_sync_from_the_app_shows_unchanged_rows_and_data_points_while_it
     env.create_integration("attrs")
     env.fill("attrs", 1_500, payload_sql=PAYLOAD)
     first = env.ws.sync("attrs")
-    assert (first.rows_sent, first.data_points) == (1_500, 4_500)
+    assert (first.rows_sent, first.data_points) == (1_500, 1_500 * POINTS_A_ROW)
     restamp(env, "attrs", "payload = replace(payload, '\"Pro\"', '\"Team\"')", "substr(external_id, 6)::int % 3 = 0")
     restamp(env, "attrs", "", "substr(external_id, 6)::int % 3 <> 0")
     # one request at a time, each slow: the run lasts long enough to be watched
@@ -274,7 +274,7 @@ async def test_a_sync_from_the_app_shows_unchanged_rows_and_data_points_while_it
             assert (cells["Unchanged"], cells["Data points"]) == (f"{run.rows_unchanged:,}", f"{run.data_points:,}")
         subtitle = str(app.screen.query_one("#runs-panel").border_subtitle)
         assert subtitle.startswith(f"{first.data_points + record.data_points:,} data points in the last 30 days")
-    assert env.ws.data_points_since("attrs", 30) == 5_000
+    assert env.ws.data_points_since("attrs", 30) == 1_500 * POINTS_A_ROW + 500
 
 
 def make_source_table(env: SyncEnv, table: str, rows: int) -> None:
@@ -322,7 +322,7 @@ async def test_the_test_step_estimates_the_preview_rows_and_on_request_the_whole
         result = env.ws.test_integration(name)  # the same newest 100 rows the step shows
         assert result.shape is not None and result.preview is not None
         data_points, unchanged = env.ws.preview_estimate(integration, result.shape, result.preview.rows)
-        assert (data_points, unchanged) == (99 * 3, 0)  # the row without an identifier spends nothing
+        assert (data_points, unchanged) == (99 * POINTS_A_ROW, 0)  # the row without an identifier spends nothing
         preview_text = str(screen.test_step.preview_estimate_label.render())
         assert preview_text == (
             f"Sending these {len(result.preview.rows)} preview rows now would spend {data_points} data points "
@@ -336,7 +336,7 @@ async def test_the_test_step_estimates_the_preview_rows_and_on_request_the_whole
         assert button.loading or "whole pending range" in str(screen.test_step.range_estimate_label.render())
         await wait_for(pilot, lambda: not button.loading, seconds=60)
         estimate = env.ws.runs(name)[0]
-        assert estimate.dry_run and estimate.data_points == 700 * 3
+        assert estimate.dry_run and estimate.data_points == 700 * POINTS_A_ROW
         again = env.ws.estimate(name)  # a dry run of the saved draft says the same
         assert (again.data_points, again.rows_unchanged) == (estimate.data_points, estimate.rows_unchanged)
         range_text = str(screen.test_step.range_estimate_label.render())

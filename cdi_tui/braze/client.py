@@ -557,7 +557,11 @@ class BrazeClient:
             for group in kinds.values():
                 outcome.merge((yield from self._delete(group)))
             return outcome
-        body = {items[0].array: [value for item in items for value in item.body.values()]}
+        kind = items[0].array
+        if kind in ("email_addresses", "phone_numbers"):  # objects: the address and its prioritization
+            body: dict[str, list[Any]] = {kind: [item.body for item in items]}
+        else:
+            body = {kind: [next(iter(item.body.values())) for item in items]}
         response = yield from self._post_batch("/users/delete", body, items, outcome)
         if response is None:
             return outcome

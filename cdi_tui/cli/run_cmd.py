@@ -19,7 +19,7 @@ from cdi_tui.checks import ConnectionTestResult
 from cdi_tui.cli.common import CliColumn, bounded_int, fitted_table, open_workspace, print_json, shown
 from cdi_tui.cli.errors import EXIT_ERROR, EXIT_OK, EXIT_PARTIAL, CommandError
 from cdi_tui.display import safe_text
-from cdi_tui.enums import IntegrationState, RunStatus, Trigger
+from cdi_tui.enums import DataType, IntegrationState, RunStatus, Trigger
 from cdi_tui.fields import DATA_TYPE_LABELS
 from cdi_tui.warehouse.timestamps import OutOfRangeTime
 
@@ -145,7 +145,9 @@ def test_command(args: argparse.Namespace) -> int:
         f"(identifiers: {', '.join(name.upper() for name in result.shape.identifier_columns)}); "
         f"{result.pending_rows} row(s) in the table"
     )
-    verdicts = workspace.preview_verdicts(result, integration.data_type, integration.update_existing_only)
+    verdicts = workspace.preview_verdicts(
+        result, integration.data_type, integration.update_existing_only, integration.prioritization
+    )
     # VALID? first, as in the app; long cells are cut to the terminal's width ('--json' has every value)
     columns = [CliColumn("VALID?", shrink=True)] + [
         CliColumn(column.upper(), shrink=column.lower() != "updated_at") for column in result.preview.columns
@@ -260,9 +262,10 @@ def sync_command(args: argparse.Namespace) -> int:
         "watermark": _watermark_text(record),
         "data_points": record.data_points,
         "rows_unchanged": record.rows_unchanged,
+        "rows_superseded": record.rows_superseded,
     }
     if not args.json:
-        _print_run_report(record)
+        _print_run_report(record, workspace.integration(args.name).data_type)
     else:
         if record.error:
             print(f"cdi-tui: {record.status}: {safe_text(record.error)}", file=sys.stderr)
@@ -270,7 +273,13 @@ def sync_command(args: argparse.Namespace) -> int:
     return EXIT_BY_STATUS.get(record.status, EXIT_ERROR)
 
 
-def _print_run_report(record: Any) -> None:
+SEGMENTATION_NOTE = (
+    "  event and purchase properties your workspace enabled for segmentation cost extra data points, "
+    "not counted here (a workspace setting cdi-tui cannot see)"
+)
+
+
+def _print_run_report(record: Any, data_type: DataType) -> None:
     console = Console()
     colour = {RunStatus.SUCCESS: "green", RunStatus.PARTIAL: "yellow"}.get(record.status, "red")
     duration = f"{record.duration_seconds:.1f}s" if record.duration_seconds is not None else "-"
@@ -280,12 +289,17 @@ def _print_run_report(record: Any) -> None:
         f"read {record.rows_read}, sent {record.rows_sent}, failed {record.rows_failed}, skipped {record.rows_skipped}"
         + (f", retried {record.rows_retried}" if record.rows_retried else "")
         + (f", unchanged {record.rows_unchanged}" if record.rows_unchanged else "")
+        + (f", superseded {record.rows_superseded}" if record.rows_superseded else "")
     )
     spent = "would spend" if record.dry_run else "spent"
     console.print(
         f"  data points {spent}: {record.data_points:,}"
         + (f" ({record.rows_unchanged:,} unchanged row(s) not sent)" if record.rows_unchanged else "")
     )
+    if record.dry_run and data_type in (DataType.EVENTS, DataType.PURCHASES):
+        console.print(SEGMENTATION_NOTE)
+    if record.rows_superseded:
+        console.print(f"  {record.rows_superseded:,} row(s) not sent: a newer row of the same user set every value they held")
     if record.watermark_after:
         console.print(f"  watermark: {record.watermark_after}")
     for warning in record.warnings:
@@ -306,7 +320,7 @@ def runs_command(args: argparse.Namespace) -> int:
     if not records:
         print(f"No runs of '{args.name}' yet. Start one with: cdi-tui sync {args.name}")
         return EXIT_OK
-    # narrow, the table leaves out Skipped, Duration, Last UPDATED_AT, Started and Read, in that order
+    # narrow, the table leaves out Superseded, Skipped, Duration, Last UPDATED_AT, Started and Read, in that order
     columns = [
         CliColumn("RUN", justify="right"),
         CliColumn("TRIGGER", shrink=True),
@@ -316,6 +330,7 @@ def runs_command(args: argparse.Namespace) -> int:
         CliColumn("FAILED", justify="right"),
         CliColumn("SKIPPED", drop=6, justify="right"),
         CliColumn("UNCHANGED", justify="right"),
+        CliColumn("SUPERSEDED", drop=7, justify="right"),
         CliColumn("DATA POINTS", justify="right"),
         CliColumn("LAST UPDATED_AT", drop=4, shrink=True),
         CliColumn("STARTED", drop=3),
@@ -331,6 +346,7 @@ def runs_command(args: argparse.Namespace) -> int:
             f"{record.rows_failed:,}",
             f"{record.rows_skipped:,}",
             f"{record.rows_unchanged:,}",
+            f"{record.rows_superseded:,}",
             f"{record.data_points:,}",
             _watermark_text(record) or "-",
             record.started_at.isoformat(sep=" ", timespec="seconds"),

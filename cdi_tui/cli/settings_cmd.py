@@ -320,7 +320,7 @@ def credentials_set_command(args: argparse.Namespace) -> int:
     workspace.add_credential(credential, password, replace_existing=True)
     changed = [key for key in given if getattr(current, key) != getattr(credential, key)]
     print(f"Credential '{args.name}': " + (f"changed {', '.join(changed)}" if changed else "nothing changed"))
-    if changed and users:
+    if set(changed) - {"max_rows_per_query"} and users:  # how many rows a query may return is not the connection
         print(f"Integrations using it need a new connection test: {', '.join(users)} (cdi-tui test NAME)")
     return 0
 
@@ -368,6 +368,7 @@ def credentials_list_command(args: argparse.Namespace) -> int:
             "database": credential.database,
             "user": credential.user,
             "sslmode": credential.sslmode,
+            "max_rows_per_query": credential.max_rows_per_query,
             "integrations": [item.name for item in users],
         }
         if credential.uses_iam:
@@ -443,6 +444,8 @@ def integrations_add_command(args: argparse.Namespace) -> int:
     values["contact_emails"] = tuple(dict.fromkeys(values["contact_emails"]))
     if values["send_changed_only"] is not None and values["data_type"] != DataType.ATTRIBUTES:
         raise UsageError("--send-changed-only and --send-all apply to custom attributes integrations only")
+    if values["delete_prioritization"] is not None and values["data_type"] != DataType.DELETES:
+        raise UsageError("--delete-prioritization applies to delete users integrations only")
     integration = Integration(name=args.name, **values)
     workspace.add_integration(integration)
     print(
@@ -465,6 +468,8 @@ def integrations_set_command(args: argparse.Namespace) -> int:
     data_type = given.get("data_type", before.data_type)
     if given.get("send_changed_only") is not None and data_type != DataType.ATTRIBUTES:
         raise UsageError("--send-changed-only and --send-all apply to custom attributes integrations only")
+    if given.get("delete_prioritization") is not None and data_type != DataType.DELETES:
+        raise UsageError("--delete-prioritization applies to delete users integrations only")
     after = workspace.update_integration(args.name, **given)
     changed = [key for key in given if getattr(before, key) != getattr(after, key)]
     print(f"Integration '{after.name}': " + (f"changed {', '.join(changed)}" if changed else "nothing changed"))
@@ -497,6 +502,7 @@ def integration_summary(workspace: Workspace, integration: Integration, tested: 
         "state": integration.state,
         "update_existing_only": integration.update_existing_only,
         "send_changed_only": integration.sends_changed_only,
+        "delete_prioritization": list(integration.prioritization) if integration.data_type == DataType.DELETES else None,
         "tested": tested,
         "last_run": None
         if last is None

@@ -9,14 +9,19 @@ differs from what was delivered (a missing fingerprint counts as different). A r
 nothing changed is not sent at all and counts as *unchanged*.
 
 - Values compare by content: objects whatever their key order, arrays in order.
-- Values that are operations rather than values (an object with a ``$``-key such as
-  ``{"$add": [...]}``, or Braze's ``{"inc": n}``) are always sent.
+- Nested objects compare key by key: when only some of an object's keys changed (the same
+  keys as delivered), only those are sent, with ``_merge_objects: true``; an object that
+  gained or lost keys is sent whole (a merge cannot remove a key).
+- Values that are operations rather than values (``{"inc": n}``, ``{"add": [...]}``,
+  ``$add``/``$remove``/``$update``), and objects of a row that itself asks for
+  ``_merge_objects``, are always sent, and make what was remembered of that attribute stale.
 - Identifiers and control keys (``_update_existing_only``, ``_merge_objects``) are not
   attributes: they go with every object that is sent, and cost no data point.
 - Only what Braze accepted is remembered: a rejected or unsent object changes nothing, and
   after a crash values in flight are simply sent again.
-- Within a run, a user's values still in flight count as the latest, so two rows of one user
-  read close together are both compared against the newer one.
+- Objects are compared when they are about to be sent, and the pump never has two objects
+  of one user under way at once (:mod:`cdi_tui.engine.order`), so what is remembered of a
+  user is exact when it is compared.
 - A row read exactly as the one whose values were all delivered last for its user (one hash
   of its columns but UPDATED_AT) is known unchanged without being turned into an object or
   looking at its values one by one: a re-stamped table costs a read, a hash and a look-up a row.
@@ -29,8 +34,9 @@ import json
 import sqlite3
 import struct
 import threading
+import time
 import zlib
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -39,30 +45,32 @@ import orjson
 import xxhash
 
 from cdi_tui.braze.objects import BrazeObject
-from cdi_tui.engine.transform import BODY_IDENTIFIER_KEYS, RowTransformer, describe_identifier
+from cdi_tui.braze.rules import SUBSCRIPTION_ATTRIBUTES, attribute_data_points, is_date
+from cdi_tui.engine.order import NOT_ATTRIBUTES, is_operation
+from cdi_tui.engine.transform import RowTransformer, describe_identifier
 from cdi_tui.runlog import RunLogUnavailable
-
-CONTROL_KEYS = frozenset({"_update_existing_only", "_merge_objects"})
-NOT_ATTRIBUTES = BODY_IDENTIFIER_KEYS | CONTROL_KEYS
 
 Fingerprints = dict[int, int]  # attribute name hash -> value hash
 PackedEntry = tuple[str, int | None, bytes]  # user, whole-object fingerprint, packed attribute fingerprints
 
 
 def data_points(item: BrazeObject) -> int:
-    """What Braze counts for one object: each attribute set, or one event or purchase; deletes none."""
+    """What Braze counts for one object (:func:`cdi_tui.braze.rules.attribute_data_points` for
+    each attribute; one event or purchase; deletes none)."""
     array = item.array
     if array == "attributes":
-        body = item.body
-        count = len(body)
-        for key in _NOT_ATTRIBUTES_LIST:  # a few look-ups, not a walk over every attribute
-            if key in body:
-                count -= 1
+        count = 0
+        for key, value in item.body.items():
+            if value.__class__ is dict or key in _NOT_COUNTED_ONE:
+                if key not in NOT_ATTRIBUTES:
+                    count += attribute_data_points(key, value)
+            else:
+                count += 1
         return count
     return 1 if array in ("events", "purchases") else 0
 
 
-_NOT_ATTRIBUTES_LIST = tuple(NOT_ATTRIBUTES)
+_NOT_COUNTED_ONE = NOT_ATTRIBUTES | SUBSCRIPTION_ATTRIBUTES
 
 
 def user_key(body: dict[str, Any]) -> str:
@@ -75,10 +83,6 @@ def user_key(body: dict[str, Any]) -> str:
 
 
 _IDENTIFIER_ORDER = ("external_id", "user_alias", "braze_id", "email", "phone")
-
-
-def _is_operation(value: Any) -> bool:
-    return value.__class__ is dict and any(key == "inc" or key.startswith("$") for key in value)
 
 
 _name_hashes: dict[str, int] = {}
@@ -101,6 +105,65 @@ def _value_hash(value: Any, _dumps: Any = orjson.dumps, _sorted: int = orjson.OP
 
 _xxh3 = xxhash.xxh3_64_intdigest
 ROW = 0  # the "name" under which the fingerprint of the row last delivered whole is kept
+STALE = 0  # the value fingerprint of an attribute an operation changed: never equal to a value's
+
+
+def _nested_leaves(value: dict[str, Any]) -> list[tuple[tuple[str, ...], Any]]:
+    """(key path, value) of each leaf of a nested object (a date, an array or an empty object is a leaf)."""
+    leaves = []
+    stack: list[tuple[tuple[str, ...], dict[str, Any]]] = [((), value)]
+    while stack:
+        path, current = stack.pop()
+        for key, item in current.items():
+            if item.__class__ is dict and item and not is_date(item):
+                stack.append(((*path, key), item))
+            else:
+                leaves.append(((*path, key), item))
+    return leaves
+
+
+def _leaf_name(attribute: str, path: tuple[str, ...]) -> str:
+    return attribute + "\x00" + "\x1f".join(path)
+
+
+def _nested_fingerprints(attribute: str, value: dict[str, Any]) -> tuple[int, int, dict[int, tuple[tuple[str, ...], Any, int]]]:
+    """A nested object's fingerprints: of its key set, and of each leaf (name -> (path, value, fingerprint))."""
+    leaves = _nested_leaves(value)
+    keys = _xxh3("\x1e".join(sorted("\x1f".join(path) for path, _value in leaves)).encode("utf-8"))
+    named = {_name_hash(_leaf_name(attribute, path)): (path, leaf, _value_hash(leaf)) for path, leaf in leaves}
+    return _name_hash(attribute + "\x00"), keys, named
+
+
+def _partial(leaves: list[tuple[tuple[str, ...], Any]]) -> dict[str, Any]:
+    """The nested object made of only these leaves."""
+    partial: dict[str, Any] = {}
+    for path, value in leaves:
+        target = partial
+        for key in path[:-1]:
+            target = target.setdefault(key, {})
+        target[path[-1]] = value
+    return partial
+
+
+def fingerprints_of(body: dict[str, Any]) -> Fingerprints:
+    """What remembering a delivered object keeps: each value's fingerprint, and for a nested
+    object those of its key set and leaves; an operation's attribute becomes stale."""
+    found: Fingerprints = {}
+    merge = body.get("_merge_objects") is True
+    for key, value in body.items():
+        if key in NOT_ATTRIBUTES:
+            continue
+        name = _name_hash(key)
+        if value.__class__ is dict and (is_operation(value) or (merge and not is_date(value))):
+            found[name] = STALE
+            found[_name_hash(key + "\x00")] = STALE
+            continue
+        found[name] = _value_hash(value)
+        if value.__class__ is dict and value and not is_date(value):
+            keys_name, keys, named = _nested_fingerprints(key, value)
+            found[keys_name] = keys
+            found.update((leaf_name, fingerprint) for leaf_name, (_path, _leaf, fingerprint) in named.items())
+    return found
 
 
 def row_fingerprint(row: Sequence[Any], positions: Sequence[int]) -> int | None:
@@ -112,9 +175,15 @@ def row_fingerprint(row: Sequence[Any], positions: Sequence[int]) -> int | None:
         return None
 
 
+_packers: dict[int, struct.Struct] = {}
+
+
 def _pack(fingerprints: Fingerprints) -> bytes:
     count = len(fingerprints)
-    return struct.pack(f"<{count}I{count}Q", *fingerprints.keys(), *fingerprints.values())
+    packer = _packers.get(count)
+    if packer is None:
+        packer = _packers[count] = struct.Struct(f"<{count}I{count}Q")
+    return packer.pack(*fingerprints.keys(), *fingerprints.values())
 
 
 def _unpack(blob: bytes) -> Fingerprints:
@@ -313,37 +382,43 @@ class ChangeFilter:
     Args:
         store: the remembered fingerprints.
         integration: whose.
-        remember: False for a dry run or an estimate: nothing is remembered, and a user's
-            values compare with what was delivered and with the rows read in the same block.
+        remember: False for a dry run or an estimate: nothing is remembered; a user's values
+            compare with what was delivered and with that user's objects filtered since the
+            last block began (what the run would have delivered by then).
     """
 
-    SAVE_EVERY = 1  # written as each answer is settled: after a crash only what was in flight is sent again
+    # what was delivered is written at most this often (and at the run's end), with the watermark:
+    # one transaction for many answers; after a crash the rows since are read and sent again
+    SAVE_SECONDS = 0.25
+    SAVE_USERS = 4096
 
     def __init__(self, store: DeliveredStore, integration: str, remember: bool = True) -> None:
         self._store = store
         self._integration = integration
         self._remember = remember
-        # Kept packed (12 bytes a value) while a block's objects wait for their answers, so the
-        # memory of a run with the option stays near that of one without:
-        # values sent in this run and not yet settled, per user: (packed fingerprints, requests pending)
-        self._in_flight: dict[str, tuple[bytes, int]] = {}
-        # id(object sent) -> what is remembered of its user once it is delivered
+        # id(object sent) -> what is remembered of its user once it is delivered (packed: 12 bytes a value)
         self._sent: dict[int, PackedEntry] = {}
-        self._to_save: list[PackedEntry] = []
+        self._unsaved: dict[str, PackedEntry] = {}  # delivered, not yet written: it wins over the store
+        self._saved_at = time.monotonic()
         self._to_touch: list[tuple[str, int]] = []  # users whose unchanged row now has a new row fingerprint
         # nothing remembered when the run starts (a first sync): no look-ups, this run's values are in flight or saved
         self._look_up = store.remembers_any(integration)
-        self._known: dict[str, Remembered] = {}  # what sift() looked up for the block filter() takes next
+        # what the last block's look-up found, until a user's answer makes it stale
+        self._known: dict[str, Remembered] = {}
+        self._would_have: dict[str, bytes] = {}  # a dry run: what it would have delivered, this block
 
-    def sift(self, block: Sequence[Sequence[Any]], transformer: RowTransformer) -> tuple[list[int | None], list[bool]]:
+    def sift(
+        self, block: Sequence[Sequence[Any]], transformer: RowTransformer, busy: Callable[[str], bool] | None = None
+    ) -> tuple[list[int | None], list[bool]]:
         """Before a block of rows is turned into objects: each row's fingerprint, and whether it is
         known unchanged already (read exactly as the row last delivered whole for its user).
 
-        Only a user's one row of the block, with nothing of theirs in flight and a readable
-        UPDATED_AT, is judged here; every other row goes the way of :meth:`filter`.
+        Only a user's one row of the block, with nothing of theirs open or under way (``busy``)
+        and a readable UPDATED_AT, is judged here; every other row goes the way of :meth:`filter`.
         """
         positions = transformer.content_positions
         fingerprints = [row_fingerprint(row, positions) for row in block]
+        self._would_have.clear()
         if not self._look_up:  # nothing remembered yet (a first sync): nothing to compare with
             self._known = {}
             return fingerprints, [False] * len(block)
@@ -354,11 +429,10 @@ class ChangeFilter:
             found, problem = identifier(list(row)) if row[moment].__class__ is datetime else (None, None)
             users.append(user_key(found) if found is not None and problem is None else None)
         named = [user for user in users if user is not None]
-        known = self._known = self._store.lookup(self._integration, named)
+        known = self._known = self._remembered(named)
         seen: dict[str, int] = {}
         for user in named:
             seen[user] = seen.get(user, 0) + 1
-        in_flight = self._in_flight
         quick = []
         for who, fingerprint in zip(users, fingerprints, strict=True):
             remembered = known.get(who) if who is not None else None
@@ -368,131 +442,179 @@ class ChangeFilter:
                 and fingerprint is not None
                 and remembered.last_object == _signed(fingerprint)
                 and seen[who] == 1
-                and who not in in_flight
+                and (busy is None or not busy(who))
             )
         return fingerprints, quick
 
     def filter(self, items: Sequence[BrazeObject], rows: Sequence[int | None] | None = None) -> list[BrazeObject | None]:
         """For each object, the object to send with only its changed attributes, or None when
-        nothing in it changed (the row is not sent).
+        nothing in it changed (it is not sent).
 
         Args:
-            items: the objects of the rows :meth:`sift` did not settle.
-            rows: their rows' fingerprints from :meth:`sift` (None: objects without rows, as
-                an estimate of preview rows has; they are compared value by value).
+            items: objects about to be sent (none of their users has anything under way).
+            rows: the fingerprint of each object's newest row (:meth:`sift`), or None (objects
+                without rows, as an estimate of preview rows has); an object whose values are
+                all delivered records it, so that row is known unchanged at once next time.
         """
-        users = [user_key(item.body) for item in items]
+        users = [item.user or user_key(item.body) for item in items]
         known = self._known
-        self._known = {}
         missing = [user for user in users if user not in known]
-        if missing and self._look_up:
-            known = {**known, **self._store.lookup(self._integration, missing)}
-        in_flight = self._in_flight
+        if missing:
+            known.update(self._remembered(missing))
+        would_have = self._would_have
         verdicts: list[BrazeObject | None] = []
-        names, name_hash, value_hash = _name_hashes, _name_hash, _value_hash
         fingerprints = rows if rows is not None else [None] * len(items)
         for item, user, row_fingerprint in zip(items, users, fingerprints, strict=True):
-            whole = item.body
             remembered = known.get(user)
-            pending = in_flight.get(user)
             stored = remembered.fingerprints() if remembered is not None else None
-            before = stored or {}
-            if pending is not None:
-                before = {**before, **_unpack(pending[0])}
-            body: dict[str, Any] = {}
-            changed: Fingerprints = {}
-            everything: Fingerprints = {}
-            attributes = kept = 0
-            operations = False
-            for key, value in whole.items():
-                if key in NOT_ATTRIBUTES:
-                    body[key] = value
-                    continue
-                attributes += 1
-                if value.__class__ is dict and _is_operation(value):
-                    body[key] = value
-                    operations = True
-                    continue
-                name = names.get(key) or name_hash(key)
-                fingerprint = value_hash(value)
-                everything[name] = fingerprint
-                if before.get(name) != fingerprint:
-                    body[key] = value
-                    changed[name] = fingerprint
-                else:
-                    kept += 1
-            if kept == attributes:  # nothing changed (an object of operations only is always sent)
+            if not self._remember and user in would_have:
+                stored = {**(stored or {}), **_unpack(would_have[user])}
+            verdict, everything, operations = self._compare(item, stored or {})
+            if verdict is None:
                 verdicts.append(None)
                 if (
                     row_fingerprint is not None
-                    and pending is None
                     and remembered is not None
                     and remembered.last_object != _signed(row_fingerprint)
+                    and self._remember
                 ):
                     self._to_touch.append((user, row_fingerprint))  # next time the row is known unchanged at once
                 continue
-            sent = item if not kept else BrazeObject(item.array, body, item.ref)
-            verdicts.append(sent)
+            verdicts.append(verdict)
             after = {**stored, **everything} if stored else everything
             packed = _pack(after)
-            # an object with operations is never "the same again": no whole-object fingerprint
-            self._sent[id(sent)] = (user, None if operations else row_fingerprint, packed)
-            if pending is None:
-                # a user's first values (every one changed, nothing stored): the same fingerprints
-                in_flight[user] = (packed if not stored and not kept else _pack(changed), 1)
+            if self._remember:
+                # an object with operations is never "the same again": no whole-object fingerprint
+                self._sent[id(verdict)] = (user, None if operations else row_fingerprint, packed)
             else:
-                in_flight[user] = (_pack({**_unpack(pending[0]), **changed}), pending[1] + 1)
-        if not self._remember:  # a dry run: nothing is sent, so nothing settles; the block's values count, no more
-            in_flight.clear()
-            self._sent.clear()
-            self._to_touch.clear()
+                would_have[user] = packed
         return verdicts
+
+    def _remembered(self, users: Sequence[str]) -> dict[str, Remembered]:
+        """What is remembered of ``users``: delivered in this run and not yet written, or in the store."""
+        unsaved = self._unsaved
+        found = self._store.lookup(self._integration, [user for user in users if user not in unsaved]) if self._look_up else {}
+        for user in users:
+            entry = unsaved.get(user)
+            if entry is not None:
+                found[user] = Remembered(_signed(entry[1]), entry[2])
+        return found
+
+    @staticmethod
+    def _compare(item: BrazeObject, before: Fingerprints) -> tuple[BrazeObject | None, Fingerprints, bool]:
+        """(what to send of ``item`` or None, the fingerprints once delivered, whether it holds operations)."""
+        whole = item.body
+        merge = whole.get("_merge_objects") is True
+        names, name_hash, value_hash = _name_hashes, _name_hash, _value_hash
+        dumps, sort_keys, xxh3 = orjson.dumps, orjson.OPT_SORT_KEYS, _xxh3
+        if not before:  # a user's first values (a first sync): every one goes, fingerprinted once
+            first: Fingerprints = {}
+            count = 0
+            operations = False
+            for key, value in whole.items():
+                if key in NOT_ATTRIBUTES:
+                    continue
+                count += 1
+                if value.__class__ is dict:
+                    found = fingerprints_of({key: value, "_merge_objects": merge})
+                    operations = operations or STALE in found.values()
+                    first.update(found)
+                    continue
+                try:
+                    text = dumps(value, option=sort_keys)
+                except TypeError:  # integers beyond 64 bits
+                    text = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+                first[names.get(key) or name_hash(key)] = xxh3(text)
+            return (item if count else None), first, operations
+        body: dict[str, Any] = {}
+        everything: Fingerprints = {}
+        attributes = kept = 0
+        operations = False
+        partial: dict[str, Any] = {}  # nested objects whose changed keys alone can be sent
+        replaced = False  # a nested object that gained or lost keys: no merge in this object
+        for key, value in whole.items():
+            if key in NOT_ATTRIBUTES:
+                body[key] = value
+                continue
+            attributes += 1
+            name = names.get(key) or name_hash(key)
+            if value.__class__ is dict:
+                if is_operation(value) or (merge and not is_date(value)):
+                    body[key] = value
+                    operations = True
+                    everything[name] = STALE
+                    everything[name_hash(key + "\x00")] = STALE
+                    continue
+                fingerprint = value_hash(value)
+                everything[name] = fingerprint
+                if value and not is_date(value):
+                    keys_name, keys, named = _nested_fingerprints(key, value)
+                    everything[keys_name] = keys
+                    everything.update((leaf_name, leaf[2]) for leaf_name, leaf in named.items())
+                    if before.get(name) == fingerprint:
+                        kept += 1
+                        continue
+                    body[key] = value
+                    if before.get(keys_name) == keys:
+                        partial[key] = _partial([(path, leaf) for leaf_name, (path, leaf, print_) in named.items()
+                                                 if before.get(leaf_name) != print_])  # fmt: skip
+                    else:
+                        replaced = True
+                    continue
+            else:
+                fingerprint = value_hash(value)
+                everything[name] = fingerprint
+            if before.get(name) != fingerprint:
+                body[key] = value
+            else:
+                kept += 1
+        if kept == attributes:  # nothing changed (an object of operations only is always sent)
+            return None, everything, operations
+        if partial and not replaced and not merge:
+            body.update(partial)
+            body["_merge_objects"] = True
+        if not kept and not partial:
+            return item, everything, operations
+        return BrazeObject(item.array, body, item.ref, item.user, item.fold), everything, operations
 
     def remember(self, delivered: Sequence[BrazeObject]) -> None:
         """Remember objects delivered outside :meth:`filter` (the retry list sends them as they were)."""
         if not self._remember:
             return
-        entries = []
-        for item in delivered:
-            fingerprints = {
-                _name_hash(key): _value_hash(value)
-                for key, value in item.body.items()
-                if key not in NOT_ATTRIBUTES and not _is_operation(value)
-            }
-            entries.append((user_key(item.body), fingerprints))
-        self._store.remember(self._integration, entries)
+        self._store.remember(
+            self._integration, [(item.user or user_key(item.body), fingerprints_of(item.body)) for item in delivered]
+        )
 
     def settled(self, delivered: Sequence[BrazeObject], sent: Sequence[BrazeObject]) -> None:
         """After an answer: remember what Braze accepted; let go of everything that was sent."""
         if not self._remember:
             return
         sent_entries = self._sent
-        to_save = self._to_save
+        unsaved = self._unsaved
         for item in delivered:
             entry = sent_entries.get(id(item))
             if entry is not None:
-                to_save.append(entry)
-        in_flight = self._in_flight
+                unsaved[entry[0]] = entry
+        known = self._known
         for item in sent:
             entry = sent_entries.pop(id(item), None)
-            if entry is None:
-                continue
-            user = entry[0]
-            pending = in_flight.get(user)
-            if pending is not None:
-                if pending[1] <= 1:
-                    del in_flight[user]
-                else:
-                    in_flight[user] = (pending[0], pending[1] - 1)
-        if len(to_save) >= self.SAVE_EVERY:
-            self.flush()
+            if entry is not None:
+                known.pop(entry[0], None)  # what was looked up of this user is stale now
+
+    def save_due(self) -> bool:
+        """Time to write what was delivered (the pump then saves the watermark with it: the
+        watermark never passes a delivery that is not written)."""
+        if not self._remember:
+            return False
+        return len(self._unsaved) >= self.SAVE_USERS or time.monotonic() - self._saved_at >= self.SAVE_SECONDS
 
     def flush(self) -> None:
         """Write what was delivered and not yet written (also when a run ends, whatever ended it).
 
         Until then a crash forgets it: those values are sent again later, which costs data
         points but loses nothing."""
-        to_save, self._to_save = self._to_save, []
-        self._store.save_packed(self._integration, to_save)
+        self._store.save_packed(self._integration, list(self._unsaved.values()))
+        self._unsaved = {}
+        self._saved_at = time.monotonic()
         to_touch, self._to_touch = self._to_touch, []
         self._store.set_row_fingerprints(self._integration, to_touch)

@@ -22,29 +22,59 @@ class Segment:
 
     Rows come in UPDATED_AT order, so the segment's first and last timestamps and how many of
     its rows carry the last one are worked out once, when it is closed, from its objects
-    (whose ``ref`` is the row's UPDATED_AT) and the rows it sends nothing for (invalid, or
-    unchanged): nothing is counted per row.
+    (whose ``ref`` is their first row's UPDATED_AT), the rows it sends nothing for (invalid,
+    or unchanged) and the rows another object carries (folded into one of its objects, or
+    waiting for an object of the same user under way): nothing is counted per row.
+
+    A segment is done when its request was answered (or it had none) and no row of it is
+    still held in another request (``holds``). A *carrier* is a request of objects that were
+    waiting for their user's turn; it is not in the frontier's line, its rows' segments are.
     """
 
-    __slots__ = ("done", "errors", "first_ts", "items", "last_ts", "size", "tail", "unchanged", "unsent_moments")
+    __slots__ = (
+        "answered",
+        "carried_moments",
+        "carrier",
+        "errors",
+        "fingerprints",
+        "first_ts",
+        "holds",
+        "items",
+        "last_ts",
+        "size",
+        "superseded",
+        "tail",
+        "unchanged",
+        "unsent_moments",
+    )
 
-    def __init__(self) -> None:
+    def __init__(self, carrier: bool = False) -> None:
         self.size = 0
         self.first_ts: datetime | None = None
         self.last_ts: datetime | None = None
         self.tail = 0
         self.items: list[BrazeObject] = []
+        self.fingerprints: list[int | None] = []  # beside items, for "send only changed" (or empty)
         self.errors: list[RowErrorRecord] = []
         self.unsent_moments: list[datetime | None] = []  # UPDATED_AT of invalid and unchanged rows
+        self.carried_moments: list[datetime | None] = []  # UPDATED_AT of rows another object carries
         self.unchanged = 0
-        self.done = False
+        self.superseded = 0
+        self.holds = 0
+        self.answered = False
+        self.carrier = carrier
+
+    @property
+    def done(self) -> bool:
+        return self.answered and self.holds == 0
 
     def close(self) -> None:
         """Work out size, first and last UPDATED_AT, and the rows at the last one."""
         items = self.items
-        self.size = len(items) + len(self.unsent_moments)
+        self.size = len(items) + len(self.unsent_moments) + len(self.carried_moments)
         moments = [moment for moment in self.unsent_moments if moment is not None]
-        ends = moments[:1] + moments[-1:]
+        carried = [moment for moment in self.carried_moments if moment is not None]
+        ends = moments[:1] + moments[-1:] + carried[:1] + carried[-1:]
         if items:
             ends += (items[0].ref, items[-1].ref)
         if not ends:
@@ -55,7 +85,7 @@ class Segment:
             if item.ref != last:
                 break
             tail += 1
-        self.tail = tail + sum(1 for moment in moments if moment == last)
+        self.tail = tail + sum(1 for moment in moments if moment == last) + sum(1 for moment in carried if moment == last)
 
 
 class Frontier:
@@ -85,8 +115,9 @@ class Frontier:
         """A closed segment joins the line, in read order."""
         self._segments.append(segment)
 
-    def advance(self) -> None:
-        """Move over the done segments at the front of the line; save the watermark if it moved."""
+    def advance(self, save: bool = True) -> None:
+        """Move over the done segments at the front of the line; save the watermark if it moved
+        (unless ``save`` is False: the caller saves it with what it writes beside it)."""
         segments = self._segments
         while segments and segments[0].done:
             segment = segments.popleft()
@@ -100,7 +131,8 @@ class Frontier:
             self._dirty = True
         # every move is saved at once (about 10 us a save): after a crash, only rows that
         # were not yet passed are sent again
-        self.save()
+        if save:
+            self.save()
 
     def save(self) -> None:
         if self._dirty and self._save and self.updated_at is not None:

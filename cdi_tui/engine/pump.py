@@ -6,12 +6,22 @@ back (in any order), settles them: delivered, rejected (a row error), or transie
 retry list). Then the frontier moves the watermark over what is done. Reading waits while
 ``max_in_flight`` segments are open (handed on, not yet passed by the watermark): that is
 what bounds the rows sent twice after a crash.
+
+Per-user order (attribute integrations, :mod:`cdi_tui.engine.order`): a user has at most one
+object in a request that is open or under way. Rows of that user read meanwhile wait,
+folded into one object, and go in a *carrier* request of their own once the user's object
+is answered; their segments wait for them (``holds``), so the watermark never passes a row
+before it is settled. A user whose object could not be delivered (retries ran out) is
+*parked*: that object goes on the retry list, and so do the user's later rows of the run,
+folded into it, so that the next run sends them in order and no older value ever lands
+after a newer one.
 """
 
 from __future__ import annotations
 
 import sqlite3
 import time
+from collections import deque
 from collections.abc import Iterator
 from typing import Any
 
@@ -19,6 +29,7 @@ from cdi_tui.braze.client import BrazeClient, BrazeError, SendCancelled, SendOut
 from cdi_tui.braze.objects import BrazeObject
 from cdi_tui.engine.changes import ChangeFilter, DeliveredStore, data_points, user_key
 from cdi_tui.engine.frontier import Frontier, Segment
+from cdi_tui.engine.order import FoldRow, carried_rows, join, start_fold
 from cdi_tui.engine.run_state import RunState
 from cdi_tui.engine.senders import Dispatcher, Result
 from cdi_tui.engine.transform import RowError, RowTransformer, split_identifier
@@ -28,7 +39,7 @@ from cdi_tui.runlog import RowErrorRecord, RunLog, RunLogUnavailable, to_text
 MAX_RETRY_ATTEMPTS = 10  # runs that try a retry-list row before it becomes a row error
 EXHAUSTED_BATCHES_BEFORE_STOP = 3  # requests in a row whose retries ran out: Braze is unreachable
 STORAGE_ERRORS = (RunLogUnavailable, sqlite3.Error)  # the run log or the delivered store cannot be written
-UNSENT_PER_SEGMENT = 1000  # invalid or unchanged rows held in a segment before it is handed on
+UNSENT_PER_SEGMENT = 1000  # rows a segment holds beyond its objects (invalid, unchanged, carried) before it is handed on
 
 
 def item_error(state: RunState, item: BrazeObject, code: str, reason: str) -> RowErrorRecord:
@@ -37,6 +48,26 @@ def item_error(state: RunState, item: BrazeObject, code: str, reason: str) -> Ro
     updated_at = ref.updated_at if hasattr(ref, "updated_at") else ref
     identifier, rest = split_identifier(item.body)
     return state.row_error(updated_at, identifier, code, reason, rest)
+
+
+def _row_error(state: RunState, row: FoldRow, code: str, reason: str) -> RowErrorRecord:
+    identifier, rest = split_identifier(row.body)
+    return state.row_error(row.moment, identifier, code, reason, rest)
+
+
+def _rows_of(item: BrazeObject) -> list[FoldRow] | None:
+    """The rows a folded object carries (None: one row, the object's own)."""
+    return None if item.fold is None else item.fold.rows
+
+
+class _Parked:
+    """A user's newest entry on the retry list, in this run: later rows of the user join it."""
+
+    __slots__ = ("entry", "retry_id")
+
+    def __init__(self, entry: BrazeObject, retry_id: int) -> None:
+        self.entry = entry
+        self.retry_id = retry_id
 
 
 class Pump:
@@ -52,6 +83,7 @@ class Pump:
     checkpoint_seconds: how often the run's counts are saved while it runs.
     changes: for "send only changed attributes": keeps unchanged values out of requests.
     deleted_users: for a deletes integration: the store that forgets the users Braze deleted.
+    ordered: per-user order (attribute integrations): never two objects of one user under way.
     """
 
     def __init__(
@@ -67,6 +99,7 @@ class Pump:
         checkpoint_seconds: float,
         changes: ChangeFilter | None = None,
         deleted_users: DeliveredStore | None = None,
+        ordered: bool = False,
     ) -> None:
         self.state = state
         self.runlog = runlog
@@ -79,8 +112,20 @@ class Pump:
         self.checkpoint_seconds = checkpoint_seconds
         self.changes = changes
         self.deleted_users = deleted_users
+        self.ordered = ordered
         self.exhausted_in_a_row = 0
         self.last_checkpoint = time.monotonic()
+        # per-user lines (ordered runs): each user with something pending is in one or more
+        self._open: dict[str, BrazeObject] = {}  # the user's object in the segment being filled
+        self._under_way: set[str] = set()  # users with an object handed on and not yet answered
+        self._waiting: dict[str, list[BrazeObject]] = {}  # objects waiting for their user's turn, oldest first
+        self._ready: deque[str] = deque()  # users whose first waiting object may go now
+        self._parked: dict[str, _Parked] = {}
+        self._sending_ready = False
+
+    def _busy(self, user: str) -> bool:
+        """Something of this user is open, under way, waiting or parked (its rows are not "as delivered")."""
+        return user in self._open or user in self._under_way or user in self._waiting or user in self._parked
 
     # reading -------------------------------------------------------------------------------
     def run(self, blocks: Iterator[list[list[Any]]]) -> None:
@@ -101,7 +146,10 @@ class Pump:
             if self.dispatcher is not None:
                 if state.should_stop():
                     state.stop_sending.set()  # wakes requests waiting on the rate limit or a backoff
-                self.dispatcher.finish(self._on_result)
+                try:
+                    self._finish_sending()
+                except STORAGE_ERRORS as error:
+                    state.log_broke(error)
                 state.in_flight = 0
             if self.changes is not None and state.log_failed is None:
                 try:
@@ -109,68 +157,112 @@ class Pump:
                 except STORAGE_ERRORS as error:
                     state.log_broke(error)
 
+    def _finish_sending(self) -> None:
+        """Wait for every request under way, sending the objects their answers let go, then close."""
+        dispatcher = self.dispatcher
+        assert dispatcher is not None
+        try:
+            while True:
+                if not self.state.should_stop():
+                    self._send_ready()
+                if not dispatcher.pending:
+                    break
+                dispatcher.drain(self._on_result, block=True, timeout=0.2)
+        finally:
+            dispatcher.finish(self._on_result)
+
     def _read(self, blocks: Iterator[list[list[Any]]]) -> None:
         """The reading loop of :meth:`run`: blocks of rows cut into segments and handed on."""
         state = self.state
         limit = self.batch_limit
         segment = Segment()
-        items = segment.items
         read = taken = state.read  # rows in segments handed on; rows taken from the stream
         max_rows = state.max_rows
         transform = self.transformer.transform
         changes = self.changes
+        ordered = self.ordered
+        take = self._take
         for block in blocks:
+            if not block:  # the end of a chunk of the read: settle it whole before the next query
+                read = self._settle_chunk(segment, read)
+                segment = Segment()
+                if state.should_stop():
+                    break
+                continue
             if taken + len(block) > max_rows:
                 block = block[: max(0, max_rows - taken)]
                 state.limit_hit = True
             taken += len(block)
             stopped = False
-            verdicts = None
+            fingerprints: list[int | None] | None = None
             if changes is None:
                 results: list[Any] = [transform(row) for row in block]
             else:  # one look-up a block; rows read as last delivered are not even made into objects
-                fingerprints, known = changes.sift(block, self.transformer)
+                fingerprints, known = changes.sift(block, self.transformer, self._busy if ordered else None)
                 results = [None if unchanged else transform(row) for row, unchanged in zip(block, known, strict=True)]
-                objects = [index for index, result in enumerate(results) if result.__class__ is BrazeObject]
-                verdicts = iter(changes.filter([results[index] for index in objects], [fingerprints[index] for index in objects]))
-            for row, result in zip(block, results, strict=True):
-                if result is None or result.__class__ is BrazeObject:
-                    if verdicts is not None and result is not None:
-                        result = next(verdicts)
-                    if result is None:  # nothing changed: done without a request
-                        segment.unsent_moments.append(row[0])
-                        segment.unchanged += 1
-                        if len(segment.unsent_moments) >= UNSENT_PER_SEGMENT:
-                            read = self._cut(segment, read)
-                            segment = Segment()
-                            items = segment.items
-                        continue
-                    items.append(result)
-                    if len(items) >= limit:
+            for index, (row, result) in enumerate(zip(block, results, strict=True)):
+                if result.__class__ is BrazeObject:
+                    fingerprint = fingerprints[index] if fingerprints is not None else None
+                    if ordered:
+                        take(segment, result, fingerprint)
+                    else:
+                        segment.items.append(result)
+                        if fingerprints is not None:
+                            segment.fingerprints.append(fingerprint)
+                    if len(segment.items) >= limit:
                         read = self._cut(segment, read)
                         segment = Segment()
-                        items = segment.items
                         if state.should_stop():
                             stopped = True
                             break
+                    elif len(segment.unsent_moments) + len(segment.carried_moments) >= UNSENT_PER_SEGMENT:
+                        read = self._cut(segment, read)
+                        segment = Segment()
                     continue
-                assert isinstance(result, RowError)
-                self._invalid_row(segment, row, result)
-                if len(segment.unsent_moments) >= UNSENT_PER_SEGMENT:  # a long stretch of invalid rows: record it as it goes
-                    read = self._cut(segment, read)
+                if result is None:  # known unchanged before it was parsed: done without a request
+                    segment.unsent_moments.append(row[0])
+                    segment.unchanged += 1
+                else:
+                    assert isinstance(result, RowError)
+                    self._invalid_row(segment, row, result)
+                if len(segment.unsent_moments) + len(segment.carried_moments) >= UNSENT_PER_SEGMENT:
+                    read = self._cut(segment, read)  # a long stretch without objects: record it as it goes
                     segment = Segment()
-                    items = segment.items
             state.read = read if stopped else taken
             if self.dispatcher is not None:
                 self.dispatcher.drain(self._on_result)
+            self._send_ready()
             state.report()
             if stopped or state.limit_hit or state.should_stop():
                 break
         segment.close()
         if segment.size and not state.should_stop():
             read = self._cut(segment, read)
+            if self.dispatcher is None:
+                self._send_ready()
         else:
             state.read = read + segment.size
+
+    def _settle_chunk(self, segment: Segment, read: int) -> int:
+        """Between two chunks of the read: hand on what is open and wait for every answer, so the
+        watermark stands at the chunk's end (a run stopped there resends nothing). One round trip
+        per chunk (a million rows by default)."""
+        segment.close()
+        if segment.size:
+            read = self._cut(segment, read)
+        dispatcher = self.dispatcher
+        if dispatcher is None:
+            self._send_ready()
+            return read
+        while not self.state.should_stop():
+            self._send_ready()
+            if not dispatcher.pending:
+                break
+            dispatcher.drain(self._on_result, block=True, timeout=0.2)
+        if self.changes is not None:
+            self.changes.flush()
+        self.frontier.advance()
+        return read
 
     def _invalid_row(self, segment: Segment, row: list[Any], problem: RowError) -> None:
         moment = row[0]
@@ -179,14 +271,122 @@ class Pump:
         segment.unsent_moments.append(moment)
         segment.errors.append(self.state.row_error(moment, identifier, problem.code, problem.message, payload))
 
+    # per-user lines ----------------------------------------------------------------------------
+    def _take(self, segment: Segment, item: BrazeObject, fingerprint: int | None) -> None:
+        """Place an object of the segment being filled: in it, folded into the user's object
+        there, or waiting behind the user's object under way (ordered runs)."""
+        user = item.user
+        if user in self._parked:
+            segment.carried_moments.append(item.ref)
+            self._park_row(segment, item)
+            return
+        queue = self._waiting.get(user)
+        if queue is not None:
+            self._wait(queue, item, segment, fingerprint)
+            return
+        current = self._open.get(user)
+        if current is not None:
+            if join(current, item, None, fingerprint, self._superseded):
+                segment.carried_moments.append(item.ref)
+                return
+            self._waiting[user] = [self._waiting_object(item, segment, fingerprint)]
+            return
+        if user in self._under_way:
+            self._waiting[user] = [self._waiting_object(item, segment, fingerprint)]
+            return
+        segment.items.append(item)
+        if self.changes is not None:
+            segment.fingerprints.append(fingerprint)
+        self._open[user] = item
+
+    def _waiting_object(self, item: BrazeObject, segment: Segment, fingerprint: int | None) -> BrazeObject:
+        start_fold(item, segment, fingerprint)
+        segment.carried_moments.append(item.ref)
+        segment.holds += 1
+        return item
+
+    def _wait(self, queue: list[BrazeObject], item: BrazeObject, segment: Segment, fingerprint: int | None) -> None:
+        if join(queue[-1], item, segment, fingerprint, self._superseded):
+            segment.carried_moments.append(item.ref)
+            segment.holds += 1
+        else:
+            queue.append(self._waiting_object(item, segment, fingerprint))
+
+    def _superseded(self, row: FoldRow) -> None:
+        """A row a newer row of its user made moot: counted, never sent; its segment no longer waits for it."""
+        self.state.superseded += 1
+        if row.hold is not None:
+            row.hold.holds -= 1
+
+    def _free(self, user: str) -> None:
+        """The user's object was answered (or not sent: unchanged): the next one may go."""
+        self._under_way.discard(user)
+        if user in self._waiting:
+            self._ready.append(user)
+
+    def _send_ready(self) -> None:
+        """Send the objects whose user's turn has come, in carrier requests (not while stopping)."""
+        if self._sending_ready or not self._ready:
+            return
+        self._sending_ready = True
+        try:
+            while self._ready and not self.state.should_stop():
+                carrier = Segment(carrier=True)
+                users: set[str] = set()  # a user is named in the ready line once per answer; one object each here
+                while self._ready and len(carrier.items) < self.batch_limit:
+                    user = self._ready.popleft()
+                    queue = self._waiting.get(user)
+                    if not queue or user in self._under_way or user in self._open or user in users:
+                        continue
+                    users.add(user)
+                    item = queue.pop(0)
+                    if not queue:
+                        del self._waiting[user]
+                    carrier.items.append(item)
+                if carrier.items:
+                    self._hand_on_carrier(carrier)
+        finally:
+            self._sending_ready = False
+
+    # sending -------------------------------------------------------------------------------
     def _cut(self, segment: Segment, read: int) -> int:
         """Close a segment and hand it on; returns the rows read up to its end."""
         segment.close()
         self.state.read = read + segment.size
+        if self.ordered:
+            for item in segment.items:
+                self._open.pop(item.user, None)
+        self._filter(segment)
         self._hand_on(segment)
         return self.state.read
 
-    # sending -------------------------------------------------------------------------------
+    def _filter(self, segment: Segment) -> None:
+        """Send only changed attributes: each object's unchanged values out, an unchanged object not sent."""
+        changes = self.changes
+        if changes is None or not segment.items:
+            return
+        items = segment.items
+        fingerprints = segment.fingerprints or [None] * len(items)
+        newest = [
+            item.fold.row_fingerprint if item.fold is not None else row for item, row in zip(items, fingerprints, strict=True)
+        ]
+        kept = []
+        for item, verdict in zip(items, changes.filter(items, newest), strict=True):
+            if verdict is not None:
+                kept.append(verdict)
+                continue
+            rows = _rows_of(item)
+            if rows is None:
+                segment.unchanged += 1
+            else:
+                segment.unchanged += len(rows)
+                for row in rows:
+                    if row.hold is not None:
+                        row.hold.holds -= 1
+            if self.ordered:
+                self._free(item.user)
+        segment.items = kept
+
     def _hand_on(self, segment: Segment) -> None:
         state = self.state
         dispatcher = self.dispatcher
@@ -194,21 +394,49 @@ class Pump:
             # the bound on rows sent twice after a crash: wait while too many segments are open
             while self.frontier.open_segments >= self.max_open_segments and dispatcher.pending:
                 dispatcher.drain(self._on_result, block=True, timeout=0.05)
+                self._send_ready()
         self.frontier.add(segment)
         if segment.errors:
             self.runlog.add_row_errors(segment.errors)
             state.failed += len(segment.errors)
         state.unchanged += segment.unchanged
         if dispatcher is None or not segment.items:
-            state.skipped += len(segment.items)
-            if dispatcher is None:  # a dry run: what the objects would spend
-                state.data_points += sum(data_points(item) for item in segment.items)
-            segment.done = True
-            self._moved()
+            self._skip(segment)
             return
         state.set_phase("sending")
+        if self.ordered:
+            self._under_way.update(item.user for item in segment.items)
         dispatcher.submit(segment, segment.items, self._on_result)
         state.in_flight = dispatcher.pending
+        self._send_ready()
+
+    def _hand_on_carrier(self, carrier: Segment) -> None:
+        """Send objects that waited for their user's turn (their rows' segments wait for the answer)."""
+        self._filter(carrier)
+        self.state.unchanged += carrier.unchanged
+        if not carrier.items:
+            self._moved()
+            return
+        dispatcher = self.dispatcher
+        if dispatcher is None:
+            self._skip(carrier)
+            return
+        self._under_way.update(item.user for item in carrier.items)
+        dispatcher.submit(carrier, carrier.items, self._on_result)
+        self.state.in_flight = dispatcher.pending
+
+    def _skip(self, segment: Segment) -> None:
+        """Nothing to send (or a dry run: what the objects would spend)."""
+        state = self.state
+        state.skipped += sum(carried_rows(item) for item in segment.items)
+        if self.dispatcher is None:
+            state.data_points += sum(data_points(item) for item in segment.items)
+        for item in segment.items:
+            self._release(item)
+            if self.ordered:
+                self._free(item.user)
+        segment.answered = True
+        self._moved()
 
     def _on_result(self, segment: Segment, result: Result) -> None:
         if self.state.log_failed is not None:
@@ -232,7 +460,7 @@ class Pump:
 
     # settling ------------------------------------------------------------------------------
     def _settle(self, segment: Segment, outcome: SendOutcome) -> None:
-        """Account for every object of a sent segment, then mark it done."""
+        """Account for every row of a sent request, then mark it answered."""
         if outcome.rejected or outcome.transient:
             self._record_failures(outcome)
         elif outcome.delivered:
@@ -240,29 +468,58 @@ class Pump:
         self._delivered(outcome.delivered)
         if self.changes is not None:
             self.changes.settled(outcome.delivered, segment.items)
-        self.state.sent += len(outcome.delivered)
-        segment.done = True
+        state = self.state
+        for item in outcome.delivered:
+            state.sent += carried_rows(item)
+            self._release(item)
+        if self.ordered:
+            for item in segment.items:
+                self._free(item.user)
+        segment.answered = True
         segment.items = []
         self._moved()
-        self.state.report()
+        state.report()
+
+    @staticmethod
+    def _release(item: BrazeObject) -> None:
+        """The rows an object carried are settled: their segments no longer wait for it."""
+        rows = _rows_of(item)
+        if rows is not None:
+            for row in rows:
+                if row.hold is not None:
+                    row.hold.holds -= 1
 
     def _delivered(self, items: list[BrazeObject]) -> None:
         self.state.data_points += sum(data_points(item) for item in items)
         if self.deleted_users is not None and items:
-            self.deleted_users.forget_users([user_key(item.body) for item in items])
+            self.deleted_users.forget_users([item.user or user_key(item.body) for item in items])
+
+    def _errors_of(self, item: BrazeObject, code: str, reason: str) -> list[RowErrorRecord]:
+        rows = _rows_of(item)
+        if rows is None:
+            return [item_error(self.state, item, code, reason)]
+        return [_row_error(self.state, row, code, reason) for row in rows]
 
     def _record_failures(self, outcome: SendOutcome) -> None:
         """Row errors for the objects Braze rejected; the retry list for those that could not be sent."""
         state = self.state
-        errors = [item_error(state, item, "braze_rejected", reason) for item, reason in outcome.rejected]
+        errors = []
+        for item, reason in outcome.rejected:
+            errors.extend(self._errors_of(item, "braze_rejected", reason))
+            self._release(item)
         retries = []
         for item, reason in outcome.transient:
-            errors.append(item_error(state, item, "transient", f"{reason}; queued for the next run"))
-            record = errors[-1]
-            retries.append((to_text(item.ref), record.identifier, item.array, item.body, reason, 1))
-        self.runlog.add_retry_rows(state.name, retries)
+            rows = self._errors_of(item, "transient", f"{reason}; queued for the next run")
+            errors.extend(rows)
+            newest = item.fold.rows[-1].moment if item.fold is not None else item.ref
+            retries.append((to_text(newest), rows[-1].identifier, item.array, item.body, reason, 1))
+            self._release(item)
+        ids = self.runlog.add_retry_rows(state.name, retries)
         self.runlog.add_row_errors(errors)
-        state.failed += len(outcome.rejected) + len(outcome.transient)
+        state.failed += len(errors)
+        if self.ordered:
+            for (item, reason), retry_id in zip(outcome.transient, ids, strict=True):
+                self._park(item, reason, retry_id)
         if outcome.transient:
             self.exhausted_in_a_row += 1
             if self.exhausted_in_a_row >= EXHAUSTED_BATCHES_BEFORE_STOP:
@@ -271,15 +528,63 @@ class Pump:
         elif outcome.delivered:
             self.exhausted_in_a_row = 0
 
+    # parking -------------------------------------------------------------------------------------
+    def _park(self, item: BrazeObject, reason: str, retry_id: int) -> None:
+        """A user's object is on the retry list: so go the user's objects waiting behind it, and the
+        user's later rows of this run (each a row error, "queued for the next run")."""
+        user = item.user
+        entry = BrazeObject(item.array, dict(item.body), item.ref, user)
+        self._parked[user] = _Parked(entry, retry_id)
+        for waiting in self._waiting.pop(user, []):
+            rows = _rows_of(waiting) or []
+            errors = [_row_error(self.state, row, "transient", self._parked_reason()) for row in rows]
+            self.runlog.add_row_errors(errors)
+            self.state.failed += len(errors)
+            self._release(waiting)
+            self._park_object(user, waiting)
+
+    @staticmethod
+    def _parked_reason() -> str:
+        return "an earlier row of this user could not be delivered; queued for the next run behind it"
+
+    def _park_row(self, segment: Segment, item: BrazeObject) -> None:
+        """A row of a parked user, read now: it joins the user's entry on the retry list."""
+        identifier, rest = split_identifier(item.body)
+        segment.errors.append(self.state.row_error(item.ref, identifier, "transient", self._parked_reason(), rest))
+        self._park_object(item.user, item)
+
+    def _park_object(self, user: str, item: BrazeObject) -> None:
+        parked = self._parked[user]
+        newest = item.fold.rows[-1].moment if item.fold is not None else item.ref
+        # its rows are already accounted as failed: folding them in supersedes nothing more
+        if join(parked.entry, item, None, None, lambda _row: None):
+            self.runlog.replace_retry_row(parked.retry_id, to_text(newest), parked.entry.body)
+            return
+        entry = BrazeObject(item.array, dict(item.body), item.ref, user)
+        retry = (to_text(newest), user, item.array, entry.body, self._parked_reason(), 1)
+        self._parked[user] = _Parked(entry, self.runlog.add_retry_rows(self.state.name, [retry])[0])
+
+    # the retry list ------------------------------------------------------------------------------
     def send_retry_list(self, client: BrazeClient, retry_rows: list[Any]) -> None:
-        """Send the retry list (rows whose retries ran out in earlier runs) before any new row."""
+        """Send the retry list (rows whose retries ran out in earlier runs) before any new row.
+
+        Requests go one after the other, and never hold two entries of one user, so a user's
+        entries arrive in the order they were made."""
         state, runlog, batch_limit = self.state, self.runlog, self.batch_limit
         send = client.send_delete if state.integration.data_type == DataType.DELETES else client.send_track
-        for start in range(0, len(retry_rows), batch_limit):
-            if state.cancel.is_set():
+        chunks: list[list[Any]] = [[]]
+        users_in_chunk: set[str] = set()
+        for row in retry_rows:
+            user = user_key(row.body)
+            if len(chunks[-1]) >= batch_limit or user in users_in_chunk:
+                chunks.append([])
+                users_in_chunk = set()
+            chunks[-1].append(row)
+            users_in_chunk.add(user)
+        for chunk in chunks:
+            if state.cancel.is_set() or not chunk:
                 return
-            chunk = retry_rows[start : start + batch_limit]
-            items = [BrazeObject(row.array_name, row.body, row) for row in chunk]
+            items = [BrazeObject(row.array_name, row.body, row, user_key(row.body)) for row in chunk]
             try:
                 outcome = send(items)
             except SendCancelled:
@@ -309,8 +614,18 @@ class Pump:
                 return
 
     def _moved(self) -> None:
-        """After a segment is done: move the watermark; save the run's counts now and then."""
-        self.frontier.advance()
+        """After a segment is done: move the watermark; save the run's counts now and then.
+
+        With "send only changed attributes" the watermark is saved with what was delivered,
+        every quarter second: it never passes a delivery that is not remembered."""
+        changes = self.changes
+        if changes is None or self.dispatcher is None:
+            self.frontier.advance()
+        else:
+            self.frontier.advance(save=False)
+            if changes.save_due():
+                changes.flush()
+                self.frontier.save()
         now = time.monotonic()
         if now - self.last_checkpoint >= self.checkpoint_seconds:
             state = self.state

@@ -32,10 +32,11 @@ class Progress:
     in_flight: int = 0  # requests under way to Braze
     unchanged: int = 0  # rows not sent: nothing in them changed since it was delivered
     data_points: int = 0  # attributes set, events and purchases delivered (or, in a dry run, that would be)
+    superseded: int = 0  # rows not sent: a newer row of the same user set every value they held
 
     @property
     def done(self) -> int:
-        return self.sent + self.failed + self.skipped + self.unchanged
+        return self.sent + self.failed + self.skipped + self.unchanged + self.superseded
 
     @property
     def rate(self) -> float:
@@ -71,6 +72,7 @@ class RunState:
     retried: int = 0
     in_flight: int = 0
     unchanged: int = 0
+    superseded: int = 0
     data_points: int = 0
     warnings: list[str] = field(default_factory=list)
     fatal: BaseException | None = None  # ends the run as an error
@@ -129,6 +131,7 @@ class RunState:
             self.in_flight,
             self.unchanged,
             self.data_points,
+            self.superseded,
         )
 
     def set_phase(self, phase: str) -> None:

@@ -8,10 +8,11 @@ One run, in reading order (:meth:`SyncEngine.run`):
    bound is the newest UPDATED_AT not later than now, so rows written while it runs wait for
    the next run, and rows stamped in the future wait until their time instead of pushing the
    watermark ahead; the lower bound is the watermark, with Braze's boundary rule;
-3. the retry list first (:func:`~cdi_tui.engine.pump.send_retry_rows`): rows whose retries ran
-   out in an earlier run;
+3. the retry list first (:meth:`~cdi_tui.engine.pump.Pump.send_retry_list`): rows whose retries
+   ran out in an earlier run;
 4. the pump (:class:`~cdi_tui.engine.pump.Pump`): rows streamed in UPDATED_AT order, cut into
-   segments of one request, sent by the dispatcher (:mod:`cdi_tui.engine.senders`, as many
+   segments of one request (for attributes, never two objects of one user under way:
+   :mod:`~cdi_tui.engine.order`), sent by the dispatcher (:mod:`cdi_tui.engine.senders`, as many
    requests in flight as Braze's latency needs), each segment settled as its answer comes;
 5. the frontier (:class:`~cdi_tui.engine.frontier.Frontier`) moves the watermark over done
    segments in read order and saves it as it moves;
@@ -25,7 +26,7 @@ import json
 import logging
 import os
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -74,6 +75,9 @@ class SyncOptions:
     checkpoint_seconds: float = 0.5  # how often the run's counts are saved while it runs
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     request_timeout: float = 30.0
+    # never two objects of one user under way (attribute integrations): Braze then holds each
+    # user's newest values. Off only to measure what the guarantee costs (the benchmark).
+    per_user_order: bool = True
 
 
 def _json_text(value: Any) -> str:
@@ -216,7 +220,12 @@ class SyncEngine:
             state.total = 0 if upper is None else source.count_rows(shape, lower, inclusive, upper)
             retry_rows = [] if options.dry_run else self.runlog.retry_rows(integration.name)
             state.total = min(state.total, options.max_rows) + len(retry_rows)
-            transformer = RowTransformer(shape.select_columns, integration.data_type, integration.update_existing_only)
+            transformer = RowTransformer(
+                shape.select_columns,
+                integration.data_type,
+                integration.update_existing_only,
+                integration.prioritization,
+            )
             self._report_null_rows(source, shape, transformer, state)
             self._report_out_of_range_rows(source, shape, transformer, state)
             state.set_phase("reading")
@@ -224,7 +233,7 @@ class SyncEngine:
             if options.dry_run:
                 if upper is not None:
                     pump = self._pump(state, frontier, shape, transformer, None, max_in_flight, options)
-                    pump.run(source.stream_rows(shape, lower, inclusive, upper, options.fetch_rows, cancelled=state.stop_sending))
+                    pump.run(self._rows(source, shape, lower, inclusive, upper, options, state, credential.max_rows_per_query))
                 return
             deletes = integration.data_type == DataType.DELETES
             assert api_key is not None
@@ -252,7 +261,7 @@ class SyncEngine:
                     state.set_phase("sending")
                     pump.send_retry_list(client, retry_rows)
                 if upper is not None and not state.should_stop():
-                    pump.run(source.stream_rows(shape, lower, inclusive, upper, options.fetch_rows, cancelled=state.stop_sending))
+                    pump.run(self._rows(source, shape, lower, inclusive, upper, options, state, credential.max_rows_per_query))
         except (WarehouseError, BrazeError) as error:
             state.fail(error)
         except STORAGE_ERRORS as error:  # the run log or the delivered store cannot be written
@@ -260,6 +269,28 @@ class SyncEngine:
         finally:
             state.stop_sending.set()
             source.close()
+
+    @staticmethod
+    def _rows(
+        source: RedshiftSource,
+        shape: TableShape,
+        lower: datetime | None,
+        inclusive: bool,
+        upper: datetime | None,
+        options: SyncOptions,
+        state: RunState,
+        max_rows_per_query: int,
+    ) -> Iterator[list[list[Any]]]:
+        """The run's rows, read in chunks no query of which returns more than the credential allows."""
+        return source.stream_rows(
+            shape,
+            lower,
+            inclusive,
+            upper,
+            options.fetch_rows,
+            cancelled=state.stop_sending,
+            max_rows_per_query=max_rows_per_query,
+        )
 
     def _pump(
         self,
@@ -285,6 +316,7 @@ class SyncEngine:
             if state.integration.sends_changed_only
             else None,
             deleted_users=self.delivered if state.integration.data_type == DataType.DELETES and not state.dry_run else None,
+            ordered=options.per_user_order and state.integration.data_type == DataType.ATTRIBUTES,
         )
 
     def _batch_limit(self, integration: Integration) -> int:
@@ -398,6 +430,7 @@ class SyncEngine:
             "rows_retried": state.retried,
             "data_points": state.data_points,
             "rows_unchanged": state.unchanged,
+            "rows_superseded": state.superseded,
             "error": outcome.error,
             "warnings": state.warnings,
         }

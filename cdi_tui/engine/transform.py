@@ -15,7 +15,14 @@ from typing import Any
 import orjson
 
 from cdi_tui.braze.objects import BrazeObject
-from cdi_tui.braze.rules import ISO_4217, MAX_ATTRIBUTE_KEYS, MAX_PAYLOAD_BYTES, MAX_STRING
+from cdi_tui.braze.rules import (
+    DEFAULT_DELETE_PRIORITIZATION,
+    ISO_4217,
+    MAX_ATTRIBUTE_KEYS,
+    MAX_PAYLOAD_BYTES,
+    MAX_STRING,
+    nested_attribute_problem,
+)
 from cdi_tui.enums import DataType
 from cdi_tui.warehouse.timestamps import OutOfRangeTime, out_of_range_reason
 
@@ -43,6 +50,7 @@ DELETE_LISTS = {
     "email": "email_addresses",
     "phone": "phone_numbers",
 }
+PRIORITIZED_DELETES = frozenset({"email", "phone"})  # Braze takes these only as objects with a prioritization
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,10 +108,19 @@ class RowTransformer:
         columns: canonical column names in row order (``TableShape.select_columns``).
         data_type: attributes, events, purchases or deletes.
         update_existing_only: add ``"_update_existing_only": true`` to every object.
+        delete_prioritization: for deletes by email or phone: which user Braze deletes when
+            several share the address (``identified``, ``unidentified``, ``most_recently_updated``).
     """
 
-    def __init__(self, columns: tuple[str, ...], data_type: DataType, update_existing_only: bool = False) -> None:
+    def __init__(
+        self,
+        columns: tuple[str, ...],
+        data_type: DataType,
+        update_existing_only: bool = False,
+        delete_prioritization: tuple[str, ...] = DEFAULT_DELETE_PRIORITIZATION,
+    ) -> None:
         self.data_type = data_type
+        self.delete_prioritization = list(delete_prioritization)
         # decided once: transform() runs every row, and looking up an enum member
         # (DataType.EVENTS) costs ~0.2 us a time on Python 3.11
         self._sends_deletes = data_type == DataType.DELETES
@@ -232,7 +249,12 @@ class RowTransformer:
         assert identifier is not None
         if self._sends_deletes:
             key, value = next(iter(identifier.items()))
-            return BrazeObject(DELETE_LISTS[key], {key: value}, updated_at)
+            user = describe_identifier(identifier)
+            if key in PRIORITIZED_DELETES:
+                return BrazeObject(
+                    DELETE_LISTS[key], {key: value, "prioritization": list(self.delete_prioritization)}, updated_at, user
+                )
+            return BrazeObject(DELETE_LISTS[key], {key: value}, updated_at, user)
         text = row[self._payload]  # type: ignore[index]
         payload = None
         if text.__class__ is str and len(text) <= _QUICK_PAYLOAD:
@@ -255,6 +277,7 @@ class RowTransformer:
         return self._purchase(identifier, payload, updated_at)
 
     def _finish(self, array: str, identifier: dict[str, Any], payload: dict[str, Any], updated_at: datetime) -> BrazeObject:
+        user = describe_identifier(identifier)
         body = identifier  # a fresh dict made for this row: extend it in place
         body.update(payload)
         if self.update_existing_only:
@@ -262,7 +285,7 @@ class RowTransformer:
         elif array == "attributes" and "user_alias" in identifier and "_update_existing_only" not in payload:
             # Braze defaults alias-only attribute objects to update-only; the seed says aliases create users
             body["_update_existing_only"] = False
-        return BrazeObject(array, body, updated_at)
+        return BrazeObject(array, body, updated_at, user)
 
     def _attributes(
         self, identifier: dict[str, Any], payload: dict[str, Any], text: str, updated_at: datetime
@@ -281,16 +304,24 @@ class RowTransformer:
                 elif kind is float:
                     inexact = inexact or value >= _HUGE or value <= -_HUGE
                 elif kind is dict or kind is list:
+                    problem = nested_attribute_problem(key, value)
+                    if problem is not None:
+                        return RowError(*problem)
                     inexact = inexact or _has_huge_float(value)
         else:
-            # a short text with no '$' cannot hold a name or string that breaks a rule: only numbers are looked at
-            for value in payload.values():
+            # a short text with no '$' cannot hold a name or string that breaks a rule: only
+            # numbers and the keys of nested objects are looked at
+            for key, value in payload.items():
                 kind = value.__class__
                 if kind is float:
                     if value >= _HUGE or value <= -_HUGE:
                         inexact = True
-                elif (kind is dict or kind is list) and _has_huge_float(value):
-                    inexact = True
+                elif kind is dict or kind is list:
+                    problem = nested_attribute_problem(key, value)
+                    if problem is not None:
+                        return RowError(*problem)
+                    if _has_huge_float(value):
+                        inexact = True
         if inexact:
             payload = json.loads(text)
         return self._finish("attributes", identifier, payload, updated_at)

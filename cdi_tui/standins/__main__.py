@@ -26,8 +26,19 @@ def main() -> int:
     parser.add_argument("--no-redshift", action="store_true")
     parser.add_argument("--no-braze", action="store_true")
     parser.add_argument("--latency-ms", type=float, default=0.0, help="Braze answers each request this long after it came")
+    parser.add_argument(
+        "--jitter-ms",
+        type=float,
+        default=0.0,
+        help="and a random further 0 to this many ms, drawn for each request: requests under way overtake each other",
+    )
+    parser.add_argument(
+        "--cursor-row-cap", type=int, default=None, help="Redshift: refuse a cursor whose result holds more rows than this"
+    )
     args = parser.parse_args()
     redshift = None if args.no_redshift else RedshiftStandIn().start()
+    if redshift is not None and args.cursor_row_cap:
+        redshift.set_cursor_row_cap(args.cursor_row_cap)
     braze = None
     if not args.no_braze:
         braze = BrazeStandIn(
@@ -35,7 +46,7 @@ def main() -> int:
             rate_limit=args.rate_limit,
             rate_window_seconds=args.rate_window,
             record_objects=not args.no_record,
-            faults=FaultPlan(latency_seconds=args.latency_ms / 1000),
+            faults=FaultPlan(latency_seconds=args.latency_ms / 1000, jitter_seconds=args.jitter_ms / 1000),
         ).start()
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):

@@ -1,13 +1,24 @@
 """A local HTTP server that behaves like Braze's ``/users/track`` and ``/users/delete``.
 
 Built on aiohttp's server, it runs in its own thread and event loop on 127.0.0.1 and
-follows the rules in braze-facts.md: bearer authentication, at most 75 objects per array
-(or 50 combined on the MAU plan), per-object validation with ``errors[]`` items
-``{type, input_array, index}``, 400 when nothing is valid, ``X-RateLimit-*`` headers and
-429 past a configurable limit. Faults can be injected: a share of 5xx answers, dropped
-connections and added latency. Every accepted object is recorded so tests can assert on
-what "Braze" received; ``GET /_standin/received`` returns the same record as JSON for a
-stand-in running in another process (``POST /_standin/reset`` forgets it and the counts).
+follows the rules in braze-facts.md: bearer authentication, at most 75 objects a request
+in all arrays together (or 50 on the MAU plan), per-object validation with ``errors[]``
+items ``{type, input_array, index}``, 400 when nothing is valid, ``X-RateLimit-*`` headers
+and 429 past a configurable limit, deletes by email or phone only in the object form with a
+prioritization.
+
+It also holds what Braze would hold (:mod:`cdi_tui.standins.braze_profiles`): each user's
+profile, changed in the order requests are *processed*, which with latency and jitter is
+not the order they were sent (answers overtake each other, as across the internet); the
+silent drop of a request's nested updates when one is invalid; and a data-point counter by
+Braze's rules. ``GET /_standin/users/{external_id}`` returns a profile, ``GET
+/_standin/users`` all of them.
+
+Faults can be injected: a share of 5xx answers, dropped connections (before the request is
+processed), lost answers (processed, then the connection dropped), latency and jitter.
+Every accepted object is recorded so tests can assert on what "Braze" received; ``GET
+/_standin/received`` returns the same record as JSON for a stand-in running in another
+process (``POST /_standin/reset`` forgets it, the profiles and the counts).
 """
 
 from __future__ import annotations
@@ -33,6 +44,7 @@ from cdi_tui.braze.rules import (
     MAX_OBJECTS_PER_ARRAY,
     NOTHING_VALID,
 )
+from cdi_tui.standins.braze_profiles import Profile, ProfileStore, delete_entry_problem, request_drops_nested
 from cdi_tui.standins.loop_thread import LoopThread
 
 
@@ -42,8 +54,14 @@ class FaultPlan:
 
     Attributes:
         server_error_share: share (0..1) of requests answered with a 5xx.
-        drop_share: share (0..1) of requests whose connection is closed with no answer.
-        latency_seconds: delay added before every answer.
+        drop_share: share (0..1) of requests whose connection is closed with no answer,
+            before they are processed.
+        latency_seconds: delay added before every request is processed and answered.
+        jitter_seconds: a further delay, uniform from 0 to this, drawn for each request: the
+            requests under way are processed, and answered, in no predictable order.
+        lose_answer_share: share (0..1) of requests processed (the users changed) whose
+            answer is then lost (the connection dropped), as on a network that fails late.
+        lose_answer_next: the next N processed requests lose their answer.
         fail_next: the next N requests get a 500, whatever the shares say.
         drop_next: the next N requests are dropped.
         seed: random seed, so a test sees the same faults every time.
@@ -58,6 +76,9 @@ class FaultPlan:
     latency_seconds: float = 0.0
     fail_next: int = 0
     drop_next: int = 0
+    jitter_seconds: float = 0.0
+    lose_answer_share: float = 0.0
+    lose_answer_next: int = 0
     seed: int = 7
     reject_external_ids: frozenset[str] = frozenset()
     poison_external_ids: frozenset[str] = frozenset()
@@ -78,6 +99,10 @@ class StandInStats:
     rate_limited: int = 0
     server_errors: int = 0
     dropped: int = 0
+    answers_lost: int = 0
+    # attributes requests that came while another request about one of their users was being
+    # processed: Braze would apply the two in either order
+    user_overlaps: int = 0
     unauthorized: int = 0
     bad_requests: int = 0
     in_flight: int = 0  # requests being answered now
@@ -206,6 +231,8 @@ class BrazeStandIn(LoopThread):
         self.rate_limit = rate_limit
         self.rate_window_seconds = rate_window_seconds
         self.received: list[ReceivedObject] = []
+        self.users = ProfileStore()  # what Braze holds; kept while objects are recorded
+        self._users_under_way: dict[str, int] = {}
         self.stats = StandInStats()
         self._limiters: dict[str, _FixedWindowLimiter] = {}
         self._random = random.Random(self.faults.seed)
@@ -235,9 +262,31 @@ class BrazeStandIn(LoopThread):
         with self._lock:
             return [item.body for item in self.received if endpoint is None or item.endpoint == endpoint]
 
+    def profile(self, external_id: str) -> dict[str, Any] | None:
+        """What Braze holds of the user with this external id (None: no such user)."""
+        with self._lock:
+            found = self.users.find(external_id)
+            return None if found is None else found.as_json()
+
+    def profiles(self) -> list[dict[str, Any]]:
+        with self._lock:
+            return [profile.as_json() for profile in self.users.profiles.values()]
+
+    def add_profile(self, **identity: Any) -> Profile:
+        """A user Braze has from elsewhere (the SDK, another import): ``external_id``, ``email``, ``phone``, ..."""
+        with self._lock:
+            return self.users.add(**identity)
+
+    @property
+    def data_points(self) -> int:
+        """Data points spent so far, counted by Braze's rules as the changes were applied."""
+        with self._lock:
+            return self.users.data_points
+
     def reset(self) -> None:
         with self._lock:
             self.received.clear()
+            self.users = ProfileStore()
             self.stats = StandInStats()
             self._limiters.clear()
 
@@ -250,6 +299,8 @@ class BrazeStandIn(LoopThread):
         app.router.add_post("/users/delete", self._delete)
         app.router.add_get("/_standin/received", self._dump)
         app.router.add_post("/_standin/reset", self._reset)
+        app.router.add_get("/_standin/users", self._users)
+        app.router.add_get("/_standin/users/{external_id}", self._user)
         self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", self._requested_port)
@@ -273,8 +324,19 @@ class BrazeStandIn(LoopThread):
                 "received": [{"endpoint": item.endpoint, "body": item.body, "bulk": item.bulk} for item in self.received],
                 "stats": {**self.stats.__dict__, "statuses": None},
                 "accepted_count": self.accepted_count,
+                "data_points": self.users.data_points,
+                "nested_requests_dropped": self.users.nested_requests_dropped,
             }
         return web.json_response(payload)
+
+    async def _users(self, request: web.Request) -> web.Response:
+        return web.json_response({"users": self.profiles()})
+
+    async def _user(self, request: web.Request) -> web.Response:
+        found = self.profile(request.match_info["external_id"])
+        if found is None:
+            return web.json_response({"message": "no such user"}, status=404)
+        return web.json_response(found)
 
     @web.middleware
     async def _count_in_flight(self, request: web.Request, handler: Any) -> web.StreamResponse:
@@ -294,9 +356,14 @@ class BrazeStandIn(LoopThread):
         with self._lock:
             self.stats.requests += 1
             faults = self.faults
-        if faults.latency_seconds:
-            # a distant Braze: the answer comes this long after the request (the wait holds no CPU)
-            await asyncio.sleep(faults.latency_seconds)
+        delay = faults.latency_seconds
+        if faults.jitter_seconds:
+            with self._lock:
+                delay += self._random.uniform(0, faults.jitter_seconds)
+        if delay:
+            # a distant Braze: the request is processed, and answered, this long after it came
+            # (the wait holds no CPU); with jitter, requests under way overtake each other
+            await asyncio.sleep(delay)
         authorization = request.headers.get("Authorization", "")
         api_key = authorization[7:] if authorization.startswith("Bearer ") else ""
         if api_key in self.forbidden_keys:
@@ -357,11 +424,41 @@ class BrazeStandIn(LoopThread):
             except (ValueError, UnicodeDecodeError):
                 return None
 
+    def _users_of(self, body: Any) -> list[str]:
+        """The users an attributes request is about (for the overlap count)."""
+        objects = body.get("attributes") if isinstance(body, dict) else None
+        if not isinstance(objects, list):
+            return []
+        return [
+            orjson.dumps({key: obj[key] for key in _IDENTIFIERS if key in obj}).decode()
+            for obj in objects
+            if isinstance(obj, dict)
+        ]
+
     async def _track(self, request: web.Request) -> web.StreamResponse:
+        body = await self._json_body(request)
+        users = self._users_of(body) if self.record_objects else []
+        with self._lock:
+            under_way = self._users_under_way
+            if any(under_way.get(user) for user in set(users)):
+                self.stats.user_overlaps += 1  # a user already in a request being processed: order is up to chance
+            for user in users:
+                under_way[user] = under_way.get(user, 0) + 1
+        try:
+            return await self._track_body(request, body)
+        finally:
+            with self._lock:
+                for user in users:
+                    left = self._users_under_way.get(user, 0) - 1
+                    if left > 0:
+                        self._users_under_way[user] = left
+                    else:
+                        self._users_under_way.pop(user, None)
+
+    async def _track_body(self, request: web.Request, body: Any) -> web.StreamResponse:
         early, api_key, headers = await self._gate(request)
         if early is not None:
             return early
-        body = await self._json_body(request)
         if not isinstance(body, dict):
             return self._answer(400, {"message": "Invalid JSON in request body"}, headers)
         arrays: dict[str, list[Any]] = {}
@@ -372,10 +469,9 @@ class BrazeStandIn(LoopThread):
             if not isinstance(value, list):
                 return self._answer(400, {"message": f"'{array_name}' must be an array"}, headers)
             arrays[array_name] = value
-        too_many = any(len(items) > MAX_OBJECTS_PER_ARRAY for items in arrays.values())
-        if self.combined_limit and sum(len(items) for items in arrays.values()) > MAX_OBJECTS_COMBINED_MAU:
-            too_many = True
-        if too_many:
+        # 75 objects a request in all arrays together (newest API-limits doc; 50 on the MAU plan)
+        limit = MAX_OBJECTS_COMBINED_MAU if self.combined_limit else MAX_OBJECTS_PER_ARRAY
+        if sum(len(items) for items in arrays.values()) > limit:
             return self._answer(400, {"message": "Max Input Length Exceeded"}, headers)
         errors: list[dict[str, Any]] = []
         accepted: list[ReceivedObject] = []
@@ -407,11 +503,33 @@ class BrazeStandIn(LoopThread):
             self.accepted_count += len(accepted)
             if self.record_objects:
                 self.received.extend(accepted)
+                self.users.apply_track(
+                    [(item.endpoint, item.body) for item in accepted],
+                    request_drops_nested([item.body for item in accepted if item.endpoint == "attributes"]),
+                )
         payload = {"message": "success"}
         payload.update({f"{name}_processed": count for name, count in processed.items()})
         if errors:
             payload["errors"] = errors
+        self._maybe_lose_answer(request)
         return self._answer(201, payload, headers)
+
+    def _maybe_lose_answer(self, request: web.Request) -> None:
+        """After the users were changed: the answer may be lost on the way back (fault plan)."""
+        with self._lock:
+            faults = self.faults
+            lose = faults.lose_answer_next > 0 or (
+                faults.lose_answer_share > 0 and self._random.random() < faults.lose_answer_share
+            )
+            if faults.lose_answer_next > 0:
+                faults.lose_answer_next -= 1
+            if lose:
+                self.stats.answers_lost += 1
+        if lose:
+            transport = request.transport
+            if transport is not None:
+                transport.abort()
+            raise ConnectionResetError("stand-in lost the answer on purpose")
 
     async def _delete(self, request: web.Request) -> web.StreamResponse:
         early, api_key, headers = await self._gate(request)
@@ -433,14 +551,18 @@ class BrazeStandIn(LoopThread):
             return self._answer(400, {"message": message}, headers)
         if total > MAX_DELETE_IDENTIFIERS:
             return self._answer(400, {"message": "Max Input Length Exceeded"}, headers)
-        for alias in lists["user_aliases"]:
-            if not isinstance(alias, dict) or not alias.get("alias_name") or not alias.get("alias_label"):
-                return self._answer(400, {"message": "user_aliases need alias_name and alias_label"}, headers)
+        for kind, values in lists.items():
+            for value in values:
+                problem = delete_entry_problem(kind, value)
+                if problem is not None:
+                    return self._answer(400, {"message": problem}, headers)
         bulk = request.headers.get("X-Braze-Bulk", "").lower() == "true"
         with self._lock:
             self.accepted_count += total
-            for key, values in lists.items():
+            for kind, values in lists.items():
                 for value in values:
                     if self.record_objects:
-                        self.received.append(ReceivedObject("deletes", {key: value}, api_key, bulk))
+                        self.received.append(ReceivedObject("deletes", {kind: value}, api_key, bulk))
+                        self.users.delete(kind, value)
+        self._maybe_lose_answer(request)
         return self._answer(201, {"message": "success", "deleted": total}, headers)

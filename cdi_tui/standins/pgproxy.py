@@ -8,13 +8,22 @@ start-up phase copies bytes both ways untouched.
 
 It also answers an SSL request with ``N`` (no TLS), which lets tests exercise a TLS
 failure, and it can cut every open connection on demand to simulate a network failure.
+
+With a cursor cap (:attr:`RedshiftWireProxy.cursor_row_cap`), it plays a Redshift cluster's
+limit on a cursor's result: Redshift builds a cursor's whole result on the leader node and
+refuses one larger than the cluster allows. The proxy then reads what the client sends and
+rewrites each ``DECLARE ... CURSOR FOR <select>`` so that PostgreSQL counts the whole result
+at the first FETCH and fails past the cap (:data:`CAP_FUNCTION_SQL`, created in the database
+by the stand-in); everything else is copied as it came.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 import struct
+import threading
 from dataclasses import dataclass
 
 from cdi_tui.standins.loop_thread import LoopThread
@@ -61,6 +70,45 @@ def filter_startup_parameters(payload: bytes) -> bytes:
     return body
 
 
+CAP_FUNCTION = "cdi_standin_cursor_cap"
+CAP_FUNCTION_SQL = f"""
+CREATE OR REPLACE FUNCTION public.{CAP_FUNCTION}(result_rows bigint, cap bigint) RETURNS boolean
+LANGUAGE plpgsql IMMUTABLE AS $$
+BEGIN
+  IF result_rows > cap THEN
+    RAISE EXCEPTION 'cursor result of % rows exceeds the maximum cursor result set size of this cluster (% rows)',
+      result_rows, cap USING ERRCODE = '54000';
+  END IF;
+  RETURN true;
+END $$
+"""
+_DECLARE = re.compile(rb"^(\s*DECLARE\s+\S+\s+NO\s+SCROLL\s+CURSOR\s+FOR\s+)(SELECT\s.*)$", re.IGNORECASE | re.DOTALL)
+
+
+def capped_declare(sql: bytes, cap: int) -> bytes:
+    """A DECLARE whose result fails at the first FETCH when it holds more than ``cap`` rows (else unchanged)."""
+    match = _DECLARE.match(sql)
+    if match is None:
+        return sql
+    head, select = match.groups()
+    return (
+        head + b"SELECT (capped.q).* FROM (SELECT q, count(*) OVER () AS result_rows FROM (" + select + b") q) capped "
+        b"WHERE public." + CAP_FUNCTION.encode() + b"(capped.result_rows, " + str(int(cap)).encode() + b")"
+    )
+
+
+def _rewrite_parse(body: bytes, cap: int) -> bytes:
+    """A Parse message (statement name, query, parameter types) with its query capped."""
+    name, _, rest = body.partition(b"\x00")
+    query, _, tail = rest.partition(b"\x00")
+    return name + b"\x00" + capped_declare(query, cap) + b"\x00" + tail
+
+
+def _rewrite_query(body: bytes, cap: int) -> bytes:
+    query, _, tail = body.partition(b"\x00")
+    return capped_declare(query, cap) + b"\x00" + tail
+
+
 def _rewrite_parameter_status(body: bytes) -> bytes:
     name, _, _rest = body.partition(b"\x00")
     if name == b"server_version":
@@ -93,6 +141,24 @@ class RedshiftWireProxy(LoopThread):
         self._server: asyncio.base_events.Server | None = None
         self._writers: set[asyncio.StreamWriter] = set()
         self._clients: set[asyncio.StreamWriter] = set()
+        self.cursor_row_cap: int | None = None  # rows a cursor's result may hold (None: no cap, bytes copied untouched)
+        # a test's pause: the statement holding these bytes, the Nth time, waits until released
+        self._hold: tuple[bytes, int] | None = None
+        self._hold_seen = 0
+        self.held = threading.Event()  # set while a statement is held
+        self._release = threading.Event()
+
+    def hold_at(self, statement_part: bytes, occurrence: int = 1) -> None:
+        """Hold the ``occurrence``-th statement (of new connections) holding ``statement_part``: it
+        reaches PostgreSQL only after :meth:`release` (a client stopped there, as between two queries)."""
+        self._hold_seen = 0
+        self.held.clear()
+        self._release.clear()
+        self._hold = (statement_part, occurrence)
+
+    def release(self) -> None:
+        self._hold = None
+        self._release.set()
 
     def cut_connections(self) -> int:
         """Abort every open client connection (simulates a network cut). Returns how many."""
@@ -133,7 +199,7 @@ class RedshiftWireProxy(LoopThread):
             await upstream_writer.drain()
             await asyncio.gather(
                 self._server_to_client(upstream_reader, client_writer),
-                self._pipe(client_reader, upstream_writer),
+                self._client_to_server(client_reader, upstream_writer),
             )
         except (ConnectionError, asyncio.IncompleteReadError, OSError, asyncio.CancelledError):
             pass
@@ -173,6 +239,36 @@ class RedshiftWireProxy(LoopThread):
                 await writer.drain()
                 break
         await self._pipe(reader, writer)
+
+    async def _client_to_server(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        """Copy what the client sends; with a cursor cap, message by message, capping each DECLARE."""
+        if self.cursor_row_cap is None and self._hold is None:
+            await self._pipe(reader, writer)
+            return
+        try:
+            while True:
+                message_type = await reader.readexactly(1)
+                (length,) = struct.unpack("!i", await reader.readexactly(4))
+                body = await reader.readexactly(length - 4)
+                hold = self._hold
+                if hold is not None and message_type in (b"P", b"Q") and hold[0] in body:
+                    self._hold_seen += 1
+                    if self._hold_seen == hold[1]:
+                        self.held.set()
+                        await asyncio.get_running_loop().run_in_executor(None, self._release.wait)
+                cap = self.cursor_row_cap
+                if cap is not None and message_type == b"P":
+                    body = _rewrite_parse(body, cap)
+                elif cap is not None and message_type == b"Q":
+                    body = _rewrite_query(body, cap)
+                writer.write(message_type + struct.pack("!i", len(body) + 4) + body)
+                await writer.drain()
+        except asyncio.IncompleteReadError:
+            pass
+        finally:
+            with contextlib.suppress(Exception):
+                if writer.can_write_eof():
+                    writer.write_eof()
 
     @staticmethod
     async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:

@@ -27,7 +27,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from cdi_tui.standins.pgproxy import RedshiftWireProxy
+from cdi_tui.standins.pgproxy import CAP_FUNCTION_SQL, RedshiftWireProxy
 
 ADMIN_USER = "postgres"
 
@@ -173,6 +173,14 @@ class RedshiftStandIn:
         with self.admin_connection() as conn:
             conn.cursor().execute("SELECT pg_reload_conf()")
         return self
+
+    def set_cursor_row_cap(self, rows: int | None) -> None:
+        """Play a Redshift cluster whose cursors hold at most ``rows`` rows (None: no cap), as
+        Redshift's leader node refuses a larger cursor result. Applies to new connections."""
+        assert self.proxy is not None, "not started"
+        if rows is not None:
+            self.admin_execute(CAP_FUNCTION_SQL)
+        self.proxy.cursor_row_cap = rows
 
     def stop(self) -> None:
         """Stop the proxy and the server and remove the temporary folder."""

@@ -26,6 +26,7 @@ TABLE_MISSING = "table_missing"
 COLUMNS = "columns"
 CONNECTION_LOST = "connection_lost"
 QUERY = "query"
+CURSOR_TOO_LARGE = "cursor_too_large"
 # the SSH tunnel's hops, checked before the cluster's
 SSH_UNREACHABLE = "ssh_unreachable"
 SSH_AUTH = "ssh_auth"
@@ -102,6 +103,13 @@ def classify(error: BaseException, *, host: str, port: int, database: str, user:
             return WarehouseError(SCHEMA_MISSING, f"Schema missing: {server_message}")
         if code == "42P01":
             return WarehouseError(TABLE_MISSING, f"Table missing: {server_message}")
+        if code == "54000" or ("cursor" in server_message.lower() and "result set size" in server_message.lower()):
+            return WarehouseError(
+                CURSOR_TOO_LARGE,
+                f"The cluster refused a query's result as too large: {server_message}",
+                "Lower the credential's most rows a query (cdi-tui credentials add ... --max-rows-per-query N --replace, "
+                "or in the app's credential dialog): a run then reads in smaller chunks.",
+            )
         if code.startswith("08") or code in ("57P01", "57P02", "57P03"):
             return WarehouseError(CONNECTION_LOST, f"The warehouse closed the connection: {server_message}")
         return WarehouseError(QUERY, f"The warehouse rejected a query ({code}): {server_message}")

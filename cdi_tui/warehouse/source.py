@@ -142,6 +142,16 @@ class TableShape:
     def select_list(self) -> str:
         return ", ".join(quote_identifier(self.actual[name]) for name in self.select_columns)
 
+    def total_order(self) -> str:
+        """An ORDER BY of every column, UPDATED_AT first: a total order up to rows alike in all
+        (PAYLOAD compared as text: a JSON column has no order of its own)."""
+        return ", ".join(
+            f"CAST({quote_identifier(self.actual[name])} AS VARCHAR)"
+            if name == "payload"
+            else quote_identifier(self.actual[name])
+            for name in self.select_columns
+        )
+
 
 def check_table_columns(column_names: list[str], data_type: DataType) -> TableShape:
     """Check a table's columns against the CDI contract for a data type.
@@ -408,12 +418,19 @@ class RedshiftSource:
         upper: datetime | None = None,
         fetch_rows: int = DEFAULT_FETCH_ROWS,
         cancelled: threading.Event | None = None,
+        max_rows_per_query: int | None = None,
     ) -> Generator[list[list[Any]], None, None]:
         """Yield the pending rows in UPDATED_AT order, ``fetch_rows`` at a time.
 
-        Reads through a server-side cursor in a read-only transaction, so memory stays flat
+        Reads through server-side cursors in one read-only transaction, so memory stays flat
         whatever the table's size. Each row is a list in :attr:`TableShape.select_columns`
         order. Stops early (and closes the cursor) when ``cancelled`` is set.
+
+        With ``max_rows_per_query`` no query returns more rows than that (a Redshift cluster
+        builds a cursor's whole result on its leader node and caps its size): the range is read
+        in chunks cut at an UPDATED_AT, and the rows of one UPDATED_AT too many for one query
+        in pages of a total order of their columns (:meth:`_chunks`); an empty block marks the
+        end of each chunk but the last.
 
         Without a lower bound (a first run, a full resync), rows whose UPDATED_AT is before
         year 1 (``-infinity``, BC times) come first, as they sort, with their UPDATED_AT
@@ -424,26 +441,27 @@ class RedshiftSource:
         Raises:
             WarehouseError: when a query fails or the connection is cut.
         """
-        where, params = self._range_clause(shape, lower, inclusive, upper)
         updated_at = quote_identifier(shape.actual["updated_at"])
-        if lower is None:  # the times Python can hold; those before come from the first cursor
-            where += f" AND {updated_at} >= %s"
-            params = (*params, FLOOR)
         cursor = self._cursor()
         self._execute(cursor, "BEGIN READ ONLY")
         finished = False
         try:
             if lower is None:
                 early = (
-                    f"SELECT {shape.select_list()}, {out_of_range_sql(updated_at)} FROM {self._table.sql} "
-                    f"WHERE {updated_at} < %s ORDER BY {updated_at}"
+                    f"SELECT {shape.select_list()}, {out_of_range_sql(updated_at)} FROM {self._table.sql} WHERE {updated_at} < %s"
                 )
-                for block in self._cursor_blocks(
-                    cursor, "cdi_tui_early_rows", early, (*out_of_range_params(), FLOOR), fetch_rows, cancelled
-                ):
+                order = shape.total_order() if max_rows_per_query is not None else updated_at
+                for block in self._paged_blocks(
+                    cursor, "cdi_tui_early_rows", early, (*out_of_range_params(), FLOOR), order, fetch_rows, cancelled,
+                    max_rows_per_query,
+                ):  # fmt: skip
                     yield _with_out_of_range_times(block, cursor)
-            main = f"SELECT {shape.select_list()} FROM {self._table.sql} WHERE {where} ORDER BY {updated_at}"
-            yield from self._cursor_blocks(cursor, "cdi_tui_rows", main, params, fetch_rows, cancelled)
+            if max_rows_per_query is None:
+                where, params = self._main_range(shape, lower, inclusive, upper)
+                main = f"SELECT {shape.select_list()} FROM {self._table.sql} WHERE {where} ORDER BY {updated_at}"
+                yield from self._cursor_blocks(cursor, "cdi_tui_rows", main, params, fetch_rows, cancelled)
+            else:
+                yield from self._chunks(cursor, shape, lower, inclusive, upper, fetch_rows, cancelled, max_rows_per_query)
             self._execute(cursor, "COMMIT")
             finished = True
         finally:
@@ -451,6 +469,95 @@ class RedshiftSource:
                 self.statements.append("ROLLBACK")
                 with contextlib.suppress(Exception):
                     self._conn.cursor().execute("ROLLBACK")
+
+    def _main_range(
+        self, shape: TableShape, lower: datetime | None, inclusive: bool, upper: datetime | None
+    ) -> tuple[str, tuple[Any, ...]]:
+        """The WHERE of the rows a run reads (without a lower bound: the times Python can hold;
+        those before come from the first cursor)."""
+        where, params = self._range_clause(shape, lower, inclusive, upper)
+        if lower is None:
+            where += f" AND {quote_identifier(shape.actual['updated_at'])} >= %s"
+            params = (*params, FLOOR)
+        return where, params
+
+    def _chunks(
+        self,
+        cursor: Any,
+        shape: TableShape,
+        lower: datetime | None,
+        inclusive: bool,
+        upper: datetime | None,
+        fetch_rows: int,
+        cancelled: threading.Event | None,
+        max_rows: int,
+    ) -> Generator[list[list[Any]], None, None]:
+        """The range in UPDATED_AT order, no query returning more than ``max_rows`` rows.
+
+        From where it stands, a chunk ends before the UPDATED_AT of the ``max_rows``-th row
+        (fewer rows than that come before it); the next starts at that UPDATED_AT. When every
+        one of those rows carries that same UPDATED_AT, its rows are read in pages ordered by
+        all their columns (rows alike in every column are interchangeable), and the next chunk
+        starts after it. No row is read twice or left out, however many share a time at an
+        edge, and the rows reach the caller in UPDATED_AT order as before.
+        """
+        updated_at = quote_identifier(shape.actual["updated_at"])
+        table = self._table.sql
+        while cancelled is None or not cancelled.is_set():
+            where, params = self._main_range(shape, lower, inclusive, upper)
+            edge_sql = f"SELECT {updated_at} FROM {table} WHERE {where} ORDER BY {updated_at} LIMIT 1 OFFSET {int(max_rows) - 1}"
+            self._execute(cursor, edge_sql, params)
+            found = cursor.fetchone()
+            if found is None:  # what is left fits in one query
+                select = f"SELECT {shape.select_list()} FROM {table} WHERE {where} ORDER BY {updated_at}"
+                yield from self._cursor_blocks(cursor, "cdi_tui_rows", select, params, fetch_rows, cancelled)
+                return
+            edge = found[0]
+            before = f"SELECT {shape.select_list()} FROM {table} WHERE {where} AND {updated_at} < %s ORDER BY {updated_at}"
+            read = 0
+            for block in self._cursor_blocks(cursor, "cdi_tui_rows", before, (*params, edge), fetch_rows, cancelled):
+                read += len(block)
+                yield block
+            if read:
+                lower, inclusive = as_utc(edge), True
+                yield []  # a chunk ends: the caller may settle what it read before the next query
+                continue
+            # the next max_rows rows all carry this one UPDATED_AT: its rows, a page at a time
+            at_edge = f"SELECT {shape.select_list()} FROM {table} WHERE {updated_at} = %s"
+            yield from self._paged_blocks(
+                cursor, "cdi_tui_page", at_edge, (edge,), shape.total_order(), fetch_rows, cancelled, max_rows
+            )
+            lower, inclusive = as_utc(edge), False
+            yield []
+
+    def _paged_blocks(
+        self,
+        cursor: Any,
+        name: str,
+        select: str,
+        params: tuple[Any, ...],
+        order: str,
+        fetch_rows: int,
+        cancelled: threading.Event | None,
+        max_rows: int | None,
+    ) -> Generator[list[list[Any]], None, None]:
+        """The rows of ``select`` by ``order``, in pages of at most ``max_rows`` (one query without
+        a limit; paging needs a total order: :meth:`TableShape.total_order`). ``name``: the
+        cursor's (a cursor name is fetched with the same columns every time: the driver caches
+        its FETCH)."""
+        if max_rows is None:
+            yield from self._cursor_blocks(cursor, name, f"{select} ORDER BY {order}", params, fetch_rows, cancelled)
+            return
+        offset = 0
+        while cancelled is None or not cancelled.is_set():
+            page = f"{select} ORDER BY {order} LIMIT {int(max_rows)} OFFSET {int(offset)}"
+            read = 0
+            for block in self._cursor_blocks(cursor, name, page, params, fetch_rows, cancelled):
+                read += len(block)
+                yield block
+            if read < max_rows:
+                return
+            offset += max_rows
 
     def _cursor_blocks(
         self,

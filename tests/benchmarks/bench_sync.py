@@ -160,9 +160,12 @@ def make_workspace(args: argparse.Namespace, tables: list[str]) -> Any:
 def sync_options(args: argparse.Namespace) -> Any:
     from cdi_tui.engine.sync import SyncOptions
 
+    extra: dict[str, Any] = {}
     if args.concurrency:
-        return SyncOptions(dry_run=args.dry_run, concurrency=args.concurrency)
-    return SyncOptions(dry_run=args.dry_run)
+        extra["concurrency"] = args.concurrency
+    if args.unordered:  # (earlier revisions have no such option: they never kept a user's rows in order)
+        extra["per_user_order"] = False
+    return SyncOptions(dry_run=args.dry_run, **extra)
 
 
 def child_sync(args: argparse.Namespace) -> dict[str, Any]:
@@ -312,7 +315,9 @@ def admin(info: dict[str, Any], statements: list[str]) -> None:
     conn.close()
 
 
-def make_table(info: dict[str, Any], table: str, rows: int) -> None:
+def make_table(info: dict[str, Any], table: str, rows: int, hot_every: int = 0) -> None:
+    """``rows`` attribute rows, one user each; with ``hot_every`` N, every Nth row is one user's ("hot")."""
+    user = f"CASE WHEN g % {hot_every} = 0 THEN 'hot' ELSE 'user-' || g END" if hot_every else "'user-' || g"
     admin(
         info,
         [
@@ -320,7 +325,7 @@ def make_table(info: dict[str, Any], table: str, rows: int) -> None:
             "alias_label varchar, braze_id varchar, payload varchar(65535))",
             f'INSERT INTO "{SCHEMA}"."{table}" SELECT '
             f"timestamptz '2026-01-01 00:00:00+00' + (g || ' milliseconds')::interval, "
-            f"'user-' || g, NULL, NULL, NULL, {PAYLOAD_SQL} FROM generate_series(1, {rows}) g",
+            f"{user}, NULL, NULL, NULL, {PAYLOAD_SQL} FROM generate_series(1, {rows}) g",
             f'CREATE INDEX ON "{SCHEMA}"."{table}" (updated_at)',
             f'ANALYZE "{SCHEMA}"."{table}"',
             f'GRANT SELECT ON "{SCHEMA}"."{table}" TO {USER}',
@@ -365,6 +370,7 @@ def main() -> int:
     parser.add_argument("--dry-run", action="store_true")
     parser.add_argument("--home", help="(child) the workspace folder, kept between children")
     parser.add_argument("--send-all", action="store_true", help="(child) the integration sends every attribute")
+    parser.add_argument("--unordered", action="store_true", help="(child) without the per-user order guarantee")
     parser.add_argument("--changes-rows", type=int, default=0, help="rows of the send-only-changes test (default: --rows)")
     parser.add_argument(
         "--only-changes", action="store_true", help="measure only 'send only changed attributes' (--changes-rows rows, 0 ms)"
@@ -395,6 +401,7 @@ def main() -> int:
         make_table(info, "pair_a", args.pair_rows)
         make_table(info, "pair_b", args.pair_rows)
         make_table(info, "rated", args.rate_rows)
+        make_table(info, "hot", args.rows, hot_every=10)  # one user has a tenth of the rows
         changes_rows = args.changes_rows or args.rows
         make_table(info, "chg", changes_rows)
         print(f"tables filled in {time.perf_counter() - started:.1f}s", flush=True)
@@ -441,6 +448,9 @@ def main() -> int:
                         ["git", "-C", str(HERE.parents[2]), "worktree", "remove", "--force", str(checkout)], check=False
                     )
         far = 150 if 150 in brazes else latencies[-1]
+        # what the per-user order costs: the same sync without it, and a table where one user has a tenth of the rows
+        unordered = measured(f"sync {far} ms unordered", far, "sync", "big", unordered=True)
+        hot = measured(f"sync {far} ms hot user", far, "sync", "hot")
         small = measured(f"sync {far} ms small", far, "sync", "small")
         pair = measured(f"2 syncs {far} ms", far, "pair", "pair_a,pair_b")
         app = measured(f"app + sync {far} ms", far, "app", "pair_a")
@@ -536,8 +546,17 @@ def main() -> int:
         "rss_mb_with_option": round(rows[f"{latencies[0]} ms"]["rss_mb"]),
         "rss_mb_without_option": round(send_all["rss_mb"]),
         "rows_per_second_without_option": round(send_all["rows"] / send_all["wall"]),
+        "ordered_rows_per_second_far": round(big_far["rows"] / big_far["wall"]),
+        "unordered_rows_per_second_far": round(unordered["rows"] / unordered["wall"]),
+        "ordered_over_unordered_far": round((big_far["rows"] / big_far["wall"]) / (unordered["rows"] / unordered["wall"]), 3),
+        "hot_user_rows_per_second_far": round(hot["rows"] / hot["wall"]),
+        "hot_user_status": hot["status"],
     }
     print()
+    print(f"per-user order at {far} ms: {figures['ordered_rows_per_second_far']:,} rows/s with it, "
+          f"{figures['unordered_rows_per_second_far']:,} without ({figures['ordered_over_unordered_far']:.1%}; target >= 90%); "
+          f"one user with a tenth of {args.rows:,} rows: {figures['hot_user_rows_per_second_far']:,} rows/s "
+          f"({figures['hot_user_status']})")  # fmt: skip
     print(f"floors: bare FETCH {figures['bare_fetch_cpu_us_per_row']} us/row; httpx alone (blocking, 0 ms) "
           f"{figures['httpx_alone_cpu_us_per_row']} us/row ({figures['httpx_alone_us_per_request']} us a request)")  # fmt: skip
     print(f"peak RSS at {far} ms: {figures['rss_mb_large_far']} MB ({args.rows:,} rows) / {figures['rss_mb_small_far']} MB "

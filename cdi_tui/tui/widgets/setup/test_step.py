@@ -212,7 +212,9 @@ class TestStep(CdiMixin, Vertical):
         except WorkspaceError as error:
             self.show_failure(str(error))
             return
-        verdicts = self.workspace.preview_verdicts(result, integration.data_type, integration.update_existing_only)
+        verdicts = self.workspace.preview_verdicts(
+            result, integration.data_type, integration.update_existing_only, integration.prioritization
+        )
         self.show_result(result, verdicts)
         self._show_preview_estimate(integration, result)
 
