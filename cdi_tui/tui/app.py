@@ -128,7 +128,8 @@ class CdiApp(App[None]):
             self.call_later(self.check_schedules)
 
     def _remember_theme(self, theme: Any) -> None:
-        self.preferences.update(theme=theme.name)
+        if self.read_only is None:  # read-only writes no file, the app's preferences included
+            self.preferences.update(theme=theme.name)
 
     def _summarise(self) -> None:
         try:
