@@ -144,6 +144,8 @@ class IntegrationScreen(TableKeys, Screen[None]):
         super().__init__()
         self.integration_name = name
         self._records: list[RunRecord] = []
+        self._zone = "UTC"
+        self._is_draft: bool | None = None  # known once the screen has read the integration
 
     def compose(self) -> ComposeResult:
         config = self.workspace.config()
@@ -268,10 +270,9 @@ class IntegrationScreen(TableKeys, Screen[None]):
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """Hide what does not apply: a draft continues its setup (it cannot sync yet); Save is the Settings tab's."""
-        integration = self._integration()
-        if integration is None:
+        if self._is_draft is None:
             return True
-        draft = integration.state == IntegrationState.DRAFT
+        draft = self._is_draft
         if action == "continue_setup":
             return draft
         if action in ("sync_now", "cancel_sync", "pause_resume", "full_resync"):
@@ -302,7 +303,7 @@ class IntegrationScreen(TableKeys, Screen[None]):
             overview.append(f"no scheduled runs while {integration.state}")
         self.query_one("#overview", Static).update(overview)
         self.query_one("#frequency", FrequencyPicker).set_scheduled(integration.state == IntegrationState.ACTIVE)
-        draft = integration.state == IntegrationState.DRAFT
+        draft = self._is_draft = integration.state == IntegrationState.DRAFT
         for button_id in DRAFT_BUTTONS:
             self.query_one(f"#{button_id}", Button).display = draft
         for button_id in RUNNING_BUTTONS:
@@ -342,7 +343,7 @@ class IntegrationScreen(TableKeys, Screen[None]):
         self._draw_chart()
 
     def _run_cells(self, record: RunRecord) -> list[str | Text]:
-        zone = getattr(self, "_zone", "UTC")
+        zone = self._zone
         watermark = record.end_watermark or record.start_watermark
         trigger = TRIGGERS.get(record.trigger, record.trigger)
         if record.full_resync and record.trigger != Trigger.FULL_RESYNC:
