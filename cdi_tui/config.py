@@ -356,7 +356,9 @@ def load_config(path: Path) -> Config:
         ConfigError: for unreadable files, bad TOML (with its line) and bad values.
     """
     try:
-        raw = path.read_bytes()
+        with open(path, "rb") as stream:
+            check_trusted_file(path, os.fstat(stream.fileno()))
+            raw = stream.read()
     except FileNotFoundError:
         return Config()
     except OSError as error:
@@ -368,6 +370,27 @@ def load_config(path: Path) -> Config:
     except tomllib.TOMLDecodeError as error:
         raise ConfigError(path, "", f"invalid TOML: {error}") from None
     return config_from_dict(path, document)
+
+
+def check_trusted_file(path: Path, status: os.stat_result) -> None:
+    """Refuse a config file another user could have written: it names hosts, endpoints and
+    credentials that secrets are sent to, so only its owner may change it (as ssh does with its
+    config): owned by this user (or root), not writable by group or others. (Its folder is
+    made 0700 each time a home is opened, :meth:`AppPaths.ensure`.)
+
+    Raises:
+        ConfigError: saying who could change it and the command that fixes it.
+    """
+    if status.st_mode & 0o022:
+        raise ConfigError(
+            path,
+            "",
+            f"can be changed by other users (mode {status.st_mode & 0o777:04o}), so it is not trusted; run 'chmod 600 {path}'",
+        )
+    if status.st_uid not in (os.geteuid(), 0):
+        raise ConfigError(
+            path, "", f"belongs to another user (uid {status.st_uid}), so it is not trusted; it must be your own file"
+        )
 
 
 def atomic_write(path: Path, data: bytes, mode: int = 0o600) -> None:

@@ -13,7 +13,7 @@ from typing import Any
 
 from cdi_tui.config import Credential
 from cdi_tui.fields import credential_problems
-from cdi_tui.secret_store import ssh_key_account, ssh_passphrase_account
+from cdi_tui.secret_store import check_secret, credential_account, ssh_key_account, ssh_passphrase_account
 from cdi_tui.warehouse.tunnel import SshSettings, authorized_keys_line, generate_key_pair, public_key_of
 
 
@@ -67,6 +67,11 @@ def save_credential(
             file cannot be read or the passphrase does not open it; WorkspaceError from saving.
     """
     check_credential(credential)
+    # every secret given is checked before anything is saved: a refused one changes nothing
+    if password:
+        check_secret(credential_account(credential.name), password, "the password")
+    if ssh_passphrase:
+        check_secret(ssh_passphrase_account(credential.name), ssh_passphrase, "the SSH key's passphrase")
     secrets = workspace.secrets
     existing = workspace.config().credentials.get(credential.name)
     if (

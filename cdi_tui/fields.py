@@ -68,11 +68,28 @@ _SSH_PUBLIC_KEY = re.compile(
     r"^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521)|sk-ssh-ed25519@openssh.com) [A-Za-z0-9+/]+={0,3}$"
 )
 _URL = re.compile(r"^https?://[^\s/?#]+(/[^\s?#]*)?$")
-LOOPBACK_HOSTS = frozenset({"127.0.0.1", "::1", "localhost", "[::1]"})
 
 
 def is_loopback_host(host: str) -> bool:
-    return host.lower() in LOOPBACK_HOSTS or host.startswith("127.")
+    """True for ``localhost`` and for an IP address in the loopback range (127.0.0.0/8, ::1).
+
+    Decided by :mod:`ipaddress`, never by how the text starts: ``127.attacker.example`` is a
+    name anyone can point anywhere, not loopback.
+    """
+    import ipaddress
+
+    text = host.strip().lower().rstrip(".")
+    if text.startswith("[") and text.endswith("]"):
+        text = text[1:-1]
+    if text == "localhost":
+        return True
+    try:
+        address = ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return address.ipv4_mapped.is_loopback
+    return address.is_loopback
 
 
 def plain_text(value: Any) -> str:

@@ -16,6 +16,7 @@ from email.utils import formatdate, make_msgid
 
 from cdi_tui.config import Integration, SmtpSettings
 from cdi_tui.enums import RunStatus
+from cdi_tui.fields import is_loopback_host
 from cdi_tui.runlog import RowErrorRecord, RunRecord
 from cdi_tui.secret_store import CredentialsService, smtp_password_account
 
@@ -72,12 +73,38 @@ def build_message(
     return message
 
 
+class PlainPasswordRefused(smtplib.SMTPException):
+    """The SMTP password would cross a network in clear (``security = "none"`` to a host that is not loopback)."""
+
+
+def plain_password_problem(settings: SmtpSettings) -> tuple[str | None, str | None]:
+    """(why these settings are refused, a warning to show) about a password sent without TLS.
+
+    A login without TLS sends the password readable by anyone on the path: refused to any host
+    but loopback (where it never leaves the machine), and warned about there.
+    """
+    if not settings.user or settings.security != "none":
+        return None, None
+    if not is_loopback_host(settings.host):
+        return (
+            f"the SMTP password would go to {settings.host} in clear (no TLS); use STARTTLS (the default) or --ssl, "
+            "or leave out --user",
+            None,
+        )
+    return None, f"the SMTP password goes to {settings.host} without TLS (allowed only because it is a loopback address)"
+
+
 def send(settings: SmtpSettings, message: EmailMessage, secrets: CredentialsService, timeout: float = 20.0) -> None:
     """Send one message.
 
     Raises:
+        PlainPasswordRefused: a password would be sent without TLS to a host that is not loopback
+            (checked before connecting: a hand-edited config cannot get around it).
         OSError, smtplib.SMTPException: the server could not be reached or refused the mail.
     """
+    refused, _ = plain_password_problem(settings)
+    if refused:
+        raise PlainPasswordRefused(refused)
     password = secrets.get(smtp_password_account()) if settings.user else None
     context = ssl.create_default_context()
     smtp: smtplib.SMTP
@@ -113,6 +140,8 @@ def notify_run(
     message = build_message(settings, integration, record, reason, row_errors)
     try:
         send(settings, message, secrets)
+    except PlainPasswordRefused as error:
+        return f"email refused ({reason}): {error}"
     except (OSError, smtplib.SMTPException) as error:
         detail = error.strerror if isinstance(error, OSError) and error.strerror else type(error).__name__
         return f"email failed ({reason}): {detail}"

@@ -121,6 +121,21 @@ def _check_folder(folder: Path) -> None:
         return
 
 
+def default_paths() -> AppPaths:
+    """The platform's folders (platformdirs), whatever ``CDI_TUI_HOME`` says."""
+    dirs = platformdirs.PlatformDirs(APP_NAME, appauthor=False)
+    data = Path(dirs.user_data_dir)
+    return AppPaths(Path(dirs.user_config_dir) / "config.toml", data, data / "logs")
+
+
+def is_default_home(paths: AppPaths) -> bool:
+    """True for the platform's folders: the home older versions' shared keyring items belong to."""
+    try:
+        return paths.config_file.resolve() == default_paths().config_file.resolve()
+    except (OSError, RuntimeError):
+        return False
+
+
 def app_paths(home: str | Path | None = None) -> AppPaths:
     """Resolve the paths: an explicit home, else ``$CDI_TUI_HOME``, else platformdirs.
 
@@ -134,6 +149,4 @@ def app_paths(home: str | Path | None = None) -> AppPaths:
         except (OSError, RuntimeError, ValueError) as error:
             raise HomeError(f"{HOME_ENV}={chosen!r} is not a usable path ({error}); {_FIX}") from None
         return AppPaths(root / "config.toml", root / "data", root / "data" / "logs").check()
-    dirs = platformdirs.PlatformDirs(APP_NAME, appauthor=False)
-    data = Path(dirs.user_data_dir)
-    return AppPaths(Path(dirs.user_config_dir) / "config.toml", data, data / "logs").check()
+    return default_paths().check()

@@ -21,10 +21,12 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import errno
 import json
 import os
 import re
 import sqlite3
+import tempfile
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -32,6 +34,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from cdi_tui.display import safe_text
 from cdi_tui.enums import RunStatus, Trigger
 
 ROW_ERROR_RETENTION = timedelta(days=30)
@@ -251,13 +254,49 @@ class RetryRow:
 ROW_ERROR_COLUMNS = ("updated_at", "identifier", "code", "reason", "payload_preview")
 
 
+# a spreadsheet runs a cell that starts with one of these as a formula (=HYPERLINK(...), =cmd|...)
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(value: Any) -> str:
+    """A value from the warehouse as a CSV cell a spreadsheet shows and never runs.
+
+    A cell that starts like a formula gets a leading ``'`` (the usual neutraliser, which
+    spreadsheets show as text); control characters (escape sequences, line breaks) are written
+    as escapes (``\\x1b``), so neither a spreadsheet nor a terminal showing the file obeys them.
+    """
+    text = "" if value is None else str(value)
+    if text.startswith(_FORMULA_STARTS):
+        text = "'" + text
+    return safe_text(text)
+
+
 def write_row_errors_csv(path: Path, rows: list[RowErrorRecord]) -> None:
-    """Export failed rows to CSV (a header row, then one row a failed row)."""
-    with open(path, "w", newline="", encoding="utf-8") as stream:
-        writer = csv.writer(stream)
-        writer.writerow(ROW_ERROR_COLUMNS)
-        for row in rows:
-            writer.writerow([getattr(row, name) or "" for name in ROW_ERROR_COLUMNS])
+    """Export failed rows to CSV (a header row, then one row a failed row), mode 0600.
+
+    The file holds warehouse data (identifiers, payloads), so only its owner may read it. It is
+    written to a new temporary file beside the target and renamed over it: a symbolic link
+    planted at ``path`` is refused, and one planted meanwhile is replaced, never followed.
+
+    Raises:
+        OSError: the file cannot be written, or ``path`` is a symbolic link (``ELOOP``); an
+            existing regular file is replaced.
+    """
+    if path.is_symlink():
+        raise OSError(errno.ELOOP, "is a symbolic link; it is not followed (give the real file's path)", str(path))
+    folder = path.parent if str(path.parent) else Path(".")
+    handle, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)  # 0600, O_EXCL
+    try:
+        with os.fdopen(handle, "w", newline="", encoding="utf-8") as stream:
+            writer = csv.writer(stream)
+            writer.writerow(ROW_ERROR_COLUMNS)
+            for row in rows:
+                writer.writerow([csv_cell(getattr(row, name)) for name in ROW_ERROR_COLUMNS])
+        os.replace(temp_name, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(temp_name)
+        raise
 
 
 def payload_preview(payload: Any) -> str | None:

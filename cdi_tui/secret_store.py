@@ -16,16 +16,39 @@ cdi-tui generated for it (``ssh-key:<name>``, or ``CDI_TUI_SSH_KEY_<NAME>``), an
 passphrase of a key file the user gave (``ssh-passphrase:<name>``, or
 ``CDI_TUI_SSH_PASSPHRASE_<NAME>``). A credential signing in with AWS IAM has none: AWS keeps
 its secrets where it always does.
+
+Each home (``CDI_TUI_HOME``, or the platform's folders) has keyring items of its own: the
+service name is ``cdi-tui:<home id>``, the id a hash of the home's config file path, so a
+second home never reads (or sends) the first one's secrets. Items an older cdi-tui kept under
+the bare ``cdi-tui`` service (one set per OS user) are moved into the default home (the
+platform's folders) when it first asks for them, and removed there once the copy reads back;
+another home does not take them (which home they belonged to is not known) and says so when
+a secret it needs is missing.
+
+A secret never holds a control character (a CR or LF would reach the HTTP, SMTP or database
+layer as a header or command break): one given with such a character, typed or in an
+environment variable, is refused in one line, naming where it came from, never the value.
 """
 
 from __future__ import annotations
 
+import hashlib
+import logging
 import os
 import re
 from abc import ABC, abstractmethod
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from cdi_tui.display import first_control_character
+
+if TYPE_CHECKING:
+    from cdi_tui.paths import AppPaths
+
+log = logging.getLogger("cdi_tui.secrets")
 
 SERVICE_NAME = "cdi-tui"
+"""The keyring service of older versions (one per OS user); each home now has ``cdi-tui:<id>``."""
 BRAZE_KEY_ENV = "CDI_TUI_BRAZE_API_KEY"
 SMTP_PASSWORD_ENV = "CDI_TUI_SMTP_PASSWORD"
 PASSWORD_ENV_PREFIX = "CDI_TUI_PASSWORD_"
@@ -39,6 +62,31 @@ class SecretsUnavailable(RuntimeError):
 
 class SecretMissing(LookupError):
     """A secret the work needs was never stored."""
+
+
+class SecretRefused(SecretMissing):
+    """A secret given holds a control character (CR, LF, ESC...): it is not stored or used."""
+
+
+def home_keyring_service(paths: AppPaths) -> str:
+    """The keyring service of one home: ``cdi-tui:`` and 16 hex digits of its config file's path."""
+    where = str(Path(paths.config_file).expanduser().resolve())
+    return f"{SERVICE_NAME}:{hashlib.sha256(where.encode('utf-8', 'surrogateescape')).hexdigest()[:16]}"
+
+
+def check_secret(account: str, secret: str, where: str = "the secret") -> None:
+    """Refuse a secret with a control character; only a generated SSH key (OpenSSH text) has line breaks.
+
+    Raises:
+        SecretRefused: naming ``where`` it came from and the character, never the secret.
+    """
+    text = secret.replace("\n", "") if account.startswith("ssh-key:") else secret
+    unsafe = first_control_character(text)
+    if unsafe is not None:
+        raise SecretRefused(
+            f"{where} holds a control character ({unsafe}); give it without line breaks, escape sequences or other "
+            "control characters"
+        )
 
 
 def braze_key_account() -> str:
@@ -105,12 +153,25 @@ class CredentialsService(ABC):
     def describe(self) -> str:
         return type(self).__name__
 
+    def bind_home(self, paths: AppPaths) -> None:  # noqa: B027 (a store of one home's secrets has nothing to do)
+        """Keep the secrets of the home ``paths`` apart (a store shared by homes names its items per home)."""
+
     def get(self, account: str) -> str | None:
-        """The secret for ``account``: the environment variable when set, else the store."""
+        """The secret for ``account``: the environment variable when set, else the store.
+
+        Raises:
+            SecretRefused: the environment variable holds a control character.
+        """
         env_var = _env_var_for(account)
         if env_var and os.environ.get(env_var):
-            return os.environ[env_var]
+            value = os.environ[env_var]
+            check_secret(account, value, f"the environment variable {env_var}")
+            return value
         return self._get(account)
+
+    def _missing_hint(self, account: str) -> str:
+        """More to say when ``account`` is not stored (a store may know where an old copy is)."""
+        return ""
 
     def require(self, account: str, what: str) -> str:
         """Like :meth:`get`, but a missing secret is an error that names what to do.
@@ -122,12 +183,19 @@ class CredentialsService(ABC):
         if secret is None:
             env_var = _env_var_for(account)
             hint = f" or set {env_var}" if env_var else ""
-            raise SecretMissing(f"no {what} is stored; save it again{hint}")
+            raise SecretMissing(f"no {what} is stored; save it again{hint}{self._missing_hint(account)}")
         return secret
 
     def set(self, account: str, secret: str) -> None:
+        """Store a secret.
+
+        Raises:
+            ValueError: it is empty.
+            SecretRefused: it holds a control character (nothing is stored).
+        """
         if not secret:
             raise ValueError("an empty secret cannot be stored")
+        check_secret(account, secret)
         self._set(account, secret)
 
     def delete(self, account: str) -> None:
@@ -135,11 +203,41 @@ class CredentialsService(ABC):
 
 
 class KeyringCredentials(CredentialsService):
-    """Secrets in the OS keyring through the ``keyring`` library (imported lazily)."""
+    """Secrets in the OS keyring through the ``keyring`` library (imported lazily), per home.
 
-    def __init__(self, service: str = SERVICE_NAME) -> None:
-        self.service = service
+    Built for a home with :meth:`for_home`; one built bare takes the home a :class:`Workspace`
+    binds it to (:meth:`bind_home`), else the home of ``CDI_TUI_HOME`` (or the platform's) when
+    first used.
+    """
+
+    def __init__(self, service: str | None = None, *, legacy_service: str | None = None) -> None:
+        self._service = service
+        self.legacy_service = legacy_service
         self._keyring: Any = None
+
+    @classmethod
+    def for_home(cls, paths: AppPaths) -> KeyringCredentials:
+        store = cls()
+        store.bind_home(paths)
+        return store
+
+    def bind_home(self, paths: AppPaths) -> None:
+        """Keep this home's secrets under its own service; the default home adopts the old shared items."""
+        if self._service is not None:
+            return
+        from cdi_tui.paths import is_default_home
+
+        self._service = home_keyring_service(paths)
+        self.legacy_service = SERVICE_NAME if is_default_home(paths) else None
+
+    @property
+    def service(self) -> str:
+        if self._service is None:
+            from cdi_tui.paths import app_paths
+
+            self.bind_home(app_paths())
+        assert self._service is not None
+        return self._service
 
     def _backend(self) -> Any:
         if self._keyring is None:
@@ -171,31 +269,75 @@ class KeyringCredentials(CredentialsService):
         except Exception as error:
             raise SecretsUnavailable(f"the keyring did not answer: {type(error).__name__}: {error}") from None
 
-    def _get(self, account: str) -> str | None:
+    def _read(self, service: str, account: str) -> str | None:
         keyring = self._backend()
         try:
-            value = keyring.get_password(self.service, account)
+            value = keyring.get_password(service, account)
         except Exception as error:
             raise SecretsUnavailable(f"the keyring did not answer: {type(error).__name__}") from None
         return value if value is None else str(value)
 
-    def _set(self, account: str, secret: str) -> None:
+    def _get(self, account: str) -> str | None:
+        value = self._read(self.service, account)
+        if value is None and self.legacy_service is not None:
+            value = self._adopt_legacy(account)
+        return value
+
+    def _adopt_legacy(self, account: str) -> str | None:
+        """Move an item an older version kept under the shared service into this home's service.
+
+        The old item is removed only once the new one reads back the same; if the keyring
+        refuses the copy, the old item stays and is used as it is.
+        """
+        assert self.legacy_service is not None
+        old = self._read(self.legacy_service, account)
+        if old is None:
+            return None
+        try:
+            self._write(self.service, account, old)
+            moved = self._read(self.service, account) == old
+        except SecretsUnavailable:
+            moved = False
+        if moved:
+            self._remove(self.legacy_service, account)
+            log.info("moved the keyring item %s from service %s to %s", account, self.legacy_service, self.service)
+        return old
+
+    def _missing_hint(self, account: str) -> str:
+        if self.legacy_service is not None or self._read(SERVICE_NAME, account) is None:
+            return ""
+        return (
+            f" (an older cdi-tui kept one under the keyring service '{SERVICE_NAME}', shared by every home; it is moved "
+            "only into the default home, so save it again for this one)"
+        )
+
+    def _write(self, service: str, account: str, secret: str) -> None:
         keyring = self._backend()
         try:
-            keyring.set_password(self.service, account, secret)
+            keyring.set_password(service, account, secret)
         except Exception as error:
             raise SecretsUnavailable(f"the keyring refused to store a secret: {type(error).__name__}") from None
 
-    def _delete(self, account: str) -> None:
+    def _set(self, account: str, secret: str) -> None:
+        self._write(self.service, account, secret)
+        if self.legacy_service is not None:
+            self._remove(self.legacy_service, account)  # an old copy would outlive the new secret
+
+    def _remove(self, service: str, account: str) -> None:
         backend = self._backend()
         from keyring.errors import PasswordDeleteError
 
         try:
-            backend.delete_password(self.service, account)
+            backend.delete_password(service, account)
         except PasswordDeleteError:
             pass
         except Exception as error:
             raise SecretsUnavailable(f"the keyring did not answer: {type(error).__name__}") from None
+
+    def _delete(self, account: str) -> None:
+        self._remove(self.service, account)
+        if self.legacy_service is not None:
+            self._remove(self.legacy_service, account)
 
 
 def _is_unusable(backend: Any) -> bool:

@@ -56,6 +56,7 @@ from cdi_tui.runlog import (
 from cdi_tui.scheduler import DueRun, claim, due_runs
 from cdi_tui.secret_store import (
     CredentialsService,
+    SecretMissing,
     braze_key_account,
     credential_account,
     credential_secret_accounts,
@@ -153,6 +154,7 @@ class Workspace:
     def __init__(self, paths: AppPaths, secrets: CredentialsService) -> None:
         self.paths = paths.ensure()
         self.secrets = secrets
+        secrets.bind_home(self.paths)  # a keyring keeps this home's secrets apart from every other home's
         self._store = ConfigStore(paths.config_file)
         self._runlog_value: RunLog | None = None
         self._delivered_value: DeliveredStore | None = None
@@ -430,9 +432,10 @@ class Workspace:
         config = self.config()
         if config.braze is None:
             raise WorkspaceError("Braze is not set up yet")
-        api_key = self.secrets.get(braze_key_account())
-        if api_key is None:
-            raise WorkspaceError("no Braze REST API key is stored")
+        try:
+            api_key = self.secrets.require(braze_key_account(), "Braze REST API key")
+        except SecretMissing as error:
+            raise WorkspaceError(str(error)) from None
         with BrazeClient(config.braze.base_url, api_key, retry=RetryPolicy(max_attempts=3, backoff_base=0.2)) as client:
             client.check_key()
 
@@ -505,11 +508,26 @@ class Workspace:
         config = self.config()
         self.integration(name, config)
         engine = self._engine(config)
+        last_before = self._runlog.last_run(name)
         try:
             record = engine.run(name, options, progress, cancel)
         except RunLogUnavailable as error:
             return self._close_unrecorded_run(engine.config, name, error)
+        except Exception:
+            # a bug (an exception nobody expected) ended the run: the engine recorded it as an error;
+            # the contacts hear of it as of any failed run, then the error goes on to the caller
+            self._notify_unexpected_end(engine.config, name, last_before.id if last_before else None)
+            raise
         return self._notify(engine.config, name, record)
+
+    def _notify_unexpected_end(self, config: Config, name: str, run_before: int | None) -> None:
+        """Email about the run this call started, if it was recorded; never raises over the error being handled."""
+        try:
+            record = self._runlog.last_run(name)
+            if record is not None and record.id != run_before:
+                self._notify(config, name, record)
+        except Exception:  # the original error matters more than this one
+            log.exception("could not notify the contacts of %s about a run that ended unexpectedly", name)
 
     def estimate(
         self,
@@ -578,7 +596,17 @@ class Workspace:
         return updated if updated is not None else record
 
     def set_smtp(self, settings: SmtpSettings, password: str | None) -> None:
+        """Save the mail server; refused when a password would go to a host that is not loopback without TLS.
+
+        Raises:
+            WorkspaceError: that refusal (saying what to choose instead), or a read-only workspace.
+        """
         self._writable()
+        from cdi_tui.notify import plain_password_problem
+
+        refused, _ = plain_password_problem(settings)
+        if refused:
+            raise WorkspaceError(refused)
         if password is not None:
             self.secrets.set(smtp_password_account(), password)
         self._store.update(lambda config: replace(config, smtp=settings))

@@ -29,6 +29,7 @@ def test_paths_follow_cdi_tui_home(tmp_path: Path) -> None:
     assert paths["config"] == str(tmp_path / "h" / "config.toml")
     assert paths["run_log"].startswith(str(tmp_path / "h" / "data"))
     assert paths["logs"] == str(tmp_path / "h" / "data" / "logs")
+    assert paths["keyring_service"].startswith("cdi-tui:") and len(paths["keyring_service"]) == len("cdi-tui:") + 16
     human = run_cli("paths", env=env)
     assert str(tmp_path / "h" / "config.toml") in human.stdout
 

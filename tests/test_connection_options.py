@@ -84,7 +84,10 @@ def test_generated_keys_fingerprints_and_the_authorized_keys_line() -> None:
     assert private_key.startswith("-----BEGIN OPENSSH PRIVATE KEY-----") and public_key.startswith("ssh-ed25519 ")
     assert fingerprint(public_key).startswith("SHA256:") and len(fingerprint(public_key)) == 50
     line = authorized_keys_line(public_key, "c.abc.redshift.amazonaws.com", 5439)
-    assert line == f'restrict,port-forwarding,permitopen="c.abc.redshift.amazonaws.com:5439" {public_key}'
+    assert line == (
+        'restrict,port-forwarding,permitopen="c.abc.redshift.amazonaws.com:5439",command="/bin/false",'
+        f'permitlisten="127.0.0.1:1" {public_key}'
+    )
     assert validate_ssh_public_key(public_key) == " ".join(public_key.split()[:2])
     with pytest.raises(FieldError):
         validate_ssh_public_key(private_key)

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 from helpers import SyncEnv, at, fill_disk
 
+from cdi_tui.paths import app_paths
 from cdi_tui.runlog import RunLog
 from cdi_tui.secret_store import credential_env_var
 from cdi_tui.standins.braze import BrazeStandIn, FaultPlan
@@ -233,7 +234,9 @@ def test_a_read_only_home_still_shows_what_is_there_and_refuses_to_save(
     assert snapshot(cli.home) == before
     from cdi_tui.secret_store import KeyringCredentials, credential_account
 
-    assert KeyringCredentials().get(credential_account(other)) is None  # refused before the keyring was touched
+    assert (
+        KeyringCredentials.for_home(app_paths(cli.home)).get(credential_account(other)) is None
+    )  # refused before the keyring was touched
 
 
 def test_credentials_whose_password_variables_collide_are_refused_naming_both(
@@ -251,14 +254,14 @@ def test_credentials_whose_password_variables_collide_are_refused_naming_both(
     for second in (first.upper(), first.replace("-", "_"), first.replace("-", ".")):
         result = cli("credentials", "add", second, "--host", "h.example.com", "--database", "d", "--user", "u", stdin="pw2\n")
         one_line_error(result, 1, f"'{first}'", f"'{second}'", f"CDI_TUI_PASSWORD_{first.upper().replace('-', '_')}")
-        assert KeyringCredentials().get(credential_account(second)) is None
+        assert KeyringCredentials.for_home(app_paths(cli.home)).get(credential_account(second)) is None
     assert snapshot(cli.home) == before
 
     # a hand-edited file with both is refused too, naming the file and both credentials
     config = cli.home / "config.toml"
     config.write_text(config.read_text() + f'\n[credentials."{first.upper()}"]\nhost = "h"\ndatabase = "d"\nuser = "u"\n')
     one_line_error(cli("credentials", "list"), 1, str(config), f"'{first}'", f"'{first.upper()}'")
-    KeyringCredentials().delete(credential_account(first))
+    KeyringCredentials.for_home(app_paths(cli.home)).delete(credential_account(first))
 
 
 @pytest.mark.parametrize(

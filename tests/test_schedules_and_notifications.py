@@ -266,4 +266,7 @@ def test_smtp_set_keeps_the_password_in_the_keyring(secret_service: Any, tmp_pat
     assert "smtp-secret-9" not in config_text
     import keyring
 
-    assert keyring.get_password("cdi-tui", "smtp:password") == "smtp-secret-9"
+    from cdi_tui.paths import app_paths
+    from cdi_tui.secret_store import home_keyring_service
+
+    assert keyring.get_password(home_keyring_service(app_paths(tmp_path / "home")), "smtp:password") == "smtp-secret-9"

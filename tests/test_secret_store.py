@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from cdi_tui.paths import app_paths
 from cdi_tui.secret_store import (
     KeyringCredentials,
     MemoryCredentials,
@@ -22,14 +23,16 @@ from cdi_tui.standins.secret_service import SecretService
 pytestmark = pytest.mark.real
 
 
-def test_secrets_round_trip_through_the_real_secret_service(secret_service: SecretService, unique_name: str) -> None:
-    store = KeyringCredentials()
+def test_secrets_round_trip_through_the_real_secret_service(
+    secret_service: SecretService, unique_name: str, tmp_path: Path
+) -> None:
+    store = KeyringCredentials.for_home(app_paths(tmp_path / "home"))
     store.probe()
     assert "SecretService" in store.describe()
     account = credential_account(unique_name)
     store.set(account, "pa55-w0rd!")
     # a second client (another process) sees the same secret: it really is in the keyring
-    code = f"import keyring; print(keyring.get_password('cdi-tui', {account!r}))"
+    code = f"import keyring; print(keyring.get_password({store.service!r}, {account!r}))"
     other = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=os.environ, timeout=60)
     assert other.stdout.strip() == "pa55-w0rd!"
     store.delete(account)
@@ -38,7 +41,7 @@ def test_secrets_round_trip_through_the_real_secret_service(secret_service: Secr
 
 
 def test_no_secret_lands_in_the_caller_home_or_config(secret_service: SecretService, tmp_path: Path, unique_name: str) -> None:
-    store = KeyringCredentials()
+    store = KeyringCredentials.for_home(app_paths(tmp_path / "home"))
     store.set(braze_key_account(), f"key-{unique_name}")
     for path in tmp_path.rglob("*"):
         if path.is_file():
@@ -46,9 +49,9 @@ def test_no_secret_lands_in_the_caller_home_or_config(secret_service: SecretServ
 
 
 def test_an_environment_variable_wins_and_is_never_written(
-    secret_service: SecretService, monkeypatch: pytest.MonkeyPatch, unique_name: str
+    secret_service: SecretService, monkeypatch: pytest.MonkeyPatch, unique_name: str, tmp_path: Path
 ) -> None:
-    store = KeyringCredentials()
+    store = KeyringCredentials.for_home(app_paths(tmp_path / "home"))
     name = f"prod-{unique_name}"
     monkeypatch.setenv(credential_env_var(name), "from-env")
     assert credential_env_var("prod-eu.1") == "CDI_TUI_PASSWORD_PROD_EU_1"

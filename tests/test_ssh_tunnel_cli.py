@@ -12,7 +12,8 @@ import keyring
 import pytest
 from test_cli_commands import Cli, last_json, make_table
 
-from cdi_tui.secret_store import SERVICE_NAME, ssh_key_account, ssh_passphrase_account
+from cdi_tui.paths import app_paths
+from cdi_tui.secret_store import home_keyring_service, ssh_key_account, ssh_passphrase_account
 from cdi_tui.standins.braze import BrazeStandIn
 from cdi_tui.standins.postgres import RedshiftStandIn, quote_ident
 from cdi_tui.standins.secret_service import SecretService
@@ -59,12 +60,15 @@ def test_a_generated_key_an_accepted_host_key_then_test_and_sync_through_the_tun
     cli, bastion, schema, password = world
     output = add_tunnelled(cli, "wh", redshift, bastion, f"{schema}_u", "--ssh-generate-key", stdin=password + "\n")
     [line] = [text.strip() for text in output.splitlines() if text.strip().startswith("restrict,")]
-    assert line.startswith(f'restrict,port-forwarding,permitopen="127.0.0.1:{redshift.port}" ssh-ed25519 AAAA')
+    assert line.startswith(
+        f'restrict,port-forwarding,permitopen="127.0.0.1:{redshift.port}",command="/bin/false",'
+        'permitlisten="127.0.0.1:1" ssh-ed25519 AAAA'
+    )
     assert "PRIVATE KEY" not in output
     bastion.authorized_keys = line  # the bastion's administrator adds the printed line
     config_text = (cli.home / "config.toml").read_text()
     assert "PRIVATE KEY" not in config_text and password not in config_text
-    private_key = keyring.get_password(SERVICE_NAME, ssh_key_account("wh"))
+    private_key = keyring.get_password(home_keyring_service(app_paths(cli.home)), ssh_key_account("wh"))
     assert private_key is not None and private_key.startswith("-----BEGIN OPENSSH PRIVATE KEY-----")
     shown_again = cli("credentials", "public-key", "wh")
     assert shown_again.returncode == 0 and line in shown_again.stdout
@@ -130,8 +134,8 @@ def test_a_key_file_with_a_passphrase_kept_in_the_keyring(
     output = add_tunnelled(
         cli, "wh", redshift, bastion, f"{schema}_u", "--ssh-key", str(key_file), stdin=f"{password}\ncorrect horse\n"
     )
-    assert keyring.get_password(SERVICE_NAME, ssh_passphrase_account("wh")) == "correct horse"
-    assert keyring.get_password(SERVICE_NAME, ssh_key_account("wh")) is None
+    assert keyring.get_password(home_keyring_service(app_paths(cli.home)), ssh_passphrase_account("wh")) == "correct horse"
+    assert keyring.get_password(home_keyring_service(app_paths(cli.home)), ssh_key_account("wh")) is None
     assert "correct horse" not in (cli.home / "config.toml").read_text() and "correct horse" not in output
     [line] = [text.strip() for text in output.splitlines() if text.strip().startswith("restrict,")]
     bastion.authorized_keys = line
@@ -146,7 +150,7 @@ def test_a_key_file_with_a_passphrase_kept_in_the_keyring(
     # removing the credential removes its secrets too
     assert cli("integrations", "remove", "people").returncode == 0
     assert cli("credentials", "remove", "wh").returncode == 0
-    assert keyring.get_password(SERVICE_NAME, ssh_passphrase_account("wh")) is None
+    assert keyring.get_password(home_keyring_service(app_paths(cli.home)), ssh_passphrase_account("wh")) is None
 
 
 def test_tunnel_flags_that_do_not_fit_are_usage_errors(world: tuple[Cli, SshBastion, str, str]) -> None:

@@ -158,7 +158,7 @@ async def test_the_wizard_creates_tests_and_activates_an_integration_from_nothin
     assert integration.contact_emails == ("crm@example.com",)
     assert integration.table == f"{world.schema}.events"
     assert config.credentials["warehouse"].user == world.user
-    assert KeyringCredentials().get(credential_account("warehouse")) == world.password
+    assert KeyringCredentials.for_home(world.paths).get(credential_account("warehouse")) == world.password
     for path in world.paths.config_dir.parent.rglob("*"):
         if path.is_file():
             assert world.password.encode() not in path.read_bytes(), path
@@ -264,7 +264,7 @@ async def test_smtp_settings_are_saved_from_the_app_with_the_password_in_the_key
         "none",
         "mailer",
     )
-    assert KeyringCredentials().get("smtp:password") == "mail-secret-7"
+    assert KeyringCredentials.for_home(world.paths).get("smtp:password") == "mail-secret-7"
     assert b"mail-secret-7" not in world.paths.config_file.read_bytes()
 
 

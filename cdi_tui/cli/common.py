@@ -219,7 +219,7 @@ def open_workspace(read_only_ok: bool = False) -> Workspace:
         print(f"cdi-tui: warning: read-only ({safe_text(paths.read_only)}): showing what is there; nothing can be saved",
               file=sys.stderr)  # fmt: skip
     setup_logging(paths)
-    return Workspace(paths, KeyringCredentials())
+    return Workspace(paths, KeyringCredentials.for_home(paths))
 
 
 def shown(value: Any) -> str:

@@ -8,6 +8,7 @@ import os
 from typing import Any
 
 from cdi_tui.paths import HOME_ENV, app_paths
+from cdi_tui.secret_store import home_keyring_service
 
 
 def register(commands: Any) -> None:
@@ -23,12 +24,13 @@ def paths_command(args: argparse.Namespace) -> int:
         "data": str(paths.data_dir),
         "run_log": str(paths.run_log),
         "logs": str(paths.log_dir),
+        "keyring_service": home_keyring_service(paths),  # this home's secrets, apart from every other home's
     }
     if args.json:
         print(json.dumps(entries))
         return 0
     for key, value in entries.items():
-        print(f"{key:<8} {value}")
+        print(f"{key:<16} {value}")
     if os.environ.get(HOME_ENV):
         print(f"(all under {HOME_ENV}={os.environ[HOME_ENV]})")
     else:

@@ -6,6 +6,7 @@ import argparse
 import json
 import os
 import signal
+import sys
 import threading
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -58,7 +59,7 @@ def register(commands: Any) -> None:
     for flag, value, words in (
         ("--starttls", "starttls", "STARTTLS after connecting"),
         ("--ssl", "ssl", "TLS from the start (SMTPS)"),
-        ("--no-tls", "none", "plain SMTP (a local relay)"),
+        ("--no-tls", "none", "no TLS at all; with --user only to a loopback address"),
     ):
         security.add_argument(flag, dest="security", action="store_const", const=value, default=argparse.SUPPRESS, help=words)
     smtp_set.set_defaults(handler=smtp_set_command)
@@ -215,6 +216,7 @@ def smtp_set_command(args: argparse.Namespace) -> int:
     from dataclasses import replace
 
     from cdi_tui.config import SmtpSettings
+    from cdi_tui.notify import plain_password_problem
 
     workspace = open_workspace()
     current = workspace.config().smtp
@@ -223,10 +225,15 @@ def smtp_set_command(args: argparse.Namespace) -> int:
         missing = [flag for key, flag in (("host", "--host"), ("sender", "--from")) if key not in given]
         if missing:
             raise UsageError(f"SMTP is not set up yet: give {' and '.join(missing)}")
-        settings = SmtpSettings(**{"security": "none", **given})
+        settings = SmtpSettings(**{"security": "starttls", **given})
     else:
         settings = replace(current, **given)
+    refused, warning = plain_password_problem(settings)
+    if refused:
+        raise UsageError(refused)
     password = read_secret(f"SMTP password for {settings.user}") if given.get("user") else None
+    if warning:
+        print(f"cdi-tui: warning: {warning}", file=sys.stderr)
     workspace.set_smtp(settings, password)
     print(
         f"SMTP set: {settings.host}:{settings.port} ({settings.security}), from {settings.sender}"

@@ -387,9 +387,10 @@ class ChangeFilter:
             last block began (what the run would have delivered by then).
     """
 
-    # what was delivered is written at most this often (and at the run's end), with the watermark:
-    # one transaction for many answers; after a crash the rows since are read and sent again
-    SAVE_SECONDS = 0.25
+    # what was delivered is written with the watermark, as each answer is settled: after a crash
+    # only what was in flight is sent again (the bound the README promises: max_in_flight
+    # requests). Writing less often saves about 1 us of CPU a row, and loosens that bound.
+    SAVE_SECONDS = 0.0
     SAVE_USERS = 4096
 
     def __init__(self, store: DeliveredStore, integration: str, remember: bool = True) -> None:

@@ -616,8 +616,8 @@ class Pump:
     def _moved(self) -> None:
         """After a segment is done: move the watermark; save the run's counts now and then.
 
-        With "send only changed attributes" the watermark is saved with what was delivered,
-        every quarter second: it never passes a delivery that is not remembered."""
+        With "send only changed attributes" the watermark is saved with what was delivered
+        (:attr:`ChangeFilter.SAVE_SECONDS`): it never passes a delivery that is not remembered."""
         changes = self.changes
         if changes is None or self.dispatcher is None:
             self.frontier.advance()

@@ -23,6 +23,7 @@ from cdi_tui.braze.rules import (
     MAX_STRING,
     nested_attribute_problem,
 )
+from cdi_tui.engine.depth import DEPTH_PROBLEM, text_too_deep, value_too_deep
 from cdi_tui.enums import DataType
 from cdi_tui.warehouse.timestamps import OutOfRangeTime, out_of_range_reason
 
@@ -194,6 +195,8 @@ class RowTransformer:
         if raw is None:
             return RowError("payload_null", "PAYLOAD is NULL")
         if isinstance(raw, dict):  # a JSON column the driver has already parsed: checked as text, like the rest
+            if value_too_deep(raw):
+                return RowError("payload_too_deep", DEPTH_PROBLEM)
             try:
                 raw = orjson.dumps(raw).decode()
             except TypeError:  # integers beyond 64 bits
@@ -201,6 +204,8 @@ class RowTransformer:
         elif isinstance(raw, list):
             return RowError("payload_not_object", "PAYLOAD is a JSON list, not an object")
         text = raw if isinstance(raw, str) else str(raw)
+        if text_too_deep(text):
+            return RowError("payload_too_deep", DEPTH_PROBLEM)
         if len(text) > MAX_PAYLOAD_BYTES // 4 and len(text.encode("utf-8")) > MAX_PAYLOAD_BYTES:
             return RowError("payload_too_large", "Payload was greater than 1MB")
         try:
@@ -256,6 +261,8 @@ class RowTransformer:
                 )
             return BrazeObject(DELETE_LISTS[key], {key: value}, updated_at, user)
         text = row[self._payload]  # type: ignore[index]
+        if text.__class__ is str and text_too_deep(text):
+            return RowError("payload_too_deep", DEPTH_PROBLEM)  # refused before anything walks it (RecursionError)
         payload = None
         if text.__class__ is str and len(text) <= _QUICK_PAYLOAD:
             try:  # noqa: SIM105 (contextlib.suppress costs a context manager a row)

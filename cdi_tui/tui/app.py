@@ -17,15 +17,17 @@ from typing import Any
 from textual import work
 from textual.app import App, SystemCommand
 from textual.binding import Binding
-from textual.notifications import Notification, Notify
+from textual.notifications import Notification, Notify, SeverityLevel
 from textual.reactive import var
 from textual.screen import Screen
 
+from cdi_tui.display import safe_text
 from cdi_tui.enums import RunStatus, Trigger
 from cdi_tui.tui.messages import ConfigChanged, KeyChecked, SyncFailed, SyncFinished, SyncProgressed
 from cdi_tui.tui.preferences import PreferencesStore
 from cdi_tui.tui.rate import RateWindow
 from cdi_tui.tui.runner import SyncRunner
+from cdi_tui.tui.safe import failure_line, plain_lines
 from cdi_tui.tui.theme import DARK, LIGHT, THEMES
 from cdi_tui.tui.widgets.progress_panel import ProgressPanel
 from cdi_tui.workspace import Progress, Workspace
@@ -154,7 +156,7 @@ class CdiApp(App[None]):
         """Stopping on an error: keep the setup's draft first, so nothing typed is lost silently."""
         from cdi_tui.tui.screens.wizard import NewIntegrationScreen
 
-        self.crash_notes.append(f"the app stopped on an error: {type(error).__name__}: {error}")
+        self.crash_notes.append(f"the app stopped on an error: {type(error).__name__}: {failure_line(error)}")
         for screen in self.screen_stack:
             if isinstance(screen, NewIntegrationScreen):
                 try:
@@ -165,6 +167,22 @@ class CdiApp(App[None]):
                     f"the setup's draft was kept as '{kept}'" if kept else "the setup open at the time had nothing to keep"
                 )
         super()._handle_exception(error)
+
+    def _fatal_error(self) -> None:
+        """The crash report, without the local variables Textual's own shows.
+
+        Textual prints the traceback with every frame's locals, and a frame may hold a secret
+        (a Braze key, a password being saved). The frames and the error say where it broke;
+        the values stay in the process.
+        """
+        import rich
+        from rich.segment import Segments
+        from rich.traceback import Traceback
+
+        self.bell()
+        traceback = Traceback(show_locals=False, width=None, suppress=[rich])
+        self._exit_renderables.append(Segments(self.console.render(traceback, self.console.options)))
+        self._close_messages_no_wait()
 
     def check_schedules(self) -> None:
         """Start the scheduled syncs that are due (while the app is open)."""
@@ -298,6 +316,19 @@ class CdiApp(App[None]):
         self.progress = {key: value for key, value in self.progress.items() if key != name}
         self.running = self.running - {name}
 
+    def notify(
+        self,
+        message: str,
+        *,
+        title: str = "",
+        severity: SeverityLevel = "information",
+        timeout: float | None = None,
+        markup: bool = False,
+    ) -> None:
+        """A toast. Its text is shown as it is: never markup (it may quote a table name or a
+        server's message), control characters escaped; ``markup`` is accepted and ignored."""
+        super().notify(plain_lines(message), title=safe_text(title), severity=severity, timeout=timeout, markup=False)
+
     def toast(self, key: str, text: str, title: str = "", severity: str = "information", timeout: float = 4) -> None:
         """One toast per ``key`` (an integration, "read-only"): a newer one replaces the older, so
         pressing a key again never piles the same toast up over the screen."""
@@ -305,7 +336,7 @@ class CdiApp(App[None]):
         if previous is not None:
             with contextlib.suppress(KeyError):
                 self._unnotify(previous)
-        notification = Notification(text, title, severity, timeout)  # type: ignore[arg-type]
+        notification = Notification(plain_lines(text), safe_text(title), severity, timeout, markup=False)  # type: ignore[arg-type]
         self.post_message(Notify(notification))
         self._sync_toasts[key] = notification
 

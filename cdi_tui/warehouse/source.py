@@ -114,6 +114,11 @@ class ConnectionSettings:
         if self.sslmode == "disable" and not is_loopback_host(self.host):
             hop = f" (from the bastion {self.ssh.host} on)" if self.ssh is not None else ""
             return [f"TLS is disabled for {self.host}: the password and data cross the network unencrypted{hop}"]
+        if self.sslmode in ("require", "verify-ca"):
+            return [
+                f"sslmode {self.sslmode} does not check the host name: any server with a certificate from a trusted CA "
+                f"could stand in for {self.host}; use verify-full"
+            ]
         return []
 
 

@@ -97,20 +97,63 @@ def fingerprint(public_key_line: str) -> str:
     return fingerprint_text
 
 
+# Where a ``-R`` listener would be allowed to listen: a privileged port of the bastion's
+# loopback, which the (unprivileged) tunnel user cannot bind. OpenSSH has no per-key switch
+# that keeps ``-L`` but drops ``-R`` (``port-forwarding`` turns both on), and ``permitlisten``
+# wants a real port (1-65535): naming one that cannot be bound is how a key refuses ``-R``.
+UNBINDABLE_LISTEN = "127.0.0.1:1"
+
+
 def authorized_keys_line(public_key_line: str, target_host: str, target_port: int) -> str:
-    """The line for the tunnel user's ``authorized_keys``: forwarding to the cluster only."""
+    """The line for the tunnel user's ``authorized_keys``: forwarding to the cluster, nothing else.
+
+    ``restrict`` turns everything off (pty, agent and X11 forwarding, user rc); ``port-forwarding``
+    turns forwarding back on, ``permitopen`` keeps ``-L`` to the cluster's host and port only,
+    ``permitlisten`` keeps ``-R`` to a listener that cannot be bound, and ``command="/bin/false"``
+    replaces any command or shell the key asks for (``ssh -i key bastion id`` runs /bin/false).
+    """
     target = f"[{target_host}]" if ":" in target_host else target_host
-    return f'restrict,port-forwarding,permitopen="{target}:{target_port}" {public_key_line}'
+    return (
+        f'restrict,port-forwarding,permitopen="{target}:{target_port}",command="/bin/false",'
+        f'permitlisten="{UNBINDABLE_LISTEN}" {public_key_line}'
+    )
+
+
+def check_key_file(path: str) -> None:
+    """Refuse a private key file other users can read or change, as OpenSSH does ("UNPROTECTED
+    PRIVATE KEY FILE"): it must be the user's own (or root's) with no group or other access.
+
+    Raises:
+        WarehouseError: kind ``ssh_key``, with the chmod that fixes it.
+    """
+    where = Path(path).expanduser()
+    try:
+        status = where.stat()
+    except OSError as error:
+        raise WarehouseError(SSH_KEY, f"Cannot read the SSH key file {path} ({error.strerror})") from None
+    if status.st_mode & 0o077:
+        raise WarehouseError(
+            SSH_KEY,
+            f"The SSH key file {path} can be read or changed by other users (mode {status.st_mode & 0o777:04o}); "
+            "like OpenSSH, cdi-tui does not use it",
+            f"Run 'chmod 600 {path}' (and check who may have copied it).",
+        )
+    if status.st_uid not in (os.geteuid(), 0):
+        raise WarehouseError(
+            SSH_KEY, f"The SSH key file {path} belongs to another user (uid {status.st_uid})", "Use a key file of your own."
+        )
 
 
 def key_file_is_encrypted(path: str) -> bool:
     """True when the private key file needs a passphrase.
 
     Raises:
-        WarehouseError: kind ``ssh_key`` when the file cannot be read or is not a private key.
+        WarehouseError: kind ``ssh_key`` when the file cannot be read, is not a private key, or
+            can be read by other users.
     """
     import asyncssh
 
+    check_key_file(path)
     try:
         asyncssh.read_private_key(Path(path).expanduser())
     except asyncssh.KeyImportError as error:
@@ -137,6 +180,7 @@ def _load_private_key(settings: SshSettings) -> Any:
             return asyncssh.import_private_key(settings.private_key, settings.passphrase)
         if not settings.key_path:
             raise WarehouseError(SSH_KEY, "No SSH key is set for the tunnel")
+        check_key_file(settings.key_path)
         return asyncssh.read_private_key(Path(settings.key_path).expanduser(), settings.passphrase)
     except asyncssh.KeyEncryptionError:
         raise WarehouseError(

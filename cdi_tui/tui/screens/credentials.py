@@ -16,6 +16,7 @@ from textual.worker import Worker, WorkerState
 
 from cdi_tui.config import DEFAULT_MAX_IN_FLIGHT, BrazeSettings, Credential, SmtpSettings
 from cdi_tui.fields import BRAZE_FIELDS, BRAZE_INSTANCES, SMTP_FIELDS, FieldError, field_by_key
+from cdi_tui.tui.safe import failure_line
 from cdi_tui.tui.table_keys import EXPORT_BINDING, FILTER_BINDING, TableKeys
 from cdi_tui.tui.widgets.credential_fields import PASSWORD_SPEC, CredentialFields, NewCredential
 from cdi_tui.tui.widgets.fields import FieldInput, collect
@@ -57,8 +58,8 @@ def save_new_credential(screen: Any, new: NewCredential) -> bool:
             generate_ssh_key=credential.uses_ssh and not credential.ssh_key_path,
             ssh_passphrase=new.ssh_passphrase,
         )
-    except Exception as error:
-        screen.cdi.show_error("The credential was not saved", str(error))
+    except Exception as error:  # one line, the secrets typed masked: never a crash that prints them
+        screen.cdi.show_error("The credential was not saved", failure_line(error, (new.password, new.ssh_passphrase)))
         return False
     kept = f"its password is kept {screen.secrets_place}" if new.password else "it signs in with AWS IAM"
     screen.notify(f"Credential {credential.name} saved; {kept}", timeout=4)
@@ -253,7 +254,11 @@ class CredentialsScreen(TableKeys, Screen[None]):
         if values is None:
             return
         password = self.query_one("#smtp-password", Input).value or None
-        self.workspace.set_smtp(SmtpSettings(**values), password)
+        try:
+            self.workspace.set_smtp(SmtpSettings(**values), password)
+        except Exception as error:  # one line, the password masked: never a crash that prints it
+            self.cdi.show_error("The SMTP settings were not saved", failure_line(error, (password,)))
+            return
         self.query_one("#smtp-password", Input).value = ""
         self.notify("SMTP settings saved" + (f"; the password is kept {self.secrets_place}" if password else ""), timeout=4)
 
@@ -310,7 +315,11 @@ class CredentialsScreen(TableKeys, Screen[None]):
 
         def saved(result: CredentialFormResult | None) -> None:
             if result is not None and result.password:
-                self.workspace.change_password(name, result.password)
+                try:
+                    self.workspace.change_password(name, result.password)
+                except Exception as error:  # one line, the password masked: never a crash that prints it
+                    self.cdi.show_error(f"The password of {name} was not changed", failure_line(error, (result.password,)))
+                    return
                 self.notify(f"Password of {name} changed", timeout=3)
 
         self.app.push_screen(CredentialForm(credential), saved)
@@ -396,7 +405,11 @@ class CredentialsScreen(TableKeys, Screen[None]):
             return
         workspace = self.workspace
         key = self.query_one("#api-key", Input).value.strip() or None
-        current = workspace.config().braze
+        try:
+            current = workspace.config().braze
+        except Exception as error:
+            self.cdi.show_error("The Braze settings were not saved", failure_line(error, (key,)))
+            return
         if key is None and current is None:
             self.cdi.show_error("A REST API key is needed", "Paste the workspace's REST API key (permission users.track).")
             return
@@ -408,7 +421,11 @@ class CredentialsScreen(TableKeys, Screen[None]):
             combined_batch_limit=current.combined_batch_limit if current else False,
             max_in_flight=current.max_in_flight if current else DEFAULT_MAX_IN_FLIGHT,
         )
-        workspace.set_braze(settings, key)
+        try:
+            workspace.set_braze(settings, key)
+        except Exception as error:  # one line, the key masked: never a crash that prints it
+            self.cdi.show_error("The Braze settings were not saved", failure_line(error, (key,)))
+            return
         if key is not None:
             self.cdi.key_state = "stored"
         self.cdi.config_changed()

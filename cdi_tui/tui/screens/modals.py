@@ -12,7 +12,9 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import Button, Static, TextArea
+from textual.widgets import Button, Input, Label, Static, TextArea
+
+from cdi_tui.tui.safe import outside_lines
 
 
 class ErrorModal(ModalScreen[None]):
@@ -36,7 +38,7 @@ class ErrorModal(ModalScreen[None]):
                     yield Button(self.action[0], id="action")
                 yield Button("Close", variant="primary", id="close")
             with VerticalScroll(classes="dialog-scroll", can_focus=False):
-                yield Static(self.message, classes="dialog-body", markup=False)
+                yield Static(outside_lines(self.message), classes="dialog-body")
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         self.dismiss(None)
@@ -68,13 +70,61 @@ class ConfirmModal(ModalScreen[bool]):
                 yield Button(self.confirm_label, variant="error" if self.danger else "primary", id="yes")
                 yield Button(self.cancel_label, id="no")
             with VerticalScroll(classes="dialog-scroll", can_focus=False):
-                yield Static(self.question, classes="dialog-body", markup=False)
+                yield Static(outside_lines(self.question), classes="dialog-body")
 
     def on_mount(self) -> None:
         self.query_one("#no", Button).focus()
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         self.dismiss(event.button.id == "yes")
+
+    def action_cancel(self) -> None:
+        self.dismiss(False)
+
+
+class FingerprintModal(ModalScreen[bool]):
+    """Trust a *changed* SSH host key only with its fingerprint typed or pasted, as the command line asks.
+
+    One button press cannot trust a key that differs from the one trusted before: that is
+    what an interception looks like. The trust button stays disabled until the field holds
+    exactly the fingerprint the server showed.
+    """
+
+    BINDINGS = [Binding("escape", "cancel", "Cancel")]
+
+    def __init__(self, question: str, fingerprint: str, title: str = "Changed SSH host key") -> None:
+        super().__init__(classes="modal")
+        self.question = question
+        self.fingerprint = fingerprint
+        self.title_text = title
+
+    def compose(self) -> ComposeResult:
+        dialog = Vertical(classes="dialog")
+        dialog.border_title = self.title_text
+        with dialog:
+            with Horizontal(classes="dialog-buttons"):
+                yield Button("Trust the new key", variant="error", id="yes", disabled=True)
+                yield Button("Do not connect", id="no")
+            with VerticalScroll(classes="dialog-scroll", can_focus=False):
+                yield Static(outside_lines(self.question), classes="dialog-body")
+                yield Label("To trust it, type or paste the fingerprint confirmed by the bastion's administrator:")
+                yield Input(placeholder="SHA256:...", id="fingerprint")
+
+    def on_mount(self) -> None:
+        self.query_one("#fingerprint", Input).focus()
+
+    def _matches(self) -> bool:
+        return self.query_one("#fingerprint", Input).value.strip() == self.fingerprint
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        self.query_one("#yes", Button).disabled = not self._matches()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        if self._matches():
+            self.dismiss(True)
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        self.dismiss(event.button.id == "yes" and self._matches())
 
     def action_cancel(self) -> None:
         self.dismiss(False)

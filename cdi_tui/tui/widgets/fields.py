@@ -81,7 +81,7 @@ class FieldInput(Vertical):
             )
             field.tooltip = self.spec.help or None
             yield field
-        error = Label("", classes="field-error")
+        error = Label("", classes="field-error", markup=False)  # a reason may quote what was typed
         error.display = False
         yield error
 

@@ -18,6 +18,8 @@ from rich.text import Text
 from textual.widgets import DataTable
 from textual.widgets.data_table import ColumnKey, RowKey
 
+from cdi_tui.display import safe_text
+
 
 @dataclass(frozen=True)
 class FitColumn:
@@ -43,7 +45,8 @@ class _Row:
 
 
 def _fitted(cell: str | Text) -> Text:
-    text = cell if isinstance(cell, Text) else Text(str(cell))
+    # a plain cell is data: never markup, control characters escaped (a Text cell is the caller's, made safe there)
+    text = cell if isinstance(cell, Text) else Text(safe_text(cell))
     text.no_wrap = True
     text.overflow = "ellipsis"
     return text

@@ -124,7 +124,7 @@ class FrequencyPicker(Vertical):
         yield SelectionList[int](
             *[(name, index, index in weekdays) for index, name in enumerate(WEEKDAYS)], classes="freq-weekdays"
         )
-        yield Label("", classes="next-runs")
+        yield Label("", classes="next-runs", markup=False)  # a reason may quote what was typed
 
     def on_mount(self) -> None:
         self._changed()

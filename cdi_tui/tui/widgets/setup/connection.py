@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical, VerticalScroll
@@ -12,6 +13,7 @@ from cdi_tui.config import Config, Credential
 from cdi_tui.fields import INTEGRATION_FIELDS, field_by_key
 from cdi_tui.tables import TableNameError, parse_table_name
 from cdi_tui.tui.looks import fit
+from cdi_tui.tui.safe import outside
 from cdi_tui.tui.widgets.credential_fields import CREDENTIAL_NAME_SPEC, PASSWORD_SPEC, CredentialFields, NewCredential
 from cdi_tui.tui.widgets.fields import FieldInput
 
@@ -44,9 +46,10 @@ def describe(credential: Credential) -> str:
     return f"{credential.user or credential.login}@{where}"
 
 
-def credential_options(config: Config) -> list[tuple[str, str]]:
-    options = [(fit(f"{name}  {describe(cred)}", 60), name) for name, cred in sorted(config.credentials.items())]
-    return [*options, ("New credential...", NEW_CREDENTIAL)]
+def credential_options(config: Config) -> list[tuple[Text, str]]:
+    """The credentials to choose from; a user name may hold ``[`` and is shown as text, not markup."""
+    options = [(outside(fit(f"{name}  {describe(cred)}", 60)), name) for name, cred in sorted(config.credentials.items())]
+    return [*options, (Text("New credential..."), NEW_CREDENTIAL)]
 
 
 class ConnectionStep(Vertical):
@@ -92,7 +95,7 @@ class ConnectionStep(Vertical):
                 with Horizontal(classes="table-row"):
                     yield Button("Load tables", id="load-tables", compact=True)
                     yield Select[str]([], prompt="Pick a table the user can see", id="table-picker", compact=True)
-                yield Label("", id="connection-status")
+                yield Label("", id="connection-status", markup=False)
         with Horizontal(classes="button-bar step-bar"):
             yield Button("Next: sync details", variant="primary", id="next-1", compact=True)
             yield Button("Setup SQL", id="setup-sql", compact=True)
@@ -154,23 +157,23 @@ class ConnectionStep(Vertical):
 
     def show_tables(self, tables: list[tuple[str, str]], credential: Credential | None) -> None:
         """Offer the tables; those another integration syncs are marked and cannot be picked."""
-        options: list[tuple[str, str]] = []
+        options: list[tuple[Text, str]] = []
         used = 0
         for schema, table in tables:
             qualified = f"{schema}.{table}"
             user = table_used_by(self.config, credential, qualified)
             if user is not None:
                 used += 1
-                options.append((f"{qualified}  (used by {user})", f"used:{user}:{qualified}"))
+                options.append((outside(f"{qualified}  (used by {user})"), f"used:{user}:{qualified}"))
             else:
-                options.append((qualified, qualified))
-        self.table_picker.set_options(options)
+                options.append((outside(qualified), qualified))
+        self.table_picker.set_options(options)  # Text prompts: never read as markup
         self.table_picker.loading = False
         free = len(tables) - used
         self.say(f"Connected: {len(tables)} table(s) visible to this user, {free} free" + (f", {used} used" if used else ""))
 
     def say(self, text: str, refused: bool = False) -> None:
-        self.status.update(text)
+        self.status.update(outside(text))  # it may name a table from the warehouse
         self.status.set_class(refused, "-refused")
 
     # events -----------------------------------------------------------------------------------

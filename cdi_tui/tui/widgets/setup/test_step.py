@@ -26,6 +26,7 @@ from cdi_tui.enums import DataType, IntegrationState, RunStatus
 from cdi_tui.tui.base import CdiMixin
 from cdi_tui.tui.looks import palette
 from cdi_tui.tui.messages import ConnectionTested, RangeEstimated, RangeEstimateProgressed
+from cdi_tui.tui.safe import outside, outside_lines
 from cdi_tui.tui.widgets.fit_table import FitColumn, FitTable
 from cdi_tui.tui.wording import app_words, mentions_setup_sql
 from cdi_tui.warehouse.errors import WarehouseError
@@ -87,8 +88,8 @@ class TestStep(CdiMixin, Vertical):
         self.objects: list[str] = []
 
     def compose(self) -> ComposeResult:
-        yield Label("", id="summary")
-        yield Label("Not tested yet: press Test connection", id="test-status")
+        yield Label("", id="summary", markup=False)
+        yield Label("Not tested yet: press Test connection", id="test-status", markup=False)
         yield Static("", id="test-error", markup=False)
         with Vertical(id="estimates"):
             with Horizontal(id="estimate-row"):
@@ -167,7 +168,7 @@ class TestStep(CdiMixin, Vertical):
         return self.query_one("#range-estimate", Label)
 
     def set_summary(self, text: str) -> None:
-        self.query_one("#summary", Label).update(text)
+        self.query_one("#summary", Label).update(outside(text))
 
     def run_test(self) -> None:
         """Test now: connect, check the table, read a preview (in a worker; the result comes as a message)."""
@@ -229,7 +230,7 @@ class TestStep(CdiMixin, Vertical):
 
     def _offer_host_key(self, name: str, error: HostKeyError) -> None:
         """Ask whether to trust the bastion's host key shown; accepted, test again."""
-        from cdi_tui.tui.screens.modals import ConfirmModal
+        from cdi_tui.tui.screens.modals import ConfirmModal, FingerprintModal
 
         integration = self.workspace.integration(name)
         credential = self.workspace.config().credentials[integration.credential]
@@ -251,14 +252,11 @@ class TestStep(CdiMixin, Vertical):
             self.notify(f"Host key {error.shown_fingerprint} accepted for {credential.name}", timeout=4)
             self.run_test()
 
+        if changed:  # a key that differs from the trusted one: only with its fingerprint typed, as the CLI asks
+            self.app.push_screen(FingerprintModal(question, error.shown_fingerprint), answered)
+            return
         self.app.push_screen(
-            ConfirmModal(
-                question,
-                "Trust the new key" if changed else "Trust this key",
-                danger=changed,
-                cancel_label="Do not connect",
-                title="Changed SSH host key" if changed else "Unknown SSH host key",
-            ),
+            ConfirmModal(question, "Trust this key", danger=False, cancel_label="Do not connect", title="Unknown SSH host key"),
             answered,
         )
 
@@ -305,7 +303,7 @@ class TestStep(CdiMixin, Vertical):
         self.query_one("#estimates").display = False
         self.query_one("#test-status", Label).update("Test failed")
         error_box = self.query_one("#test-error", Static)
-        error_box.update(message)
+        error_box.update(outside_lines(message))
         error_box.display = True
         self.query_one("#results").display = False
         self.activate_button.disabled = True
@@ -316,7 +314,9 @@ class TestStep(CdiMixin, Vertical):
         self.preview.loading = False
         warnings = f" Warning: {'; '.join(result.warnings)}" if result.warnings else ""
         self.query_one("#test-status", Label).update(
-            f"Test passed: {result.pending_rows:,} row(s) in the table; newest {len(result.preview.rows)} shown.{warnings}"
+            outside(
+                f"Test passed: {result.pending_rows:,} row(s) in the table; newest {len(result.preview.rows)} shown.{warnings}"
+            )
         )
         self.query_one("#test-error").display = False
         self.query_one("#results").display = True
@@ -328,7 +328,7 @@ class TestStep(CdiMixin, Vertical):
         colours = palette(self.app)
         for row, row_verdict in zip(result.preview.rows, verdicts, strict=True):
             if row_verdict.object is None:
-                verdict = Text(f"no: {row_verdict.problem}", style=colours.get("text-error", ""))
+                verdict = outside(f"no: {row_verdict.problem}", style=colours.get("text-error", ""))
                 self.objects.append(f"This row is not sent: {row_verdict.problem}")
             else:
                 verdict = Text("yes", style=colours.get("text-success", ""))
@@ -403,12 +403,12 @@ class TestStep(CdiMixin, Vertical):
         self.range_estimate_label.display = True
         self.range_estimate_label.add_class("-failed")
         one_line = " ".join(reason.split())  # one line, whatever the error's shape; all of it in the tooltip
-        self.range_estimate_label.update(f"Whole-range estimate failed: {one_line}")
-        self.range_estimate_label.tooltip = one_line
+        self.range_estimate_label.update(outside(f"Whole-range estimate failed: {one_line}"))
+        self.range_estimate_label.tooltip = outside(one_line)
 
     def show_object(self, index: int) -> None:
         if 0 <= index < len(self.objects):
-            self.query_one("#braze-object", Static).update(self.objects[index])
+            self.query_one("#braze-object", Static).update(outside_lines(self.objects[index]))
 
     # events -----------------------------------------------------------------------------------
     @on(FitTable.RowHighlighted, "#preview")
