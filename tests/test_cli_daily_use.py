@@ -48,7 +48,7 @@ def cli(tmp_path: Path, secret_service: SecretService, unique_name: str) -> Iter
     assert made.returncode == 0, made.stderr
     yield cli
     for account in (braze_key_account(), credential_account("wh")):
-        KeyringCredentials().delete(account)
+        KeyringCredentials.for_home(app_paths(cli.home)).delete(account)
 
 
 def one_line_error(result: subprocess.CompletedProcess[str], code: int, *words: str) -> None:
@@ -75,13 +75,13 @@ def test_braze_set_with_one_flag_changes_only_that_setting_and_keeps_the_key(cli
     assert result.returncode == 0, result.stderr
     shown = json.loads(cli("braze", "show", "--json").stdout)
     assert (shown["endpoint"], shown["time_zone"], shown["max_in_flight"]) == ("US-03", "Europe/Berlin", 512)
-    assert KeyringCredentials().get(braze_key_account()) == "braze-key-1"
+    assert KeyringCredentials.for_home(app_paths(cli.home)).get(braze_key_account()) == "braze-key-1"
     assert "stored API key kept" in result.stdout
 
 
 def test_braze_set_reads_a_new_key_only_when_asked(cli: Cli) -> None:
     assert cli("braze", "set", "--new-key", stdin="braze-key-2\n").returncode == 0
-    assert KeyringCredentials().get(braze_key_account()) == "braze-key-2"
+    assert KeyringCredentials.for_home(app_paths(cli.home)).get(braze_key_account()) == "braze-key-2"
     assert json.loads(cli("braze", "show", "--json").stdout)["endpoint"] == "US-03"
 
 
@@ -148,7 +148,7 @@ def test_credentials_set_changes_only_what_is_given_and_keeps_the_password(cli: 
     assert result.returncode == 0, result.stderr
     [wh] = json.loads(cli("credentials", "list", "--json").stdout)
     assert (wh["host"], wh["port"], wh["user"], wh["database"]) == ("wh.example.com", 5440, "u", "dev")
-    assert KeyringCredentials().get(credential_account("wh")) == "pw-1"
+    assert KeyringCredentials.for_home(app_paths(cli.home)).get(credential_account("wh")) == "pw-1"
     assert "people" in result.stdout  # its integrations need a new test
 
 
