@@ -318,6 +318,7 @@ class NewIntegrationScreen(CdiMixin, Screen[None]):
         if step == 1:
             self.details.name_field.query_one(Input).focus()
         elif step == 2:
+            self.test_step.integration_name = self.saved_name  # step 3 tests the draft saved
             self.test_step.test_button.focus()
 
     def _close(self) -> None:
