@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
+import re
 import tempfile
 import tomllib
 from collections.abc import Callable, Iterator
@@ -24,10 +25,12 @@ from typing import Any, TypeVar
 import tomli_w
 
 from cdi_tui.braze.rules import DEFAULT_DELETE_PRIORITIZATION
+from cdi_tui.display import first_control_character
 from cdi_tui.enums import DataType, IntegrationState
 from cdi_tui.fields import (
     BRAZE_FIELDS,
     BRAZE_INSTANCES,
+    DEFAULT_FREQUENCY,
     DEFAULT_MAX_ROWS_PER_QUERY,
     DEFAULT_SSH_PORT,
     INTEGRATION_FIELDS,
@@ -146,7 +149,7 @@ class Integration:
     credential: str
     table: str
     data_type: DataType
-    frequency: str = "daily at 00:00"
+    frequency: str = DEFAULT_FREQUENCY
     contact_emails: tuple[str, ...] = ()
     state: IntegrationState = IntegrationState.DRAFT
     update_existing_only: bool = False
@@ -177,6 +180,8 @@ class Config:
     smtp: SmtpSettings | None = None
     credentials: dict[str, Credential] = field(default_factory=dict)
     integrations: dict[str, Integration] = field(default_factory=dict)
+    keys: dict[str, str] = field(default_factory=dict)
+    """The app's keymap: a binding's id -> its keys (``sync = "S"``, ``filter = "ctrl+f,slash"``)."""
 
     def integrations_using(self, credential_name: str) -> list[Integration]:
         return [item for item in self.integrations.values() if item.credential == credential_name]
@@ -223,8 +228,8 @@ def config_from_dict(path: Path, document: dict[str, Any]) -> Config:
         ConfigError: naming the key that is wrong and why.
     """
     for key in document:
-        if key not in ("braze", "smtp", "credentials", "integrations"):
-            raise ConfigError(path, key, "unknown section (known: braze, smtp, credentials, integrations)")
+        if key not in ("braze", "smtp", "credentials", "integrations", "keys"):
+            raise ConfigError(path, key, "unknown section (known: braze, smtp, credentials, integrations, keys)")
     braze = None
     if "braze" in document:
         braze = BrazeSettings(**_section(path, "braze", document["braze"], BRAZE_FIELDS))
@@ -277,7 +282,26 @@ def config_from_dict(path: Path, document: dict[str, Any]) -> Config:
             )
         seen_tables[identity] = name
         integrations[name] = integration
-    return Config(braze, smtp, credentials, integrations)
+    return Config(braze, smtp, credentials, integrations, _keymap(path, document.get("keys", {})))
+
+
+_BINDING_ID = re.compile(r"^[a-z][a-z0-9-]{0,39}$")
+_KEY_SPEC = re.compile(r"^[^\s,]+(,[^\s,]+)*$")
+
+
+def _keymap(path: Path, raw: Any) -> dict[str, str]:
+    """The ``[keys]`` section's shape: binding ids to key lists. Whether each id and key exists is
+    the app's to check (it knows its bindings); the command line only carries the section."""
+    if not isinstance(raw, dict):
+        raise ConfigError(path, "keys", 'expected a table of binding ids and keys, e.g. sync = "S"')
+    keys: dict[str, str] = {}
+    for binding_id, value in raw.items():
+        if not _BINDING_ID.match(binding_id):
+            raise ConfigError(path, f"keys.{binding_id}", "not a binding id (lower-case letters, digits and '-'; '?' lists them)")
+        if not isinstance(value, str) or not _KEY_SPEC.match(value.strip()) or first_control_character(value):
+            raise ConfigError(path, f"keys.{binding_id}", 'expected keys as text, comma-separated, e.g. "S" or "ctrl+y,f5"')
+        keys[binding_id] = value.strip()
+    return keys
 
 
 def env_var_clash(names: list[str]) -> tuple[str, str, str] | None:
@@ -310,6 +334,8 @@ def config_to_dict(config: Config) -> dict[str, Any]:
             values = {item.name: getattr(settings, item.name) for item in fields(settings)}
             document[section] = {key: value for key, value in values.items() if value is not None}
     document["credentials"] = {name: credential_to_dict(cred) for name, cred in sorted(config.credentials.items())}
+    if config.keys:
+        document["keys"] = dict(sorted(config.keys.items()))
     document["integrations"] = {}
     for name, integration in sorted(config.integrations.items()):
         values = {key: value for key, value in vars(integration).items() if key != "name" and value is not None}

@@ -41,6 +41,7 @@ DEFAULT_SSLMODE = "verify-full"
 AUTH_KINDS = ("password", "iam")
 AUTH_LABELS = {"password": "Database password", "iam": "AWS IAM (temporary credentials, no stored password)"}
 DEFAULT_SSH_PORT = 22
+DEFAULT_FREQUENCY = "daily at 02:00"  # the app's setup and the command line alike
 
 BRAZE_INSTANCES = {
     "US-01": "https://rest.iad-01.braze.com",
@@ -407,6 +408,7 @@ class FieldSpec:
     secret: bool = False
     choices: tuple[str, ...] = ()
     off_flag: str | None = None  # a yes/no option's flag for "no" (its default then depends on other values)
+    example: str = ""  # a short example a form shows in an empty field (the help stays whole in its tooltip)
 
     @property
     def cli_flag(self) -> str:
@@ -427,10 +429,17 @@ CREDENTIAL_FIELDS: tuple[FieldSpec, ...] = (
         "Host",
         validate_host,
         "Redshift cluster endpoint, e.g. examplecluster.abc123.us-west-2.redshift.amazonaws.com",
+        example="examplecluster.abc123.us-west-2.redshift.amazonaws.com",
     ),
     FieldSpec("port", "Port", validate_port, "Redshift port", default=DEFAULT_PORT),
-    FieldSpec("database", "Database", validate_required_text, "database to connect to"),
-    FieldSpec("user", "User", validate_required_text, "database user with USAGE on the schema and SELECT on the table"),
+    FieldSpec("database", "Database", validate_required_text, "database to connect to", example="dev"),
+    FieldSpec(
+        "user",
+        "User",
+        validate_required_text,
+        "database user with USAGE on the schema and SELECT on the table",
+        example="braze_user",
+    ),
     FieldSpec(
         "sslmode",
         "SSL mode",
@@ -464,15 +473,33 @@ SIGN_IN_FIELDS: tuple[FieldSpec, ...] = (
         "AWS profile",
         validate_required_text,
         "IAM: a profile of ~/.aws/config (default: the standard AWS credential chain)",
+        example="data-eng",
         required=False,
     ),
     FieldSpec(
-        "region", "AWS region", validate_region, "IAM: the cluster's or workgroup's region, e.g. us-west-2", required=False
+        "region",
+        "AWS region",
+        validate_region,
+        "IAM: the cluster's or workgroup's region, e.g. us-west-2",
+        example="us-west-2",
+        required=False,
     ),
     FieldSpec(
-        "cluster_id", "Cluster identifier", validate_cluster_id, "IAM, provisioned cluster: its identifier", required=False
+        "cluster_id",
+        "Cluster identifier",
+        validate_cluster_id,
+        "IAM, provisioned cluster: its identifier",
+        example="examplecluster",
+        required=False,
     ),
-    FieldSpec("workgroup", "Serverless workgroup", validate_workgroup, "IAM, Redshift Serverless: the workgroup", required=False),
+    FieldSpec(
+        "workgroup",
+        "Serverless workgroup",
+        validate_workgroup,
+        "IAM, Redshift Serverless: the workgroup",
+        example="default-wg",
+        required=False,
+    ),
     FieldSpec(
         "db_user",
         "Database user (IAM)",
@@ -483,9 +510,16 @@ SIGN_IN_FIELDS: tuple[FieldSpec, ...] = (
 )
 
 SSH_FIELDS: tuple[FieldSpec, ...] = (
-    FieldSpec("ssh_host", "SSH bastion host", validate_host, "connect through an SSH tunnel via this host", required=False),
+    FieldSpec(
+        "ssh_host",
+        "SSH bastion host",
+        validate_host,
+        "connect through an SSH tunnel via this host",
+        example="bastion.example.com",
+        required=False,
+    ),
     FieldSpec("ssh_port", "SSH port", validate_port, "the bastion's SSH port", default=DEFAULT_SSH_PORT, required=False),
-    FieldSpec("ssh_user", "SSH user", validate_required_text, "the tunnel user on the bastion", required=False),
+    FieldSpec("ssh_user", "SSH user", validate_required_text, "the tunnel user on the bastion", example="tunnel", required=False),
     FieldSpec(
         "ssh_key_path",
         "SSH private key file",
@@ -553,9 +587,11 @@ def credential_problems(values: dict[str, Any]) -> list[tuple[str, str]]:
 
 INTEGRATION_FIELDS: tuple[FieldSpec, ...] = (
     FieldSpec("credential", "Credential", validate_name, "name of a saved warehouse credential"),
-    FieldSpec("table", "Source table", validate_table, "[DATABASE.]SCHEMA.TABLE"),
+    FieldSpec(
+        "table", "Source table", validate_table, "[DATABASE.]SCHEMA.TABLE", example="SCHEMA.TABLE or DATABASE.SCHEMA.TABLE"
+    ),
     FieldSpec("data_type", "Data type", validate_data_type, "fixed once created", choices=DATA_TYPES),
-    FieldSpec("frequency", "Frequency", validate_frequency, "sync schedule", default="daily at 00:00"),
+    FieldSpec("frequency", "Frequency", validate_frequency, "sync schedule", default=DEFAULT_FREQUENCY),
     FieldSpec(
         "contact_emails",
         "Contact emails",
@@ -619,16 +655,18 @@ INTEGRATION_FIELDS: tuple[FieldSpec, ...] = (
 )
 
 SMTP_FIELDS: tuple[FieldSpec, ...] = (
-    FieldSpec("host", "SMTP host", validate_host, "mail server host"),
+    FieldSpec("host", "SMTP host", validate_host, "mail server host", example="smtp.example.com"),
     FieldSpec("port", "SMTP port", validate_port, "mail server port", default=587),
-    FieldSpec("sender", "From", validate_email, "the sender address", flag="--from"),
+    FieldSpec("sender", "From", validate_email, "the sender address", flag="--from", example="cdi@example.com"),
     FieldSpec("security", "Security", validate_security, "starttls, ssl or none", default="starttls", choices=SMTP_SECURITY),
     FieldSpec("user", "SMTP user", validate_required_text, "login user (the password is kept in the keyring)", required=False),
 )
 
 BRAZE_FIELDS: tuple[FieldSpec, ...] = (
     FieldSpec("endpoint", "Instance or URL", validate_endpoint, "Braze instance (US-01 ... AU-01) or REST URL"),
-    FieldSpec("time_zone", "Time zone", validate_time_zone, "workspace time zone (IANA name)", default="UTC"),
+    FieldSpec(
+        "time_zone", "Time zone", validate_time_zone, "workspace time zone (IANA name)", default="UTC", example="America/New_York"
+    ),
     FieldSpec(
         "requests_per_window",
         "Requests per window",

@@ -1,7 +1,9 @@
 """The run log and sync state, in SQLite in the data folder.
 
 Tables:
-- ``runs``: one row a run, with its counts, status and watermarks (when it started and ended).
+- ``runs``: one row a run, with its counts, status and watermarks (when it started and ended);
+  the runs of a removed integration are kept (``errors RUN_ID`` still reads them) but
+  ``retired``, so an integration added later under the same name starts with no history.
 - ``row_errors``: each failed row of a run (UPDATED_AT, identifier, reason, payload preview).
 - ``watermarks``: per integration, the last synced UPDATED_AT and how many rows carried it.
 - ``retry_rows``: objects that failed for transient reasons, sent again by the next run.
@@ -67,7 +69,9 @@ CREATE TABLE IF NOT EXISTS runs (
     notification TEXT,
     data_points INTEGER NOT NULL DEFAULT 0,
     rows_unchanged INTEGER NOT NULL DEFAULT 0,
-    rows_superseded INTEGER NOT NULL DEFAULT 0
+    rows_superseded INTEGER NOT NULL DEFAULT 0,
+    -- 1 once its integration was removed: a new integration of the same name starts afresh
+    retired INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS runs_by_integration ON runs (integration, id);
 CREATE TABLE IF NOT EXISTS row_errors (
@@ -325,7 +329,7 @@ def _run_columns(conn: sqlite3.Connection) -> set[str]:
     return {row[1] for row in conn.execute("PRAGMA table_info(runs)")}
 
 
-_COUNT_COLUMNS = ("data_points", "rows_unchanged", "rows_superseded")
+_COUNT_COLUMNS = ("data_points", "rows_unchanged", "rows_superseded", "retired")
 _WATERMARK_COLUMNS = (
     ("watermark_before_at", "TEXT"),
     ("watermark_before_rows", "INTEGER"),
@@ -343,7 +347,9 @@ def _migrate(conn: sqlite3.Connection) -> None:
 
     Each step is done once, by whichever process opens the file first (under the write lock):
 
-    1. ``data_points``, ``rows_unchanged`` and ``rows_superseded`` are added, 0 for older runs;
+    1. ``data_points``, ``rows_unchanged``, ``rows_superseded`` and ``retired`` are added, 0 for
+       older runs (a run log written before ``retired`` cannot tell which runs belonged to a
+       removed integration: they stay with the integration of that name);
     2. the watermarks, once stored as text (``watermark_before``/``watermark_after``, as
        :meth:`Watermark.as_text` writes them), move to their columns. The text columns stay
        as they were and are no longer read or written.
@@ -455,6 +461,9 @@ class RunLog:
         except OSError as error:
             raise RunLogUnavailable(path, error.strerror or str(error)) from None
         self._identity = None if read_only else self._file_identity()
+        # a run log opened read-only before its migration has no ``retired`` column: every run is live
+        with self._guard():
+            self._live = "retired = 0" if "retired" in _run_columns(self._conn) else "1 = 1"
 
     def _file_identity(self) -> tuple[int, int] | None:
         try:
@@ -645,20 +654,27 @@ class RunLog:
         return self._run_from_row(rows[0]) if rows else None
 
     def runs(self, integration: str, limit: int = 100) -> list[RunRecord]:
-        rows = self._query("SELECT * FROM runs WHERE integration = ? ORDER BY id DESC LIMIT ?", (integration, limit))
+        """The newest runs of the integration now of that name (dry runs included), newest first."""
+        rows = self._query(
+            f"SELECT * FROM runs WHERE integration = ? AND {self._live} ORDER BY id DESC LIMIT ?", (integration, limit)
+        )
         return [self._run_from_row(row) for row in rows]
 
     def data_points_since(self, integration: str, since: datetime) -> int:
         """Data points spent by the real (not dry) runs of ``integration`` started since ``since``."""
         rows = self._query(
-            "SELECT COALESCE(SUM(data_points), 0) AS spent FROM runs WHERE integration = ? AND dry_run = 0 AND started_at >= ?",
+            "SELECT COALESCE(SUM(data_points), 0) AS spent FROM runs "
+            f"WHERE integration = ? AND {self._live} AND dry_run = 0 AND started_at >= ?",
             (integration, to_text(since)),
         )
         return int(rows[0]["spent"])
 
     def last_run(self, integration: str) -> RunRecord | None:
-        runs = self.runs(integration, 1)
-        return runs[0] if runs else None
+        """The newest real run: a dry run (an estimate) sends nothing, so it is never the "last run"."""
+        rows = self._query(
+            f"SELECT * FROM runs WHERE integration = ? AND {self._live} AND dry_run = 0 ORDER BY id DESC LIMIT 1", (integration,)
+        )
+        return self._run_from_row(rows[0]) if rows else None
 
     # row errors ------------------------------------------------------------------------
     def add_row_errors(self, records: list[RowErrorRecord]) -> None:
@@ -806,7 +822,10 @@ class RunLog:
             return cursor.rowcount == 1
 
     def first_run_started(self, integration: str) -> datetime | None:
-        rows = self._query("SELECT MIN(started_at) AS first FROM runs WHERE integration = ?", (integration,))
+        """When the first real run started: dry runs (estimates) never count for schedules."""
+        rows = self._query(
+            f"SELECT MIN(started_at) AS first FROM runs WHERE integration = ? AND {self._live} AND dry_run = 0", (integration,)
+        )
         return from_text(rows[0]["first"]) if rows and rows[0]["first"] else None
 
     def last_scheduled(self, integration: str) -> datetime | None:
@@ -814,9 +833,12 @@ class RunLog:
         return from_text(rows[0]["last_scheduled_at"]) if rows else None
 
     def forget_integration(self, integration: str) -> None:
+        """The integration was removed: forget its sync state and retire its runs (kept, but no
+        integration added later under the same name inherits them)."""
         with self.transaction() as conn:
             for table in ("watermarks", "retry_rows", "integration_state", "reported_null_rows"):
                 conn.execute(f"DELETE FROM {table} WHERE integration = ?", (integration,))
+            conn.execute("UPDATE runs SET retired = 1 WHERE integration = ?", (integration,))
 
     # retention ---------------------------------------------------------------------------
     def prune(self, now: datetime | None = None) -> None:

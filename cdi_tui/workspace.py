@@ -2,7 +2,7 @@
 
 :class:`Workspace` ties together the config store, the run log, the secret store and the
 sync engine, and enforces the rules of the seed: one integration per table, the data type
-fixed at creation, a draft until a connection test passes, activation only with a contact
+fixed from activation, a draft until a connection test passes, activation only with a contact
 email, and no removing a credential that integrations use.
 """
 
@@ -95,7 +95,7 @@ class IntegrationChanges(TypedDict, total=False):
 
     credential: str
     table: str
-    data_type: DataType  # refused unless it is the current one
+    data_type: DataType  # refused once fixed (Workspace.data_type_fixed_reason)
     frequency: str
     contact_emails: tuple[str, ...]
     state: IntegrationState
@@ -186,6 +186,16 @@ class Workspace:
     def config(self) -> Config:
         return self._store.load()
 
+    @property
+    def read_only(self) -> str | None:
+        """Why nothing may be changed or synced here (``--read-only``, a home that cannot be written), or None."""
+        return self.paths.read_only
+
+    def _writable(self) -> None:
+        """Raises :class:`WorkspaceError` when this workspace is read-only: nothing is changed or synced."""
+        if self.paths.read_only is not None:
+            raise WorkspaceError(f"read-only ({self.paths.read_only}): nothing is changed or synced")
+
     def integration(self, name: str, config: Config | None = None) -> Integration:
         config = config or self.config()
         if name not in config.integrations:
@@ -195,6 +205,7 @@ class Workspace:
 
     # Braze --------------------------------------------------------------------------------
     def set_braze(self, settings: BrazeSettings, api_key: str | None) -> None:
+        self._writable()
         if api_key is not None:
             self.secrets.set(braze_key_account(), api_key)
         self._store.update(lambda config: replace(config, braze=settings))
@@ -202,6 +213,7 @@ class Workspace:
     # credentials --------------------------------------------------------------------------
     def add_credential(self, credential: Credential, password: str | None, replace_existing: bool = False) -> None:
         """Save a credential; ``password`` None (IAM sign-in) stores none and drops an old one."""
+        self._writable()
 
         def check(config: Config) -> None:
             if credential.name in config.credentials and not replace_existing:
@@ -229,11 +241,14 @@ class Workspace:
             self.secrets.delete(credential_account(credential.name))
 
     def change_password(self, name: str, password: str) -> None:
+        self._writable()
         if name not in self.config().credentials:
             raise WorkspaceError(f"no credential named '{name}'")
         self.secrets.set(credential_account(name), password)
 
     def remove_credential(self, name: str) -> None:
+        self._writable()
+
         def change(config: Config) -> Config:
             if name not in config.credentials:
                 raise WorkspaceError(f"no credential named '{name}'")
@@ -255,6 +270,8 @@ class Workspace:
 
     # integrations -------------------------------------------------------------------------
     def add_integration(self, integration: Integration) -> None:
+        self._writable()
+
         def change(config: Config) -> Config:
             if integration.name in config.integrations:
                 raise WorkspaceError(f"an integration named '{integration.name}' already exists")
@@ -264,22 +281,41 @@ class Workspace:
 
         self._store.update(change)
 
-    def update_integration(self, name: str, **changes: Unpack[IntegrationChanges]) -> Integration:
-        """Change settings of an integration; its data type is fixed once created.
+    def data_type_fixed_reason(self, name: str, config: Config | None = None) -> str | None:
+        """Why the data type of an integration can no longer change, or None while it can.
 
-        A change to the credential or the table sends it back to draft until tested again.
-        Either, or turning "send only changed attributes" off, forgets what was delivered:
-        while it is off nothing is remembered, so the values kept would go stale.
+        It can change while the integration is a draft that has never synced (dry runs do not
+        count): once activated, or once rows were sent, it is fixed.
         """
-        if "data_type" in changes:
-            current = self.integration(name)
-            if changes["data_type"] != current.data_type:
-                raise WorkspaceError("the data type of an integration cannot be changed after it is created")
+        integration = self.integration(name, config)
+        if integration.state != IntegrationState.DRAFT:
+            return f"the data type of '{name}' is fixed: it was activated (a draft's data type can change until activation)"
+        if self._runlog.last_run(name) is not None:
+            return f"the data type of '{name}' is fixed: it has synced already"
+        return None
+
+    def update_integration(self, name: str, **changes: Unpack[IntegrationChanges]) -> Integration:
+        """Change settings of an integration; its data type only while :meth:`data_type_fixed_reason` allows.
+
+        A change to the credential or the table sends it back to draft until tested again (a
+        new data type needs a new test too: the test checks the table against it). Either, or
+        turning "send only changed attributes" off, forgets what was delivered: while it is off
+        nothing is remembered, so the values kept would go stale.
+        """
+        self._writable()
+        if "data_type" in changes and changes["data_type"] != self.integration(name).data_type:
+            reason = self.data_type_fixed_reason(name)
+            if reason is not None:
+                raise WorkspaceError(reason)
         result: list[Integration] = []
 
         def change(config: Config) -> Config:
             current = self.integration(name, config)
             updated = replace(current, **changes)
+            if updated.data_type != current.data_type and updated.data_type != DataType.ATTRIBUTES:
+                updated = replace(updated, send_changed_only=None)  # an attributes-only option
+            if updated.data_type != current.data_type and updated.data_type != DataType.DELETES:
+                updated = replace(updated, delete_prioritization=None)  # a deletes-only option
             if (updated.credential, updated.table) != (current.credential, current.table):
                 updated = replace(updated, state=IntegrationState.DRAFT)
             result.append(updated)
@@ -287,13 +323,15 @@ class Workspace:
 
         before = self.integration(name)
         self._store.update(change)
-        if (result[0].credential, result[0].table) != (before.credential, before.table):
+        if (result[0].credential, result[0].table, result[0].data_type) != (before.credential, before.table, before.data_type):
             self._delivered.forget_integration(name)  # another source: what was delivered from the old one is no guide
         elif before.sends_changed_only and not result[0].sends_changed_only:
             self._delivered.forget_integration(name)  # turned on again later, every value is sent once more
         return result[0]
 
     def remove_integration(self, name: str) -> None:
+        self._writable()
+
         def change(config: Config) -> Config:
             self.integration(name, config)
             return replace(config, integrations={key: value for key, value in config.integrations.items() if key != name})
@@ -304,6 +342,7 @@ class Workspace:
 
     def test_integration(self, name: str, preview_rows: int = 100) -> ConnectionTestResult:
         """Run the connection test; a pass is remembered for this connection and table."""
+        self._writable()
         config = self.config()
         integration = self.integration(name, config)
         credential = config.credentials[integration.credential]
@@ -342,6 +381,7 @@ class Workspace:
             WorkspaceError: no such credential.
             WarehouseError: the key shown is not the bastion's key now.
         """
+        self._writable()
         credential = self.config().credentials.get(credential_name)
         if credential is None:
             raise WorkspaceError(f"no credential named '{credential_name}'")
@@ -448,6 +488,7 @@ class Workspace:
         skipped without claiming its slot: it runs at the next look after the run ends.
         Claiming is lazy: a caller that stops iterating leaves the later slots unclaimed.
         """
+        self._writable()
         for due in self.due_runs(now):
             if (running is not None and running(due.integration)) or self.is_syncing(due.integration):
                 yield DueDecision(due, "busy")
@@ -463,6 +504,7 @@ class Workspace:
         progress: ProgressCallback | None = None,
         cancel: threading.Event | None = None,
     ) -> RunRecord:
+        self._writable()
         config = self.config()
         self.integration(name, config)
         engine = self._engine(config)
@@ -557,8 +599,9 @@ class Workspace:
         """Save the mail server; refused when a password would go to a host that is not loopback without TLS.
 
         Raises:
-            WorkspaceError: that refusal, saying what to choose instead.
+            WorkspaceError: that refusal (saying what to choose instead), or a read-only workspace.
         """
+        self._writable()
         from cdi_tui.notify import plain_password_problem
 
         refused, _ = plain_password_problem(settings)

@@ -29,6 +29,9 @@ README_SHOTS = (
     "credential-form-tunnel",
     "ssh-public-key",
     "help",
+    "row-detail",
+    "integration-test",
+    "dashboard-filter",
 )
 
 

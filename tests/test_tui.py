@@ -220,6 +220,7 @@ async def test_a_failed_connection_test_shows_the_error_and_the_fix(world: World
         await type_into(pilot, "#field-table Input", table)
         await click(pilot, "#next-1")
         await type_into(pilot, "#field-emails Input", "ops@example.com")
+        screen.query_one("#type-events", RadioButton).value = True  # chosen: no data type is preselected
         await click(pilot, "#next-2")
         await click(pilot, "#run-test")
         await wait_for(pilot, lambda: isinstance(app.screen, ErrorModal))
@@ -269,7 +270,7 @@ async def test_smtp_settings_are_saved_from_the_app_with_the_password_in_the_key
 
 async def test_leaving_the_setup_at_the_first_step_can_keep_a_draft(world: World) -> None:
     from cdi_tui.config import Credential
-    from cdi_tui.tui.screens.modals import ConfirmModal
+    from cdi_tui.tui.screens.keep_draft import KeepDraftModal
 
     world.workspace.add_credential(
         Credential(
@@ -283,10 +284,12 @@ async def test_leaving_the_setup_at_the_first_step_can_keep_a_draft(world: World
         await wait_for(pilot, lambda: isinstance(app.screen, NewIntegrationScreen))
         await type_into(pilot, "#field-table Input", f"{world.schema}.events")
         await pilot.press("escape")
-        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmModal))
-        assert "Custom Attributes" in app.screen.question and "cannot change" in app.screen.question
-        await click(pilot, "#yes")
-        await wait_for(pilot, lambda: not isinstance(app.screen, (ConfirmModal, NewIntegrationScreen)))
+        # no data type is preselected: the question asks for one, and says it can change until activation
+        await wait_for(pilot, lambda: isinstance(app.screen, KeepDraftModal))
+        assert "Custom Attributes" in str(app.screen.query_one("#keep-attributes", Button).label)
+        assert "can change until the integration is activated" in str(app.screen.query_one(".dialog-body").render())
+        await click(pilot, "#keep-attributes")
+        await wait_for(pilot, lambda: not isinstance(app.screen, (KeepDraftModal, NewIntegrationScreen)))
         assert not isinstance(app.screen, ErrorModal), app.screen.message  # type: ignore[attr-defined]
     [draft] = world.workspace.config().integrations.values()
     assert (draft.name, draft.state, draft.data_type, draft.table) == ("events", "draft", "attributes", f"{world.schema}.events")

@@ -53,6 +53,8 @@ async def test_the_setup_offers_send_changed_only_for_custom_attributes_on_by_de
     app = make_app(tmp_path / "home")
     async with app.run_test(size=SIZES[size]) as pilot:
         screen = await to_details(pilot, "INGESTION.PROFILE_SYNC")
+        screen.query_one("#type-attributes", RadioButton).value = True  # chosen: no data type is preselected
+        await settle(pilot)
         switch = screen.query_one("#send-changed-only", Switch)
         assert screen.details.data_type == "attributes" and switch.value  # on by default for custom attributes
         screen.query_one("#update-existing-only", Switch).focus()
@@ -77,6 +79,8 @@ async def test_the_setup_has_no_send_changed_only_switch_for_events(tmp_path: Pa
         await to_wizard_details(pilot)
         screen = app.screen
         assert isinstance(screen, NewIntegrationScreen)
+        screen.query_one("#type-attributes", RadioButton).value = True  # chosen: no data type is preselected
+        await settle(pilot)
         assert screen.query_one("#field-send-changed-only").display
         screen.query_one("#type-events", RadioButton).value = True
         await settle(pilot)
@@ -295,6 +299,8 @@ async def set_up_to_the_test_step(pilot: Any, env: SyncEnv, table: str) -> NewIn
     screen.query_one("#next-1", Button).press()
     await settle(pilot)
     await type_into(pilot, "#field-emails Input", "crm@example.com")
+    screen.query_one("#type-attributes", RadioButton).value = True  # chosen: no data type is preselected
+    await settle(pilot)
     assert screen.query_one("#send-changed-only", Switch).value
     screen.query_one("#next-2", Button).press()
     await settle(pilot)

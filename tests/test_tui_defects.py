@@ -16,6 +16,7 @@ from textual.widgets import Button, Checkbox, Input, Select, TabbedContent
 from textual.widgets._toast import Toast
 from tui_world import SIZES, make_app, open_integration, settle, with_progress_panel
 
+from cdi_tui.enums import DataType
 from cdi_tui.secret_store import credential_account
 from cdi_tui.tui.app import CdiApp
 from cdi_tui.tui.screens.credentials import CredentialForm, CredentialsScreen
@@ -69,6 +70,7 @@ async def test_escape_after_a_refused_draft_never_crashes_and_leaves_only_when_a
         assert screen.step == 1
         screen.details.name_field.set_value("app-events")  # taken by another integration
         screen.details.emails_field.set_value("crm@example.com")
+        screen.details.set_data_type(DataType.EVENTS)  # chosen: no data type is preselected
         await pilot.click("#next-2")
         await settle(pilot)
         assert isinstance(app.screen, ErrorModal) and "already exists" in app.screen.message
@@ -493,6 +495,7 @@ async def test_a_crash_exits_non_zero_and_keeps_the_setups_draft(app: CdiApp) ->
         async with app.run_test(size=SIZES["140x45"]) as pilot:
             screen = await to_details(pilot, "INGESTION.APP_OPENS")
             screen.details.emails_field.set_value("crm@example.com")
+            screen.details.set_data_type(DataType.EVENTS)  # chosen: no data type is preselected
 
             def broken() -> None:
                 raise RuntimeError("a bug")

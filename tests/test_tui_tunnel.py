@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 from test_tui import SIZE, World, click, type_into, wait_for, world  # noqa: F401 - the fixture
-from textual.widgets import Checkbox, Select
+from textual.widgets import Checkbox, RadioButton, Select
 
 from cdi_tui.secret_store import ssh_key_account
 from cdi_tui.standins.ssh_bastion import SshBastion
@@ -72,6 +72,7 @@ async def test_the_setup_goes_through_a_bastion_with_a_generated_key(
         assert key_body and all(part not in line for part in key_body)  # no line of the private key is shown
         await type_into(pilot, "#field-name Input", "private-events")
         await type_into(pilot, "#field-emails Input", "crm@example.com")
+        screen.query_one("#type-events", RadioButton).value = True  # chosen: no data type is preselected
         await click(pilot, "#next-2")
         await click(pilot, "#run-test")
         await wait_for(pilot, lambda: isinstance(app.screen, ConfirmModal))

@@ -264,6 +264,29 @@ async def setup_sql(pilot: Pilot[Any]) -> None:
     await settle(pilot)
 
 
+async def open_row_detail(pilot: Pilot[Any]) -> None:
+    """A failed row in full: the whole reason and the payload, to read or copy."""
+    await open_failed_rows(pilot)
+    await pilot.press("enter")
+    await settle(pilot)
+
+
+async def open_integration_test(pilot: Pilot[Any]) -> None:
+    """An integration's Test tab after a test passed (the result as the test's worker posts it)."""
+    await open_integration(pilot)
+    screen = pilot.app.screen
+    screen.tabs.active = "test-tab"  # type: ignore[attr-defined]
+    screen.test_step.post_message(ConnectionTested("user-attributes", preview_result()))  # type: ignore[attr-defined]
+    await settle(pilot)
+
+
+async def filter_dashboard(pilot: Pilot[Any]) -> None:
+    """``/`` on the dashboard: the rows containing the text typed."""
+    await settle(pilot)
+    await pilot.press("slash", *"ev")
+    await settle(pilot)
+
+
 async def _wizard_connection(pilot: Pilot[Any]) -> None:
     await pilot.press("n")
     await settle(pilot)
@@ -287,4 +310,7 @@ SCREENS: dict[str, Callable[[Pilot[Any]], Awaitable[None]]] = {
     "error": show_error,
     "setup-sql": setup_sql,
     "help": open_help,
+    "row-detail": open_row_detail,
+    "integration-test": open_integration_test,
+    "dashboard-filter": filter_dashboard,
 }

@@ -9,7 +9,10 @@ import json
 import re
 import sys
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, NoReturn
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any, Literal, NoReturn
+
+from rich.table import Table
 
 from cdi_tui.cli.errors import CommandError, UsageError
 from cdi_tui.fields import FieldError, FieldSpec
@@ -106,6 +109,52 @@ def add_field_flags(parser: argparse.ArgumentParser, specs: tuple[FieldSpec, ...
             )
 
 
+def add_change_flags(
+    parser: argparse.ArgumentParser, specs: tuple[FieldSpec, ...], *, skip: tuple[str, ...] = (), clear: tuple[str, ...] = ()
+) -> None:
+    """One flag per declared field for a command that changes only what is given.
+
+    A flag not given leaves its setting as it is (argparse leaves it out of the namespace:
+    :func:`given_values` reads only those given). Yes/no settings get a pair (``--x`` and
+    ``--no-x``, or the declared off flag); the fields in ``clear`` also get ``--no-KEY``, which
+    empties them.
+    """
+    for spec in specs:
+        if spec.key in skip:
+            continue
+        flag = spec.cli_flag
+        if spec.validate.__name__ == "validate_bool":
+            pair = parser.add_mutually_exclusive_group()
+            pair.add_argument(flag, dest=spec.key, action="store_true", default=argparse.SUPPRESS, help=spec.help)
+            pair.add_argument(
+                spec.off_flag or "--no-" + flag[2:], dest=spec.key, action="store_false", default=argparse.SUPPRESS,
+                help=f"not {flag}",
+            )  # fmt: skip
+            continue
+        if spec.validate.__name__ == "validate_emails":
+            from cdi_tui.fields import validate_email
+
+            email_spec = FieldSpec(spec.key, spec.label, validate_email)
+            parser.add_argument(
+                flag, dest=spec.key, action="append", type=field_type(email_spec), default=argparse.SUPPRESS,
+                help=spec.help + " (repeat for several; replaces the list)",
+            )  # fmt: skip
+        else:
+            parser.add_argument(
+                flag, dest=spec.key, type=field_type(spec), default=argparse.SUPPRESS, help=spec.help, metavar=spec.key.upper()
+            )
+        if spec.key in clear:
+            parser.add_argument(
+                "--no-" + flag[2:], dest=spec.key, action="store_const", const=None, default=argparse.SUPPRESS,
+                help=f"clear {flag}",
+            )  # fmt: skip
+
+
+def given_values(args: argparse.Namespace, specs: tuple[FieldSpec, ...]) -> dict[str, Any]:
+    """The settings the command line gave (flags left out are not in the namespace)."""
+    return {spec.key: getattr(args, spec.key) for spec in specs if hasattr(args, spec.key)}
+
+
 def read_secret(what: str) -> str:
     """A secret from stdin: typed without echo on a terminal, else the first line of stdin."""
 
@@ -115,6 +164,22 @@ def read_secret(what: str) -> str:
     if not secret:
         raise UsageError(f"no {what} given on stdin")
     return secret
+
+
+_read_only = False  # cdi-tui --read-only: set once per process by the dispatcher
+
+
+def set_read_only(read_only: bool) -> None:
+    """``--read-only``: every command that would change something or sync is refused."""
+    global _read_only
+    _read_only = read_only
+
+
+def is_read_only() -> bool:
+    return _read_only
+
+
+READ_ONLY_REASON = "--read-only"
 
 
 def open_workspace(read_only_ok: bool = False) -> Workspace:
@@ -135,6 +200,14 @@ def open_workspace(read_only_ok: bool = False) -> Workspace:
     from cdi_tui.workspace import Workspace
 
     paths = app_paths().ensure()
+    if _read_only:
+        if not read_only_ok:
+            raise CommandError(
+                "read-only (--read-only): this command would change something or sync, so nothing was done; "
+                "run it without --read-only"
+            )
+        setup_logging(paths)
+        return Workspace(replace(paths, read_only=READ_ONLY_REASON), KeyringCredentials())
     if paths.read_only is not None:
         from cdi_tui.display import safe_text
 
@@ -163,3 +236,50 @@ def print_json(value: Any) -> None:
     from cdi_tui.display import json_safe
 
     print(json_safe(json.dumps(value, ensure_ascii=False, default=str)))
+
+
+@dataclass(frozen=True)
+class CliColumn:
+    """A column of a printed table: ``drop`` > 0 leaves it out when the terminal is too narrow
+    (the highest first); ``shrink`` lets it give up width (its cells cut with an ellipsis)."""
+
+    label: str
+    drop: int = 0
+    shrink: bool = False
+    justify: Literal["left", "right"] = "left"
+
+
+def fitted_table(columns: list[CliColumn], rows: list[list[str]], width: int | None = None, title: str | None = None) -> Table:
+    """A rich table that fits ``width`` (the console's): one line a row, never one word a line.
+
+    Columns marked droppable are left out, the highest ``drop`` first, until what is left fits;
+    then the shrinkable ones give up width, their cells ending in an ellipsis.
+    """
+    from rich.cells import cell_len
+    from rich.console import Console
+
+    width = width or Console().width
+    natural = [max([cell_len(column.label), *(cell_len(row[index]) for row in rows)]) for index, column in enumerate(columns)]
+    shown = list(range(len(columns)))
+
+    def needed(indexes: list[int]) -> int:
+        least = [min(natural[i], 8) if columns[i].shrink else natural[i] for i in indexes]
+        return sum(least) + 3 * len(indexes) + 1  # rich's box: a border and two spaces a column
+
+    for index in sorted((i for i in shown if columns[i].drop), key=lambda i: -columns[i].drop):
+        if needed(shown) <= width:
+            break
+        shown.remove(index)
+    table = Table(title=title, title_justify="left", width=None)
+    for index in shown:
+        column = columns[index]
+        table.add_column(
+            column.label,
+            no_wrap=True,
+            overflow="ellipsis",
+            justify=column.justify,
+            min_width=None if column.shrink else natural[index],
+        )
+    for row in rows:
+        table.add_row(*(row[index] for index in shown))
+    return table

@@ -86,7 +86,7 @@ def demo_app(console: Console) -> int:
             for name in workspace.config().integrations:
                 if workspace.test_integration(name).ok:
                     workspace.activate(name)
-            app = CdiApp(workspace, demo=True)
+            app = CdiApp(workspace, demo=True, check_key=True)  # the header then says the demo key works
             threading.Thread(target=add_bulk_integration, args=(demo, workspace, app), daemon=True).start()
             app.run()
         finally:

@@ -15,8 +15,8 @@ import sys
 from collections.abc import Callable, Sequence
 
 from cdi_tui import __version__
-from cdi_tui.cli import demo, info, run_cmd, schedule_cmd, settings_cmd
-from cdi_tui.cli.common import OneLineParser
+from cdi_tui.cli import app, completion, demo, info, run_cmd, schedule_cmd, settings_cmd
+from cdi_tui.cli.common import OneLineParser, set_read_only
 from cdi_tui.cli.errors import (
     DEBUG_ENV,
     EXIT_ERROR,
@@ -37,11 +37,18 @@ def build_parser() -> argparse.ArgumentParser:
         description="Braze Cloud Data Ingestion for Redshift, in the terminal. Run with no command to open the app.",
     )
     parser.add_argument("--version", action="version", version=f"cdi-tui {__version__}")
+    parser.add_argument(
+        "--read-only",
+        action="store_true",
+        help="show everything, change nothing: every command (and app action) that would change or sync is refused",
+    )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     settings_cmd.register(commands)
     run_cmd.register(commands)
     schedule_cmd.register(commands)
     info.register(commands)
+    app.register(commands)
+    completion.register(commands)
     demo.register(commands)
     return parser
 
@@ -53,6 +60,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         parser = build_parser()
         args = parser.parse_args(argv)
+        args.root_parser = parser  # completion scripts are generated from it
+        set_read_only(args.read_only)
         words = [getattr(args, "command", None)] + [value for key, value in vars(args).items() if key.endswith("_command")]
         command = " ".join(["cdi-tui", *(word for word in words if isinstance(word, str))])
         handler: Handler | None = getattr(args, "handler", None)
@@ -62,9 +71,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 parser.print_help(sys.stderr)
                 print("cdi-tui: error: no command given, and the app needs a terminal", file=sys.stderr)
                 return EXIT_USAGE
-            from cdi_tui.cli.app import run_app
-
-            return run_app(args)
+            return app.run_app(args)
         return handler(args)
     except KeyboardInterrupt:
         print("cdi-tui: interrupted", file=sys.stderr)

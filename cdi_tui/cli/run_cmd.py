@@ -14,10 +14,9 @@ from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
 from cdi_tui.checks import ConnectionTestResult
-from cdi_tui.cli.common import bounded_int, open_workspace, print_json, shown
+from cdi_tui.cli.common import CliColumn, bounded_int, fitted_table, open_workspace, print_json, shown
 from cdi_tui.cli.errors import EXIT_ERROR, EXIT_OK, EXIT_PARTIAL, CommandError
 from cdi_tui.display import safe_text
 from cdi_tui.enums import DataType, IntegrationState, RunStatus, Trigger
@@ -149,16 +148,20 @@ def test_command(args: argparse.Namespace) -> int:
     verdicts = workspace.preview_verdicts(
         result, integration.data_type, integration.update_existing_only, integration.prioritization
     )
-    table = Table(title=f"Newest {min(args.rows, len(result.preview.rows))} rows", title_justify="left")
-    for column in result.preview.columns:
-        table.add_column(column.upper(), overflow="fold")
-    table.add_column("VALID?", overflow="fold")
-    for row, row_verdict in list(zip(result.preview.rows, verdicts, strict=True))[: args.rows]:
-        verdict = "[green]yes[/]" if row_verdict.problem is None else f"[red]no[/]: {shown(row_verdict.problem)}"
-        table.add_row(*(_shown_cell(value) for value in row), verdict)
-    console.print(table)
+    # VALID? first, as in the app; long cells are cut to the terminal's width ('--json' has every value)
+    columns = [CliColumn("VALID?", shrink=True)] + [
+        CliColumn(column.upper(), shrink=column.lower() != "updated_at") for column in result.preview.columns
+    ]
+    rows = [
+        ["[green]yes[/]" if row_verdict.problem is None else f"[red]no[/]: {shown(row_verdict.problem)}"]
+        + [_shown_cell(value) for value in row]
+        for row, row_verdict in list(zip(result.preview.rows, verdicts, strict=True))[: args.rows]
+    ]
+    console.print(fitted_table(columns, rows, console.width, title=f"Newest {len(rows)} rows"))
     if integration.state == IntegrationState.DRAFT:
-        console.print(f"Next: cdi-tui activate {args.name}")
+        from cdi_tui.cli.settings_cmd import next_step_after_test
+
+        console.print(shown(next_step_after_test(integration)))
     return EXIT_OK
 
 
@@ -317,27 +320,42 @@ def runs_command(args: argparse.Namespace) -> int:
     if not records:
         print(f"No runs of '{args.name}' yet. Start one with: cdi-tui sync {args.name}")
         return EXIT_OK
-    table = Table(
-        "RUN", "TRIGGER", "STATUS", "READ", "SENT", "FAILED", "SKIPPED", "UNCHANGED", "SUPERSEDED", "DATA POINTS",
-        "LAST UPDATED_AT", "STARTED", "DURATION",
-    )  # fmt: skip
-    for record in records:
-        table.add_row(
+    # narrow, the table leaves out Superseded, Skipped, Duration, Last UPDATED_AT, Started and Read, in that order
+    columns = [
+        CliColumn("RUN", justify="right"),
+        CliColumn("TRIGGER", shrink=True),
+        CliColumn("STATUS"),
+        CliColumn("READ", drop=2, justify="right"),
+        CliColumn("SENT", justify="right"),
+        CliColumn("FAILED", justify="right"),
+        CliColumn("SKIPPED", drop=6, justify="right"),
+        CliColumn("UNCHANGED", justify="right"),
+        CliColumn("SUPERSEDED", drop=7, justify="right"),
+        CliColumn("DATA POINTS", justify="right"),
+        CliColumn("LAST UPDATED_AT", drop=4, shrink=True),
+        CliColumn("STARTED", drop=3),
+        CliColumn("DURATION", drop=5, justify="right"),
+    ]
+    rows = [
+        [
             str(record.id),
             record.trigger + (" (dry)" if record.dry_run else ""),
             record.status,
-            str(record.rows_read),
-            str(record.rows_sent),
-            str(record.rows_failed),
-            str(record.rows_skipped),
-            str(record.rows_unchanged),
-            str(record.rows_superseded),
-            str(record.data_points),
+            f"{record.rows_read:,}",
+            f"{record.rows_sent:,}",
+            f"{record.rows_failed:,}",
+            f"{record.rows_skipped:,}",
+            f"{record.rows_unchanged:,}",
+            f"{record.rows_superseded:,}",
+            f"{record.data_points:,}",
             _watermark_text(record) or "-",
             record.started_at.isoformat(sep=" ", timespec="seconds"),
             f"{record.duration_seconds:.1f}s" if record.duration_seconds is not None else "-",
-        )
-    Console().print(table)
+        ]
+        for record in records
+    ]
+    console = Console()
+    console.print(fitted_table(columns, rows, console.width))
     return EXIT_OK
 
 
@@ -362,10 +380,13 @@ def errors_command(args: argparse.Namespace) -> int:
     if not rows:
         print(f"Run #{args.run_id} has no failed rows")
         return EXIT_OK
-    table = Table(
-        "UPDATED_AT", "IDENTIFIER", "REASON", "PAYLOAD", title=f"Failed rows of run #{args.run_id} ({record.integration})"
-    )
-    for row in rows:
-        table.add_row(shown(row.updated_at or "NULL"), shown(row.identifier), shown(row.reason), shown(row.payload_preview or ""))
-    Console().print(table)
+    columns = [CliColumn("UPDATED_AT", drop=1), CliColumn("IDENTIFIER", shrink=True), CliColumn("REASON", shrink=True),
+               CliColumn("PAYLOAD", shrink=True, drop=2)]  # fmt: skip
+    cells = [
+        [shown(row.updated_at or "NULL"), shown(row.identifier), shown(row.reason), shown(row.payload_preview or "")]
+        for row in rows
+    ]
+    console = Console()
+    title = f"Failed rows of run #{args.run_id} ({record.integration}); each in full: --json or --csv"
+    console.print(fitted_table(columns, cells, console.width, title=shown(title)))
     return EXIT_OK

@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from cdi_tui.cli.common import add_field_flags, bounded_float, bounded_int, open_workspace, read_secret
+from cdi_tui.cli.common import add_change_flags, bounded_float, bounded_int, given_values, open_workspace, read_secret
 from cdi_tui.cli.errors import EXIT_ERROR, EXIT_OK, EXIT_PARTIAL, UsageError
 from cdi_tui.display import safe_text
 from cdi_tui.enums import IntegrationState, RunStatus, Trigger
@@ -49,19 +49,20 @@ def register(commands: Any) -> None:
     serve.set_defaults(handler=serve_command)
 
     smtp = commands.add_parser("smtp", help="mail server for notifications").add_subparsers(dest="smtp_command", required=True)
-    smtp_set = smtp.add_parser("set", help="set the SMTP server; with --user the password is read from stdin")
-    add_field_flags(smtp_set, SMTP_FIELDS, skip=("security",))
-    security = smtp_set.add_mutually_exclusive_group()
-    security.add_argument("--starttls", dest="security", action="store_const", const="starttls", help="STARTTLS after connecting")
-    security.add_argument("--ssl", dest="security", action="store_const", const="ssl", help="TLS from the start (SMTPS)")
-    security.add_argument(
-        "--no-tls",
-        dest="security",
-        action="store_const",
-        const="none",
-        help="no TLS at all; with --user only to a loopback address (a password is never sent in clear over a network)",
+    smtp_set = smtp.add_parser(
+        "set",
+        help="change the SMTP settings given (the others stay); with --user the password is read from stdin",
+        description="The first time, give --host and --from. Security: plain unless --starttls or --ssl.",
     )
-    smtp_set.set_defaults(handler=smtp_set_command, security="starttls")
+    add_change_flags(smtp_set, SMTP_FIELDS, skip=("security",), clear=("user",))
+    security = smtp_set.add_mutually_exclusive_group()
+    for flag, value, words in (
+        ("--starttls", "starttls", "STARTTLS after connecting"),
+        ("--ssl", "ssl", "TLS from the start (SMTPS)"),
+        ("--no-tls", "none", "no TLS at all; with --user only to a loopback address"),
+    ):
+        security.add_argument(flag, dest="security", action="store_const", const=value, default=argparse.SUPPRESS, help=words)
+    smtp_set.set_defaults(handler=smtp_set_command)
 
 
 def _zone(name: str | None) -> str:
@@ -150,7 +151,8 @@ def _run_claimed(workspace: Workspace, name: str, entry: dict[str, Any], cancel:
 
 def _running_text(workspace: Workspace, name: str) -> str:
     """'another run is in progress (run #7, manual, started 02:10:00 UTC)', as far as the run log knows."""
-    last = workspace.last_run(name)
+    newest = workspace.runs(name, 1)  # a dry run (an estimate) under way holds the lock too
+    last = newest[0] if newest else None
     if last is None or last.status != RunStatus.RUNNING:
         return "another run is in progress"
     return f"another run is in progress (run #{last.id}, {last.trigger}, started {last.started_at:%Y-%m-%d %H:%M:%S} UTC)"
@@ -211,18 +213,30 @@ def serve_command(args: argparse.Namespace) -> int:
 
 
 def smtp_set_command(args: argparse.Namespace) -> int:
+    from dataclasses import replace
+
     from cdi_tui.config import SmtpSettings
     from cdi_tui.notify import plain_password_problem
 
-    settings = SmtpSettings(host=args.host, port=args.port, sender=args.sender, security=args.security, user=args.user)
+    workspace = open_workspace()
+    current = workspace.config().smtp
+    given = given_values(args, SMTP_FIELDS)
+    if current is None:
+        missing = [flag for key, flag in (("host", "--host"), ("sender", "--from")) if key not in given]
+        if missing:
+            raise UsageError(f"SMTP is not set up yet: give {' and '.join(missing)}")
+        settings = SmtpSettings(**{"security": "starttls", **given})
+    else:
+        settings = replace(current, **given)
     refused, warning = plain_password_problem(settings)
     if refused:
         raise UsageError(refused)
-    workspace = open_workspace()
-    password = read_secret(f"SMTP password for {args.user}") if args.user else None
+    password = read_secret(f"SMTP password for {settings.user}") if given.get("user") else None
     if warning:
         print(f"cdi-tui: warning: {warning}", file=sys.stderr)
     workspace.set_smtp(settings, password)
-    print(f"SMTP set: {settings.host}:{settings.port} ({settings.security}), from {settings.sender}"
-          + ("; password kept in the keyring" if password else ""))  # fmt: skip
+    print(
+        f"SMTP set: {settings.host}:{settings.port} ({settings.security}), from {settings.sender}"
+        + ("; password kept in the keyring" if password else "")
+    )
     return EXIT_OK

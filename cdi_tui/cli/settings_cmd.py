@@ -3,16 +3,27 @@
 from __future__ import annotations
 
 import argparse
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
-from rich.table import Table
 
-from cdi_tui.cli.common import add_field_flags, field_type, open_workspace, print_json, read_secret, shown
+from cdi_tui.cli.common import (
+    CliColumn,
+    add_change_flags,
+    add_field_flags,
+    field_type,
+    fitted_table,
+    given_values,
+    open_workspace,
+    print_json,
+    read_secret,
+    shown,
+)
 from cdi_tui.cli.errors import CommandError, UsageError
 from cdi_tui.config import BrazeSettings, Credential, Integration
 from cdi_tui.display import safe_text
-from cdi_tui.enums import DataType
+from cdi_tui.enums import DataType, IntegrationState
 from cdi_tui.fields import (
     ALL_CREDENTIAL_FIELDS,
     BRAZE_FIELDS,
@@ -55,9 +66,16 @@ def register(commands: Any) -> None:
     setup.set_defaults(handler=setup_sql_command)
 
     braze = commands.add_parser("braze", help="Braze workspace settings").add_subparsers(dest="braze_command", required=True)
-    braze_set = braze.add_parser("set", help="set the Braze endpoint and time zone; the REST API key is read from stdin")
-    add_field_flags(braze_set, BRAZE_FIELDS)
-    braze_set.add_argument("--keep-key", action="store_true", help="keep the stored API key (read none from stdin)")
+    braze_set = braze.add_parser(
+        "set",
+        help="change the Braze settings given (the others stay); the REST API key is read from stdin the first time",
+        description="Only the settings given change. The first time, give --endpoint and the REST API key on stdin; "
+        "later, the stored key is kept unless --new-key reads another from stdin.",
+    )
+    add_change_flags(braze_set, BRAZE_FIELDS)
+    key_choice = braze_set.add_mutually_exclusive_group()
+    key_choice.add_argument("--keep-key", action="store_true", help="keep the stored API key (the default once one is stored)")
+    key_choice.add_argument("--new-key", action="store_true", help="read a new API key from stdin")
     braze_set.set_defaults(handler=braze_set_command)
     braze_check = braze.add_parser("check", help="check the stored API key (spends no data points)")
     braze_check.set_defaults(handler=braze_check_command)
@@ -90,6 +108,19 @@ def register(commands: Any) -> None:
     )
     public_key.add_argument("name")
     public_key.set_defaults(handler=credentials_public_key_command)
+    change = credentials.add_parser(
+        "set",
+        help="change a credential's settings (only those given); its password stays ('credentials password' changes it)",
+        description="A changed connection sends the integrations using it back to draft until tested again.",
+    )
+    change.add_argument("name")
+    add_change_flags(
+        change,
+        ALL_CREDENTIAL_FIELDS,
+        skip=("ssh_host_key",),
+        clear=("aws_profile", "region", "cluster_id", "workgroup", "db_user", "ssh_host", "ssh_user", "ssh_key_path"),
+    )
+    change.set_defaults(handler=credentials_set_command)
     listing = credentials.add_parser("list", help="list credentials and the integrations using each")
     listing.add_argument("--json", action="store_true")
     listing.set_defaults(handler=credentials_list_command)
@@ -107,10 +138,22 @@ def register(commands: Any) -> None:
     add.add_argument("name", type=_name)
     add_field_flags(add, INTEGRATION_FIELDS, skip=("state",))
     add.set_defaults(handler=integrations_add_command)
+    change = integrations.add_parser(
+        "set",
+        help="change an integration's settings (only those given); a new table, credential or data type needs a new test",
+        description="Every setting of the app's Settings tab. A new table or credential sends it back to draft until "
+        "'cdi-tui test NAME' passes again; the data type can change until it is activated.",
+    )
+    change.add_argument("name")
+    add_change_flags(change, INTEGRATION_FIELDS, skip=("state",), clear=("contact_emails", "notify_row_error_percent"))
+    change.set_defaults(handler=integrations_set_command)
     listing = integrations.add_parser("list", help="list integrations")
     listing.add_argument("--json", action="store_true")
     listing.set_defaults(handler=integrations_list_command)
-    remove = integrations.add_parser("remove", help="remove an integration and its sync state (its run history stays)")
+    remove = integrations.add_parser(
+        "remove",
+        help="remove an integration and its sync state (its runs stay readable by run id; a new one of its name starts afresh)",
+    )
     remove.add_argument("name")
     remove.set_defaults(handler=integrations_remove_command)
 
@@ -138,15 +181,20 @@ def setup_sql_command(args: argparse.Namespace) -> int:
 
 def braze_set_command(args: argparse.Namespace) -> int:
     workspace = open_workspace()
-    settings = BrazeSettings(**{spec.key: getattr(args, spec.key) for spec in BRAZE_FIELDS})
-    api_key = None
-    if args.keep_key:
-        if workspace.secrets.get(braze_key_account()) is None:
-            raise CommandError("no API key is stored yet; give one on stdin")
-    else:
-        api_key = read_secret("Braze REST API key")
+    current = workspace.config().braze
+    given = given_values(args, BRAZE_FIELDS)
+    if current is None and "endpoint" not in given:
+        raise UsageError("Braze is not set up yet: give --endpoint INSTANCE|URL (and the REST API key on stdin)")
+    settings = replace(current, **given) if current is not None else BrazeSettings(**given)
+    if args.keep_key and workspace.secrets.get(braze_key_account()) is None:
+        raise CommandError("no API key is stored yet; give one on stdin")
+    # the first time (no Braze settings in this config) the key comes with them; later only when asked
+    api_key = read_secret("Braze REST API key") if args.new_key or (current is None and not args.keep_key) else None
     workspace.set_braze(settings, api_key)
-    print(f"Braze set: {settings.endpoint} ({settings.base_url}), time zone {settings.time_zone}; API key kept in the keyring")
+    changed = ", ".join(f"{key} {safe_text(value)}" for key, value in given.items()) or "nothing"
+    key_words = "API key saved in the keyring" if api_key is not None else "the stored API key kept"
+    print(f"Braze set: {settings.endpoint} ({settings.base_url}), time zone {settings.time_zone}")
+    print(f"  changed: {changed}; {key_words}")
     return 0
 
 
@@ -245,6 +293,38 @@ def credentials_add_command(args: argparse.Namespace) -> int:
     return 0
 
 
+def credentials_set_command(args: argparse.Namespace) -> int:
+    from cdi_tui.secret_store import credential_account
+
+    workspace = open_workspace()
+    current = workspace.config().credentials.get(args.name)
+    if current is None:
+        raise CommandError(f"no credential named '{args.name}'")
+    given = given_values(args, ALL_CREDENTIAL_FIELDS)
+    if not given:
+        raise UsageError("nothing to change: give at least one setting (see 'cdi-tui credentials set --help')")
+    values = {key: value for key, value in vars(current).items() if key != "name"}
+    values.update(given)
+    if (values.get("ssh_host"), values.get("ssh_port")) != (current.ssh_host, current.ssh_port):
+        values["ssh_host_key"] = None  # another bastion: its host key is checked and accepted anew
+    problems = credential_problems(values)
+    if problems:
+        raise UsageError("; ".join(f"{_flag(key)}: {problem}" for key, problem in problems))
+    credential = Credential(name=args.name, **{key: value for key, value in values.items() if value is not None})
+    password = None
+    if not credential.uses_iam:
+        password = workspace.secrets.get(credential_account(args.name))
+        if password is None:  # it signed in with IAM until now
+            password = read_secret(f"password for {credential.user}@{credential.host}")
+    users = [item.name for item in workspace.config().integrations_using(args.name)]
+    workspace.add_credential(credential, password, replace_existing=True)
+    changed = [key for key in given if getattr(current, key) != getattr(credential, key)]
+    print(f"Credential '{args.name}': " + (f"changed {', '.join(changed)}" if changed else "nothing changed"))
+    if set(changed) - {"max_rows_per_query"} and users:  # how many rows a query may return is not the connection
+        print(f"Integrations using it need a new connection test: {', '.join(users)} (cdi-tui test NAME)")
+    return 0
+
+
 def _print_public_key(credential: Credential, public_key: str, generated: bool) -> None:
     from cdi_tui.warehouse.tunnel import authorized_keys_line
 
@@ -264,7 +344,7 @@ def credentials_public_key_command(args: argparse.Namespace) -> int:
     from cdi_tui.credential_setup import CredentialSetupError, tunnel_key_of
     from cdi_tui.warehouse.errors import WarehouseError
 
-    workspace = open_workspace()
+    workspace = open_workspace(read_only_ok=True)
     credential = workspace.config().credentials.get(args.name)
     if credential is None:
         raise CommandError(f"no credential named '{args.name}'")
@@ -311,17 +391,23 @@ def credentials_list_command(args: argparse.Namespace) -> int:
     if not rows:
         print("No credentials yet. Add one with: cdi-tui credentials add NAME --host H --database D --user U")
         return 0
-    table = Table("NAME", "HOST", "PORT", "DATABASE", "USER", "SSL", "VIA", "USED BY")
+    columns = [CliColumn("NAME", shrink=True), CliColumn("HOST", shrink=True), CliColumn("PORT", drop=3),
+               CliColumn("DATABASE", drop=2, shrink=True), CliColumn("USER", shrink=True), CliColumn("SSL", drop=4),
+               CliColumn("VIA", drop=1, shrink=True), CliColumn("USED BY", shrink=True)]  # fmt: skip
+    cells = []
     for row in rows:
         ssh = row.get("ssh")
-        table.add_row(
-            *(shown(text) for text in (row["name"], row["host"], str(row["port"]), row["database"])),
-            shown(row["user"] or ("IAM" if row.get("auth") == "iam" else "-")),
-            shown(row["sslmode"]),
-            shown(f"ssh {ssh['user']}@{ssh['host']}:{ssh['port']}" if ssh else "direct"),
-            shown(", ".join(row["integrations"]) or "-"),
+        cells.append(
+            [
+                *(shown(text) for text in (row["name"], row["host"], str(row["port"]), row["database"])),
+                shown(row["user"] or ("IAM" if row.get("auth") == "iam" else "-")),
+                shown(row["sslmode"]),
+                shown(f"ssh {ssh['user']}@{ssh['host']}:{ssh['port']}" if ssh else "direct"),
+                shown(", ".join(row["integrations"]) or "-"),
+            ]
         )
-    Console().print(table)
+    console = Console()
+    console.print(fitted_table(columns, cells, console.width))
     return 0
 
 
@@ -366,7 +452,42 @@ def integrations_add_command(args: argparse.Namespace) -> int:
         f"Integration '{integration.name}' created as a draft ({DATA_TYPE_LABELS[integration.data_type]} from "
         f"{integration.table}). Next: cdi-tui test {integration.name}"
     )
+    if not integration.contact_emails:
+        print(f"Activation needs a contact email: cdi-tui integrations set {integration.name} --contact-email EMAIL")
     return 0
+
+
+def integrations_set_command(args: argparse.Namespace) -> int:
+    workspace = open_workspace()
+    given = given_values(args, INTEGRATION_FIELDS)
+    if not given:
+        raise UsageError("nothing to change: give at least one setting (see 'cdi-tui integrations set --help')")
+    before = workspace.integration(args.name)
+    if "contact_emails" in given:
+        given["contact_emails"] = tuple(dict.fromkeys(given["contact_emails"] or ()))
+    data_type = given.get("data_type", before.data_type)
+    if given.get("send_changed_only") is not None and data_type != DataType.ATTRIBUTES:
+        raise UsageError("--send-changed-only and --send-all apply to custom attributes integrations only")
+    if given.get("delete_prioritization") is not None and data_type != DataType.DELETES:
+        raise UsageError("--delete-prioritization applies to delete users integrations only")
+    after = workspace.update_integration(args.name, **given)
+    changed = [key for key in given if getattr(before, key) != getattr(after, key)]
+    print(f"Integration '{after.name}': " + (f"changed {', '.join(changed)}" if changed else "nothing changed"))
+    if not workspace.is_tested(after.name):
+        print(f"Needs a connection test for its connection, table and data type: cdi-tui test {after.name}")
+    elif after.state == IntegrationState.DRAFT:
+        print(next_step_after_test(after))
+    return 0
+
+
+def next_step_after_test(integration: Integration) -> str:
+    """What a tested draft needs next: a contact email first, when it has none; then activation."""
+    if not integration.contact_emails:
+        return (
+            f"Next: add a contact email (cdi-tui integrations set {integration.name} --contact-email EMAIL), "
+            f"then cdi-tui activate {integration.name}"
+        )
+    return f"Next: cdi-tui activate {integration.name}"
 
 
 def integration_summary(workspace: Workspace, integration: Integration, tested: bool) -> dict[str, Any]:
@@ -410,7 +531,9 @@ def integrations_list_command(args: argparse.Namespace) -> int:
         hint = "cdi-tui integrations add NAME --credential C --table SCHEMA.TABLE --data-type TYPE"
         print(f"No integrations yet. Create one with: {hint}")
         return 0
-    table = Table("NAME", "TABLE", "DATA TYPE", "STATE", "FREQUENCY", "LAST RUN")
+    columns = [CliColumn("NAME", shrink=True), CliColumn("TABLE", shrink=True, drop=2), CliColumn("DATA TYPE", drop=3),
+               CliColumn("STATE"), CliColumn("FREQUENCY", shrink=True, drop=1), CliColumn("LAST RUN", shrink=True)]  # fmt: skip
+    cells = []
     for row in rows:
         last = row["last_run"]
         last_text = (
@@ -418,10 +541,18 @@ def integrations_list_command(args: argparse.Namespace) -> int:
             if last is None
             else f"#{last['run_id']} {last['status']} ({last['rows_sent']} sent, {last['rows_failed']} failed)"
         )
-        table.add_row(
-            shown(row["name"]), shown(row["table"]), DATA_TYPE_LABELS[row["data_type"]], row["state"], row["frequency"], last_text
+        cells.append(
+            [
+                shown(row["name"]),
+                shown(row["table"]),
+                DATA_TYPE_LABELS[row["data_type"]],
+                row["state"],
+                row["frequency"],
+                last_text,
+            ]
         )
-    Console().print(table)
+    console = Console()
+    console.print(fitted_table(columns, cells, console.width))
     return 0
 
 

@@ -8,11 +8,13 @@ reactives, and shows a toast when a sync ends.
 from __future__ import annotations
 
 import contextlib
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from textual import work
 from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.notifications import Notification, Notify, SeverityLevel
@@ -21,8 +23,9 @@ from textual.screen import Screen
 
 from cdi_tui.display import safe_text
 from cdi_tui.enums import RunStatus, Trigger
-from cdi_tui.tui.messages import ConfigChanged, SyncFailed, SyncFinished, SyncProgressed
+from cdi_tui.tui.messages import ConfigChanged, KeyChecked, SyncFailed, SyncFinished, SyncProgressed
 from cdi_tui.tui.preferences import PreferencesStore
+from cdi_tui.tui.rate import RateWindow
 from cdi_tui.tui.runner import SyncRunner
 from cdi_tui.tui.safe import failure_line, plain_lines
 from cdi_tui.tui.theme import DARK, LIGHT, THEMES
@@ -41,13 +44,15 @@ class CdiApp(App[None]):
     SUB_TITLE = ""
     CSS_PATH = "app.tcss"
     BINDINGS = [
-        Binding("ctrl+q", "quit", "Quit", priority=True, id="quit"),
-        Binding("question_mark", "help", "Help", id="help", tooltip="Keys of this screen"),
-        Binding("f2", "credentials", "Credentials", id="credentials", tooltip="Credentials and Braze settings"),
+        Binding("ctrl+q", "quit", "Quit", priority=True, id="quit", tooltip="Syncs under way are cancelled and recorded"),
+        Binding("question_mark", "help", "Help", id="help", tooltip="Keys of this screen, your keymap's included"),
+        # shown in the dashboard's footer; on other screens in ? only (footers fit 80 columns)
+        Binding("f2", "credentials", "Credentials", id="credentials", show=False, tooltip="Credentials, Braze, SMTP"),
         Binding("ctrl+t", "toggle_theme", "Theme", show=False, id="theme", tooltip="Switch light and dark"),
     ]
 
     SCHEDULE_CHECK_SECONDS = 30.0
+    PROGRESS_SHOWN_EVERY = 0.25  # seconds: the panels redraw 4 times a second, whatever the engine reports
 
     running: var[frozenset[str]] = var(frozenset())
     """Integrations with a sync under way in this app."""
@@ -65,21 +70,46 @@ class CdiApp(App[None]):
         demo: bool = False,
         clock: Callable[[], datetime] | None = None,
         run_schedules: bool = True,
+        keymap: dict[str, str] | None = None,
+        open_integration: str | None = None,
+        check_key: bool = False,
     ) -> None:
+        """
+        Args:
+            keymap: binding ids to keys (``[keys]`` of the config, checked by :func:`~cdi_tui.tui.keymap.checked_keymap`).
+            open_integration: start on this integration's screen (``cdi-tui open NAME``), the dashboard below it.
+            check_key: check the stored Braze key once at start (spends no data points), so the header can say so.
+        """
         super().__init__()
+        self.user_keymap = dict(keymap or {})
+        self.open_at_start = open_integration
+        self.check_key_at_start = check_key
         self.run_schedules = run_schedules
         self.workspace = workspace
         self.clock = clock or (lambda: datetime.now(UTC))
         self.demo = demo
+        self.read_only = workspace.read_only  # why nothing may change (--read-only), or None
         self.runner = SyncRunner(self)
         self.preferences = PreferencesStore(workspace.paths.config_dir / "app.toml")
         self.workspace_summary = WorkspaceSummary()
         self._sync_toasts: dict[str, Notification] = {}
+        self.rates: dict[str, RateWindow] = {}  # each running sync's recent rate (its ETA waits for it to be steady)
+        self._unshown: dict[str, Progress] = {}  # progress received since the panels last redrew
+        self._progress_shown_at = 0.0
         self.crash_notes: list[str] = []  # printed after the terminal is restored
         for theme in THEMES:
             self.register_theme(theme)
         remembered = self.preferences.load().theme
         self.theme = remembered if remembered in self.available_themes else DARK
+
+    def refused_in_read_only(self, what: str) -> bool:
+        """In read-only mode, say in one line that ``what`` is not done, and return True."""
+        if self.read_only is None:
+            return False
+        self.toast(
+            "read-only", f"{what} is not done: read-only ({self.read_only}); nothing is changed or synced", severity="warning"
+        )
+        return True
 
     def on_mount(self) -> None:
         from cdi_tui.tui.screens.dashboard import DashboardScreen
@@ -88,13 +118,20 @@ class CdiApp(App[None]):
         self.key_state = key_state(self.workspace)
         self._summarise()
         self.theme_changed_signal.subscribe(self, self._remember_theme)
+        if self.user_keymap:
+            self.set_keymap(self.user_keymap)
         self.push_screen(DashboardScreen())
-        if self.run_schedules:
+        if self.open_at_start is not None:
+            self.action_open_integration(self.open_at_start)
+        if self.check_key_at_start and self.key_state == "stored":
+            self._check_key_at_start()
+        if self.run_schedules and self.read_only is None:
             self.set_interval(self.SCHEDULE_CHECK_SECONDS, self.check_schedules)
             self.call_later(self.check_schedules)
 
     def _remember_theme(self, theme: Any) -> None:
-        self.preferences.update(theme=theme.name)
+        if self.read_only is None:  # read-only writes no file, the app's preferences included
+            self.preferences.update(theme=theme.name)
 
     def _summarise(self) -> None:
         try:
@@ -180,7 +217,8 @@ class CdiApp(App[None]):
     def action_new_integration(self) -> None:
         from cdi_tui.tui.screens.wizard import NewIntegrationScreen
 
-        self.push_screen(NewIntegrationScreen())
+        if not self.refused_in_read_only("A new integration"):
+            self.push_screen(NewIntegrationScreen())
 
     def action_open_integration(self, name: str) -> None:
         from cdi_tui.tui.screens.integration import IntegrationScreen
@@ -216,25 +254,65 @@ class CdiApp(App[None]):
         )
         yield SystemCommand("Theme: switch light / dark", "cdi-tui's own theme, remembered", self.action_toggle_theme)
         yield SystemCommand("Help", "Keys of this screen", self.action_help)
-        yield from super().get_system_commands(screen)
+        # the app's own commands only: Textual's stock themes, Keys and Maximize are not cdi-tui's
+        yield SystemCommand("Quit", "Syncs under way are cancelled and recorded", self.action_quit)
+
+    @work(thread=True, exclusive=True, group="key-check", exit_on_error=False)
+    def _check_key_at_start(self) -> None:
+        """The stored key, checked once (no data points spent): the header then says whether it works."""
+        from cdi_tui.braze.client import BrazeAuthError
+
+        try:
+            self.workspace.check_braze_key()
+        except BrazeAuthError:
+            self.post_message(KeyChecked("failed"))
+            return
+        except Exception:
+            return  # Braze could not be reached, or something else: the key stays "not checked"
+        self.post_message(KeyChecked("checked"))
+
+    def on_key_checked(self, message: KeyChecked) -> None:
+        self.key_state = message.state
 
     # sync messages ------------------------------------------------------------------------
-    def show_error(self, title: str, message: str) -> None:
+    def show_error(self, title: str, message: str, action: tuple[str, Callable[[], None]] | None = None) -> None:
+        """A failure in a modal, in the app's words (an action the app has is named, not a command);
+        ``action`` adds a button beside Close, e.g. the Setup SQL the message advises."""
         from cdi_tui.tui.screens.modals import ErrorModal
+        from cdi_tui.tui.wording import app_words
 
-        self.push_screen(ErrorModal(title, message))
+        self.push_screen(ErrorModal(title, app_words(message), action))
 
     def sync_started(self, name: str) -> None:
+        self.rates[name] = RateWindow()
         self.running = self.running | {name}
 
     def on_sync_progressed(self, message: SyncProgressed) -> None:
         progress = message.progress
         if progress.integration not in self.running:
             return  # a late message of a sync that has ended
-        self.progress = {**self.progress, progress.integration: progress}
+        self.rates.setdefault(progress.integration, RateWindow()).add(progress.elapsed, progress.done)
+        # redrawing every panel on every report costs the sync's thread CPU (one interpreter):
+        # the latest progress is shown a few times a second, the first and the last at once
+        pending = bool(self._unshown)
+        self._unshown[progress.integration] = progress
+        wait = self._progress_shown_at + self.PROGRESS_SHOWN_EVERY - time.monotonic()
+        if wait <= 0:
+            self._show_progress()
+        elif not pending:
+            self.set_timer(wait, self._show_progress)
+
+    def _show_progress(self) -> None:
+        unshown = {name: progress for name, progress in self._unshown.items() if name in self.running}
+        self._unshown.clear()
+        self._progress_shown_at = time.monotonic()
+        if unshown:
+            self.progress = {**self.progress, **unshown}
 
     def _sync_ended(self, name: str) -> None:
         self.runner.forget(name)
+        self.rates.pop(name, None)
+        self._unshown.pop(name, None)
         self.progress = {key: value for key, value in self.progress.items() if key != name}
         self.running = self.running - {name}
 
@@ -251,28 +329,31 @@ class CdiApp(App[None]):
         server's message), control characters escaped; ``markup`` is accepted and ignored."""
         super().notify(plain_lines(message), title=safe_text(title), severity=severity, timeout=timeout, markup=False)
 
-    def _toast(self, name: str, text: str, title: str, severity: str, timeout: float) -> None:
-        """One toast per integration: a newer one replaces the older (no pile on the first screen)."""
-        previous = self._sync_toasts.pop(name, None)
+    def toast(self, key: str, text: str, title: str = "", severity: str = "information", timeout: float = 4) -> None:
+        """One toast per ``key`` (an integration, "read-only"): a newer one replaces the older, so
+        pressing a key again never piles the same toast up over the screen."""
+        previous = self._sync_toasts.pop(key, None)
         if previous is not None:
             with contextlib.suppress(KeyError):
                 self._unnotify(previous)
         notification = Notification(plain_lines(text), safe_text(title), severity, timeout, markup=False)  # type: ignore[arg-type]
         self.post_message(Notify(notification))
-        self._sync_toasts[name] = notification
+        self._sync_toasts[key] = notification
 
     def on_sync_finished(self, message: SyncFinished) -> None:
         record = message.record
         self._sync_ended(message.integration)
         if record.trigger == Trigger.SCHEDULED and record.status in (RunStatus.SUCCESS, RunStatus.PARTIAL):
             return  # scheduled runs that went through show on the dashboard, not in a pile of toasts
+        from cdi_tui.tui.wording import app_words
+
         text = f"{record.status}: read {record.rows_read:,}, sent {record.rows_sent:,}, failed {record.rows_failed:,}" + (
-            f". {record.error}" if record.error else ""
+            f". {app_words(record.error)}" if record.error else ""
         )
         severity = {RunStatus.SUCCESS: "information", RunStatus.PARTIAL: "warning", RunStatus.CANCELLED: "warning"}.get(
             record.status, "error"
         )
-        self._toast(message.integration, text, f"{message.integration}: sync #{record.id}", severity, 6)
+        self.toast(message.integration, text, f"{message.integration}: sync #{record.id}", severity, 6)
 
     def on_sync_failed(self, message: SyncFailed) -> None:
         self._sync_ended(message.integration)

@@ -24,3 +24,10 @@ class CdiMixin:
     @property
     def workspace(self) -> Workspace:
         return self.cdi.workspace
+
+    @property
+    def secrets_place(self) -> str:
+        """Where secrets go, in words: the keyring, or (the demo) this process's memory."""
+        from cdi_tui.secret_store import MemoryCredentials
+
+        return "in memory for this session" if isinstance(self.workspace.secrets, MemoryCredentials) else "in the keyring"

@@ -53,3 +53,10 @@ class RangeEstimated(Message):
     integration: str
     record: RunRecord | None
     error: str | None = None
+
+
+@dataclass
+class KeyChecked(Message):
+    """The Braze key was checked: ``checked`` (it works) or ``failed`` (refused)."""
+
+    state: str

@@ -16,10 +16,11 @@ from textual.worker import Worker, WorkerState
 
 from cdi_tui.config import DEFAULT_MAX_IN_FLIGHT, BrazeSettings, Credential, SmtpSettings
 from cdi_tui.fields import BRAZE_FIELDS, BRAZE_INSTANCES, SMTP_FIELDS, FieldError, field_by_key
-from cdi_tui.tui.base import CdiMixin
 from cdi_tui.tui.safe import failure_line
+from cdi_tui.tui.table_keys import EXPORT_BINDING, FILTER_BINDING, TableKeys
 from cdi_tui.tui.widgets.credential_fields import PASSWORD_SPEC, CredentialFields, NewCredential
 from cdi_tui.tui.widgets.fields import FieldInput, collect
+from cdi_tui.tui.widgets.filter_bar import FilterBar
 from cdi_tui.tui.widgets.fit_table import FitColumn, FitTable
 from cdi_tui.tui.widgets.header import WorkspaceHeader
 from cdi_tui.tui.widgets.setup.connection import describe
@@ -60,7 +61,7 @@ def save_new_credential(screen: Any, new: NewCredential) -> bool:
     except Exception as error:  # one line, the secrets typed masked: never a crash that prints them
         screen.cdi.show_error("The credential was not saved", failure_line(error, (new.password, new.ssh_passphrase)))
         return False
-    kept = "its password is in the keyring" if new.password else "it signs in with AWS IAM"
+    kept = f"its password is kept {screen.secrets_place}" if new.password else "it signs in with AWS IAM"
     screen.notify(f"Credential {credential.name} saved; {kept}", timeout=4)
     if tunnel_key is not None:
         show_public_key(screen, credential, tunnel_key.authorized_keys_line)
@@ -133,10 +134,10 @@ class CredentialForm(ModalScreen[CredentialFormResult | None]):
         self.dismiss(None)
 
 
-class CredentialsScreen(CdiMixin, Screen[None]):
+class CredentialsScreen(TableKeys, Screen[None]):
     HELP = (
-        "Saved Redshift credentials (passwords in the keyring) and the integrations that use each; "
-        "the Braze workspace and its key; SMTP for notification emails."
+        "Saved Redshift credentials (passwords never in a file) and the integrations that use each, with "
+        "their keys on that tab (/ filters, e exports); the Braze workspace and its key; SMTP for notification emails."
     )
     DEFAULT_CSS = """
     CredentialsScreen {
@@ -149,19 +150,24 @@ class CredentialsScreen(CdiMixin, Screen[None]):
     BINDINGS = [
         Binding("escape", "app.pop_screen", "Back", id="back"),
         Binding("a", "add", "Add", id="add", tooltip="A new Redshift credential"),
-        Binding("w", "password", "Change password", id="password"),
-        Binding("k", "check", "Check", id="check", tooltip="Connect and count the tables the user can see"),
-        Binding("p", "public_key", "SSH key", id="public-key", tooltip="The tunnel key's authorized_keys line, to copy"),
-        Binding("delete,d", "delete", "Delete", id="delete", tooltip="Refused while an integration uses it"),
+        Binding("w", "password", "Change password", id="password", show=False, tooltip="A new password for the selected one"),
+        Binding("k", "check", "Check", id="check", show=False, tooltip="Connect and count the tables the user can see"),
+        Binding("p", "public_key", "SSH key", id="public-key", show=False, tooltip="The tunnel key's authorized_keys line"),
+        Binding("delete,d", "delete", "Delete", id="delete-credential", tooltip="Refused while an integration uses it"),
+        FILTER_BINDING,
+        Binding("e", "export", "Export", id="export", show=False, tooltip=EXPORT_BINDING.tooltip),
     ]
+    CREDENTIAL_ACTIONS = frozenset({"add", "password", "check", "public_key", "delete", "filter", "export"})
 
     def compose(self) -> ComposeResult:
         yield WorkspaceHeader()
         with TabbedContent(id="tabs"):
             with TabPane("Redshift credentials", id="credentials-tab"):
-                panel = Vertical(FitTable(CREDENTIAL_COLUMNS, id="credentials"), id="credentials-panel", classes="panel flush")
-                panel.border_title = "Credentials"
-                yield panel
+                with Vertical(id="credentials-panel", classes="panel flush") as panel:
+                    panel.border_title = "Credentials"
+                    table = FitTable(CREDENTIAL_COLUMNS, id="credentials")
+                    yield FilterBar(table, id="credentials-filter")
+                    yield table
                 yield Label("", id="check-status")
                 with Horizontal(classes="button-bar step-bar"):
                     yield Button("Add", id="add", compact=True)
@@ -177,12 +183,15 @@ class CredentialsScreen(CdiMixin, Screen[None]):
                         value="US-01",
                         allow_blank=False,
                         id="instance",
+                        compact=True,
                     )
-                    yield Input(placeholder="https://rest.example.braze.com", id="custom-url")
-                    yield Label("REST API key (kept in the keyring; leave empty to keep the stored one)", classes="field-label")
-                    yield Input(password=True, placeholder="stored", id="api-key")
-                    yield FieldInput(field_by_key(BRAZE_FIELDS, "time_zone"))
-                    yield FieldInput(field_by_key(BRAZE_FIELDS, "requests_per_window"))
+                    yield Input(placeholder="https://rest.example.braze.com", id="custom-url", compact=True)
+                    yield Label(
+                        f"REST API key (kept {self.secrets_place}; leave empty to keep the stored one)", classes="field-label"
+                    )
+                    yield Input(password=True, placeholder="stored", id="api-key", compact=True)
+                    yield FieldInput(field_by_key(BRAZE_FIELDS, "time_zone"), compact=True)
+                    yield FieldInput(field_by_key(BRAZE_FIELDS, "requests_per_window"), compact=True)
                 with Horizontal(classes="button-bar step-bar"):
                     yield Button("Save", variant="primary", id="save-braze", compact=True)
                     yield Button("Check key", id="check-key", compact=True)
@@ -190,12 +199,29 @@ class CredentialsScreen(CdiMixin, Screen[None]):
             with TabPane("Email (SMTP)", id="smtp-tab"):
                 with VerticalScroll(classes="settings-scroll"):
                     for spec in SMTP_FIELDS:
-                        yield FieldInput(spec, field_id=f"smtp-{spec.key}")
-                    yield Label("SMTP password (kept in the keyring; leave empty to keep the stored one)", classes="field-label")
-                    yield Input(password=True, id="smtp-password")
+                        yield FieldInput(spec, field_id=f"smtp-{spec.key}", compact=True)
+                    yield Label(
+                        f"SMTP password (kept {self.secrets_place}; leave empty to keep the stored one)", classes="field-label"
+                    )
+                    yield Input(password=True, id="smtp-password", compact=True)
                 with Horizontal(classes="button-bar step-bar"):
                     yield Button("Save SMTP", variant="primary", id="save-smtp", compact=True)
-        yield Footer()
+        yield Footer(compact=True, show_command_palette=False)
+
+    def table_in_view(self) -> tuple[FitTable, FilterBar, str] | None:
+        if self.query_one("#tabs", TabbedContent).active != "credentials-tab":
+            return None
+        return self.query_one("#credentials", FitTable), self.query_one("#credentials-filter", FilterBar), "credentials"
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """The credential keys act on the credentials tab only (not on the Braze or SMTP tab)."""
+        if action in self.CREDENTIAL_ACTIONS and self.is_mounted:
+            return self.query_one("#tabs", TabbedContent).active == "credentials-tab"
+        return True
+
+    @on(TabbedContent.TabActivated)
+    def _tab_changed(self) -> None:
+        self.refresh_bindings()
 
     def on_mount(self) -> None:
         self.sub_title = "Credentials and settings"
@@ -222,6 +248,8 @@ class CredentialsScreen(CdiMixin, Screen[None]):
 
     @on(Button.Pressed, "#save-smtp")
     def _save_smtp(self) -> None:
+        if self.cdi.refused_in_read_only("Saving the SMTP settings"):
+            return
         values = collect([self.query_one(f"#smtp-{spec.key}", FieldInput) for spec in SMTP_FIELDS])
         if values is None:
             return
@@ -232,7 +260,7 @@ class CredentialsScreen(CdiMixin, Screen[None]):
             self.cdi.show_error("The SMTP settings were not saved", failure_line(error, (password,)))
             return
         self.query_one("#smtp-password", Input).value = ""
-        self.notify("SMTP settings saved" + ("; the password is in the keyring" if password else ""), timeout=4)
+        self.notify("SMTP settings saved" + (f"; the password is kept {self.secrets_place}" if password else ""), timeout=4)
 
     def refresh_data(self) -> None:
         config = self.workspace.config()
@@ -261,6 +289,9 @@ class CredentialsScreen(CdiMixin, Screen[None]):
     # credentials ---------------------------------------------------------------------------
     @on(Button.Pressed, "#add")
     def action_add(self) -> None:
+        if self.cdi.refused_in_read_only("A new credential"):
+            return
+
         def saved(result: CredentialFormResult | None) -> None:
             if result is None or not save_new_credential(self, result):
                 return
@@ -272,6 +303,8 @@ class CredentialsScreen(CdiMixin, Screen[None]):
 
     @on(Button.Pressed, "#password")
     def action_password(self) -> None:
+        if self.cdi.refused_in_read_only("Changing a password"):
+            return
         name = self.selected()
         if name is None:
             return
@@ -309,6 +342,8 @@ class CredentialsScreen(CdiMixin, Screen[None]):
 
     @on(Button.Pressed, "#delete")
     def action_delete(self) -> None:
+        if self.cdi.refused_in_read_only("Deleting a credential"):
+            return
         name = self.selected()
         if name is None:
             return
@@ -354,6 +389,8 @@ class CredentialsScreen(CdiMixin, Screen[None]):
 
     @on(Button.Pressed, "#save-braze")
     def _save_braze(self) -> None:
+        if self.cdi.refused_in_read_only("Saving the Braze settings"):
+            return
         instance = str(self.query_one("#instance", Select).value)
         endpoint = self.query_one("#custom-url", Input).value.strip() if instance == CUSTOM_URL else instance
         values = collect(
@@ -393,7 +430,7 @@ class CredentialsScreen(CdiMixin, Screen[None]):
             self.cdi.key_state = "stored"
         self.cdi.config_changed()
         self.query_one("#api-key", Input).value = ""
-        self.notify("Braze settings saved" + ("; the key is in the keyring" if key else ""), timeout=4)
+        self.notify("Braze settings saved" + (f"; the key is kept {self.secrets_place}" if key else ""), timeout=4)
 
     @on(Button.Pressed, "#check-key")
     def _check_key(self) -> None:

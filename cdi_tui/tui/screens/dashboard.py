@@ -14,35 +14,38 @@ from textual.widgets import Footer, Static
 
 from cdi_tui.config import Config, Integration
 from cdi_tui.enums import IntegrationState
-from cdi_tui.tui.base import CdiMixin
 from cdi_tui.tui.looks import local_time, palette, state_text, status_text
 from cdi_tui.tui.schedule_text import next_run_text
+from cdi_tui.tui.table_keys import EXPORT_BINDING, FILTER_BINDING, TableKeys
+from cdi_tui.tui.widgets.filter_bar import FilterBar
 from cdi_tui.tui.widgets.fit_table import FitColumn, FitTable
 from cdi_tui.tui.widgets.header import WorkspaceHeader
 from cdi_tui.tui.widgets.progress_panel import ProgressPanels
 from cdi_tui.workspace import Progress, RunRecord
 
+# narrow, the table leaves out Type, then the source table, then the frequency; a name too
+# long loses its middle (``demo-att…-large``), so two names alike stay told apart
 COLUMNS = [
-    FitColumn("Name", 10, flex=True),
-    FitColumn("Source table", 12, flex=True, weight=2),
-    FitColumn("Type"),
+    FitColumn("Name", 12, flex=True, weight=3, cut="middle"),
+    FitColumn("Source table", 10, flex=True, weight=2, drop=2),
+    FitColumn("Type", drop=3),
     FitColumn("State"),
-    FitColumn("Frequency", 10, flex=True),
-    FitColumn("Last run"),
-    FitColumn("Next run"),
+    FitColumn("Frequency", 8, flex=True, drop=1),
+    FitColumn("Last run", 9, flex=True),
+    FitColumn("Next run", 11, flex=True),
 ]
 
 
 def describe_last_run(app: object, record: RunRecord | None, zone: str) -> Text:
-    """The last run's time and its status, coloured by meaning."""
+    """The last real run's status (coloured by meaning), then its time: cut short, the status stays."""
     if record is None:
         return Text("never")
-    text = Text(local_time(record.started_at, zone) + " ")
-    text.append_text(status_text(app, record.status))  # type: ignore[arg-type]
+    text = status_text(app, record.status)  # type: ignore[arg-type]
+    text.append(" " + local_time(record.started_at, zone))
     return text
 
 
-class DashboardScreen(CdiMixin, Screen[None]):
+class DashboardScreen(TableKeys, Screen[None]):
     HELP = "Every integration with its state, last run and next run. Select one to act on it; Enter opens it."
     DEFAULT_CSS = """
     DashboardScreen {
@@ -54,12 +57,16 @@ class DashboardScreen(CdiMixin, Screen[None]):
     """
     BINDINGS = [
         Binding("n", "new", "New", id="new", tooltip="Create an integration with the guided setup"),
-        Binding("enter", "open", "Open", show=False),
-        Binding("o", "open", "Open", id="open", tooltip="Settings, run history and failed rows"),
+        Binding("o", "open", "Open", id="open", show=False, tooltip="Settings, runs, test; Enter opens too"),
         Binding("s", "sync_now", "Sync Now", id="sync", tooltip="A manual sync; scheduled runs do not move"),
         Binding("p", "pause_resume", "Pause/Resume", id="pause", tooltip="Paused integrations do not run on schedule"),
-        Binding("delete,d", "delete", "Delete", id="delete", tooltip="Asks first; the run history is kept"),
-        Binding("r", "refresh_data", "Refresh", show=False),
+        FILTER_BINDING,
+        Binding("f2", "app.credentials", "Credentials", id="credentials", tooltip="Credentials, Braze, SMTP"),
+        Binding("e", "export", "Export", id="export", show=False, tooltip=EXPORT_BINDING.tooltip),
+        Binding(
+            "delete,d", "delete", "Delete", id="delete", show=False, tooltip="Asks first; a new one of its name starts afresh"
+        ),
+        Binding("r", "refresh_data", "Refresh", id="refresh", show=False, tooltip="Read the config and run log again"),
     ]
 
     def compose(self) -> ComposeResult:
@@ -69,13 +76,18 @@ class DashboardScreen(CdiMixin, Screen[None]):
             checklist.border_title = "Get started"
             yield checklist
             with Vertical(id="integrations-panel", classes="panel flush"):
-                yield FitTable(COLUMNS, id="integrations")
+                table = FitTable(COLUMNS, id="integrations")
+                yield FilterBar(table, id="integrations-filter")
+                yield table
         yield ProgressPanels(id="panels")
-        yield Footer()
+        yield Footer(compact=True, show_command_palette=False)
 
     @property
     def integrations_table(self) -> FitTable:
         return self.query_one("#integrations", FitTable)
+
+    def table_in_view(self) -> tuple[FitTable, FilterBar, str] | None:
+        return self.integrations_table, self.query_one("#integrations-filter", FilterBar), "integrations"
 
     def on_mount(self) -> None:
         self.sub_title = "Dashboard"
@@ -95,9 +107,10 @@ class DashboardScreen(CdiMixin, Screen[None]):
         """A running sync's state cell spins while its progress moves."""
         self._spin += 1
         table = self.integrations_table
+        state_column = table.ordered_columns[table.shown_labels.index("State")].key  # a narrow table leaves columns out
         for name in progress:
             if name in table.rows:
-                table.update_cell(name, table.ordered_columns[3].key, state_text(self.app, "running", self._spin))
+                table.update_cell(name, state_column, state_text(self.app, "running", self._spin))
 
     # data ---------------------------------------------------------------------------------
     def _config(self) -> Config | None:
@@ -129,6 +142,7 @@ class DashboardScreen(CdiMixin, Screen[None]):
                 key=item.name,
             )
         self.query_one("#integrations-panel").border_title = f"Integrations ({len(integrations)})"
+        self.query_one("#integrations-filter", FilterBar).refresh_count()
         self.query_one("#checklist").display = not integrations
         self.query_one("#integrations-panel").display = bool(integrations)
         if not integrations:

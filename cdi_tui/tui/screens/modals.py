@@ -6,6 +6,8 @@ and its buttons docked at the bottom so they are always on screen.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
@@ -16,26 +18,32 @@ from cdi_tui.tui.safe import outside_lines
 
 
 class ErrorModal(ModalScreen[None]):
-    """A failure, in words, with the fix to try; the app carries on."""
+    """A failure, in words, with the fix to try; the app carries on. An ``action`` (label, call)
+    puts the app's own remedy beside Close (the Setup SQL a missing table needs)."""
 
     BINDINGS = [Binding("escape,enter", "dismiss_modal", "Close")]
 
-    def __init__(self, title: str, message: str) -> None:
+    def __init__(self, title: str, message: str, action: tuple[str, Callable[[], None]] | None = None) -> None:
         super().__init__(classes="modal")
         self.title_text = title
         self.message = message
+        self.action = action
 
     def compose(self) -> ComposeResult:
         dialog = Vertical(classes="dialog error-dialog")
         dialog.border_title = self.title_text
         with dialog:
             with Horizontal(classes="dialog-buttons"):
+                if self.action is not None:
+                    yield Button(self.action[0], id="action")
                 yield Button("Close", variant="primary", id="close")
             with VerticalScroll(classes="dialog-scroll", can_focus=False):
                 yield Static(outside_lines(self.message), classes="dialog-body")
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         self.dismiss(None)
+        if event.button.id == "action" and self.action is not None:
+            self.action[1]()
 
     def action_dismiss_modal(self) -> None:
         self.dismiss(None)

@@ -2,7 +2,7 @@
 
 Each step is a widget with typed accessors that posts step messages; this screen moves between
 them and talks to the workspace. It saves a draft as soon as the details are complete (leaving
-the test step keeps it a draft); the data type is fixed from then on. Long work (listing
+the test step keeps it a draft); its data type can change until it is activated. Long work (listing
 tables, the connection test, the whole-range estimate) runs in thread workers that only post
 messages.
 """
@@ -18,15 +18,14 @@ from textual.containers import Vertical
 from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import ContentSwitcher, Footer, Input
-from textual.worker import Worker, WorkerState, get_current_worker
+from textual.worker import Worker, WorkerState
 
-from cdi_tui.checks import ConnectionTestResult
 from cdi_tui.config import Config, Credential, Integration
 from cdi_tui.enums import DataType
 from cdi_tui.fields import DATA_TYPE_LABELS, FieldError
 from cdi_tui.tables import TableNameError, parse_table_name
 from cdi_tui.tui.base import CdiMixin
-from cdi_tui.tui.messages import ConnectionTested, RangeEstimated, RangeEstimateProgressed
+from cdi_tui.tui.messages import ConnectionTested
 from cdi_tui.tui.schedule_text import workspace_zone
 from cdi_tui.tui.widgets.fields import collect
 from cdi_tui.tui.widgets.header import WorkspaceHeader
@@ -35,8 +34,7 @@ from cdi_tui.tui.widgets.setup.details import DetailsStep
 from cdi_tui.tui.widgets.setup.stepper import Stepper
 from cdi_tui.tui.widgets.setup.test_step import TestStep
 from cdi_tui.warehouse.errors import WarehouseError
-from cdi_tui.warehouse.tunnel import HostKeyError
-from cdi_tui.workspace import Progress, WorkspaceError
+from cdi_tui.workspace import WorkspaceError
 
 STEPS = ("step-connection", "step-details", "step-test")
 DEFAULT_TABLE = "BRAZE_CLOUD_PRODUCTION.INGESTION.USERS_ATTRIBUTES_SYNC"
@@ -65,7 +63,7 @@ def auto_name(table_text: str) -> str:
 class NewIntegrationScreen(CdiMixin, Screen[None]):
     HELP = (
         "The guided setup: 1 a credential and the source table (Setup SQL shows what to run in Redshift first); "
-        "2 name, contacts, data type (fixed once saved), whether only changed attributes are sent, and schedule; "
+        "2 name, contacts, data type (it can change until activation), whether only changed attributes are sent, and schedule; "
         "3 a connection test with a preview marked valid or not, the Braze object each row becomes, and what "
         "sending would spend (Estimate whole range: a dry run that sends nothing). Leaving keeps a draft when there "
         "is enough to save."
@@ -81,10 +79,12 @@ class NewIntegrationScreen(CdiMixin, Screen[None]):
         Binding("ctrl+s", "setup_sql", "Setup SQL", id="setup-sql", tooltip="The SQL to run in Redshift first"),
     ]
 
-    def __init__(self) -> None:
+    def __init__(self, draft: str | None = None) -> None:
+        """``draft``: continue the setup of this saved draft (its settings filled in, at Sync details)."""
         super().__init__()
         self.step = 0
-        self.saved_name: str | None = None  # the draft, once saved
+        self.saved_name: str | None = draft  # the draft, once saved
+        self.draft = draft
         self.auto_name: str | None = None  # the name the setup suggested from the table
         self.leaving = False
 
@@ -104,17 +104,31 @@ class NewIntegrationScreen(CdiMixin, Screen[None]):
     # layout -----------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
         config = self.workspace.config()
+        draft = config.integrations.get(self.draft) if self.draft else None
         yield WorkspaceHeader()
         with Vertical(id="wizard-body"):
             yield Stepper(id="steps")
             with ContentSwitcher(initial=STEPS[0], id="wizard"):
-                yield ConnectionStep(config, preferred_credential(self, config))
-                yield DetailsStep(workspace_zone(self.workspace), self.cdi.clock)
+                yield ConnectionStep(config, draft.credential if draft else preferred_credential(self, config))
+                yield DetailsStep(workspace_zone(self.workspace), self.cdi.clock, draft.frequency if draft else None)
                 yield TestStep()
-        yield Footer()
+        yield Footer(compact=True, show_command_palette=False)
 
     def on_mount(self) -> None:
-        self.sub_title = "New integration"
+        self.sub_title = "New integration" if self.draft is None else f"Setup of {self.draft}"
+        if self.draft is not None:
+            self._fill_from_draft(self.workspace.integration(self.draft))
+
+    def _fill_from_draft(self, draft: Integration) -> None:
+        """Continue a saved draft's setup: its settings in the forms, at Sync details."""
+        self.connection.table_field.set_value(draft.table)
+        details = self.details
+        details.name_field.set_value(draft.name)
+        details.emails_field.set_value(", ".join(draft.contact_emails))
+        details.set_data_type(draft.data_type)
+        details.set_options(draft.update_existing_only, draft.sends_changed_only)
+        self.test_step.integration_name = draft.name
+        self._go(1)
 
     # step 1 -------------------------------------------------------------------------------
     @on(ConnectionStep.LoadTables)
@@ -150,9 +164,11 @@ class NewIntegrationScreen(CdiMixin, Screen[None]):
             user = saved.user or saved.db_user or "braze_user"  # IAM: the database user AWS signs in as
         else:
             user = step.field("user").raw or step.field("db_user").raw or "braze_user"
-        self.app.push_screen(
-            TextModal("Setup SQL: run this in Redshift first", setup_sql(table, self.details.data_type, user), "sql")
+        data_type = self.details.data_type
+        title = "Setup SQL: run this in Redshift first" + (
+            "" if data_type else " (for Custom Attributes until a data type is chosen)"
         )
+        self.app.push_screen(TextModal(title, setup_sql(table, data_type or DataType.ATTRIBUTES, user), "sql"))
 
     @on(ConnectionStep.Done)
     def _next_from_connection(self) -> None:
@@ -191,17 +207,18 @@ class NewIntegrationScreen(CdiMixin, Screen[None]):
             return None
         details = self.details
         name_values = collect([details.name_field, details.emails_field])
+        data_type = details.require_data_type()
         try:
             table = step.table_field.value()
         except FieldError:
             return None
-        if name_values is None:
+        if name_values is None or data_type is None:
             return None
         return Integration(
             name=name_values["name"],
             credential=step.credential_choice,
             table=table,
-            data_type=details.data_type,
+            data_type=data_type,
             frequency=details.frequency,
             contact_emails=tuple(name_values["contact_emails"] or ()),
             update_existing_only=details.update_existing_only,
@@ -228,6 +245,7 @@ class NewIntegrationScreen(CdiMixin, Screen[None]):
                     integration.name,
                     credential=integration.credential,
                     table=integration.table,
+                    data_type=integration.data_type,  # a draft that never synced: it may change
                     frequency=integration.frequency,
                     contact_emails=integration.contact_emails,
                     update_existing_only=integration.update_existing_only,
@@ -238,7 +256,6 @@ class NewIntegrationScreen(CdiMixin, Screen[None]):
                 self.cdi.show_error("The integration was not saved", str(error))
             return str(error)
         self.saved_name = integration.name
-        self.details.lock_data_type()
         self.cdi.config_changed()
         return None
 
@@ -247,10 +264,16 @@ class NewIntegrationScreen(CdiMixin, Screen[None]):
         if self.save_draft() is not None or self.saved_name is None:
             return
         integration = self.workspace.integration(self.saved_name)
-        self.test_step.set_summary(
+        summary = (
             f"{integration.name}: {DATA_TYPE_LABELS[integration.data_type]} from {integration.table} "
             f"via {integration.credential}, {integration.frequency}; contacts: {', '.join(integration.contact_emails) or 'none'}"
         )
+        step = self.test_step
+        if step.integration_name != integration.name or not self.workspace.is_tested(integration.name):
+            step.reset(summary)  # a new draft, or one changed since its test: an earlier result no longer holds
+        else:
+            step.set_summary(summary)
+        step.integration_name = integration.name
         self._go(2)
 
     @on(DetailsStep.Back)
@@ -258,111 +281,13 @@ class NewIntegrationScreen(CdiMixin, Screen[None]):
         self._go(0)
 
     # step 3 -------------------------------------------------------------------------------
-    @on(TestStep.RunTest)
-    def _run_test(self) -> None:
-        if self.saved_name is None:
-            return
-        self.test_step.testing()
-        self._test(self.saved_name)
-
-    @work(thread=True, exclusive=True, group="test", exit_on_error=False)
-    def _test(self, name: str) -> None:
-        result = self.workspace.test_integration(name)
-        self.post_message(ConnectionTested(name, result))
-
     def on_connection_tested(self, message: ConnectionTested) -> None:
-        result = message.result
-        if not result.ok:
-            assert result.error is not None
-            text = f"{result.error.message}.\n\nWhat to try: {result.error.fix}"
-            self.test_step.show_failure(text)
-            if isinstance(result.error, HostKeyError) and self.saved_name is not None:
-                self._offer_host_key(result.error)  # the question says it all: no error dialog on top
-            else:
-                self.cdi.show_error(f"Connection test failed ({result.error.kind})", text)
-            return
-        integration = self.workspace.integration(message.integration or self.saved_name or "")
-        verdicts = self.workspace.preview_verdicts(
-            result, integration.data_type, integration.update_existing_only, integration.prioritization
-        )
-        self.test_step.show_result(result, verdicts)
-        self._show_preview_estimate(integration, result)
+        """A test's result posted to the screen (the step's own worker posts to the step itself)."""
+        self.test_step.show_test(message.integration or self.saved_name or "", message.result)
 
-    def _show_preview_estimate(self, integration: Integration, result: ConnectionTestResult) -> None:
-        """What sending the preview rows now would spend (unchanged values cost nothing)."""
-        if integration.data_type == DataType.DELETES:
-            self.test_step.show_no_data_points()
-            return
-        assert result.shape is not None and result.preview is not None
-        data_points, unchanged = self.workspace.preview_estimate(integration, result.shape, result.preview.rows)
-        self.test_step.show_estimate(len(result.preview.rows), data_points, unchanged if integration.sends_changed_only else None)
-
-    @on(TestStep.EstimateRange)
-    def _estimate_range(self) -> None:
-        if self.saved_name is None:
-            return
-        self.test_step.estimating()
-        self._estimate(self.saved_name)
-
-    @work(thread=True, exclusive=True, group="estimate", exit_on_error=False)
-    def _estimate(self, name: str) -> None:
-        cancel = get_current_worker().cancelled_event  # leaving the setup stops the dry run
-
-        def report(progress: Progress) -> None:
-            self.post_message(RangeEstimateProgressed(progress))
-
-        try:
-            record = self.workspace.estimate(name, report, cancel)
-        except Exception as error:  # reported in one line beside the button; the worker never fails
-            self.post_message(RangeEstimated(name, None, str(error) or type(error).__name__))
-        else:
-            self.post_message(RangeEstimated(name, record))
-
-    def on_range_estimate_progressed(self, message: RangeEstimateProgressed) -> None:
-        self.test_step.estimate_progressed(message.progress)
-
-    def on_range_estimated(self, message: RangeEstimated) -> None:
-        if message.record is None:
-            self.test_step.show_range_estimate_failed(message.error or "unknown error")
-            return
-        try:
-            integration = self.workspace.integration(message.integration)
-        except WorkspaceError as error:
-            self.test_step.show_range_estimate_failed(str(error))
-            return
-        self.test_step.show_range_estimate(message.record, integration.sends_changed_only)
-
-    def _offer_host_key(self, error: HostKeyError) -> None:
-        """Ask whether to trust the bastion's host key shown; accepted, test again."""
-        from cdi_tui.tui.screens.modals import ConfirmModal, FingerprintModal
-
-        integration = self.workspace.integration(self.saved_name or "")
-        credential = self.workspace.config().credentials[integration.credential]
-        changed = error.kind == "ssh_host_key_changed"
-        question = (
-            f"{error.message}.\n\nCheck the fingerprint with the bastion's administrator. Trust this host key "
-            f"{error.shown_fingerprint} for {credential.ssh_host}?"
-        )
-
-        def answered(accept: bool | None) -> None:
-            if not accept:
-                return
-            try:
-                self.workspace.accept_host_key(credential.name, error.shown_fingerprint)
-            except (WarehouseError, WorkspaceError) as refusal:
-                self.cdi.show_error("The host key was not accepted", str(refusal))
-                return
-            self.cdi.config_changed()
-            self.notify(f"Host key {error.shown_fingerprint} accepted for {credential.name}", timeout=4)
-            self._run_test()
-
-        if changed:  # a key that differs from the trusted one: only with its fingerprint typed, as the CLI asks
-            self.app.push_screen(FingerprintModal(question, error.shown_fingerprint), answered)
-            return
-        self.app.push_screen(
-            ConfirmModal(question, "Trust this key", danger=False, cancel_label="Do not connect", title="Unknown SSH host key"),
-            answered,
-        )
+    @on(TestStep.SetupSql)
+    def _setup_sql_from_test(self) -> None:
+        self.action_setup_sql()
 
     @on(TestStep.Back)
     def _back_to_details(self) -> None:
@@ -393,6 +318,7 @@ class NewIntegrationScreen(CdiMixin, Screen[None]):
         if step == 1:
             self.details.name_field.query_one(Input).focus()
         elif step == 2:
+            self.test_step.integration_name = self.saved_name  # step 3 tests the draft saved
             self.test_step.test_button.focus()
 
     def _close(self) -> None:
@@ -446,7 +372,8 @@ class NewIntegrationScreen(CdiMixin, Screen[None]):
         return table_used_by(self.workspace.config(), credential, step.table_field.raw) is None
 
     def _offer_draft_from_connection(self) -> None:
-        """Leaving at step 1: keep a draft, but only with the data type said out loud (it is fixed once saved)."""
+        """Leaving at step 1: keep a draft, its data type said out loud (chosen here when not chosen yet)."""
+        from cdi_tui.tui.screens.keep_draft import KeepDraftAnswer, KeepDraftModal
         from cdi_tui.tui.screens.modals import ConfirmModal
 
         table = parse_table_name(self.connection.table_field.raw)
@@ -454,20 +381,38 @@ class NewIntegrationScreen(CdiMixin, Screen[None]):
         if not name_field.raw or name_field.raw == self.auto_name:
             self.auto_name = auto_name(self.connection.table_field.raw)
             name_field.set_value(self.auto_name)
-        label = DATA_TYPE_LABELS[self.details.data_type]
 
-        def answered(keep: bool | None) -> None:
-            if keep:
-                problem = self.save_draft()
-                if problem is not None:
-                    return  # the modal says why; the setup stays open
-                self.notify(f"{self.saved_name} kept as a draft ({label})", timeout=4)
+        def keep() -> None:
+            problem = self.save_draft()
+            if problem is not None:
+                return  # the modal says why; the setup stays open
+            label = DATA_TYPE_LABELS[self.workspace.integration(self.saved_name or "").data_type]
+            self.notify(f"{self.saved_name} kept as a draft ({label})", timeout=4)
             self._close()
+
+        chosen = self.details.data_type
+        if chosen is None:
+
+            def picked(answer: KeepDraftAnswer) -> None:
+                if answer == "discard":
+                    self._close()
+                elif answer is not None:
+                    self.details.set_data_type(answer)
+                    keep()
+
+            self.app.push_screen(KeepDraftModal(name_field.raw, str(table)), picked)
+            return
+
+        def answered(keep_it: bool | None) -> None:
+            if keep_it:
+                keep()
+            else:
+                self._close()
 
         self.app.push_screen(
             ConfirmModal(
-                f"Keep {name_field.raw} as a draft?\n\nIt will sync {label} from {table}; the data type cannot "
-                "change once saved. Choose Discard to pick another data type later.",
+                f"Keep {name_field.raw} as a draft?\n\nIt will sync {DATA_TYPE_LABELS[chosen]} from {table}; the data type "
+                "can change until the integration is activated.",
                 "Keep as draft",
                 danger=False,
                 cancel_label="Discard",
@@ -482,11 +427,9 @@ class NewIntegrationScreen(CdiMixin, Screen[None]):
         return None
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
-        if event.state != WorkerState.ERROR:
-            return
+        if event.state != WorkerState.ERROR or event.worker.group != "tables":
+            return  # the test step answers for its own workers
         error = event.worker.error
-        self.test_step.test_button.disabled = False
-        self.test_step.preview.loading = False
         self.connection.table_picker.loading = False
         message = str(error) if isinstance(error, (WarehouseError, WorkspaceError)) else f"{type(error).__name__}: {error}"
         self.connection.say("")

@@ -20,10 +20,8 @@ from cdi_tui.fields import ALL_CREDENTIAL_FIELDS, FieldSpec, field_by_key, valid
 from cdi_tui.tui.widgets.fields import FieldInput, collect
 
 CREDENTIAL_NAME_SPEC = FieldSpec("credential_name", "Credential name", validate_name, "a name to reuse this connection")
-PASSWORD_SPEC = FieldSpec("password", "Password", str, "kept in the OS keyring, never in a file", secret=True)
-SSH_PASSPHRASE_SPEC = FieldSpec(
-    "ssh_passphrase", "SSH key passphrase", str, "only for a key file that has one; kept in the keyring", required=False
-)
+PASSWORD_SPEC = FieldSpec("password", "Password", str, "never written to a file", secret=True)
+SSH_PASSPHRASE_SPEC = FieldSpec("ssh_passphrase", "SSH key passphrase", str, "only for a key file that has one", required=False)
 IAM_KEYS = ("aws_profile", "region", "cluster_id", "workgroup", "db_user")
 SSH_KEYS = ("ssh_host", "ssh_port", "ssh_user", "ssh_key_path")
 

@@ -43,19 +43,22 @@ class FieldInput(Vertical):
         field_id: str | None = None,
         placeholder: str = "",
         compact: bool = False,
+        choice_labels: dict[str, str] | None = None,
     ) -> None:
         super().__init__(id=field_id or f"field-{spec.key}")
         self.compact = compact  # one row for the input, for dialogs and short terminals
+        self.choice_labels = choice_labels or {}
         self.spec = spec
         self.initial = value if value is not None else spec.default
         self.password = password
-        self.placeholder = placeholder or spec.help
+        # a short example, never the help cut short by the field's width (the help is the field's tooltip)
+        self.placeholder = placeholder or spec.example
 
     def compose(self) -> ComposeResult:
         yield Label(self.spec.label, classes="field-label")
         if self.spec.choices:
             yield Select(
-                [(choice, choice) for choice in self.spec.choices],
+                [(self.choice_labels.get(choice, choice), choice) for choice in self.spec.choices],
                 value=self.initial if self.initial in self.spec.choices else self.spec.choices[0],
                 allow_blank=False,
                 compact=self.compact,
@@ -67,14 +70,17 @@ class FieldInput(Vertical):
                 initial = ", ".join(str(item) for item in self.initial)
             else:
                 initial = str(self.initial)
-            yield Input(
+            field = Input(
                 initial,
                 placeholder=self.placeholder,
                 password=self.password,
                 validators=[SpecValidator(self.spec)] if not self.password else [],
                 validate_on=["changed", "blur"],
                 compact=self.compact,
+                select_on_focus=False,  # the first key typed adds to the value, never replaces all of it
             )
+            field.tooltip = self.spec.help or None
+            yield field
         error = Label("", classes="field-error", markup=False)  # a reason may quote what was typed
         error.display = False
         yield error

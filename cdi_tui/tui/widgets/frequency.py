@@ -10,6 +10,7 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Label, Select, SelectionList
 
+from cdi_tui.fields import DEFAULT_FREQUENCY
 from cdi_tui.schedule import WEEKDAYS, Frequency, ScheduleError, parse_frequency
 from cdi_tui.tui.schedule_text import next_three_text
 
@@ -86,7 +87,7 @@ class FrequencyPicker(Vertical):
         try:
             frequency = parse_frequency(spec)
         except ScheduleError:
-            frequency = parse_frequency("daily at 02:00")
+            frequency = parse_frequency(DEFAULT_FREQUENCY)
         self.initial = frequency
         self.zone = zone
         self.clock = clock

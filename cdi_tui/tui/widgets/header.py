@@ -46,23 +46,28 @@ class WorkspaceHeader(CdiMixin, Widget):
         parts = [info.instance, KEY_WORDS.get(app.key_state, app.key_state), info.time_zone]
         if app.running:
             parts.append(f"{len(app.running)} sync{'s' if len(app.running) > 1 else ''} running")
+        if app.read_only is not None:
+            parts.append("read-only")
         if app.demo:
             parts.append("demo")
-        workspace = " · ".join(parts) + " "
         title = self.screen.sub_title or ""
         text = Text(no_wrap=True, overflow="ellipsis")
         text.append(" ◆ cdi-tui ", style=f"bold {accent}")
-        room = self.size.width - text.cell_len - len(workspace) - 2
-        if title and room > 4:
-            text.append(f" {title}"[:room].ljust(room), style="bold")
-        else:
-            text.append(" " * max(room, 0))
-        text.append("  ")
-        if app.demo:
-            text.append(workspace[: -len("demo ")], style=muted)
-            text.append("demo ", style=f"bold {accent}")
+        # the screen's title whole; the workspace's parts give way from the right when narrow
+        room = self.size.width - text.cell_len - len(title) - 4
+        while parts and len(" · ".join(parts)) > room and len(parts) > 1:
+            parts.pop(-2 if parts[-1] in ("demo", "read-only") else -1)
+        workspace = " · ".join(parts)
+        if len(workspace) > room:
+            workspace = workspace[: max(room - 1, 0)] + "…" if room > 1 else ""
+        text.append(f" {title}", style="bold")
+        text.append(" " * max(self.size.width - text.cell_len - len(workspace) - 1, 2))
+        if app.demo and workspace.endswith("demo"):
+            text.append(workspace[: -len("demo")], style=muted)
+            text.append("demo", style=f"bold {accent}")
         else:
             text.append(workspace, style=muted)
+        text.append(" ")
         return text
 
 

@@ -23,10 +23,12 @@ def duration_text(seconds: float | None) -> str:
     return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes:02d}:{secs:02d}"
 
 
-def counts_text(progress: Progress) -> str:
-    """Two lines: how far and how fast with the data points spent; then where the rows went."""
+def counts_text(progress: Progress, rate: float | None = None) -> str:
+    """Two lines: how far and how fast (now: ``rate``, else the run's average) with the data points
+    spent; then where the rows went."""
+    speed = progress.rate if rate is None else rate
     return (
-        f"{progress.done:,}/{progress.total or 0:,} rows · {progress.rate:,.0f}/s · {duration_text(progress.elapsed)} · "
+        f"{progress.done:,}/{progress.total or 0:,} rows · {speed:,.0f}/s · {duration_text(progress.elapsed)} · "
         f"{progress.data_points:,} data points\n"
         f"sent {progress.sent:,} · unchanged {progress.unchanged:,} · failed {progress.failed:,} · "
         f"skipped {progress.skipped:,}"
@@ -80,8 +82,11 @@ class ProgressPanel(Vertical):
         if not button.disabled:
             self.query_one(".phase", Label).update(progress.phase)
         self.query_one(ProgressBar).update(total=progress.total if progress.total else None, progress=progress.done)
-        self.query_one(".eta", Label).update(f"ETA {duration_text(progress.eta_seconds)}")
-        self.query_one(".counts", Label).update(counts_text(progress))
+        window = getattr(self.app, "rates", {}).get(self.integration)
+        # the ETA once the recent rate is steady: never from a start that includes connecting and counting
+        eta = window.eta(progress.total, progress.done) if window is not None else None
+        self.query_one(".eta", Label).update(f"ETA {duration_text(eta)}")
+        self.query_one(".counts", Label).update(counts_text(progress, window.rate if window is not None else None))
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         event.stop()

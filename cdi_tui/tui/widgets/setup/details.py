@@ -1,4 +1,5 @@
-"""Step 2 of the setup: name, contacts, data type (fixed once saved), what is sent, frequency."""
+"""Step 2 of the setup: name, contacts, data type (chosen, never preselected; it can change until
+activation), what is sent, frequency."""
 
 from __future__ import annotations
 
@@ -12,7 +13,15 @@ from textual.message import Message
 from textual.widgets import Button, Label, RadioButton, RadioSet, Switch
 
 from cdi_tui.enums import DataType
-from cdi_tui.fields import DATA_TYPE_LABELS, DATA_TYPES, INTEGRATION_FIELDS, FieldSpec, field_by_key, validate_name
+from cdi_tui.fields import (
+    DATA_TYPE_LABELS,
+    DATA_TYPES,
+    DEFAULT_FREQUENCY,
+    INTEGRATION_FIELDS,
+    FieldSpec,
+    field_by_key,
+    validate_name,
+)
 from cdi_tui.tui.widgets.fields import FieldInput, SwitchField
 from cdi_tui.tui.widgets.frequency import FrequencyPicker
 
@@ -39,10 +48,11 @@ class DetailsStep(Vertical):
     class Back(Message):
         """The user goes back to step 1."""
 
-    def __init__(self, zone: str, clock: Callable[[], datetime]) -> None:
+    def __init__(self, zone: str, clock: Callable[[], datetime], frequency: str | None = None) -> None:
         super().__init__(id="step-details")
         self.zone = zone
         self.clock = clock
+        self.initial_frequency = frequency or DEFAULT_FREQUENCY
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="details-scroll"):
@@ -55,10 +65,13 @@ class DetailsStep(Vertical):
                     placeholder="who is told about sync errors, comma-separated",
                     compact=True,
                 )
-                yield Label("Data type (fixed once saved)", classes="field-label")
+                yield Label("Data type (it can change until activation)", classes="field-label")
                 with RadioSet(id="data-type", compact=True):
-                    for index, data_type in enumerate(DATA_TYPES):
-                        yield RadioButton(DATA_TYPE_LABELS[data_type], value=index == 0, id=f"type-{data_type}")
+                    for data_type in DATA_TYPES:
+                        yield RadioButton(DATA_TYPE_LABELS[data_type], id=f"type-{data_type}")
+                error = Label("", id="data-type-error", classes="field-error")
+                error.display = False
+                yield error
                 with Horizontal(classes="switch-row"):
                     yield Switch(False, id="update-existing-only")
                     yield Label("Update existing users only (rows for users Braze does not know are skipped)")
@@ -71,7 +84,7 @@ class DetailsStep(Vertical):
                 )
             with Vertical(id="schedule-panel", classes="panel") as panel:
                 panel.border_title = "Schedule"
-                yield FrequencyPicker("daily at 02:00", self.zone, self.clock, id="frequency")
+                yield FrequencyPicker(self.initial_frequency, self.zone, self.clock, id="frequency")
         with Horizontal(classes="button-bar step-bar"):
             yield Button("Back", id="back-2", compact=True)
             yield Button("Next: test connection", variant="primary", id="next-2", compact=True)
@@ -86,9 +99,29 @@ class DetailsStep(Vertical):
         return self.query_one("#field-emails", FieldInput)
 
     @property
-    def data_type(self) -> DataType:
-        pressed = self.query_one("#data-type", RadioSet).pressed_index
-        return DATA_TYPES[pressed if pressed >= 0 else 0]
+    def data_type(self) -> DataType | None:
+        """The data type chosen; None until one is (none is preselected: the table decides)."""
+        for data_type in DATA_TYPES:  # the buttons themselves: the set learns of a change a message later
+            if self.query_one(f"#type-{data_type}", RadioButton).value:
+                return data_type
+        return None
+
+    def set_data_type(self, data_type: DataType) -> None:
+        self.query_one(f"#type-{data_type}", RadioButton).value = True
+
+    def set_options(self, update_existing_only: bool, send_changed_only: bool) -> None:
+        self.query_one("#update-existing-only", Switch).value = update_existing_only
+        self.query_one("#field-send-changed-only", SwitchField).switch.value = send_changed_only
+
+    def require_data_type(self) -> DataType | None:
+        """The data type chosen, or None with the reason shown beside the choice."""
+        chosen = self.data_type
+        error = self.query_one("#data-type-error", Label)
+        error.display = chosen is None
+        error.update("" if chosen is not None else "choose what the table's rows are: attributes, events, purchases or deletes")
+        if chosen is None:
+            self.query_one("#data-type", RadioSet).focus()
+        return chosen
 
     @property
     def frequency(self) -> str:
@@ -105,14 +138,15 @@ class DetailsStep(Vertical):
             return None
         return self.query_one("#field-send-changed-only", SwitchField).value
 
-    def lock_data_type(self) -> None:
-        for button in self.query("#data-type RadioButton").results(RadioButton):
-            button.disabled = True  # the data type is fixed once saved
-
     # events -----------------------------------------------------------------------------------
+    def on_mount(self) -> None:
+        self._data_type_changed()
+
     @on(RadioSet.Changed, "#data-type")
     def _data_type_changed(self) -> None:
         self.query_one("#field-send-changed-only").display = self.data_type == DataType.ATTRIBUTES
+        if self.data_type is not None:
+            self.query_one("#data-type-error").display = False
 
     @on(Button.Pressed, "#next-2")
     def _next(self) -> None:

@@ -1,5 +1,10 @@
-"""Step 3 of the setup: the connection test, a preview marked valid or not, the Braze object,
-and what sending would cost: the preview rows' data points, and on request the whole pending range's."""
+"""The connection test of a saved integration: the setup's step 3 and the integration screen's Test tab.
+
+It tests (connection, table check, a preview marked valid or not, the Braze object of each row,
+the SSH host key question when a bastion shows an unknown key) and says what sending would
+cost: the preview rows' data points, and on request the whole pending range's (a dry run).
+Its workers only post messages; this widget turns them into its own parts.
+"""
 
 from __future__ import annotations
 
@@ -8,22 +13,33 @@ from collections.abc import Sequence
 from typing import Any
 
 from rich.text import Text
-from textual import on
+from textual import on, work
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
 from textual.widgets import Button, Label, Static
+from textual.worker import Worker, WorkerState, get_current_worker
 
 from cdi_tui.checks import ConnectionTestResult
-from cdi_tui.enums import RunStatus
+from cdi_tui.config import Integration
+from cdi_tui.enums import DataType, IntegrationState, RunStatus
+from cdi_tui.tui.base import CdiMixin
 from cdi_tui.tui.looks import palette
+from cdi_tui.tui.messages import ConnectionTested, RangeEstimated, RangeEstimateProgressed
 from cdi_tui.tui.safe import outside, outside_lines
 from cdi_tui.tui.widgets.fit_table import FitColumn, FitTable
-from cdi_tui.workspace import Progress, RowVerdict, RunRecord
+from cdi_tui.tui.wording import app_words, mentions_setup_sql
+from cdi_tui.warehouse.errors import WarehouseError
+from cdi_tui.warehouse.tunnel import HostKeyError
+from cdi_tui.workspace import Progress, RowVerdict, RunRecord, WorkspaceError
 
 
-class TestStep(Vertical):
-    """Typed access to step 3; posts ``RunTest``, ``Back`` and ``Finish`` (save as draft or activate)."""
+class TestStep(CdiMixin, Vertical):
+    """The connection test of ``integration_name``; posts ``Back`` and ``Finish`` (save as draft or
+    activate) in the setup, ``Tested`` after each test, and ``SetupSql`` when the Setup SQL is asked for.
+
+    ``in_setup`` False (the integration screen): no Back or Save as draft; Activate shows for drafts.
+    """
 
     DEFAULT_CSS = """
     TestStep {
@@ -46,9 +62,6 @@ class TestStep(Vertical):
     }
     """
 
-    class RunTest(Message):
-        """Test the connection now."""
-
     class Back(Message):
         """Back to step 2."""
 
@@ -57,11 +70,21 @@ class TestStep(Vertical):
             super().__init__()
             self.activate = activate
 
-    class EstimateRange(Message):
-        """Estimate the whole pending range now (a dry run of the saved draft)."""
+    class Tested(Message):
+        """A connection test ended (passed or not)."""
 
-    def __init__(self) -> None:
-        super().__init__(id="step-test")
+        def __init__(self, integration: str, ok: bool) -> None:
+            super().__init__()
+            self.integration = integration
+            self.ok = ok
+
+    class SetupSql(Message):
+        """Show the Setup SQL (the screen knows what to show it for)."""
+
+    def __init__(self, *, in_setup: bool = True, integration_name: str | None = None, id: str = "step-test") -> None:
+        super().__init__(id=id)
+        self.in_setup = in_setup
+        self.integration_name = integration_name
         self.objects: list[str] = []
 
     def compose(self) -> ComposeResult:
@@ -81,14 +104,40 @@ class TestStep(Vertical):
                 panel.border_title = "Braze object of the selected row"
                 yield Static("", id="braze-object", markup=False)
         with Horizontal(classes="button-bar step-bar"):
-            yield Button("Back", id="back-3", compact=True)
-            yield Button("Test connection", variant="primary", id="run-test", compact=True)
-            yield Button("Save as draft", id="save-draft", compact=True)
-            yield Button("Activate", variant="success", id="activate", disabled=True, compact=True)
+            if self.in_setup:
+                yield Button("Back", id="back-3", compact=True)
+            yield Button("Test connection", id="run-test", compact=True)
+            if self.in_setup:
+                yield Button("Save as draft", id="save-draft", compact=True)
+            else:
+                yield Button("Setup SQL", id="test-setup-sql", compact=True)
+            yield Button("Activate", variant="primary", id="activate", disabled=True, compact=True)
 
     def on_mount(self) -> None:
         self.query_one("#test-error").display = False
         self.query_one("#estimates").display = False
+        if not self.in_setup:
+            self.activate_button.display = self._is_draft()
+
+    def _is_draft(self) -> bool:
+        try:
+            return self.workspace.integration(self.integration_name or "").state == IntegrationState.DRAFT
+        except WorkspaceError:
+            return False
+
+    def reset(self, summary: str | None = None) -> None:
+        """Not tested (yet, or again: the draft changed since its test)."""
+        if summary is not None:
+            self.set_summary(summary)
+        self.query_one("#test-status", Label).update("Not tested yet: press Test connection")
+        self.query_one("#test-error").display = False
+        self.query_one("#estimates").display = False
+        self.query_one("#results").display = True
+        self.preview.set_columns([])
+        self.query_one("#braze-object", Static).update("")
+        self.activate_button.disabled = True
+        if not self.in_setup:
+            self.activate_button.display = self._is_draft()
 
     def on_resize(self) -> None:
         self.query_one("#results").set_class(self.size.width < 110, "-narrow")
@@ -121,11 +170,132 @@ class TestStep(Vertical):
     def set_summary(self, text: str) -> None:
         self.query_one("#summary", Label).update(outside(text))
 
+    def run_test(self) -> None:
+        """Test now: connect, check the table, read a preview (in a worker; the result comes as a message)."""
+        if self.integration_name is None or self.test_button.disabled:
+            return
+        self.testing()
+        self._test(self.integration_name)
+
+    @work(thread=True, exclusive=True, group="test", exit_on_error=False)
+    def _test(self, name: str) -> None:
+        try:
+            result = self.workspace.test_integration(name)
+        except WarehouseError as error:  # what the test itself could not turn into a result
+            result = ConnectionTestResult(ok=False, error=error)
+        self.post_message(ConnectionTested(name, result))
+
     def testing(self) -> None:
         self.query_one("#test-status", Label).update("Testing: connecting, checking the table, reading a preview...")
         self.test_button.disabled = True
         self.preview.loading = True
         self.query_one("#estimates").display = False
+
+    def on_connection_tested(self, message: ConnectionTested) -> None:
+        message.stop()
+        self.show_test(message.integration or self.integration_name or "", message.result)
+
+    def show_test(self, name: str, result: ConnectionTestResult) -> None:
+        """Show a test's outcome: the preview and estimate, or the failure (and the host key question)."""
+        self.post_message(self.Tested(name, result.ok))
+        if not result.ok:
+            assert result.error is not None
+            text = app_words(f"{result.error.message}.\n\nWhat to try: {result.error.fix}")
+            self.show_failure(text)
+            if isinstance(result.error, HostKeyError):
+                self._offer_host_key(name, result.error)  # the question says it all: no error dialog on top
+            else:
+                action = ("Setup SQL", self._ask_setup_sql) if mentions_setup_sql(text) else None
+                self.cdi.show_error("Connection test failed", text, action)
+            return
+        try:
+            integration = self.workspace.integration(name)
+        except WorkspaceError as error:
+            self.show_failure(str(error))
+            return
+        verdicts = self.workspace.preview_verdicts(
+            result, integration.data_type, integration.update_existing_only, integration.prioritization
+        )
+        self.show_result(result, verdicts)
+        self._show_preview_estimate(integration, result)
+
+    def _show_preview_estimate(self, integration: Integration, result: ConnectionTestResult) -> None:
+        """What sending the preview rows now would spend (unchanged values cost nothing)."""
+        if integration.data_type == DataType.DELETES:
+            self.show_no_data_points()
+            return
+        assert result.shape is not None and result.preview is not None
+        data_points, unchanged = self.workspace.preview_estimate(integration, result.shape, result.preview.rows)
+        self.show_estimate(len(result.preview.rows), data_points, unchanged if integration.sends_changed_only else None)
+
+    def _offer_host_key(self, name: str, error: HostKeyError) -> None:
+        """Ask whether to trust the bastion's host key shown; accepted, test again."""
+        from cdi_tui.tui.screens.modals import ConfirmModal, FingerprintModal
+
+        integration = self.workspace.integration(name)
+        credential = self.workspace.config().credentials[integration.credential]
+        changed = error.kind == "ssh_host_key_changed"
+        question = (
+            f"{error.message}.\n\nCheck the fingerprint with the bastion's administrator. Trust this host key "
+            f"{error.shown_fingerprint} for {credential.ssh_host}?"
+        )
+
+        def answered(accept: bool | None) -> None:
+            if not accept:
+                return
+            try:
+                self.workspace.accept_host_key(credential.name, error.shown_fingerprint)
+            except (WarehouseError, WorkspaceError) as refusal:
+                self.cdi.show_error("The host key was not accepted", str(refusal))
+                return
+            self.cdi.config_changed()
+            self.notify(f"Host key {error.shown_fingerprint} accepted for {credential.name}", timeout=4)
+            self.run_test()
+
+        if changed:  # a key that differs from the trusted one: only with its fingerprint typed, as the CLI asks
+            self.app.push_screen(FingerprintModal(question, error.shown_fingerprint), answered)
+            return
+        self.app.push_screen(
+            ConfirmModal(question, "Trust this key", danger=False, cancel_label="Do not connect", title="Unknown SSH host key"),
+            answered,
+        )
+
+    # the whole pending range --------------------------------------------------------------------
+    def estimate_range(self) -> None:
+        if self.integration_name is None:
+            return
+        self.estimating()
+        self._estimate(self.integration_name)
+
+    @work(thread=True, exclusive=True, group="estimate", exit_on_error=False)
+    def _estimate(self, name: str) -> None:
+        cancel = get_current_worker().cancelled_event  # leaving the screen stops the dry run
+
+        def report(progress: Progress) -> None:
+            self.post_message(RangeEstimateProgressed(progress))
+
+        try:
+            record = self.workspace.estimate(name, report, cancel)
+        except Exception as error:  # reported in one line beside the button; the worker never fails
+            self.post_message(RangeEstimated(name, None, str(error) or type(error).__name__))
+        else:
+            self.post_message(RangeEstimated(name, record))
+
+    def on_range_estimate_progressed(self, message: RangeEstimateProgressed) -> None:
+        message.stop()
+        self.estimate_progressed(message.progress)
+
+    def on_range_estimated(self, message: RangeEstimated) -> None:
+        message.stop()
+        if message.record is None:
+            self.show_range_estimate_failed(app_words(message.error or "unknown error"))
+            return
+        try:
+            integration = self.workspace.integration(message.integration)
+        except WorkspaceError as error:
+            self.show_range_estimate_failed(str(error))
+            return
+        self.show_range_estimate(message.record, integration.sends_changed_only)
 
     def show_failure(self, message: str) -> None:
         self.test_button.disabled = False
@@ -167,6 +337,8 @@ class TestStep(Vertical):
             preview.add_row(verdict, *(_cell(value) for value in row))
         self.show_object(0)
         self.activate_button.disabled = False
+        if not self.in_setup:
+            self.activate_button.display = self._is_draft()
 
     # what sending would cost ------------------------------------------------------------------
     def show_estimate(self, preview_rows: int, data_points: int, unchanged: int | None) -> None:
@@ -245,11 +417,29 @@ class TestStep(Vertical):
 
     @on(Button.Pressed, "#run-test")
     def _run(self) -> None:
-        self.post_message(self.RunTest())
+        self.run_test()
 
     @on(Button.Pressed, "#estimate-range")
     def _estimate_range(self) -> None:
-        self.post_message(self.EstimateRange())
+        self.estimate_range()
+
+    @on(Button.Pressed, "#test-setup-sql")
+    def _ask_setup_sql(self) -> None:
+        self.post_message(self.SetupSql())
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        """A test or estimate that broke outside its own accounting: say so, and allow another try."""
+        if event.state != WorkerState.ERROR or event.worker.group not in ("test", "estimate"):
+            return
+        event.stop()
+        error = event.worker.error
+        message = str(error) if isinstance(error, (WarehouseError, WorkspaceError)) else f"{type(error).__name__}: {error}"
+        if event.worker.group == "estimate":
+            self.show_range_estimate_failed(app_words(message))
+            return
+        self.test_button.disabled = False
+        self.preview.loading = False
+        self.cdi.show_error("The connection test did not run", message)
 
     @on(Button.Pressed, "#back-3")
     def _back(self) -> None:
