@@ -55,6 +55,7 @@ RUN_COLUMNS = [
     FitColumn("Sent"),
     FitColumn("Failed"),
     FitColumn("Unchanged"),
+    FitColumn("Superseded", drop=5),
     FitColumn("Data points"),
     FitColumn("Last UPDATED_AT", 10, flex=True, drop=3),
     FitColumn("Started", drop=2),
@@ -96,6 +97,7 @@ def with_progress(record: RunRecord, progress: Progress) -> RunRecord:
         rows_failed=progress.failed,
         rows_skipped=progress.skipped,
         rows_unchanged=progress.unchanged,
+        rows_superseded=progress.superseded,
         data_points=progress.data_points,
     )
 
@@ -204,6 +206,14 @@ class IntegrationScreen(TableKeys, Screen[None]):
                             switch_id="switch-send_changed_only",
                             hint=CHANGED_ONLY_HINT,
                         )
+                    if integration.data_type == DataType.DELETES or fixed is None:  # deletes, or may become so
+                        prioritization = FieldInput(
+                            field_by_key(INTEGRATION_FIELDS, "delete_prioritization"),
+                            ",".join(integration.prioritization),
+                            compact=True,
+                        )
+                        prioritization.display = integration.data_type == DataType.DELETES
+                        yield prioritization
                     for key, label in SWITCHES:
                         with Horizontal(classes="switch-row"):
                             yield Switch(getattr(integration, key), id=f"switch-{key}")
@@ -356,6 +366,7 @@ class IntegrationScreen(TableKeys, Screen[None]):
             f"{record.rows_sent:,}",
             f"{record.rows_failed:,}",
             f"{record.rows_unchanged:,}",
+            f"{record.rows_superseded:,}",
             data_points_cell(record),
             local_time(watermark.updated_at if watermark else None, zone),
             local_time(record.started_at, zone),
@@ -401,6 +412,8 @@ class IntegrationScreen(TableKeys, Screen[None]):
         chosen = self._chosen_data_type()
         for switch in self.query("#field-send_changed_only"):
             switch.display = chosen == DataType.ATTRIBUTES
+        for field in self.query("#field-delete_prioritization"):
+            field.display = chosen == DataType.DELETES
 
     def _chosen_data_type(self) -> DataType | None:
         fields = self.query("#field-data_type").results(FieldInput)
@@ -426,6 +439,8 @@ class IntegrationScreen(TableKeys, Screen[None]):
         data_type = values.get("data_type") or self._chosen_data_type()
         switches = list(self.query("#field-send_changed_only").results(SwitchField))
         values["send_changed_only"] = switches[0].value if switches and data_type == DataType.ATTRIBUTES else None
+        if data_type != DataType.DELETES:
+            values["delete_prioritization"] = None  # deletes by email or phone only
         workspace = self.workspace
         try:
             before = workspace.integration(self.integration_name)

@@ -126,7 +126,7 @@ class NewIntegrationScreen(CdiMixin, Screen[None]):
         details.name_field.set_value(draft.name)
         details.emails_field.set_value(", ".join(draft.contact_emails))
         details.set_data_type(draft.data_type)
-        details.set_options(draft.update_existing_only, draft.sends_changed_only)
+        details.set_options(draft.update_existing_only, draft.sends_changed_only, draft.prioritization)
         self.test_step.integration_name = draft.name
         self._go(1)
 
@@ -206,8 +206,9 @@ class NewIntegrationScreen(CdiMixin, Screen[None]):
         if step.is_new_credential:
             return None
         details = self.details
-        name_values = collect([details.name_field, details.emails_field])
         data_type = details.require_data_type()
+        deletes = data_type == DataType.DELETES
+        name_values = collect([details.name_field, details.emails_field, *([details.prioritization_field] if deletes else [])])
         try:
             table = step.table_field.value()
         except FieldError:
@@ -223,6 +224,7 @@ class NewIntegrationScreen(CdiMixin, Screen[None]):
             contact_emails=tuple(name_values["contact_emails"] or ()),
             update_existing_only=details.update_existing_only,
             send_changed_only=details.send_changed_only,
+            delete_prioritization=name_values.get("delete_prioritization") if deletes else None,
         )
 
     def save_draft(self, quiet: bool = False) -> str | None:
@@ -250,6 +252,7 @@ class NewIntegrationScreen(CdiMixin, Screen[None]):
                     contact_emails=integration.contact_emails,
                     update_existing_only=integration.update_existing_only,
                     send_changed_only=integration.send_changed_only,
+                    delete_prioritization=integration.delete_prioritization,
                 )
         except Exception as error:
             if not quiet:

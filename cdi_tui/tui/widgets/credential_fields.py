@@ -63,6 +63,7 @@ class CredentialFields(Vertical):
             for key in IAM_KEYS:
                 yield FieldInput(field_by_key(ALL_CREDENTIAL_FIELDS, key), compact=compact)
         yield FieldInput(field_by_key(ALL_CREDENTIAL_FIELDS, "sslmode"), compact=compact)
+        yield FieldInput(field_by_key(ALL_CREDENTIAL_FIELDS, "max_rows_per_query"), compact=compact)
         yield FieldInput(PASSWORD_SPEC, password=True, field_id="field-password", compact=compact)
         yield Checkbox("Connect through an SSH tunnel (bastion host)", id="use-ssh", compact=compact)
         with Vertical(id="ssh-fields"):
@@ -99,7 +100,7 @@ class CredentialFields(Vertical):
         shown = [self.field("credential-name"), self.field("auth")]
         shown += [self.field(key) for key in ("host", "port", "database")]
         shown += [self.field(key) for key in IAM_KEYS] if iam else [self.field("user"), self.field("password")]
-        shown.append(self.field("sslmode"))
+        shown += [self.field("sslmode"), self.field("max_rows_per_query")]
         if self.uses_ssh:
             shown += [self.field(key) for key in SSH_KEYS]
             shown.append(self.field("ssh-passphrase"))

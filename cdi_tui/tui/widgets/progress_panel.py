@@ -31,7 +31,7 @@ def counts_text(progress: Progress, rate: float | None = None) -> str:
         f"{progress.done:,}/{progress.total or 0:,} rows · {speed:,.0f}/s · {duration_text(progress.elapsed)} · "
         f"{progress.data_points:,} data points\n"
         f"sent {progress.sent:,} · unchanged {progress.unchanged:,} · failed {progress.failed:,} · "
-        f"skipped {progress.skipped:,}"
+        f"skipped {progress.skipped:,}" + (f" · superseded {progress.superseded:,}" if progress.superseded else "")
     )
 
 

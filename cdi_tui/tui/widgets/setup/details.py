@@ -12,6 +12,7 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
 from textual.widgets import Button, Label, RadioButton, RadioSet, Switch
 
+from cdi_tui.braze.rules import DEFAULT_DELETE_PRIORITIZATION
 from cdi_tui.enums import DataType
 from cdi_tui.fields import (
     DATA_TYPE_LABELS,
@@ -82,6 +83,12 @@ class DetailsStep(Vertical):
                     switch_id="send-changed-only",
                     hint=CHANGED_ONLY_HINT,
                 )
+                yield FieldInput(
+                    field_by_key(INTEGRATION_FIELDS, "delete_prioritization"),
+                    ",".join(DEFAULT_DELETE_PRIORITIZATION),
+                    field_id="field-delete-prioritization",
+                    compact=True,
+                )
             with Vertical(id="schedule-panel", classes="panel") as panel:
                 panel.border_title = "Schedule"
                 yield FrequencyPicker(self.initial_frequency, self.zone, self.clock, id="frequency")
@@ -109,9 +116,18 @@ class DetailsStep(Vertical):
     def set_data_type(self, data_type: DataType) -> None:
         self.query_one(f"#type-{data_type}", RadioButton).value = True
 
-    def set_options(self, update_existing_only: bool, send_changed_only: bool) -> None:
+    def set_options(
+        self, update_existing_only: bool, send_changed_only: bool, delete_prioritization: tuple[str, ...] | None = None
+    ) -> None:
         self.query_one("#update-existing-only", Switch).value = update_existing_only
         self.query_one("#field-send-changed-only", SwitchField).switch.value = send_changed_only
+        if delete_prioritization is not None:
+            self.prioritization_field.set_value(",".join(delete_prioritization))
+
+    @property
+    def prioritization_field(self) -> FieldInput:
+        """Deletes by email or phone: which user Braze deletes when several share the address."""
+        return self.query_one("#field-delete-prioritization", FieldInput)
 
     def require_data_type(self) -> DataType | None:
         """The data type chosen, or None with the reason shown beside the choice."""
@@ -145,6 +161,7 @@ class DetailsStep(Vertical):
     @on(RadioSet.Changed, "#data-type")
     def _data_type_changed(self) -> None:
         self.query_one("#field-send-changed-only").display = self.data_type == DataType.ATTRIBUTES
+        self.prioritization_field.display = self.data_type == DataType.DELETES
         if self.data_type is not None:
             self.query_one("#data-type-error").display = False
 
