@@ -72,6 +72,10 @@ class Target:
 # the targets the report states (README, "Benchmark"), for the full run and for --only-changes
 TARGETS = (
     Target("ordered_over_unordered_far", "per-user order: rows/s with it over without, at the far latency", at_least=0.90),
+    Target("hidden_worst_over_zero", "latency hidden: the slowest of 50/150/300 ms over 0 ms, rows/s", at_least=0.90),
+    Target("default_over_send_all_cpu", "the default's first sync: CPU a row over --send-all's (0 ms)", at_most=1.30),
+    Target("send_all_far_over_bare_cpu", "--send-all at the far latency: CPU a row over the bare read's", at_most=2.50),
+    Target("rss_huge_over_small", "peak RSS, the huge table over the small one (within 20%)", at_most=1.20),
     Target("rss_mb_large_far", "peak RSS of the large sync, MB", at_most=250),
     Target("rss_mb_small_far", "peak RSS of the small sync, MB", at_most=250),
     Target("rss_large_over_small", "peak RSS, large over small (within 20%)", at_most=1.20),
@@ -407,6 +411,9 @@ def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rows", type=int, default=1_000_000, help="rows of the large table (and rows' worth for httpx alone)")
     parser.add_argument("--small-rows", type=int, default=100_000)
+    parser.add_argument(
+        "--huge-rows", type=int, default=10_000_000, help="rows of the one huge sync at the far latency (0: none)"
+    )
     parser.add_argument("--pair-rows", type=int, default=300_000, help="rows of each of the two syncs started together")
     parser.add_argument("--rate-rows", type=int, default=150_000, help="rows against a Braze allowing 300 requests per 3 s")
     parser.add_argument("--latencies", default="0,50,150,300", help="Braze stand-in latencies to measure, in ms")
@@ -432,6 +439,11 @@ def main() -> int:
         "--only-changes", action="store_true", help="measure only 'send only changed attributes' (--changes-rows rows, 0 ms)"
     )
     parser.add_argument("--check", action="store_true", help="exit 1 when a stated target is missed (after the report)")
+    parser.add_argument(
+        "--issue-table",
+        action="store_true",
+        help="only the README's table: --send-all and the default first sync at each latency, for this code and --baseline",
+    )
     args = parser.parse_args()
     if args.child:
         children = {"bare": child_bare, "httpx": child_httpx, "sync": child_sync, "pair": child_pair, "app": child_app}
@@ -441,6 +453,8 @@ def main() -> int:
 
     if args.only_changes:
         return only_changes(args)
+    if args.issue_table:
+        return issue_table(args)
     latencies = [int(value) for value in args.latencies.split(",")]
     limit_rows_per_second = args.rate_limit / args.rate_window * 75
     print(f"cdi-tui sync benchmark: {args.rows:,} attribute rows; {os.cpu_count()} cores; Braze limit "
@@ -459,6 +473,8 @@ def main() -> int:
         make_table(info, "pair_b", args.pair_rows)
         make_table(info, "rated", args.rate_rows)
         make_table(info, "hot", args.rows, hot_every=10)  # one user has a tenth of the rows
+        if args.huge_rows:
+            make_table(info, "huge", args.huge_rows)
         changes_rows = args.changes_rows or args.rows
         make_table(info, "chg", changes_rows)
         print(f"tables filled in {time.perf_counter() - started:.1f}s", flush=True)
@@ -509,6 +525,8 @@ def main() -> int:
         unordered = measured(f"sync {far} ms unordered", far, "sync", "big", unordered=True)
         hot = measured(f"sync {far} ms hot user", far, "sync", "hot")
         small = measured(f"sync {far} ms small", far, "sync", "small")
+        send_all_far = measured(f"sync {far} ms, all", far, "sync", "big", send_all=True)
+        huge = measured(f"sync {far} ms huge", far, "sync", "huge") if args.huge_rows else None
         pair = measured(f"2 syncs {far} ms", far, "pair", "pair_a,pair_b")
         app = measured(f"app + sync {far} ms", far, "app", "pair_a")
         # where the limit binds: a Braze allowing 300 requests per 3 s, at the same latency
@@ -609,12 +627,44 @@ def main() -> int:
         "ordered_over_unordered_far": round((big_far["rows"] / big_far["wall"]) / (unordered["rows"] / unordered["wall"]), 3),
         "hot_user_rows_per_second_far": round(hot["rows"] / hot["wall"]),
         "hot_user_status": hot["status"],
+        "send_all_far_cpu_us_per_row": round(send_all_far["cpu"] / send_all_far["rows"] * 1e6, 2),
+        "send_all_far_rows_per_second": round(send_all_far["rows"] / send_all_far["wall"]),
+        "send_all_far_over_bare_cpu": round(send_all_far["cpu"] / send_all_far["rows"] / bare_cpu, 2),
+        "default_over_send_all_cpu": round(
+            (rows[f"{latencies[0]} ms"]["cpu"] / rows[f"{latencies[0]} ms"]["rows"]) / (send_all["cpu"] / send_all["rows"]), 2
+        ),
+        "send_all_cpu_us_per_row": round(send_all["cpu"] / send_all["rows"] * 1e6, 2),
     }
+    zero_rate = rows[f"{latencies[0]} ms"]["rows"] / rows[f"{latencies[0]} ms"]["wall"]
+    hidden = {
+        label: (result["rows"] / result["wall"]) / zero_rate for label, result in rows.items() if label != f"{latencies[0]} ms"
+    }
+    figures["hidden_over_zero"] = {label: round(share, 3) for label, share in hidden.items()}
+    figures["hidden_worst_over_zero"] = round(min(hidden.values()), 3) if hidden else 1.0
+    if huge is not None:
+        figures["huge_rows"] = huge["rows"]
+        figures["huge_rows_per_second"] = round(huge["rows"] / huge["wall"])
+        figures["huge_cpu_us_per_row"] = round(huge["cpu"] / huge["rows"] * 1e6, 2)
+        figures["rss_mb_huge"] = round(huge["rss_mb"])
+        figures["rss_huge_over_small"] = round(huge["rss_mb"] / small["rss_mb"], 2)
+        figures["huge_delivered_disk_bytes_per_user"] = round(huge["delivered_disk_bytes"] / max(huge["rows"], 1), 1)
+        figures["huge_status"] = huge["status"]
     print()
     print(f"per-user order at {far} ms: {figures['ordered_rows_per_second_far']:,} rows/s with it, "
           f"{figures['unordered_rows_per_second_far']:,} without ({figures['ordered_over_unordered_far']:.1%}; target >= 90%); "
           f"one user with a tenth of {args.rows:,} rows: {figures['hot_user_rows_per_second_far']:,} rows/s "
           f"({figures['hot_user_status']})")  # fmt: skip
+    print(f"latency hidden: {', '.join(f'{label} {share:.1%}' for label, share in figures['hidden_over_zero'].items())} "
+          f"of the 0 ms rows/s (target >= 90% each)")  # fmt: skip
+    print(f"CPU a row: default first sync {rows[f'{latencies[0]} ms']['cpu'] / rows[f'{latencies[0]} ms']['rows'] * 1e6:.1f} us, "
+          f"--send-all {figures['send_all_cpu_us_per_row']} us = {figures['default_over_send_all_cpu']}x (target <= 1.3x); "
+          f"--send-all at {far} ms {figures['send_all_far_cpu_us_per_row']} us ({figures['send_all_far_rows_per_second']:,} rows/s) "
+          f"= {figures['send_all_far_over_bare_cpu']}x the bare read (target <= 2.5x)")  # fmt: skip
+    if huge is not None:
+        print(f"{figures['huge_rows']:,} rows at {far} ms: {figures['huge_rows_per_second']:,} rows/s "
+              f"({figures['huge_cpu_us_per_row']} us CPU a row), peak RSS {figures['rss_mb_huge']} MB = "
+              f"{figures['rss_huge_over_small']}x the {args.small_rows:,}-row sync's (target within 20%), "
+              f"{figures['huge_delivered_disk_bytes_per_user']} bytes on disk per delivered user; {figures['huge_status']}")  # fmt: skip
     print(f"floors: bare FETCH {figures['bare_fetch_cpu_us_per_row']} us/row; httpx alone (blocking, 0 ms) "
           f"{figures['httpx_alone_cpu_us_per_row']} us/row ({figures['httpx_alone_us_per_request']} us a request)")  # fmt: skip
     print(f"peak RSS at {far} ms: {figures['rss_mb_large_far']} MB ({args.rows:,} rows) / {figures['rss_mb_small_far']} MB "
@@ -653,6 +703,70 @@ def changes_runs(info: dict[str, Any], measured: Any, table: str, home: str) -> 
                  f"WHERE substr(external_id, 6)::int % 10 <> 0"])  # fmt: skip
     tenth = measured("changes: 10% changed", "sync", table, home=home)
     return {"first": first, "unchanged": unchanged, "tenth": tenth}
+
+
+def issue_table(args: argparse.Namespace) -> int:
+    """The README's table from one run: rows/s and CPU a row of ``--send-all`` and of the default
+    first sync ("send only changed attributes") at each latency, for this code and for
+    ``--baseline`` (same tables, same stand-ins, alternating), beside the bare read's CPU a row."""
+    latencies = [int(value) for value in args.latencies.split(",")]
+    limit = args.rate_limit / args.rate_window * 75
+    print(f"cdi-tui benchmark, the README's table: {args.rows:,} attribute rows; {os.cpu_count()} cores", flush=True)
+    warehouse = StandIns("--no-braze")
+    brazes = {latency: StandIns("--no-redshift", "--latency-ms", str(latency)) for latency in latencies}
+    info = warehouse.info
+    codes: dict[str, Path | None] = {"this code": None}
+    folder = tempfile.mkdtemp(prefix="cdi-baseline-")
+    if args.baseline:
+        checkout = Path(folder) / "code"
+        subprocess.run(["git", "-C", str(HERE.parents[2]), "worktree", "add", "--detach", "-q", str(checkout), args.baseline],
+                       check=True)  # fmt: skip
+        codes[args.baseline] = checkout
+    figures: dict[str, Any] = {"rows": args.rows, "table": []}
+    try:
+        setup_warehouse(info)
+        make_table(info, "big", args.rows)
+        bares = [run_child("bare", port=info["redshift_port"], table="big") for _ in range(2)]
+        bare_cpu = statistics.median(bare["cpu"] / bare["rows"] for bare in bares) * 1e6
+        figures["bare_cpu_us_per_row"] = round(bare_cpu, 2)
+        print(f"bare read: {bare_cpu:.1f} us CPU a row", flush=True)
+        for latency in latencies:
+            braze = brazes[latency]
+            for code_name, code in codes.items():
+                entry: dict[str, Any] = {"latency_ms": latency, "code": code_name}
+                for mode, extra in (("send_all", {"send_all": True}), ("default", {})):
+                    braze.reset()
+                    result = run_child("sync", code, table="big", port=info["redshift_port"],
+                                       braze_url=braze.info["braze_url"], api_key=braze.info["api_key"], **extra)  # fmt: skip
+                    entry[f"{mode}_rows_per_second"] = round(result["rows"] / result["wall"])
+                    entry[f"{mode}_cpu_us_per_row"] = round(result["cpu"] / result["rows"] * 1e6, 1)
+                    print(line(f"{latency} ms {mode} ({code_name})", result), flush=True)
+                figures["table"].append(entry)
+    finally:
+        warehouse.stop()
+        for braze in brazes.values():
+            braze.stop()
+        if args.baseline:
+            subprocess.run(["git", "-C", str(HERE.parents[2]), "worktree", "remove", "--force", str(Path(folder) / "code")],
+                           check=False)  # fmt: skip
+    print()
+    print("| Braze latency | code | `--send-all`: rows/s, CPU a row | default (first sync): rows/s, CPU a row | "
+          "default over `--send-all`, CPU |")  # fmt: skip
+    print("|---|---|---|---|---|")
+    zero: dict[str, float] = {}
+    for entry in figures["table"]:
+        all_rate, default_rate = entry["send_all_rows_per_second"], entry["default_rows_per_second"]
+        zero.setdefault(entry["code"], default_rate)
+        entry["default_share_of_zero_ms"] = round(default_rate / zero[entry["code"]], 3)
+        entry["send_all_cpu_over_bare"] = round(entry["send_all_cpu_us_per_row"] / bare_cpu, 2)
+        entry["default_cpu_over_send_all"] = round(entry["default_cpu_us_per_row"] / entry["send_all_cpu_us_per_row"], 2)
+        print(f"| {entry['latency_ms']} ms | {entry['code']} | {all_rate:,} ({all_rate / limit:.0%}), "
+              f"{entry['send_all_cpu_us_per_row']} us ({entry['send_all_cpu_over_bare']}x bare) | "
+              f"{default_rate:,} ({default_rate / limit:.0%}; {entry['default_share_of_zero_ms']:.0%} of 0 ms), "
+              f"{entry['default_cpu_us_per_row']} us | {entry['default_cpu_over_send_all']}x |")  # fmt: skip
+    print(f"\nbare redshift-connector read of the same table: {bare_cpu:.1f} us CPU a row")
+    print(json.dumps(figures))
+    return 0
 
 
 def only_changes(args: argparse.Namespace) -> int:
