@@ -16,6 +16,11 @@ from pathlib import Path
 
 import pytest
 
+from cdi_tui.paths import HOME_ENV, AppPaths, app_paths
+from cdi_tui.standins.braze import BrazeStandIn
+from cdi_tui.standins.postgres import RedshiftStandIn, StandInError, find_postgres_bin
+from cdi_tui.standins.secret_service import SecretService, secret_service_available, start_secret_service
+
 # tests are laid out by kind (unit/, app/, real/); their shared modules (helpers, tui_world,
 # test modules other tests import from) are importable from any of them
 TESTS = Path(__file__).resolve().parent
@@ -25,10 +30,6 @@ for folder in (TESTS / "real", TESTS / "app", TESTS):
 
 from helpers import SyncEnv  # noqa: E402
 
-from cdi_tui.paths import HOME_ENV, AppPaths, app_paths
-from cdi_tui.standins.braze import BrazeStandIn
-from cdi_tui.standins.postgres import RedshiftStandIn, StandInError, find_postgres_bin
-from cdi_tui.standins.secret_service import SecretService, secret_service_available, start_secret_service
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
