@@ -30,7 +30,6 @@ for folder in (TESTS / "real", TESTS / "app", TESTS):
 
 from helpers import SyncEnv  # noqa: E402
 
-
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 # an unexpected exception in a command raises with its traceback instead of being turned into
