@@ -12,12 +12,13 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from cdi_tui.config import Credential
+from cdi_tui.errors import CdiError
 from cdi_tui.fields import credential_problems
 from cdi_tui.secret_store import check_secret, credential_account, ssh_key_account, ssh_passphrase_account
 from cdi_tui.warehouse.tunnel import SshSettings, authorized_keys_line, generate_key_pair, public_key_of
 
 
-class CredentialSetupError(ValueError):
+class CredentialSetupError(CdiError, ValueError):
     """The credential's settings do not fit together; the message says which and why."""
 
 

@@ -19,13 +19,15 @@ from pathlib import Path
 
 import platformdirs
 
+from cdi_tui.errors import CdiError
+
 APP_NAME = "cdi-tui"
 HOME_ENV = "CDI_TUI_HOME"
 
 _CANNOT_WRITE = (errno.EROFS, errno.EACCES, errno.EPERM)
 
 
-class HomeError(Exception):
+class HomeError(CdiError):
     """The folders cdi-tui keeps its files in cannot be used; the message says which and what to do."""
 
 

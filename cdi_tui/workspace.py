@@ -42,6 +42,7 @@ from cdi_tui.engine.lock import RunInProgress, RunLock
 from cdi_tui.engine.sync import DELIVERED_FILE, Progress, ProgressCallback, SyncEngine, SyncOptions, SyncRefused
 from cdi_tui.engine.transform import RowError, RowTransformer
 from cdi_tui.enums import DataType, IntegrationState, RunStatus, Trigger
+from cdi_tui.errors import CdiError
 from cdi_tui.paths import AppPaths
 from cdi_tui.runlog import (
     ROW_ERROR_COLUMNS,
@@ -86,7 +87,7 @@ __all__ = [
 ]
 
 
-class WorkspaceError(Exception):
+class WorkspaceError(CdiError):
     """An operation breaks a rule; the message says which and what to do."""
 
 
