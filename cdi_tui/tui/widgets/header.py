@@ -5,6 +5,7 @@ from __future__ import annotations
 from rich.text import Text
 from textual.widget import Widget
 
+from cdi_tui.errors import CdiError
 from cdi_tui.secret_store import braze_key_account
 from cdi_tui.tui.base import CdiMixin
 from cdi_tui.tui.looks import palette
@@ -75,6 +76,6 @@ def key_state(workspace: Workspace) -> str:
     """Whether a Braze key is stored (checked or not is learnt by a check)."""
     try:
         stored = workspace.secrets.get(braze_key_account())
-    except Exception:
+    except CdiError:  # a keyring that cannot be read: reported where a secret is needed
         return "missing"
     return "stored" if stored else "missing"
