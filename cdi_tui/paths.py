@@ -52,6 +52,13 @@ class AppPaths:
         return self.log_dir / "cdi-tui.log"
 
     @property
+    def keyring_service(self) -> str:
+        """The keyring service that holds this home's secrets, apart from every other home's."""
+        from cdi_tui.secret_store import home_keyring_service
+
+        return home_keyring_service(self)
+
+    @property
     def folders(self) -> tuple[Path, ...]:
         return (self.config_dir, self.data_dir, self.log_dir)
 

@@ -47,12 +47,9 @@ def save_new_credential(screen: Any, new: NewCredential) -> bool:
 
     Returns False (the reason shown) when it was not saved.
     """
-    from cdi_tui.credential_setup import save_credential
-
     credential = new.credential
     try:
-        tunnel_key = save_credential(
-            screen.workspace,
+        tunnel_key = screen.workspace.save_credential(
             credential,
             new.password,
             generate_ssh_key=credential.uses_ssh and not credential.ssh_key_path,
@@ -327,14 +324,12 @@ class CredentialsScreen(TableKeys, Screen[None]):
     @on(Button.Pressed, "#public-key")
     def action_public_key(self) -> None:
         """Show a tunnelled credential's authorized_keys line again, ready to copy."""
-        from cdi_tui.credential_setup import tunnel_key_of
-
         name = self.selected()
         if name is None:
             return
         credential = self.workspace.config().credentials[name]
         try:
-            tunnel_key = tunnel_key_of(credential, self.workspace.secrets)
+            tunnel_key = self.workspace.tunnel_key(credential)
         except CdiError as error:
             self.cdi.show_error(f"No SSH public key for {name}", str(error))
             return
