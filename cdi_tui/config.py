@@ -27,6 +27,7 @@ import tomli_w
 from cdi_tui.braze.rules import DEFAULT_DELETE_PRIORITIZATION
 from cdi_tui.display import first_control_character
 from cdi_tui.enums import DataType, IntegrationState
+from cdi_tui.errors import CdiError
 from cdi_tui.fields import (
     BRAZE_FIELDS,
     BRAZE_INSTANCES,
@@ -46,7 +47,7 @@ from cdi_tui.tables import TableName, parse_table_name
 T = TypeVar("T")
 
 
-class ConfigError(Exception):
+class ConfigError(CdiError):
     """The config file cannot be used; the message names the file, the place and the fault."""
 
     def __init__(self, path: Path | str, where: str, problem: str) -> None:

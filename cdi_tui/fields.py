@@ -18,11 +18,12 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from cdi_tui.display import first_control_character
 from cdi_tui.enums import DataType, IntegrationState
+from cdi_tui.errors import CdiError
 from cdi_tui.schedule import ScheduleError, parse_frequency
 from cdi_tui.tables import TableNameError, parse_table_name
 
 
-class FieldError(ValueError):
+class FieldError(CdiError, ValueError):
     """A value the user gave is not acceptable; the message says why."""
 
 

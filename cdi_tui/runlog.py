@@ -36,6 +36,7 @@ from typing import Any
 
 from cdi_tui.display import safe_text
 from cdi_tui.enums import RunStatus, Trigger
+from cdi_tui.errors import CdiError
 
 ROW_ERROR_RETENTION = timedelta(days=30)
 RUN_RETENTION = timedelta(days=365)
@@ -391,7 +392,7 @@ def _move_text_watermarks(conn: sqlite3.Connection) -> None:
     )
 
 
-class RunLogUnavailable(RuntimeError):
+class RunLogUnavailable(CdiError, RuntimeError):
     """The run log cannot be read or written (disk full, read-only, folder gone, damaged file).
 
     ``reason`` is SQLite's own words; the message says what it means and what to do.

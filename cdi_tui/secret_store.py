@@ -41,6 +41,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from cdi_tui.display import first_control_character
+from cdi_tui.errors import CdiError
 
 if TYPE_CHECKING:
     from cdi_tui.paths import AppPaths
@@ -56,11 +57,11 @@ SSH_KEY_ENV_PREFIX = "CDI_TUI_SSH_KEY_"
 SSH_PASSPHRASE_ENV_PREFIX = "CDI_TUI_SSH_PASSPHRASE_"
 
 
-class SecretsUnavailable(RuntimeError):
+class SecretsUnavailable(CdiError, RuntimeError):
     """No usable secret store; the message says how to get one."""
 
 
-class SecretMissing(LookupError):
+class SecretMissing(CdiError, LookupError):
     """A secret the work needs was never stored."""
 
 

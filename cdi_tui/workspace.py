@@ -15,7 +15,7 @@ import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import Any, Literal, TypedDict, Unpack
+from typing import TYPE_CHECKING, Any, Literal, TypedDict, Unpack
 
 from cdi_tui.braze.objects import BrazeObject
 from cdi_tui.braze.rules import DEFAULT_DELETE_PRIORITIZATION
@@ -42,6 +42,7 @@ from cdi_tui.engine.lock import RunInProgress, RunLock
 from cdi_tui.engine.sync import DELIVERED_FILE, Progress, ProgressCallback, SyncEngine, SyncOptions, SyncRefused
 from cdi_tui.engine.transform import RowError, RowTransformer
 from cdi_tui.enums import DataType, IntegrationState, RunStatus, Trigger
+from cdi_tui.errors import CdiError
 from cdi_tui.paths import AppPaths
 from cdi_tui.runlog import (
     ROW_ERROR_COLUMNS,
@@ -56,13 +57,19 @@ from cdi_tui.runlog import (
 from cdi_tui.scheduler import DueRun, claim, due_runs
 from cdi_tui.secret_store import (
     CredentialsService,
+    KeyringCredentials,
+    MemoryCredentials,
     SecretMissing,
     braze_key_account,
     credential_account,
     credential_secret_accounts,
     smtp_password_account,
+    ssh_key_account,
 )
 from cdi_tui.warehouse.source import RedshiftSource, TableShape
+
+if TYPE_CHECKING:
+    from cdi_tui.credential_setup import TunnelKey
 
 log = logging.getLogger("cdi_tui.workspace")
 
@@ -86,7 +93,7 @@ __all__ = [
 ]
 
 
-class WorkspaceError(Exception):
+class WorkspaceError(CdiError):
     """An operation breaks a rule; the message says which and what to do."""
 
 
@@ -147,18 +154,29 @@ def row_verdicts(
 class Workspace:
     """The one door of the app and the command line into the core.
 
-    The config store, the run log, the store of delivered values and the sync engine are
-    its own: front ends ask it, and it keeps the product's rules.
+    The config store, the run log, the store of delivered values, the secret store and the
+    sync engine are its own: front ends ask it, and it keeps the product's rules.
     """
 
     def __init__(self, paths: AppPaths, secrets: CredentialsService) -> None:
         self.paths = paths.ensure()
-        self.secrets = secrets
+        self._secrets = secrets
         secrets.bind_home(self.paths)  # a keyring keeps this home's secrets apart from every other home's
         self._store = ConfigStore(paths.config_file)
         self._runlog_value: RunLog | None = None
         self._delivered_value: DeliveredStore | None = None
         self._open_lock = threading.Lock()
+
+    @classmethod
+    def with_keyring(cls, paths: AppPaths) -> Workspace:
+        """The workspace of a home, its secrets in the OS keyring under the home's own service
+        (an environment variable, where set, wins over the keyring: see :mod:`cdi_tui.secret_store`)."""
+        return cls(paths, KeyringCredentials.for_home(paths))
+
+    @property
+    def keeps_secrets_in_memory(self) -> bool:
+        """Secrets live in this process only (the demo's): nothing reaches a keyring, all is gone at exit."""
+        return isinstance(self._secrets, MemoryCredentials)
 
     @property
     def _runlog(self) -> RunLog:
@@ -207,8 +225,17 @@ class Workspace:
     def set_braze(self, settings: BrazeSettings, api_key: str | None) -> None:
         self._writable()
         if api_key is not None:
-            self.secrets.set(braze_key_account(), api_key)
+            self._secrets.set(braze_key_account(), api_key)
         self._store.update(lambda config: replace(config, braze=settings))
+
+    def has_braze_key(self) -> bool:
+        """A Braze REST API key is stored (or given in its environment variable).
+
+        Raises:
+            SecretsUnavailable: the keyring cannot be used.
+            SecretRefused: the environment variable holds a control character.
+        """
+        return self._secrets.get(braze_key_account()) is not None
 
     # credentials --------------------------------------------------------------------------
     def add_credential(self, credential: Credential, password: str | None, replace_existing: bool = False) -> None:
@@ -235,16 +262,68 @@ class Workspace:
 
         check(self.config())  # a refused credential leaves the keyring alone too
         if password is not None:
-            self.secrets.set(credential_account(credential.name), password)
+            self._secrets.set(credential_account(credential.name), password)
         self._store.update(change)
         if password is None:
-            self.secrets.delete(credential_account(credential.name))
+            self._secrets.delete(credential_account(credential.name))
 
     def change_password(self, name: str, password: str) -> None:
         self._writable()
         if name not in self.config().credentials:
             raise WorkspaceError(f"no credential named '{name}'")
-        self.secrets.set(credential_account(name), password)
+        self._secrets.set(credential_account(name), password)
+
+    def stored_password(self, name: str) -> str | None:
+        """The password a credential signs in with (its environment variable first), or None (IAM, or none saved)."""
+        return self._secrets.get(credential_account(name))
+
+    def has_generated_ssh_key(self, name: str) -> bool:
+        """cdi-tui made the key pair of the credential's SSH tunnel, and keeps its private key."""
+        return self._secrets.get(ssh_key_account(name)) is not None
+
+    def save_credential(
+        self,
+        credential: Credential,
+        password: str | None,
+        *,
+        replace_existing: bool = False,
+        generate_ssh_key: bool = False,
+        ssh_passphrase: str | None = None,
+    ) -> TunnelKey | None:
+        """Save a credential with its secrets (a tunnel's key pair made when asked): ``credentials add``
+        and the app's credential forms. See :func:`cdi_tui.credential_setup.save_credential`.
+
+        Returns:
+            The tunnel key's public half, for the bastion's ``authorized_keys`` (None without a
+            tunnel, or when an earlier generated key is kept).
+
+        Raises:
+            CredentialSetupError: inconsistent settings; WarehouseError (``ssh_key``) when the key
+                file cannot be read or the passphrase does not open it; SecretRefused: a secret
+                with a control character (nothing is saved); WorkspaceError from saving.
+        """
+        from cdi_tui.credential_setup import save_credential
+
+        return save_credential(
+            self,
+            self._secrets,
+            credential,
+            password,
+            replace_existing=replace_existing,
+            generate_ssh_key=generate_ssh_key,
+            ssh_passphrase=ssh_passphrase,
+        )
+
+    def tunnel_key(self, credential: Credential) -> TunnelKey:
+        """The public half of a tunnelled credential's key (generated or from its key file).
+
+        Raises:
+            CredentialSetupError: the credential uses no SSH tunnel.
+            WarehouseError: kind ``ssh_key`` when the key is missing or cannot be read.
+        """
+        from cdi_tui.credential_setup import tunnel_key_of
+
+        return tunnel_key_of(credential, self._secrets)
 
     def remove_credential(self, name: str) -> None:
         self._writable()
@@ -266,7 +345,7 @@ class Workspace:
 
         self._store.update(change)
         for account in credential_secret_accounts(name):
-            self.secrets.delete(account)
+            self._secrets.delete(account)
 
     # integrations -------------------------------------------------------------------------
     def add_integration(self, integration: Integration) -> None:
@@ -346,7 +425,7 @@ class Workspace:
         config = self.config()
         integration = self.integration(name, config)
         credential = config.credentials[integration.credential]
-        result = run_connection_test(credential, integration.table_name, integration.data_type, self.secrets, preview_rows)
+        result = run_connection_test(credential, integration.table_name, integration.data_type, self._secrets, preview_rows)
         if result.ok:
             self._runlog.record_test(name, integration_fingerprint(credential, integration))
         return result
@@ -416,7 +495,7 @@ class Workspace:
         Raises:
             WarehouseError: the connection failed, with the fix to try.
         """
-        settings = connection_settings(credential, self.secrets, password=password)
+        settings = connection_settings(credential, self._secrets, password=password)
         with RedshiftSource(settings) as source:
             return source.list_tables()
 
@@ -433,7 +512,7 @@ class Workspace:
         if config.braze is None:
             raise WorkspaceError("Braze is not set up yet")
         try:
-            api_key = self.secrets.require(braze_key_account(), "Braze REST API key")
+            api_key = self._secrets.require(braze_key_account(), "Braze REST API key")
         except SecretMissing as error:
             raise WorkspaceError(str(error)) from None
         with BrazeClient(config.braze.base_url, api_key, retry=RetryPolicy(max_attempts=3, backoff_base=0.2)) as client:
@@ -457,7 +536,7 @@ class Workspace:
     # syncs --------------------------------------------------------------------------------
     def _engine(self, config: Config | None = None) -> SyncEngine:
         return SyncEngine(
-            config or self.config(), self.secrets, self._runlog, self.paths.data_dir / "locks", delivered=self._delivered
+            config or self.config(), self._secrets, self._runlog, self.paths.data_dir / "locks", delivered=self._delivered
         )
 
     def check_can_sync(self, name: str, dry_run: bool = False) -> Integration:
@@ -573,7 +652,7 @@ class Workspace:
         from cdi_tui.notify import notify_run
 
         with contextlib.suppress(RunLogUnavailable):
-            notify_run(config.smtp, config.integrations[name], record, [], self.secrets)
+            notify_run(config.smtp, config.integrations[name], record, [], self._secrets)
         return record
 
     def _notify(self, config: Config, name: str, record: RunRecord) -> RunRecord:
@@ -585,7 +664,7 @@ class Workspace:
             failed_rows = self._runlog.row_errors(record.id, limit=5)
         except RunLogUnavailable:  # the run ended because its run log failed: notify without the rows
             failed_rows = []
-        outcome = notify_run(config.smtp, integration, record, failed_rows, self.secrets)
+        outcome = notify_run(config.smtp, integration, record, failed_rows, self._secrets)
         if outcome is None:
             return record
         try:
@@ -608,5 +687,5 @@ class Workspace:
         if refused:
             raise WorkspaceError(refused)
         if password is not None:
-            self.secrets.set(smtp_password_account(), password)
+            self._secrets.set(smtp_password_account(), password)
         self._store.update(lambda config: replace(config, smtp=settings))

@@ -43,10 +43,11 @@ import orjson
 
 from cdi_tui import __version__
 from cdi_tui.braze.objects import BrazeObject
+from cdi_tui.errors import CdiError
 from cdi_tui.fields import is_loopback_host
 
 
-class BrazeError(Exception):
+class BrazeError(CdiError):
     """A Braze failure that ends the run."""
 
 
@@ -58,7 +59,7 @@ class BrazeEndpointError(BrazeError):
     """404 or a refused URL: the endpoint is wrong."""
 
 
-class TransientFailure(Exception):
+class TransientFailure(CdiError):
     """Retries ran out on 429/5xx/timeouts/dropped connections."""
 
 

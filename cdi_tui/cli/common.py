@@ -196,7 +196,6 @@ def open_workspace(read_only_ok: bool = False) -> Workspace:
     """
     from cdi_tui.logs import setup_logging
     from cdi_tui.paths import app_paths
-    from cdi_tui.secret_store import KeyringCredentials
     from cdi_tui.workspace import Workspace
 
     paths = app_paths().ensure()
@@ -207,7 +206,7 @@ def open_workspace(read_only_ok: bool = False) -> Workspace:
                 "run it without --read-only"
             )
         setup_logging(paths)
-        return Workspace(replace(paths, read_only=READ_ONLY_REASON), KeyringCredentials())
+        return Workspace.with_keyring(replace(paths, read_only=READ_ONLY_REASON))
     if paths.read_only is not None:
         from cdi_tui.display import safe_text
 
@@ -219,7 +218,7 @@ def open_workspace(read_only_ok: bool = False) -> Workspace:
         print(f"cdi-tui: warning: read-only ({safe_text(paths.read_only)}): showing what is there; nothing can be saved",
               file=sys.stderr)  # fmt: skip
     setup_logging(paths)
-    return Workspace(paths, KeyringCredentials.for_home(paths))
+    return Workspace.with_keyring(paths)
 
 
 def shown(value: Any) -> str:

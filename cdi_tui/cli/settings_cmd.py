@@ -34,7 +34,6 @@ from cdi_tui.fields import (
     field_by_key,
     validate_name,
 )
-from cdi_tui.secret_store import braze_key_account, ssh_key_account
 
 if TYPE_CHECKING:
     from cdi_tui.workspace import Workspace
@@ -186,7 +185,7 @@ def braze_set_command(args: argparse.Namespace) -> int:
     if current is None and "endpoint" not in given:
         raise UsageError("Braze is not set up yet: give --endpoint INSTANCE|URL (and the REST API key on stdin)")
     settings = replace(current, **given) if current is not None else BrazeSettings(**given)
-    if args.keep_key and workspace.secrets.get(braze_key_account()) is None:
+    if args.keep_key and not workspace.has_braze_key():
         raise CommandError("no API key is stored yet; give one on stdin")
     # the first time (no Braze settings in this config) the key comes with them; later only when asked
     api_key = read_secret("Braze REST API key") if args.new_key or (current is None and not args.keep_key) else None
@@ -235,7 +234,7 @@ def _flag(key: str) -> str:
 
 
 def credentials_add_command(args: argparse.Namespace) -> int:
-    from cdi_tui.credential_setup import CredentialSetupError, save_credential
+    from cdi_tui.credential_setup import CredentialSetupError
     from cdi_tui.warehouse.errors import WarehouseError
     from cdi_tui.warehouse.tunnel import key_file_is_encrypted
 
@@ -254,7 +253,7 @@ def credentials_add_command(args: argparse.Namespace) -> int:
         and not values["ssh_key_path"]
         and not args.ssh_generate_key
         and args.replace
-        and workspace.secrets.get(ssh_key_account(args.name)) is not None
+        and workspace.has_generated_ssh_key(args.name)
     )
     if uses_ssh and not values["ssh_key_path"] and not args.ssh_generate_key and not keep_generated_key:
         raise UsageError("an SSH tunnel needs --ssh-key PATH or --ssh-generate-key")
@@ -267,8 +266,7 @@ def credentials_add_command(args: argparse.Namespace) -> int:
     try:
         if credential.ssh_key_path and key_file_is_encrypted(credential.ssh_key_path):
             passphrase = read_secret(f"passphrase of SSH key {credential.ssh_key_path}")
-        tunnel_key = save_credential(
-            workspace,
+        tunnel_key = workspace.save_credential(
             credential,
             password,
             replace_existing=args.replace,
@@ -294,8 +292,6 @@ def credentials_add_command(args: argparse.Namespace) -> int:
 
 
 def credentials_set_command(args: argparse.Namespace) -> int:
-    from cdi_tui.secret_store import credential_account
-
     workspace = open_workspace()
     current = workspace.config().credentials.get(args.name)
     if current is None:
@@ -313,7 +309,7 @@ def credentials_set_command(args: argparse.Namespace) -> int:
     credential = Credential(name=args.name, **{key: value for key, value in values.items() if value is not None})
     password = None
     if not credential.uses_iam:
-        password = workspace.secrets.get(credential_account(args.name))
+        password = workspace.stored_password(args.name)
         if password is None:  # it signed in with IAM until now
             password = read_secret(f"password for {credential.user}@{credential.host}")
     users = [item.name for item in workspace.config().integrations_using(args.name)]
@@ -341,7 +337,7 @@ def _print_public_key(credential: Credential, public_key: str, generated: bool) 
 
 
 def credentials_public_key_command(args: argparse.Namespace) -> int:
-    from cdi_tui.credential_setup import CredentialSetupError, tunnel_key_of
+    from cdi_tui.credential_setup import CredentialSetupError
     from cdi_tui.warehouse.errors import WarehouseError
 
     workspace = open_workspace(read_only_ok=True)
@@ -349,7 +345,7 @@ def credentials_public_key_command(args: argparse.Namespace) -> int:
     if credential is None:
         raise CommandError(f"no credential named '{args.name}'")
     try:
-        tunnel_key = tunnel_key_of(credential, workspace.secrets)
+        tunnel_key = workspace.tunnel_key(credential)
     except (WarehouseError, CredentialSetupError) as error:
         raise CommandError(str(error)) from None
     _print_public_key(credential, tunnel_key.public_key, generated=tunnel_key.generated)

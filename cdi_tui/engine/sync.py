@@ -46,6 +46,7 @@ from cdi_tui.engine.run_state import Progress, ProgressCallback, RunState
 from cdi_tui.engine.senders import Dispatcher
 from cdi_tui.engine.transform import RowError, RowTransformer
 from cdi_tui.enums import DataType, IntegrationState, Trigger
+from cdi_tui.errors import CdiError
 from cdi_tui.runlog import RunLog, RunRecord, Watermark, to_text, utc_now
 from cdi_tui.secret_store import CredentialsService, SecretMissing, braze_key_account
 from cdi_tui.warehouse.errors import WarehouseError
@@ -58,7 +59,7 @@ DEFAULT_MAX_ROWS = 500_000_000
 DELIVERED_FILE = "delivered.sqlite3"
 
 
-class SyncRefused(Exception):
+class SyncRefused(CdiError):
     """The integration cannot sync as it is (draft, untested, Braze not set up, ...)."""
 
 
