@@ -945,7 +945,8 @@ class RunLog:
             raise RunLogUnavailable(self.path, "attempt to write a readonly database (opened read-only)")
         with self.transaction() as conn:
             conn.execute(
-                "INSERT INTO health_probe (id, probed_at) VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET probed_at = excluded.probed_at",
+                "INSERT INTO health_probe (id, probed_at) VALUES (1, ?) "
+                "ON CONFLICT (id) DO UPDATE SET probed_at = excluded.probed_at",
                 (to_text(utc_now()),),
             )
 
