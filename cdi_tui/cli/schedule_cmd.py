@@ -245,7 +245,10 @@ def serve_command(args: argparse.Namespace) -> int:
             token = workspace.secrets.get(serve_token_account())
         except SecretsUnavailable as error:
             if not listen.loopback:
-                raise CommandError(f"the API token cannot be read: {error}") from None
+                raise CommandError(
+                    f"{listen} is not a loopback address: the API token is mandatory there (cdi-tui serve token --new; "
+                    f"TLS in front), and it cannot be read: {error}"
+                ) from None
             print(f"cdi-tui: warning: the API token cannot be read ({error}); the trigger API answers 401", file=sys.stderr)
         if not listen.loopback and token is None:
             raise CommandError(

@@ -29,6 +29,7 @@ import threading
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
+from http import HTTPStatus
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
@@ -139,9 +140,11 @@ class HttpApi:
             if error.status < 400:
                 raise
             headers = {key: value for key, value in error.headers.items() if key in ("Allow", "WWW-Authenticate")}
-            reason = {404: "Not found", 405: f"Method {safe_text(request.method)[:16]} not allowed here"}.get(
-                error.status, error.reason
-            )
+            reason = error.reason
+            if reason == HTTPStatus(error.status).phrase:  # aiohttp's own answer: say it in this API's words
+                reason = {404: "Not found", 405: f"Method {safe_text(request.method)[:16]} not allowed here"}.get(
+                    error.status, reason
+                )
             return _error(error.status, reason, headers)
         except Exception:
             log.exception("%s %s failed", request.method, request.path)
