@@ -432,6 +432,7 @@ def test_a_webhook_receiver_gets_one_alert_when_row_errors_start_and_one_when_th
     assert env.ws.sync("rows", FAST).status == "success"
     env.ws.check_all_alerts()
     firing, resolved = receiver.alerts("row_errors")
+    assert firing == started
     assert resolved["event"] == "alert.resolved" and resolved["firing"] is False
     assert "hmac-secret-1" not in json.dumps(receiver.alerts())
 
