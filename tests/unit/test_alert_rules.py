@@ -163,7 +163,7 @@ def test_alert_settings_and_the_listener_are_declared_once_for_the_config_file_a
     assert orders.alert_webhooks == ("https://hooks.example.com/T0/B0/x",) and orders.pause_after_failures == 3
     assert config_from_dict(tmp_path / "config.toml", config_to_dict(config)) == config
     document["integrations"]["orders"]["alert_webhooks"] = ["http://hooks.example.com/x"]  # type: ignore[index]
-    with pytest.raises(ConfigError, match="alert_webhooks.*loopback"):
+    with pytest.raises(ConfigError, match=r"alert_webhooks.*loopback"):
         config_from_dict(tmp_path / "config.toml", document)
     args = build_parser().parse_args(
         ["integrations", "set", "orders", "--alert-webhook", "https://a.example.com/1", "--alert-webhook",
