@@ -173,3 +173,19 @@ def test_alert_settings_and_the_listener_are_declared_once_for_the_config_file_a
     assert args.alert_run_minutes == 45 and args.ping_url is None and args.pause_after_failures == 2
     serve = build_parser().parse_args(["serve", "--listen", "127.0.0.1:9000", "--log-format", "json"])
     assert serve.listen == "127.0.0.1:9000" and serve.log_format == "json"
+
+
+def test_each_transition_is_announced_once_whoever_looks_and_survives_a_reopened_run_log(tmp_path: Any) -> None:
+    from cdi_tui.runlog import RunLog
+
+    first, second = RunLog(tmp_path / "runs.sqlite3"), RunLog(tmp_path / "runs.sqlite3")  # serve and run-due, say
+    assert first.move_alert("orders", "retry_list", True, "12 rows", NOW)
+    assert not second.move_alert("orders", "retry_list", True, "12 rows", NOW)  # the other looker stays quiet
+    assert not first.move_alert("orders", "row_errors", False, "fine", NOW)  # never fired: nothing recovers
+    first.close()
+    reopened = RunLog(tmp_path / "runs.sqlite3")
+    assert reopened.alert_states("orders")["retry_list"][0] is True and reopened.firing_alerts() == [("orders", "retry_list")]
+    assert reopened.move_alert("orders", "retry_list", False, "0 rows", NOW)
+    assert not second.move_alert("orders", "retry_list", False, "0 rows", NOW)
+    reopened.close()
+    second.close()
