@@ -533,8 +533,8 @@ class RunLog:
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")
             conn.execute("PRAGMA busy_timeout=30000")
-            conn.executescript(_SCHEMA)
             try:
+                conn.executescript(_SCHEMA)  # tables added since the file was made are created here
                 _migrate(conn)
             except sqlite3.OperationalError as error:
                 if "readonly" in str(error) or "locked" in str(error):
@@ -898,6 +898,9 @@ class RunLog:
 
     def monitor_answers(self) -> list[sqlite3.Row]:
         """Per integration and status code, Braze's answers to the requests of real runs."""
+        with self._lock, self._guard():
+            if "braze_answers" not in _run_columns(self._conn):  # an older run log, opened read-only
+                return []
         return self._query(
             "SELECT runs.integration AS integration, answers.key AS code, SUM(answers.value) AS requests "
             f"FROM runs, json_each(runs.braze_answers) AS answers WHERE {self._live} AND dry_run = 0 "
@@ -951,13 +954,21 @@ class RunLog:
             )
 
     # alerts --------------------------------------------------------------------------------
+    def _has_table(self, name: str) -> bool:
+        """A run log written by an older cdi-tui and opened read-only may lack the newer tables."""
+        return bool(self._query("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (name,)))
+
     def alert_states(self, integration: str) -> dict[str, tuple[bool, datetime, str | None]]:
         """Per alert rule of the integration: (firing, since when, what it said)."""
+        if not self._has_table("alert_state"):
+            return {}
         rows = self._query("SELECT rule, firing, since, detail FROM alert_state WHERE integration = ?", (integration,))
         return {row["rule"]: (bool(row["firing"]), datetime.fromisoformat(row["since"]), row["detail"]) for row in rows}
 
     def firing_alerts(self) -> list[tuple[str, str]]:
         """(integration, rule) of every alert firing now."""
+        if not self._has_table("alert_state"):
+            return []
         rows = self._query("SELECT integration, rule FROM alert_state WHERE firing = 1 ORDER BY integration, rule")
         return [(row["integration"], row["rule"]) for row in rows]
 
