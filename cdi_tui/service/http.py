@@ -68,7 +68,7 @@ class Listen:
 def _json(status: int, body: Any, headers: dict[str, str] | None = None) -> web.Response:
     return web.Response(
         status=status,
-        text=json.dumps(body, ensure_ascii=False),
+        text=json.dumps(body, ensure_ascii=True),
         content_type="application/json",
         headers=headers,
     )
