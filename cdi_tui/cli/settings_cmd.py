@@ -25,6 +25,7 @@ from cdi_tui.config import BrazeSettings, Credential, Integration
 from cdi_tui.display import safe_text
 from cdi_tui.enums import DataType, IntegrationState
 from cdi_tui.fields import (
+    ALERT_FIELDS,
     ALL_CREDENTIAL_FIELDS,
     BRAZE_FIELDS,
     DATA_TYPE_LABELS,
@@ -144,7 +145,25 @@ def register(commands: Any) -> None:
         "'cdi-tui test NAME' passes again; the data type can change until it is activated.",
     )
     change.add_argument("name")
-    add_change_flags(change, INTEGRATION_FIELDS, skip=("state",), clear=("contact_emails", "notify_row_error_percent"))
+    add_change_flags(
+        change,
+        INTEGRATION_FIELDS,
+        skip=("state",),
+        clear=("contact_emails", "notify_row_error_percent", *(spec.key for spec in ALERT_FIELDS)),
+    )
+    secret = change.add_mutually_exclusive_group()
+    secret.add_argument(
+        "--alert-webhook-secret",
+        action="store_true",
+        default=None,
+        help="sign generic JSON alerts with HMAC-SHA256: the secret is read from stdin and kept in the keyring",
+    )
+    secret.add_argument(
+        "--no-alert-webhook-secret",
+        dest="alert_webhook_secret",
+        action="store_false",
+        help="stop signing alerts (forget the secret)",
+    )
     change.set_defaults(handler=integrations_set_command)
     listing = integrations.add_parser("list", help="list integrations")
     listing.add_argument("--json", action="store_true")
@@ -438,6 +457,7 @@ def integrations_add_command(args: argparse.Namespace) -> int:
     workspace = open_workspace()
     values = {spec.key: getattr(args, spec.key) for spec in INTEGRATION_FIELDS if spec.key != "state"}
     values["contact_emails"] = tuple(dict.fromkeys(values["contact_emails"]))
+    values["alert_webhooks"] = tuple(dict.fromkeys(values["alert_webhooks"]))
     if values["send_changed_only"] is not None and values["data_type"] != DataType.ATTRIBUTES:
         raise UsageError("--send-changed-only and --send-all apply to custom attributes integrations only")
     if values["delete_prioritization"] is not None and values["data_type"] != DataType.DELETES:
@@ -456,18 +476,23 @@ def integrations_add_command(args: argparse.Namespace) -> int:
 def integrations_set_command(args: argparse.Namespace) -> int:
     workspace = open_workspace()
     given = given_values(args, INTEGRATION_FIELDS)
-    if not given:
+    if not given and args.alert_webhook_secret is None:
         raise UsageError("nothing to change: give at least one setting (see 'cdi-tui integrations set --help')")
     before = workspace.integration(args.name)
-    if "contact_emails" in given:
-        given["contact_emails"] = tuple(dict.fromkeys(given["contact_emails"] or ()))
+    for key in ("contact_emails", "alert_webhooks"):
+        if key in given:
+            given[key] = tuple(dict.fromkeys(given[key] or ()))
     data_type = given.get("data_type", before.data_type)
     if given.get("send_changed_only") is not None and data_type != DataType.ATTRIBUTES:
         raise UsageError("--send-changed-only and --send-all apply to custom attributes integrations only")
     if given.get("delete_prioritization") is not None and data_type != DataType.DELETES:
         raise UsageError("--delete-prioritization applies to delete users integrations only")
-    after = workspace.update_integration(args.name, **given)
+    secret = read_secret(f"alert webhook secret of {args.name}") if args.alert_webhook_secret else None
+    after = workspace.update_integration(args.name, **given) if given else before
     changed = [key for key in given if getattr(before, key) != getattr(after, key)]
+    if args.alert_webhook_secret is not None:
+        workspace.set_alert_webhook_secret(args.name, secret)
+        changed.append("alert webhook secret" + ("" if secret else " (removed)"))
     print(f"Integration '{after.name}': " + (f"changed {', '.join(changed)}" if changed else "nothing changed"))
     if not workspace.is_tested(after.name):
         print(f"Needs a connection test for its connection, table and data type: cdi-tui test {after.name}")
