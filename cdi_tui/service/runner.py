@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from cdi_tui.enums import Trigger
+from cdi_tui.errors import CdiError
 
 if TYPE_CHECKING:
     from cdi_tui.workspace import Progress, RunRecord, Workspace
@@ -38,7 +39,7 @@ class RunningSync:
     thread: threading.Thread | None = None
 
 
-class StartRefused(Exception):
+class StartRefused(CdiError):
     """A run could not start; ``busy`` when another run of the integration is under way."""
 
     def __init__(self, message: str, busy: bool = False) -> None:

@@ -126,6 +126,7 @@ async def test_a_changed_host_key_is_trusted_only_with_its_fingerprint_typed(
         await click(pilot, "#run-test")
         await wait_for(pilot, lambda: isinstance(app.screen, (FingerprintModal, ConfirmModal)))
         dialog = app.screen
+        await wait_for(pilot, lambda: bool(dialog.query("#yes")))  # composed (the screen is current before its widgets)
         assert bastion.fingerprint in str(getattr(dialog, "question", ""))
         # one press of the trust button does not trust a changed key
         trust = dialog.query_one("#yes", Button)
