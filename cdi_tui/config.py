@@ -27,6 +27,7 @@ import tomli_w
 from cdi_tui.braze.rules import DEFAULT_DELETE_PRIORITIZATION
 from cdi_tui.display import first_control_character
 from cdi_tui.enums import DataType, IntegrationState
+from cdi_tui.errors import CdiError
 from cdi_tui.fields import (
     BRAZE_FIELDS,
     BRAZE_INSTANCES,
@@ -34,6 +35,7 @@ from cdi_tui.fields import (
     DEFAULT_MAX_ROWS_PER_QUERY,
     DEFAULT_SSH_PORT,
     INTEGRATION_FIELDS,
+    SERVE_FIELDS,
     SMTP_FIELDS,
     FieldError,
     FieldSpec,
@@ -46,7 +48,7 @@ from cdi_tui.tables import TableName, parse_table_name
 T = TypeVar("T")
 
 
-class ConfigError(Exception):
+class ConfigError(CdiError):
     """The config file cannot be used; the message names the file, the place and the fault."""
 
     def __init__(self, path: Path | str, where: str, problem: str) -> None:
@@ -81,6 +83,13 @@ class SmtpSettings:
     port: int = 587
     security: str = "starttls"
     user: str | None = None
+
+
+@dataclass(frozen=True)
+class ServeSettings:
+    """``[serve]``: what ``cdi-tui serve`` listens on for /metrics, /healthz and the trigger API."""
+
+    listen: str | None = None
 
 
 @dataclass(frozen=True)
@@ -158,6 +167,16 @@ class Integration:
     notify_no_rows: bool = False
     send_changed_only: bool | None = None  # None: on for custom attributes
     delete_prioritization: tuple[str, ...] | None = None  # None: Braze's usual identified, most_recently_updated
+    # alerts on transitions (None: that alert is off), their webhooks, the dead-man's switch, the auto-pause
+    alert_no_success_hours: float | None = None
+    alert_run_minutes: float | None = None
+    alert_row_error_percent: float | None = None
+    alert_retry_rows: int | None = None
+    alert_rate_limited_percent: float | None = None
+    alert_webhooks: tuple[str, ...] = ()
+    alert_webhook_format: str | None = None  # None: slack
+    ping_url: str | None = None
+    pause_after_failures: int | None = None
 
     @property
     def sends_changed_only(self) -> bool:
@@ -182,6 +201,7 @@ class Config:
     integrations: dict[str, Integration] = field(default_factory=dict)
     keys: dict[str, str] = field(default_factory=dict)
     """The app's keymap: a binding's id -> its keys (``sync = "S"``, ``filter = "ctrl+f,slash"``)."""
+    serve: ServeSettings | None = None
 
     def integrations_using(self, credential_name: str) -> list[Integration]:
         return [item for item in self.integrations.values() if item.credential == credential_name]
@@ -228,8 +248,8 @@ def config_from_dict(path: Path, document: dict[str, Any]) -> Config:
         ConfigError: naming the key that is wrong and why.
     """
     for key in document:
-        if key not in ("braze", "smtp", "credentials", "integrations", "keys"):
-            raise ConfigError(path, key, "unknown section (known: braze, smtp, credentials, integrations, keys)")
+        if key not in ("braze", "smtp", "serve", "credentials", "integrations", "keys"):
+            raise ConfigError(path, key, "unknown section (known: braze, smtp, serve, credentials, integrations, keys)")
     braze = None
     if "braze" in document:
         braze = BrazeSettings(**_section(path, "braze", document["braze"], BRAZE_FIELDS))
@@ -239,6 +259,7 @@ def config_from_dict(path: Path, document: dict[str, Any]) -> Config:
         if isinstance(raw_smtp, dict) and "password" in raw_smtp:
             raise ConfigError(path, "smtp.password", "passwords are not kept in this file; use the keyring")
         smtp = SmtpSettings(**_section(path, "smtp", raw_smtp, SMTP_FIELDS))
+    serve = ServeSettings(**_section(path, "serve", document["serve"], SERVE_FIELDS)) if "serve" in document else None
     credentials: dict[str, Credential] = {}
     raw_credentials = document.get("credentials", {})
     if not isinstance(raw_credentials, dict):
@@ -266,6 +287,7 @@ def config_from_dict(path: Path, document: dict[str, Any]) -> Config:
         _validated_name(path, where, name)
         values = _section(path, where, raw, INTEGRATION_FIELDS)
         values["contact_emails"] = tuple(values["contact_emails"])
+        values["alert_webhooks"] = tuple(values["alert_webhooks"])
         if values.get("delete_prioritization") is not None and values["data_type"] != DataType.DELETES:
             raise ConfigError(path, f"{where}.delete_prioritization", "applies to delete users integrations only")
         integration = Integration(name=name, **values)
@@ -282,7 +304,7 @@ def config_from_dict(path: Path, document: dict[str, Any]) -> Config:
             )
         seen_tables[identity] = name
         integrations[name] = integration
-    return Config(braze, smtp, credentials, integrations, _keymap(path, document.get("keys", {})))
+    return Config(braze, smtp, credentials, integrations, _keymap(path, document.get("keys", {})), serve)
 
 
 _BINDING_ID = re.compile(r"^[a-z][a-z0-9-]{0,39}$")
@@ -328,7 +350,7 @@ def env_var_clash(names: list[str]) -> tuple[str, str, str] | None:
 
 def config_to_dict(config: Config) -> dict[str, Any]:
     document: dict[str, Any] = {}
-    for section in ("braze", "smtp"):
+    for section in ("braze", "smtp", "serve"):
         settings = getattr(config, section)
         if settings is not None:
             values = {item.name: getattr(settings, item.name) for item in fields(settings)}
@@ -340,6 +362,10 @@ def config_to_dict(config: Config) -> dict[str, Any]:
     for name, integration in sorted(config.integrations.items()):
         values = {key: value for key, value in vars(integration).items() if key != "name" and value is not None}
         values["contact_emails"] = list(integration.contact_emails)
+        if integration.alert_webhooks:
+            values["alert_webhooks"] = list(integration.alert_webhooks)
+        else:
+            values.pop("alert_webhooks", None)
         if integration.delete_prioritization is not None:
             values["delete_prioritization"] = list(integration.delete_prioritization)
         document["integrations"][name] = values

@@ -10,16 +10,25 @@ from __future__ import annotations
 import os
 import secrets
 import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from helpers import SyncEnv
 
 from cdi_tui.paths import HOME_ENV, AppPaths, app_paths
 from cdi_tui.standins.braze import BrazeStandIn
 from cdi_tui.standins.postgres import RedshiftStandIn, StandInError, find_postgres_bin
 from cdi_tui.standins.secret_service import SecretService, secret_service_available, start_secret_service
+
+# tests are laid out by kind (unit/, app/, real/); their shared modules (helpers, tui_world,
+# test modules other tests import from) are importable from any of them
+TESTS = Path(__file__).resolve().parent
+for folder in (TESTS / "real", TESTS / "app", TESTS):
+    if str(folder) not in sys.path:
+        sys.path.insert(0, str(folder))
+
+from helpers import SyncEnv  # noqa: E402
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 

@@ -25,6 +25,7 @@ from cdi_tui.config import BrazeSettings, Credential, Integration
 from cdi_tui.display import safe_text
 from cdi_tui.enums import DataType, IntegrationState
 from cdi_tui.fields import (
+    ALERT_FIELDS,
     ALL_CREDENTIAL_FIELDS,
     BRAZE_FIELDS,
     DATA_TYPE_LABELS,
@@ -34,7 +35,6 @@ from cdi_tui.fields import (
     field_by_key,
     validate_name,
 )
-from cdi_tui.secret_store import braze_key_account, ssh_key_account
 
 if TYPE_CHECKING:
     from cdi_tui.workspace import Workspace
@@ -145,7 +145,25 @@ def register(commands: Any) -> None:
         "'cdi-tui test NAME' passes again; the data type can change until it is activated.",
     )
     change.add_argument("name")
-    add_change_flags(change, INTEGRATION_FIELDS, skip=("state",), clear=("contact_emails", "notify_row_error_percent"))
+    add_change_flags(
+        change,
+        INTEGRATION_FIELDS,
+        skip=("state",),
+        clear=("contact_emails", "notify_row_error_percent", *(spec.key for spec in ALERT_FIELDS)),
+    )
+    secret = change.add_mutually_exclusive_group()
+    secret.add_argument(
+        "--alert-webhook-secret",
+        action="store_true",
+        default=None,
+        help="sign generic JSON alerts with HMAC-SHA256: the secret is read from stdin and kept in the keyring",
+    )
+    secret.add_argument(
+        "--no-alert-webhook-secret",
+        dest="alert_webhook_secret",
+        action="store_false",
+        help="stop signing alerts (forget the secret)",
+    )
     change.set_defaults(handler=integrations_set_command)
     listing = integrations.add_parser("list", help="list integrations")
     listing.add_argument("--json", action="store_true")
@@ -186,7 +204,7 @@ def braze_set_command(args: argparse.Namespace) -> int:
     if current is None and "endpoint" not in given:
         raise UsageError("Braze is not set up yet: give --endpoint INSTANCE|URL (and the REST API key on stdin)")
     settings = replace(current, **given) if current is not None else BrazeSettings(**given)
-    if args.keep_key and workspace.secrets.get(braze_key_account()) is None:
+    if args.keep_key and not workspace.has_braze_key():
         raise CommandError("no API key is stored yet; give one on stdin")
     # the first time (no Braze settings in this config) the key comes with them; later only when asked
     api_key = read_secret("Braze REST API key") if args.new_key or (current is None and not args.keep_key) else None
@@ -235,7 +253,7 @@ def _flag(key: str) -> str:
 
 
 def credentials_add_command(args: argparse.Namespace) -> int:
-    from cdi_tui.credential_setup import CredentialSetupError, save_credential
+    from cdi_tui.credential_setup import CredentialSetupError
     from cdi_tui.warehouse.errors import WarehouseError
     from cdi_tui.warehouse.tunnel import key_file_is_encrypted
 
@@ -254,7 +272,7 @@ def credentials_add_command(args: argparse.Namespace) -> int:
         and not values["ssh_key_path"]
         and not args.ssh_generate_key
         and args.replace
-        and workspace.secrets.get(ssh_key_account(args.name)) is not None
+        and workspace.has_generated_ssh_key(args.name)
     )
     if uses_ssh and not values["ssh_key_path"] and not args.ssh_generate_key and not keep_generated_key:
         raise UsageError("an SSH tunnel needs --ssh-key PATH or --ssh-generate-key")
@@ -267,8 +285,7 @@ def credentials_add_command(args: argparse.Namespace) -> int:
     try:
         if credential.ssh_key_path and key_file_is_encrypted(credential.ssh_key_path):
             passphrase = read_secret(f"passphrase of SSH key {credential.ssh_key_path}")
-        tunnel_key = save_credential(
-            workspace,
+        tunnel_key = workspace.save_credential(
             credential,
             password,
             replace_existing=args.replace,
@@ -294,8 +311,6 @@ def credentials_add_command(args: argparse.Namespace) -> int:
 
 
 def credentials_set_command(args: argparse.Namespace) -> int:
-    from cdi_tui.secret_store import credential_account
-
     workspace = open_workspace()
     current = workspace.config().credentials.get(args.name)
     if current is None:
@@ -313,7 +328,7 @@ def credentials_set_command(args: argparse.Namespace) -> int:
     credential = Credential(name=args.name, **{key: value for key, value in values.items() if value is not None})
     password = None
     if not credential.uses_iam:
-        password = workspace.secrets.get(credential_account(args.name))
+        password = workspace.stored_password(args.name)
         if password is None:  # it signed in with IAM until now
             password = read_secret(f"password for {credential.user}@{credential.host}")
     users = [item.name for item in workspace.config().integrations_using(args.name)]
@@ -341,7 +356,7 @@ def _print_public_key(credential: Credential, public_key: str, generated: bool) 
 
 
 def credentials_public_key_command(args: argparse.Namespace) -> int:
-    from cdi_tui.credential_setup import CredentialSetupError, tunnel_key_of
+    from cdi_tui.credential_setup import CredentialSetupError
     from cdi_tui.warehouse.errors import WarehouseError
 
     workspace = open_workspace(read_only_ok=True)
@@ -349,7 +364,7 @@ def credentials_public_key_command(args: argparse.Namespace) -> int:
     if credential is None:
         raise CommandError(f"no credential named '{args.name}'")
     try:
-        tunnel_key = tunnel_key_of(credential, workspace.secrets)
+        tunnel_key = workspace.tunnel_key(credential)
     except (WarehouseError, CredentialSetupError) as error:
         raise CommandError(str(error)) from None
     _print_public_key(credential, tunnel_key.public_key, generated=tunnel_key.generated)
@@ -442,6 +457,7 @@ def integrations_add_command(args: argparse.Namespace) -> int:
     workspace = open_workspace()
     values = {spec.key: getattr(args, spec.key) for spec in INTEGRATION_FIELDS if spec.key != "state"}
     values["contact_emails"] = tuple(dict.fromkeys(values["contact_emails"]))
+    values["alert_webhooks"] = tuple(dict.fromkeys(values["alert_webhooks"]))
     if values["send_changed_only"] is not None and values["data_type"] != DataType.ATTRIBUTES:
         raise UsageError("--send-changed-only and --send-all apply to custom attributes integrations only")
     if values["delete_prioritization"] is not None and values["data_type"] != DataType.DELETES:
@@ -460,18 +476,23 @@ def integrations_add_command(args: argparse.Namespace) -> int:
 def integrations_set_command(args: argparse.Namespace) -> int:
     workspace = open_workspace()
     given = given_values(args, INTEGRATION_FIELDS)
-    if not given:
+    if not given and args.alert_webhook_secret is None:
         raise UsageError("nothing to change: give at least one setting (see 'cdi-tui integrations set --help')")
     before = workspace.integration(args.name)
-    if "contact_emails" in given:
-        given["contact_emails"] = tuple(dict.fromkeys(given["contact_emails"] or ()))
+    for key in ("contact_emails", "alert_webhooks"):
+        if key in given:
+            given[key] = tuple(dict.fromkeys(given[key] or ()))
     data_type = given.get("data_type", before.data_type)
     if given.get("send_changed_only") is not None and data_type != DataType.ATTRIBUTES:
         raise UsageError("--send-changed-only and --send-all apply to custom attributes integrations only")
     if given.get("delete_prioritization") is not None and data_type != DataType.DELETES:
         raise UsageError("--delete-prioritization applies to delete users integrations only")
-    after = workspace.update_integration(args.name, **given)
+    secret = read_secret(f"alert webhook secret of {args.name}") if args.alert_webhook_secret else None
+    after = workspace.update_integration(args.name, **given) if given else before
     changed = [key for key in given if getattr(before, key) != getattr(after, key)]
+    if args.alert_webhook_secret is not None:
+        workspace.set_alert_webhook_secret(args.name, secret)
+        changed.append("alert webhook secret" + ("" if secret else " (removed)"))
     print(f"Integration '{after.name}': " + (f"changed {', '.join(changed)}" if changed else "nothing changed"))
     if not workspace.is_tested(after.name):
         print(f"Needs a connection test for its connection, table and data type: cdi-tui test {after.name}")

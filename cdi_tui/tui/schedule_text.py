@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from cdi_tui.config import Integration
+from cdi_tui.errors import CdiError
 from cdi_tui.schedule import ScheduleError, next_runs
 from cdi_tui.tui.looks import TIME_FORMAT
 
@@ -16,7 +17,7 @@ if TYPE_CHECKING:
 def workspace_zone(workspace: Workspace) -> str:
     try:
         return workspace.config().time_zone
-    except Exception:  # a broken config is reported where it is used
+    except CdiError:  # a broken config is reported where it is used
         return "UTC"
 
 

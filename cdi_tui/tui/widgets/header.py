@@ -5,7 +5,7 @@ from __future__ import annotations
 from rich.text import Text
 from textual.widget import Widget
 
-from cdi_tui.secret_store import braze_key_account
+from cdi_tui.errors import CdiError
 from cdi_tui.tui.base import CdiMixin
 from cdi_tui.tui.looks import palette
 from cdi_tui.workspace import Workspace
@@ -74,7 +74,7 @@ class WorkspaceHeader(CdiMixin, Widget):
 def key_state(workspace: Workspace) -> str:
     """Whether a Braze key is stored (checked or not is learnt by a check)."""
     try:
-        stored = workspace.secrets.get(braze_key_account())
-    except Exception:
+        stored = workspace.has_braze_key()
+    except CdiError:  # a keyring that cannot be read: reported where a secret is needed
         return "missing"
     return "stored" if stored else "missing"

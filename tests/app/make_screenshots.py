@@ -1,6 +1,6 @@
 """Write screenshots/*.svg: the app driven headless on the fixed world of the snapshot tests.
 
-python tests/make_screenshots.py
+python tests/app/make_screenshots.py
 """
 
 from __future__ import annotations
@@ -11,10 +11,11 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # helpers
 
 from tui_world import SCREENS, SIZES, make_app, settle
 
-OUT = Path(__file__).resolve().parents[1] / "screenshots"
+OUT = Path(__file__).resolve().parents[2] / "screenshots"
 README_SHOTS = (
     "dashboard",
     "sync-progress",

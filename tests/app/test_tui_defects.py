@@ -241,7 +241,7 @@ async def test_an_iam_credential_with_a_tunnel_key_file_is_saved_from_the_dialog
         assert isinstance(app.screen, CredentialsScreen)
     credential = app.workspace.config().credentials["iamqa"]
     assert (credential.auth, credential.region, credential.ssh_host) == ("iam", "us-west-2", "bastion.example.com")
-    assert app.workspace.secrets.get(credential_account("iamqa")) is None
+    assert app.workspace._secrets.get(credential_account("iamqa")) is None
 
 
 async def test_enter_in_the_password_saves_the_new_credential(app: CdiApp) -> None:

@@ -21,7 +21,7 @@ from cdi_tui.config import (
 )
 from cdi_tui.paths import AppPaths, app_paths
 
-README = Path(__file__).resolve().parents[1] / "README.md"
+README = Path(__file__).resolve().parents[2] / "README.md"
 
 GOOD = """
 [braze]

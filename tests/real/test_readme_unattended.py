@@ -11,7 +11,7 @@ from pathlib import Path
 
 from cdi_tui.standins.braze import BrazeStandIn
 
-README = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+README = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
 
 
 def cron_line() -> str:
