@@ -24,7 +24,7 @@ from typing import Any, TypeVar
 
 import tomli_w
 
-from cdi_tui.braze.rules import DEFAULT_DELETE_PRIORITIZATION
+from cdi_tui.braze.rules import CATALOG_REQUESTS_PER_MINUTE, DEFAULT_DELETE_PRIORITIZATION
 from cdi_tui.display import first_control_character
 from cdi_tui.enums import DataType, IntegrationState
 from cdi_tui.fields import (
@@ -57,6 +57,7 @@ class ConfigError(Exception):
 
 
 DEFAULT_MAX_IN_FLIGHT = 256  # most requests under way to Braze at once, per run
+CHANGED_ONLY_TYPES = frozenset({DataType.ATTRIBUTES, DataType.CATALOGS})  # "send only changed" applies, on by default
 
 
 @dataclass(frozen=True)
@@ -67,6 +68,7 @@ class BrazeSettings:
     window_seconds: float = 3.0
     combined_batch_limit: bool = False
     max_in_flight: int = DEFAULT_MAX_IN_FLIGHT
+    catalog_requests_per_minute: int = CATALOG_REQUESTS_PER_MINUTE  # the catalog item endpoints' own budget
 
     @property
     def base_url(self) -> str:
@@ -158,11 +160,17 @@ class Integration:
     notify_no_rows: bool = False
     send_changed_only: bool | None = None  # None: on for custom attributes
     delete_prioritization: tuple[str, ...] | None = None  # None: Braze's usual identified, most_recently_updated
+    catalog: str | None = None  # catalogs: the Braze catalog; None: the integration's name (as Braze's CDI has it)
 
     @property
     def sends_changed_only(self) -> bool:
-        """Only changed attribute values are sent (custom attributes integrations)."""
-        return self.data_type == DataType.ATTRIBUTES and self.send_changed_only is not False
+        """Only changed attribute values (custom attributes) or changed items (catalogs) are sent."""
+        return self.data_type in CHANGED_ONLY_TYPES and self.send_changed_only is not False
+
+    @property
+    def catalog_name(self) -> str:
+        """The Braze catalog a catalogs integration writes to: its own name unless it names another."""
+        return self.catalog or self.name
 
     @property
     def prioritization(self) -> tuple[str, ...]:
@@ -268,7 +276,11 @@ def config_from_dict(path: Path, document: dict[str, Any]) -> Config:
         values["contact_emails"] = tuple(values["contact_emails"])
         if values.get("delete_prioritization") is not None and values["data_type"] != DataType.DELETES:
             raise ConfigError(path, f"{where}.delete_prioritization", "applies to delete users integrations only")
+        if values.get("catalog") is not None and values["data_type"] != DataType.CATALOGS:
+            raise ConfigError(path, f"{where}.catalog", "applies to catalogs integrations only")
         integration = Integration(name=name, **values)
+        if integration.data_type == DataType.CATALOGS:
+            _check_catalog(path, where, integration, integrations)
         credential = credentials.get(integration.credential)
         if credential is None:
             raise ConfigError(path, f"{where}.credential", f"no credential named '{integration.credential}' in [credentials]")
@@ -283,6 +295,28 @@ def config_from_dict(path: Path, document: dict[str, Any]) -> Config:
         seen_tables[identity] = name
         integrations[name] = integration
     return Config(braze, smtp, credentials, integrations, _keymap(path, document.get("keys", {})))
+
+
+def _check_catalog(path: Path, where: str, integration: Integration, integrations: dict[str, Integration]) -> None:
+    """A catalogs integration's catalog name is one Braze takes, and no other integration writes that catalog."""
+    from cdi_tui.braze.rules import catalog_name_problem
+
+    problem = catalog_name_problem(integration.catalog_name)
+    if problem is not None:
+        if integration.catalog:
+            raise ConfigError(path, f"{where}.catalog", problem)
+        raise ConfigError(path, where, f"the name is the catalog's unless 'catalog' names it, and {problem}: give catalog")
+    for other in integrations.values():
+        same_catalog = other.data_type == DataType.CATALOGS and other.catalog_name == integration.catalog_name
+        if same_catalog and _same_braze(other, integration):
+            raise ConfigError(
+                path, f"{where}.catalog",
+                f"catalog '{integration.catalog_name}' is already synced by '{other.name}' (one integration per catalog)",
+            )  # fmt: skip
+
+
+def _same_braze(first: Integration, second: Integration) -> bool:
+    return True
 
 
 _BINDING_ID = re.compile(r"^[a-z][a-z0-9-]{0,39}$")

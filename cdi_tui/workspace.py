@@ -17,16 +17,22 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any, Literal, TypedDict, Unpack
 
+from cdi_tui.braze.client import Catalog
 from cdi_tui.braze.objects import BrazeObject
 from cdi_tui.braze.rules import DEFAULT_DELETE_PRIORITIZATION
 from cdi_tui.checks import (
+    BRAZE_UNAVAILABLE,
+    BrazeCheckError,
     ConnectionTestResult,
     accept_ssh_host_key,
+    check_catalog,
     connection_settings,
     integration_fingerprint,
     run_connection_test,
+    unknown_catalog_fields,
 )
 from cdi_tui.config import (
+    CHANGED_ONLY_TYPES,
     BrazeSettings,
     Config,
     ConfigStore,
@@ -105,6 +111,7 @@ class IntegrationChanges(TypedDict, total=False):
     notify_no_rows: bool
     send_changed_only: bool | None
     delete_prioritization: tuple[str, ...] | None
+    catalog: str | None
 
 
 @dataclass(frozen=True)
@@ -135,12 +142,19 @@ def row_verdicts(
     data_type: DataType,
     update_existing_only: bool,
     delete_prioritization: tuple[str, ...] = DEFAULT_DELETE_PRIORITIZATION,
+    catalog: Catalog | None = None,
 ) -> list[RowVerdict]:
+    """What a sync would make of each row; with ``catalog``, an item holding a field the catalog
+    does not have is not valid (Braze would refuse it)."""
     transformer = RowTransformer(shape.select_columns, data_type, update_existing_only, delete_prioritization)
     verdicts = []
     for row in rows:
         outcome = transformer.transform(list(row))
-        verdicts.append(RowVerdict(None, outcome.message) if isinstance(outcome, RowError) else RowVerdict(outcome, None))
+        if isinstance(outcome, RowError):
+            verdicts.append(RowVerdict(None, outcome.message))
+            continue
+        unknown = unknown_catalog_fields(catalog, outcome.body) if catalog is not None else None
+        verdicts.append(RowVerdict(None, unknown) if unknown is not None else RowVerdict(outcome, None))
     return verdicts
 
 
@@ -312,8 +326,10 @@ class Workspace:
         def change(config: Config) -> Config:
             current = self.integration(name, config)
             updated = replace(current, **changes)
-            if updated.data_type != current.data_type and updated.data_type != DataType.ATTRIBUTES:
-                updated = replace(updated, send_changed_only=None)  # an attributes-only option
+            if updated.data_type != current.data_type and updated.data_type not in CHANGED_ONLY_TYPES:
+                updated = replace(updated, send_changed_only=None)  # an option of attributes and catalogs only
+            if updated.data_type != current.data_type and updated.data_type != DataType.CATALOGS:
+                updated = replace(updated, catalog=None)  # a catalogs-only option
             if updated.data_type != current.data_type and updated.data_type != DataType.DELETES:
                 updated = replace(updated, delete_prioritization=None)  # a deletes-only option
             if (updated.credential, updated.table) != (current.credential, current.table):
@@ -323,8 +339,9 @@ class Workspace:
 
         before = self.integration(name)
         self._store.update(change)
-        if (result[0].credential, result[0].table, result[0].data_type) != (before.credential, before.table, before.data_type):
-            self._delivered.forget_integration(name)  # another source: what was delivered from the old one is no guide
+        source = (before.credential, before.table, before.data_type, before.catalog_name)
+        if (result[0].credential, result[0].table, result[0].data_type, result[0].catalog_name) != source:
+            self._delivered.forget_integration(name)  # another source (or catalog): what was delivered is no guide
         elif before.sends_changed_only and not result[0].sends_changed_only:
             self._delivered.forget_integration(name)  # turned on again later, every value is sent once more
         return result[0]
@@ -347,9 +364,41 @@ class Workspace:
         integration = self.integration(name, config)
         credential = config.credentials[integration.credential]
         result = run_connection_test(credential, integration.table_name, integration.data_type, self.secrets, preview_rows)
+        if result.ok and integration.data_type == DataType.CATALOGS:
+            self._test_catalog(config, integration, result)
         if result.ok:
             self._runlog.record_test(name, integration_fingerprint(credential, integration))
         return result
+
+    def _test_catalog(self, config: Config, integration: Integration, result: ConnectionTestResult) -> None:
+        """A catalogs integration's test goes on in Braze: its catalog exists and has the preview rows' fields."""
+        assert result.shape is not None and result.preview is not None
+        bodies = [verdict.object.body for verdict in row_verdicts(result.shape, result.preview.rows, DataType.CATALOGS, False)
+                  if verdict.object is not None]  # fmt: skip
+
+        def list_catalogs() -> dict[str, Catalog]:
+            from cdi_tui.braze.client import BrazeClient, BrazeError, RetryPolicy, TransientFailure
+
+            braze = config.braze
+            if braze is None:
+                raise BrazeCheckError(
+                    BRAZE_UNAVAILABLE, "Braze is not set up, and a catalog sync's test checks its catalog there",
+                    "Set Braze up first: cdi-tui braze set --endpoint INSTANCE (the REST API key on stdin).",
+                )  # fmt: skip
+            try:
+                api_key = self.secrets.require(braze_key_account(), "Braze REST API key")
+                with BrazeClient(braze.base_url, api_key, retry=RetryPolicy(max_attempts=3, backoff_base=0.2)) as client:
+                    return client.list_catalogs()
+            except SecretMissing as error:
+                raise BrazeCheckError(BRAZE_UNAVAILABLE, str(error), "Save the Braze REST API key again.") from None
+            except (BrazeError, TransientFailure) as error:
+                raise BrazeCheckError(
+                    BRAZE_UNAVAILABLE,
+                    f"The catalogs could not be listed: {error}",
+                    "Check the Braze endpoint and that the REST API key has the catalogs.get permission.",
+                ) from None
+
+        check_catalog(result, integration.catalog_name, list_catalogs, bodies)
 
     def preview_verdicts(
         self,
@@ -358,17 +407,20 @@ class Workspace:
         update_existing_only: bool = False,
         delete_prioritization: tuple[str, ...] = DEFAULT_DELETE_PRIORITIZATION,
     ) -> list[RowVerdict]:
-        """What a sync would make of each preview row of a passed connection test (the VALID? column)."""
+        """What a sync would make of each preview row of a connection test (the VALID? column); a
+        catalog's rows are checked against its fields too."""
         if result.shape is None or result.preview is None:
             return []
-        return row_verdicts(result.shape, result.preview.rows, data_type, update_existing_only, delete_prioritization)
+        return row_verdicts(
+            result.shape, result.preview.rows, data_type, update_existing_only, delete_prioritization, result.catalog
+        )
 
     def preview_estimate(self, integration: Integration, shape: TableShape, rows: Sequence[Sequence[Any]]) -> tuple[int, int]:
         """(data points, unchanged rows) that sending these preview rows now would give."""
         verdicts = row_verdicts(shape, rows, integration.data_type, integration.update_existing_only, integration.prioritization)
         objects = [verdict.object for verdict in verdicts if verdict.object is not None]
         store = self._delivered if integration.sends_changed_only else None
-        return estimate(objects, store, integration.name)
+        return estimate(objects, store, integration.name, whole_items=integration.data_type == DataType.CATALOGS)
 
     def data_points_since(self, name: str, days: int = 30, now: datetime | None = None) -> int:
         """Data points the runs of an integration spent in the ``days`` days before ``now`` (default: now)."""

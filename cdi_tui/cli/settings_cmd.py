@@ -21,7 +21,7 @@ from cdi_tui.cli.common import (
     shown,
 )
 from cdi_tui.cli.errors import CommandError, UsageError
-from cdi_tui.config import BrazeSettings, Credential, Integration
+from cdi_tui.config import CHANGED_ONLY_TYPES, BrazeSettings, Credential, Integration
 from cdi_tui.display import safe_text
 from cdi_tui.enums import DataType, IntegrationState
 from cdi_tui.fields import (
@@ -442,15 +442,19 @@ def integrations_add_command(args: argparse.Namespace) -> int:
     workspace = open_workspace()
     values = {spec.key: getattr(args, spec.key) for spec in INTEGRATION_FIELDS if spec.key != "state"}
     values["contact_emails"] = tuple(dict.fromkeys(values["contact_emails"]))
-    if values["send_changed_only"] is not None and values["data_type"] != DataType.ATTRIBUTES:
-        raise UsageError("--send-changed-only and --send-all apply to custom attributes integrations only")
-    if values["delete_prioritization"] is not None and values["data_type"] != DataType.DELETES:
-        raise UsageError("--delete-prioritization applies to delete users integrations only")
+    _check_type_options(values["data_type"], values)
     integration = Integration(name=args.name, **values)
+    if integration.data_type == DataType.CATALOGS and values["catalog"] is None:
+        from cdi_tui.braze.rules import catalog_name_problem
+
+        problem = catalog_name_problem(integration.name)
+        if problem is not None:
+            raise UsageError(f"the catalog is named after the integration unless --catalog NAME is given, and {problem}")
     workspace.add_integration(integration)
+    into = f" into catalog '{integration.catalog_name}'" if integration.data_type == DataType.CATALOGS else ""
     print(
         f"Integration '{integration.name}' created as a draft ({DATA_TYPE_LABELS[integration.data_type]} from "
-        f"{integration.table}). Next: cdi-tui test {integration.name}"
+        f"{integration.table}{into}). Next: cdi-tui test {integration.name}"
     )
     if not integration.contact_emails:
         print(f"Activation needs a contact email: cdi-tui integrations set {integration.name} --contact-email EMAIL")
@@ -465,11 +469,7 @@ def integrations_set_command(args: argparse.Namespace) -> int:
     before = workspace.integration(args.name)
     if "contact_emails" in given:
         given["contact_emails"] = tuple(dict.fromkeys(given["contact_emails"] or ()))
-    data_type = given.get("data_type", before.data_type)
-    if given.get("send_changed_only") is not None and data_type != DataType.ATTRIBUTES:
-        raise UsageError("--send-changed-only and --send-all apply to custom attributes integrations only")
-    if given.get("delete_prioritization") is not None and data_type != DataType.DELETES:
-        raise UsageError("--delete-prioritization applies to delete users integrations only")
+    _check_type_options(given.get("data_type", before.data_type), given)
     after = workspace.update_integration(args.name, **given)
     changed = [key for key in given if getattr(before, key) != getattr(after, key)]
     print(f"Integration '{after.name}': " + (f"changed {', '.join(changed)}" if changed else "nothing changed"))
@@ -478,6 +478,16 @@ def integrations_set_command(args: argparse.Namespace) -> int:
     elif after.state == IntegrationState.DRAFT:
         print(next_step_after_test(after))
     return 0
+
+
+def _check_type_options(data_type: DataType, values: dict[str, Any]) -> None:
+    """Options of one data type only are refused for the others (a usage error, nothing changed)."""
+    if values.get("send_changed_only") is not None and data_type not in CHANGED_ONLY_TYPES:
+        raise UsageError("--send-changed-only and --send-all apply to custom attributes and catalogs integrations only")
+    if values.get("delete_prioritization") is not None and data_type != DataType.DELETES:
+        raise UsageError("--delete-prioritization applies to delete users integrations only")
+    if values.get("catalog") is not None and data_type != DataType.CATALOGS:
+        raise UsageError("--catalog applies to catalogs integrations only")
 
 
 def next_step_after_test(integration: Integration) -> str:
@@ -503,6 +513,7 @@ def integration_summary(workspace: Workspace, integration: Integration, tested: 
         "update_existing_only": integration.update_existing_only,
         "send_changed_only": integration.sends_changed_only,
         "delete_prioritization": list(integration.prioritization) if integration.data_type == DataType.DELETES else None,
+        "catalog": integration.catalog_name if integration.data_type == DataType.CATALOGS else None,
         "tested": tested,
         "last_run": None
         if last is None

@@ -32,15 +32,20 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from cdi_tui.braze.client import BrazeClient, BrazeError, RetryPolicy, shared_limiter
-from cdi_tui.braze.rules import MAX_DELETE_IDENTIFIERS, MAX_OBJECTS_COMBINED_MAU, MAX_OBJECTS_PER_ARRAY
+from cdi_tui.braze.client import BrazeCatalogMissing, BrazeClient, BrazeError, RetryPolicy, TransientFailure, shared_limiter
+from cdi_tui.braze.rules import (
+    MAX_CATALOG_ITEMS,
+    MAX_DELETE_IDENTIFIERS,
+    MAX_OBJECTS_COMBINED_MAU,
+    MAX_OBJECTS_PER_ARRAY,
+)
 from cdi_tui.checks import connection_settings, integration_fingerprint
 from cdi_tui.config import DEFAULT_MAX_IN_FLIGHT, Config, Integration
 from cdi_tui.engine.changes import ChangeFilter, DeliveredStore
 from cdi_tui.engine.frontier import Frontier, Segment
 from cdi_tui.engine.lock import RunInProgress, RunLock
 from cdi_tui.engine.outcome import run_outcome
-from cdi_tui.engine.ports import BrazeClientFactory, RequestDispatcher, RowSource, RowSourceFactory
+from cdi_tui.engine.ports import BrazeClientFactory, BrazeSender, RequestDispatcher, RowSource, RowSourceFactory
 from cdi_tui.engine.pump import STORAGE_ERRORS, Pump
 from cdi_tui.engine.run_state import Progress, ProgressCallback, RunState
 from cdi_tui.engine.senders import Dispatcher
@@ -245,10 +250,14 @@ class SyncEngine:
                     pump.run(self._rows(source, shape, lower, inclusive, upper, options, state, credential.max_rows_per_query))
                 return
             deletes = integration.data_type == DataType.DELETES
+            catalog = integration.catalog_name if integration.data_type == DataType.CATALOGS else None
             assert api_key is not None
-            limiter = shared_limiter(
-                braze_settings.base_url, api_key, braze_settings.requests_per_window, braze_settings.window_seconds
-            )
+            if catalog is None:
+                limit, window = braze_settings.requests_per_window, braze_settings.window_seconds
+                limiter = shared_limiter(braze_settings.base_url, api_key, limit, window)
+            else:  # the catalog item endpoints have a budget of their own, apart from /users/track's
+                limit, window = braze_settings.catalog_requests_per_minute, 60.0
+                limiter = shared_limiter(braze_settings.base_url, api_key, limit, window, budget="catalogs")
             with self.braze_clients(
                 braze_settings.base_url,
                 api_key,
@@ -259,11 +268,14 @@ class SyncEngine:
                 max_in_flight=max_in_flight,
                 stop=state.stop_sending,
             ) as client:
+                if catalog is not None:
+                    self._find_catalog(client, catalog)
                 dispatcher: Dispatcher[Segment] = Dispatcher(
                     client,
                     deletes=deletes,
                     max_in_flight=max_in_flight,
-                    rate_per_second=braze_settings.requests_per_window / braze_settings.window_seconds,
+                    rate_per_second=limit / window,
+                    catalog=catalog,
                 )
                 pump = self._pump(state, frontier, shape, transformer, dispatcher, max_in_flight, options)
                 if retry_rows:
@@ -278,6 +290,26 @@ class SyncEngine:
         finally:
             state.stop_sending.set()
             source.close()
+
+    @staticmethod
+    def _find_catalog(client: BrazeSender, catalog: str) -> None:
+        """Before a catalog's items are sent: the catalog exists (its fields, kept by the client, name
+        the unknown field of an item Braze refuses).
+
+        Raises:
+            BrazeCatalogMissing: no such catalog (a sync-level error, as in Braze's CDI).
+            BrazeError: the catalogs could not be listed.
+        """
+        try:
+            catalogs = client.list_catalogs()
+        except TransientFailure as error:
+            raise BrazeError(f"the catalogs of the Braze workspace could not be listed: {error}") from None
+        if catalog not in catalogs:
+            known = ", ".join(sorted(catalogs)) or "none"
+            raise BrazeCatalogMissing(
+                f"catalog '{catalog}' cannot be found in the Braze workspace (its catalogs: {known}); create it in Braze "
+                "first, with its fields"
+            )
 
     @staticmethod
     def _rows(
@@ -311,6 +343,7 @@ class SyncEngine:
         max_in_flight: int,
         options: SyncOptions,
     ) -> Pump:
+        catalogs = state.integration.data_type == DataType.CATALOGS
         return Pump(
             state,
             self.runlog,
@@ -321,14 +354,17 @@ class SyncEngine:
             self._batch_limit(state.integration),
             max_open_segments=max_in_flight,
             checkpoint_seconds=options.checkpoint_seconds,
-            changes=ChangeFilter(self.delivered, state.name, remember=not state.dry_run)
+            changes=ChangeFilter(self.delivered, state.name, remember=not state.dry_run, whole_items=catalogs)
             if state.integration.sends_changed_only
             else None,
             deleted_users=self.delivered if state.integration.data_type == DataType.DELETES and not state.dry_run else None,
-            ordered=options.per_user_order and state.integration.data_type == DataType.ATTRIBUTES,
+            ordered=options.per_user_order and state.integration.data_type in (DataType.ATTRIBUTES, DataType.CATALOGS),
+            catalog=state.integration.catalog_name if catalogs else None,
         )
 
     def _batch_limit(self, integration: Integration) -> int:
+        if integration.data_type == DataType.CATALOGS:
+            return MAX_CATALOG_ITEMS
         if integration.data_type == DataType.DELETES:
             return MAX_DELETE_IDENTIFIERS
         braze = self.config.braze
@@ -440,6 +476,8 @@ class SyncEngine:
             "data_points": state.data_points,
             "rows_unchanged": state.unchanged,
             "rows_superseded": state.superseded,
+            "items_written": state.items_written,
+            "items_deleted": state.items_deleted,
             "error": outcome.error,
             "warnings": state.warnings,
         }

@@ -47,7 +47,11 @@ def _ts(base: datetime) -> str:
 
 
 def create_table_sql(schema: str, table: str, data_type: DataType, *, with_contact_columns: bool = False) -> str:
-    """The seed's CREATE TABLE template for a data type (deletes have no PAYLOAD)."""
+    """The seed's CREATE TABLE template for a data type (deletes have no PAYLOAD; a catalog's
+    table has ID, DELETED and PAYLOAD)."""
+    if data_type == DataType.CATALOGS:
+        columns = ["updated_at timestamptz DEFAULT now()", "id varchar", "deleted boolean", "payload varchar(65535)"]
+        return f"CREATE TABLE {quote_ident(schema)}.{quote_ident(table)} (\n   " + ",\n   ".join(columns) + "\n)"
     columns = [
         "updated_at timestamptz DEFAULT now()",
         "external_id varchar",
