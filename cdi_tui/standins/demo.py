@@ -13,11 +13,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from cdi_tui.config import BrazeSettings, Config, ConfigStore, Credential, Integration
+from cdi_tui.enums import DataType
 from cdi_tui.paths import AppPaths, app_paths
 from cdi_tui.secret_store import MemoryCredentials, braze_key_account, credential_account
 from cdi_tui.standins.braze import BrazeStandIn, FaultPlan
 from cdi_tui.standins.demo_data import (
     BULK_TABLE,
+    DEMO_CATALOG,
+    DEMO_CATALOG_FIELDS,
     DEMO_DATABASE,
     DEMO_TABLES,
     DEMO_USER,
@@ -40,6 +43,7 @@ def demo_integration(name: str, table: DemoTable, frequency: str = "every 15 min
         data_type=table.data_type,
         frequency=frequency,
         contact_emails=(DEMO_CONTACT,),
+        catalog=DEMO_CATALOG if table.data_type == DataType.CATALOGS else None,
     )
 
 
@@ -69,6 +73,7 @@ class DemoEnvironment:
         try:
             self.redshift = RedshiftStandIn().start()
             self.braze = BrazeStandIn(api_keys=(api_key,), faults=FaultPlan(latency_seconds=self.braze_latency_seconds)).start()
+            self.braze.define_catalog(DEMO_CATALOG, DEMO_CATALOG_FIELDS, "The demo's product catalog")
             create_demo_tables(self.redshift, database_password)
         except BaseException:
             self.stop()

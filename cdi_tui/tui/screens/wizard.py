@@ -126,7 +126,7 @@ class NewIntegrationScreen(CdiMixin, Screen[None]):
         details.name_field.set_value(draft.name)
         details.emails_field.set_value(", ".join(draft.contact_emails))
         details.set_data_type(draft.data_type)
-        details.set_options(draft.update_existing_only, draft.sends_changed_only, draft.prioritization)
+        details.set_options(draft.update_existing_only, draft.sends_changed_only, draft.prioritization, draft.catalog)
         self.test_step.integration_name = draft.name
         self._go(1)
 
@@ -207,8 +207,9 @@ class NewIntegrationScreen(CdiMixin, Screen[None]):
             return None
         details = self.details
         data_type = details.require_data_type()
-        deletes = data_type == DataType.DELETES
-        name_values = collect([details.name_field, details.emails_field, *([details.prioritization_field] if deletes else [])])
+        deletes, catalogs = data_type == DataType.DELETES, data_type == DataType.CATALOGS
+        optional = [*([details.prioritization_field] if deletes else []), *([details.catalog_field] if catalogs else [])]
+        name_values = collect([details.name_field, details.emails_field, *optional])
         try:
             table = step.table_field.value()
         except FieldError:
@@ -222,9 +223,10 @@ class NewIntegrationScreen(CdiMixin, Screen[None]):
             data_type=data_type,
             frequency=details.frequency,
             contact_emails=tuple(name_values["contact_emails"] or ()),
-            update_existing_only=details.update_existing_only,
+            update_existing_only=details.update_existing_only and not catalogs,
             send_changed_only=details.send_changed_only,
             delete_prioritization=name_values.get("delete_prioritization") if deletes else None,
+            catalog=name_values.get("catalog") if catalogs else None,
         )
 
     def save_draft(self, quiet: bool = False) -> str | None:
@@ -253,6 +255,7 @@ class NewIntegrationScreen(CdiMixin, Screen[None]):
                     update_existing_only=integration.update_existing_only,
                     send_changed_only=integration.send_changed_only,
                     delete_prioritization=integration.delete_prioritization,
+                    catalog=integration.catalog,
                 )
         except Exception as error:
             if not quiet:

@@ -13,6 +13,7 @@ from textual.message import Message
 from textual.widgets import Button, Label, RadioButton, RadioSet, Switch
 
 from cdi_tui.braze.rules import DEFAULT_DELETE_PRIORITIZATION
+from cdi_tui.config import CHANGED_ONLY_TYPES
 from cdi_tui.enums import DataType
 from cdi_tui.fields import (
     DATA_TYPE_LABELS,
@@ -28,6 +29,8 @@ from cdi_tui.tui.widgets.frequency import FrequencyPicker
 
 NAME_SPEC = FieldSpec("name", "Name", validate_name, "a short name for this sync")
 CHANGED_ONLY_HINT = "values unchanged since they were delivered are not sent: no data points spent on them"
+CHANGED_ITEMS_LABEL = "Send only changed items"
+CHANGED_ITEMS_HINT = "an item unchanged since it was delivered is not sent again"
 
 
 class DetailsStep(Vertical):
@@ -73,7 +76,13 @@ class DetailsStep(Vertical):
                 error = Label("", id="data-type-error", classes="field-error")
                 error.display = False
                 yield error
-                with Horizontal(classes="switch-row"):
+                yield FieldInput(
+                    field_by_key(INTEGRATION_FIELDS, "catalog"),
+                    field_id="field-catalog",
+                    placeholder="the catalog in Braze (default: the integration's name)",
+                    compact=True,
+                )
+                with Horizontal(classes="switch-row", id="update-existing-row"):
                     yield Switch(False, id="update-existing-only")
                     yield Label("Update existing users only (rows for users Braze does not know are skipped)")
                 yield SwitchField(
@@ -117,12 +126,23 @@ class DetailsStep(Vertical):
         self.query_one(f"#type-{data_type}", RadioButton).value = True
 
     def set_options(
-        self, update_existing_only: bool, send_changed_only: bool, delete_prioritization: tuple[str, ...] | None = None
+        self,
+        update_existing_only: bool,
+        send_changed_only: bool,
+        delete_prioritization: tuple[str, ...] | None = None,
+        catalog: str | None = None,
     ) -> None:
         self.query_one("#update-existing-only", Switch).value = update_existing_only
         self.query_one("#field-send-changed-only", SwitchField).switch.value = send_changed_only
         if delete_prioritization is not None:
             self.prioritization_field.set_value(",".join(delete_prioritization))
+        if catalog is not None:
+            self.catalog_field.set_value(catalog)
+
+    @property
+    def catalog_field(self) -> FieldInput:
+        """Catalogs: the Braze catalog the items go to (empty: the integration's name)."""
+        return self.query_one("#field-catalog", FieldInput)
 
     @property
     def prioritization_field(self) -> FieldInput:
@@ -134,7 +154,9 @@ class DetailsStep(Vertical):
         chosen = self.data_type
         error = self.query_one("#data-type-error", Label)
         error.display = chosen is None
-        error.update("" if chosen is not None else "choose what the table's rows are: attributes, events, purchases or deletes")
+        error.update(
+            "" if chosen is not None else "choose what the table's rows are: attributes, events, purchases, deletes or items"
+        )
         if chosen is None:
             self.query_one("#data-type", RadioSet).focus()
         return chosen
@@ -149,8 +171,9 @@ class DetailsStep(Vertical):
 
     @property
     def send_changed_only(self) -> bool | None:
-        """Whether only changed attributes are sent; None for data types other than custom attributes."""
-        if self.data_type != DataType.ATTRIBUTES:
+        """Whether only changed attributes (or items) are sent; None for data types other than
+        custom attributes and catalogs."""
+        if self.data_type not in CHANGED_ONLY_TYPES:
             return None
         return self.query_one("#field-send-changed-only", SwitchField).value
 
@@ -160,8 +183,15 @@ class DetailsStep(Vertical):
 
     @on(RadioSet.Changed, "#data-type")
     def _data_type_changed(self) -> None:
-        self.query_one("#field-send-changed-only").display = self.data_type == DataType.ATTRIBUTES
+        changed_only = self.query_one("#field-send-changed-only", SwitchField)
+        changed_only.display = self.data_type in CHANGED_ONLY_TYPES
+        if self.data_type == DataType.CATALOGS:
+            changed_only.relabel(CHANGED_ITEMS_LABEL, CHANGED_ITEMS_HINT)
+        else:
+            changed_only.relabel(changed_only.spec.label, CHANGED_ONLY_HINT)
         self.prioritization_field.display = self.data_type == DataType.DELETES
+        self.catalog_field.display = self.data_type == DataType.CATALOGS
+        self.query_one("#update-existing-row").display = self.data_type != DataType.CATALOGS
         if self.data_type is not None:
             self.query_one("#data-type-error").display = False
 
