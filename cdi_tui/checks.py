@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
 from cdi_tui.braze.client import Catalog
-from cdi_tui.config import Config, ConfigStore, Credential, Integration, with_credential
+from cdi_tui.config import DEFAULT_WORKSPACE, Config, ConfigStore, Credential, Integration, with_credential
 from cdi_tui.enums import DataType
 from cdi_tui.secret_store import (
     CredentialsService,
@@ -50,6 +50,8 @@ def integration_fingerprint(credential: Credential, integration: Integration) ->
         parts += ("ssh", (credential.ssh_host or "").lower(), str(credential.ssh_port), credential.ssh_user or "")
     if integration.data_type == DataType.CATALOGS:  # the test checked this catalog's fields
         parts += ("catalog", integration.catalog_name)
+    if integration.workspace != DEFAULT_WORKSPACE:  # tested for one Braze workspace: another needs its own test
+        parts += ("workspace", integration.workspace)
     return hashlib.sha256("\x00".join(parts).encode()).hexdigest()
 
 

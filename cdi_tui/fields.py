@@ -598,6 +598,13 @@ def credential_problems(values: dict[str, Any]) -> list[tuple[str, str]]:
 
 
 INTEGRATION_FIELDS: tuple[FieldSpec, ...] = (
+    FieldSpec(
+        "workspace",
+        "Braze workspace",
+        validate_name,
+        "the Braze workspace it syncs to (default: 'default', or the only one there is)",
+        required=False,
+    ),
     FieldSpec("credential", "Credential", validate_name, "name of a saved warehouse credential"),
     FieldSpec(
         "table", "Source table", validate_table, "[DATABASE.]SCHEMA.TABLE", example="SCHEMA.TABLE or DATABASE.SCHEMA.TABLE"

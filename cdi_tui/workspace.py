@@ -33,6 +33,7 @@ from cdi_tui.checks import (
 )
 from cdi_tui.config import (
     CHANGED_ONLY_TYPES,
+    DEFAULT_WORKSPACE,
     BrazeSettings,
     Config,
     ConfigStore,
@@ -42,6 +43,8 @@ from cdi_tui.config import (
     env_var_clash,
     with_credential,
     with_integration,
+    with_workspace,
+    workspace_env_var_clash,
 )
 from cdi_tui.engine.changes import DeliveredStore, estimate
 from cdi_tui.engine.lock import RunInProgress, RunLock
@@ -64,6 +67,7 @@ from cdi_tui.secret_store import (
     CredentialsService,
     SecretMissing,
     braze_key_account,
+    braze_key_label,
     credential_account,
     credential_secret_accounts,
     smtp_password_account,
@@ -96,6 +100,19 @@ class WorkspaceError(Exception):
     """An operation breaks a rule; the message says which and what to do."""
 
 
+def _check_place(config: Config, integration: Integration, except_name: str | None = None) -> None:
+    """An integration's Braze workspace exists (once Braze is set up at all).
+
+    Raises:
+        WorkspaceError: naming the workspaces there are.
+    """
+    if config.workspaces and integration.workspace not in config.workspaces:
+        raise WorkspaceError(
+            f"no Braze workspace named '{integration.workspace}' (workspaces: {', '.join(sorted(config.workspaces))}; "
+            f"add it with 'cdi-tui braze set --workspace {integration.workspace} --endpoint INSTANCE')"
+        )
+
+
 class IntegrationChanges(TypedDict, total=False):
     """The settings :meth:`Workspace.update_integration` may change (typed, so mypy checks them)."""
 
@@ -112,6 +129,7 @@ class IntegrationChanges(TypedDict, total=False):
     send_changed_only: bool | None
     delete_prioritization: tuple[str, ...] | None
     catalog: str | None
+    workspace: str  # another Braze workspace: back to draft until tested again
 
 
 @dataclass(frozen=True)
@@ -218,11 +236,57 @@ class Workspace:
         return config.integrations[name]
 
     # Braze --------------------------------------------------------------------------------
-    def set_braze(self, settings: BrazeSettings, api_key: str | None) -> None:
+    def set_braze(self, settings: BrazeSettings, api_key: str | None, workspace: str = DEFAULT_WORKSPACE) -> None:
+        """Save a Braze workspace's settings (a new workspace, or changes to one), and its key when given.
+
+        Raises:
+            WorkspaceError: its API key variable would be another workspace's (names differing only in case).
+        """
         self._writable()
+        clash = workspace_env_var_clash([*self.config().workspaces, workspace])
+        if clash is not None:
+            raise WorkspaceError(clash[2])
         if api_key is not None:
-            self.secrets.set(braze_key_account(), api_key)
-        self._store.update(lambda config: replace(config, braze=settings))
+            self.secrets.set(braze_key_account(workspace), api_key)
+        self._store.update(lambda config: with_workspace(config, workspace, settings))
+
+    def remove_braze_workspace(self, name: str) -> None:
+        """Remove a Braze workspace and its key; refused while integrations sync to it.
+
+        Raises:
+            WorkspaceError: no such workspace, or integrations name it (the message names them).
+        """
+        self._writable()
+
+        def change(config: Config) -> Config:
+            if name not in config.workspaces:
+                known = ", ".join(sorted(config.workspaces)) or "none"
+                raise WorkspaceError(f"no Braze workspace named '{name}' (workspaces: {known})")
+            users = config.integrations_in(name)
+            if users:
+                named = ", ".join(f"{item.name} ({item.state})" for item in users)
+                raise WorkspaceError(
+                    f"workspace '{name}' is used by integration(s) {named}; move them to another workspace "
+                    "('cdi-tui integrations set NAME --workspace W') or remove them first"
+                )
+            return replace(config, workspaces={key: value for key, value in config.workspaces.items() if key != name})
+
+        self._store.update(change)
+        self.secrets.delete(braze_key_account(name))
+
+    def workspace_for_new_integration(self, config: Config | None = None) -> str:
+        """The Braze workspace a new integration syncs to when it names none: ``default`` (or the only one).
+
+        Raises:
+            WorkspaceError: several workspaces and none named ``default``: the integration must say which.
+        """
+        config = config or self.config()
+        if DEFAULT_WORKSPACE in config.workspaces or len(config.workspaces) <= 1:
+            return config.main_workspace
+        raise WorkspaceError(
+            f"there are several Braze workspaces ({', '.join(sorted(config.workspaces))}): "
+            "name the integration's with --workspace"
+        )
 
     # credentials --------------------------------------------------------------------------
     def add_credential(self, credential: Credential, password: str | None, replace_existing: bool = False) -> None:
@@ -291,9 +355,45 @@ class Workspace:
                 raise WorkspaceError(f"an integration named '{integration.name}' already exists")
             if integration.credential not in config.credentials:
                 raise WorkspaceError(f"no credential named '{integration.credential}' (add it with 'cdi-tui credentials add')")
+            _check_place(config, integration)
             return with_integration(config, replace(integration, state=IntegrationState.DRAFT))
 
         self._store.update(change)
+
+    def copy_integration(self, name: str, to_workspace: str, new_name: str | None = None) -> Integration:
+        """Copy an integration to another Braze workspace (to promote it from development to
+        production): every setting, as a draft that needs its own connection test there; no runs,
+        no watermark, nothing delivered. A catalogs integration keeps writing to the same catalog.
+
+        Args:
+            new_name: the copy's name (default: the name with ``-<workspace>`` added).
+
+        Raises:
+            WorkspaceError: no such integration or workspace, or the name is taken.
+        """
+        self._writable()
+        result: list[Integration] = []
+
+        def change(config: Config) -> Config:
+            source = self.integration(name, config)
+            if to_workspace not in config.workspaces:
+                known = ", ".join(sorted(config.workspaces)) or "none"
+                raise WorkspaceError(
+                    f"no Braze workspace named '{to_workspace}' (workspaces: {known}; add it with 'cdi-tui braze set')"
+                )
+            copy_name = new_name or f"{name}-{to_workspace}"
+            if copy_name in config.integrations:
+                raise WorkspaceError(f"an integration named '{copy_name}' already exists; give the copy another with --name")
+            catalog = source.catalog_name if source.data_type == DataType.CATALOGS else None
+            copy = replace(source, name=copy_name, workspace=to_workspace, state=IntegrationState.DRAFT, catalog=catalog)
+            if catalog == copy_name:
+                copy = replace(copy, catalog=None)  # named after its catalog already
+            _check_place(config, copy)
+            result.append(copy)
+            return with_integration(config, copy)
+
+        self._store.update(change)
+        return result[0]
 
     def data_type_fixed_reason(self, name: str, config: Config | None = None) -> str | None:
         """Why the data type of an integration can no longer change, or None while it can.
@@ -311,10 +411,11 @@ class Workspace:
     def update_integration(self, name: str, **changes: Unpack[IntegrationChanges]) -> Integration:
         """Change settings of an integration; its data type only while :meth:`data_type_fixed_reason` allows.
 
-        A change to the credential or the table sends it back to draft until tested again (a
-        new data type needs a new test too: the test checks the table against it). Either, or
-        turning "send only changed attributes" off, forgets what was delivered: while it is off
-        nothing is remembered, so the values kept would go stale.
+        A change to the credential, the table or the Braze workspace sends it back to draft until
+        tested again (a new data type needs a new test too: the test checks the table against
+        it). Any of these, or turning "send only changed" off, forgets what was delivered: while it
+        is off nothing is remembered, so the values kept would go stale; and what one workspace
+        holds is no guide to another's.
         """
         self._writable()
         if "data_type" in changes and changes["data_type"] != self.integration(name).data_type:
@@ -332,16 +433,18 @@ class Workspace:
                 updated = replace(updated, catalog=None)  # a catalogs-only option
             if updated.data_type != current.data_type and updated.data_type != DataType.DELETES:
                 updated = replace(updated, delete_prioritization=None)  # a deletes-only option
-            if (updated.credential, updated.table) != (current.credential, current.table):
+            if (updated.credential, updated.table, updated.workspace) != (current.credential, current.table, current.workspace):
                 updated = replace(updated, state=IntegrationState.DRAFT)
+            _check_place(config, updated, except_name=name)
             result.append(updated)
             return with_integration(config, updated)
 
         before = self.integration(name)
         self._store.update(change)
-        source = (before.credential, before.table, before.data_type, before.catalog_name)
-        if (result[0].credential, result[0].table, result[0].data_type, result[0].catalog_name) != source:
-            self._delivered.forget_integration(name)  # another source (or catalog): what was delivered is no guide
+        source = (before.credential, before.table, before.data_type, before.catalog_name, before.workspace)
+        after = result[0]
+        if (after.credential, after.table, after.data_type, after.catalog_name, after.workspace) != source:
+            self._delivered.forget_integration(name)  # another source, catalog or workspace: what was delivered is no guide
         elif before.sends_changed_only and not result[0].sends_changed_only:
             self._delivered.forget_integration(name)  # turned on again later, every value is sent once more
         return result[0]
@@ -379,14 +482,17 @@ class Workspace:
         def list_catalogs() -> dict[str, Catalog]:
             from cdi_tui.braze.client import BrazeClient, BrazeError, RetryPolicy, TransientFailure
 
-            braze = config.braze
+            braze = config.braze_of(integration)
             if braze is None:
                 raise BrazeCheckError(
-                    BRAZE_UNAVAILABLE, "Braze is not set up, and a catalog sync's test checks its catalog there",
-                    "Set Braze up first: cdi-tui braze set --endpoint INSTANCE (the REST API key on stdin).",
-                )  # fmt: skip
+                    BRAZE_UNAVAILABLE,
+                    f"Braze workspace '{integration.workspace}' is not set up, and a catalog sync's test checks its "
+                    "catalog there",
+                    f"Set it up first: cdi-tui braze set --workspace {integration.workspace} --endpoint INSTANCE "
+                    "(the REST API key on stdin).",
+                )
             try:
-                api_key = self.secrets.require(braze_key_account(), "Braze REST API key")
+                api_key = self.secrets.require(braze_key_account(integration.workspace), braze_key_label(integration.workspace))
                 with BrazeClient(braze.base_url, api_key, retry=RetryPolicy(max_attempts=3, backoff_base=0.2)) as client:
                     return client.list_catalogs()
             except SecretMissing as error:
@@ -472,24 +578,34 @@ class Workspace:
         with RedshiftSource(settings) as source:
             return source.list_tables()
 
-    def check_braze_key(self) -> None:
-        """Check the stored Braze key against the configured endpoint; spends no data points.
+    def check_braze_key(self, workspace: str | None = None) -> None:
+        """Check a workspace's stored Braze key against its endpoint (default: the main workspace);
+        spends no data points.
 
         Raises:
-            WorkspaceError: Braze is not set up, or the key is missing.
+            WorkspaceError: that workspace is not set up, or its key is missing.
             BrazeError, TransientFailure: the key was refused, or Braze could not be reached.
         """
         from cdi_tui.braze.client import BrazeClient, RetryPolicy
 
         config = self.config()
-        if config.braze is None:
-            raise WorkspaceError("Braze is not set up yet")
+        name = workspace or config.main_workspace
+        settings = config.workspaces.get(name)
+        if settings is None:
+            raise WorkspaceError("Braze is not set up yet" if not config.workspaces else f"no Braze workspace named '{name}'")
         try:
-            api_key = self.secrets.require(braze_key_account(), "Braze REST API key")
+            api_key = self.secrets.require(braze_key_account(name), braze_key_label(name))
         except SecretMissing as error:
             raise WorkspaceError(str(error)) from None
-        with BrazeClient(config.braze.base_url, api_key, retry=RetryPolicy(max_attempts=3, backoff_base=0.2)) as client:
+        with BrazeClient(settings.base_url, api_key, retry=RetryPolicy(max_attempts=3, backoff_base=0.2)) as client:
             client.check_key()
+
+    def braze_key_stored(self, workspace: str) -> bool:
+        """Whether a workspace's REST API key is stored (or in its environment variable)."""
+        try:
+            return self.secrets.get(braze_key_account(workspace)) is not None
+        except Exception:  # a keyring that does not answer stores nothing usable
+            return False
 
     # runs -------------------------------------------------------------------------------
     def runs(self, name: str, limit: int = 100) -> list[RunRecord]:

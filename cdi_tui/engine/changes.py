@@ -355,12 +355,14 @@ class DeliveredStore:
         with self._storage():
             self._conn.execute("DELETE FROM delivered WHERE integration = ?", (integration,))
 
-    def forget_users(self, users: Sequence[str]) -> None:
-        """Users deleted from Braze: every integration sends all their attributes again."""
+    def forget_users(self, users: Sequence[str], integrations: Sequence[str] | None = None) -> None:
+        """Users deleted from Braze: every integration (of ``integrations``: the same Braze
+        workspace's; None: all) sends all their attributes again."""
         unique = list(dict.fromkeys(users))
         with self._storage():
             # by the primary key, one integration at a time (no second index to keep up on every save)
-            integrations = [row[0] for row in self._conn.execute("SELECT DISTINCT integration FROM delivered")]
+            known = [row[0] for row in self._conn.execute("SELECT DISTINCT integration FROM delivered")]
+            integrations = known if integrations is None else [name for name in known if name in set(integrations)]
             for integration in integrations:
                 for start in range(0, len(unique), LOOKUP_CHUNK):
                     chunk = unique[start : start + LOOKUP_CHUNK]

@@ -89,6 +89,8 @@ class Pump:
     checkpoint_seconds: how often the run's counts are saved while it runs.
     changes: for "send only changed attributes": keeps unchanged values out of requests.
     deleted_users: for a deletes integration: the store that forgets the users Braze deleted.
+    same_workspace: the integrations of the run's Braze workspace (a deleted user is forgotten by
+        those only: another workspace's users are others).
     ordered: per-user order (attribute and catalog integrations): never two objects of one user
         (or item) under way.
     catalog: for a catalogs integration: the catalog its items go to.
@@ -109,6 +111,7 @@ class Pump:
         deleted_users: DeliveredStore | None = None,
         ordered: bool = False,
         catalog: str | None = None,
+        same_workspace: Sequence[str] | None = None,
     ) -> None:
         self.state = state
         self.runlog = runlog
@@ -121,6 +124,7 @@ class Pump:
         self.checkpoint_seconds = checkpoint_seconds
         self.changes = changes
         self.deleted_users = deleted_users
+        self.same_workspace = same_workspace
         self.ordered = ordered
         self.catalog = catalog
         # catalog items fold whole (the newest row of an item wins); a user's attributes value by value
@@ -512,7 +516,7 @@ class Pump:
             return
         state.data_points += sum(data_points(item) for item in items)
         if self.deleted_users is not None and items:
-            self.deleted_users.forget_users([item.user or user_key(item.body) for item in items])
+            self.deleted_users.forget_users([item.user or user_key(item.body) for item in items], self.same_workspace)
 
     def _errors_of(self, item: BrazeObject, code: str, reason: str) -> list[RowErrorRecord]:
         rows = _rows_of(item)

@@ -52,7 +52,7 @@ from cdi_tui.engine.senders import Dispatcher
 from cdi_tui.engine.transform import RowError, RowTransformer
 from cdi_tui.enums import DataType, IntegrationState, Trigger
 from cdi_tui.runlog import RunLog, RunRecord, Watermark, to_text, utc_now
-from cdi_tui.secret_store import CredentialsService, SecretMissing, braze_key_account
+from cdi_tui.secret_store import CredentialsService, SecretMissing, braze_key_account, braze_key_label
 from cdi_tui.warehouse.errors import WarehouseError
 from cdi_tui.warehouse.source import RedshiftSource, TableShape
 from cdi_tui.warehouse.timestamps import CEILING
@@ -155,8 +155,13 @@ class SyncEngine:
                 f"the connection or table of '{integration.name}' changed since its last successful test; "
                 f"run 'cdi-tui test {integration.name}' again"
             )
-        if self.config.braze is None:
-            raise SyncRefused("Braze is not set up: run 'cdi-tui braze set --endpoint INSTANCE' first")
+        if self.config.braze_of(integration) is None:
+            if not self.config.workspaces:
+                raise SyncRefused("Braze is not set up: run 'cdi-tui braze set --endpoint INSTANCE' first")
+            raise SyncRefused(
+                f"'{integration.name}' syncs to Braze workspace '{integration.workspace}', which is not set up: run "
+                f"'cdi-tui braze set --workspace {integration.workspace} --endpoint INSTANCE' first"
+            )
 
     def integration(self, name: str) -> Integration:
         try:
@@ -215,9 +220,10 @@ class SyncEngine:
         state.report(force=True)
         try:
             settings = connection_settings(credential, self.secrets, integration.table_name)
-            braze_settings = self.config.braze
+            braze_settings = self.config.braze_of(integration)
             assert braze_settings is not None
-            api_key = None if options.dry_run else self.secrets.require(braze_key_account(), "Braze REST API key")
+            account, label = braze_key_account(integration.workspace), braze_key_label(integration.workspace)
+            api_key = None if options.dry_run else self.secrets.require(account, label)
         except (WarehouseError, SecretMissing) as error:
             state.fail(error)
             return
@@ -358,6 +364,7 @@ class SyncEngine:
             if state.integration.sends_changed_only
             else None,
             deleted_users=self.delivered if state.integration.data_type == DataType.DELETES and not state.dry_run else None,
+            same_workspace=[item.name for item in self.config.integrations_in(state.integration.workspace)],
             ordered=options.per_user_order and state.integration.data_type in (DataType.ATTRIBUTES, DataType.CATALOGS),
             catalog=state.integration.catalog_name if catalogs else None,
         )
@@ -367,7 +374,7 @@ class SyncEngine:
             return MAX_CATALOG_ITEMS
         if integration.data_type == DataType.DELETES:
             return MAX_DELETE_IDENTIFIERS
-        braze = self.config.braze
+        braze = self.config.braze_of(integration)
         if braze is not None and braze.combined_batch_limit:
             return MAX_OBJECTS_COMBINED_MAU
         return MAX_OBJECTS_PER_ARRAY

@@ -12,7 +12,7 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from cdi_tui.config import BrazeSettings, Config, ConfigStore, Credential, Integration
+from cdi_tui.config import DEFAULT_WORKSPACE, BrazeSettings, Config, ConfigStore, Credential, Integration
 from cdi_tui.enums import DataType
 from cdi_tui.paths import AppPaths, app_paths
 from cdi_tui.secret_store import MemoryCredentials, braze_key_account, credential_account
@@ -94,7 +94,7 @@ class DemoEnvironment:
             if not table.free
         }
         config = Config(
-            braze=BrazeSettings(endpoint=self.braze.url, time_zone="UTC"),
+            workspaces={DEFAULT_WORKSPACE: BrazeSettings(endpoint=self.braze.url, time_zone="UTC")},
             credentials={DEMO_CREDENTIAL: credential},
             integrations=integrations,
         )

@@ -355,7 +355,7 @@ class EngineWorld:
         self.integration = the_integration or integration()
         credential = Credential(name="wh", host="warehouse.example.com", database="dev", user="braze_user")
         self.config = Config(
-            braze=BrazeSettings(endpoint="US-03"),
+            workspaces={"default": BrazeSettings(endpoint="US-03")},
             credentials={"wh": credential},
             integrations={self.integration.name: self.integration},
         )

@@ -162,7 +162,7 @@ def test_a_catalogs_integration_writes_to_the_catalog_of_its_name_unless_it_name
         ((("menu.v2", 'data_type = "catalogs"'),), "integrations.menu.v2: the name is the catalog's unless"),
         (
             (("menu", 'data_type = "catalogs"'), ("menu2", 'data_type = "catalogs"\ncatalog = "menu"')),
-            "catalog 'menu' is already synced by 'menu' (one integration per catalog)",
+            "catalog 'menu' of workspace 'default' is already synced by 'menu' (one integration per catalog)",
         ),
     ],
 )
