@@ -26,13 +26,13 @@ from cdi_tui.enums import DataType, IntegrationState, RunStatus, Trigger
 from cdi_tui.fields import DATA_TYPE_LABELS, INTEGRATION_FIELDS, field_by_key
 from cdi_tui.tui.actions import delete_integration, full_resync, pause_or_resume, show_setup_sql, sync_now
 from cdi_tui.tui.looks import local_time, palette, state_text, status_text
-from cdi_tui.tui.schedule_text import next_three_text, workspace_zone
+from cdi_tui.tui.schedule_text import integration_zone, next_three_text
 from cdi_tui.tui.table_keys import EXPORT_BINDING, FILTER_BINDING, TableKeys
 from cdi_tui.tui.widgets.fields import FieldInput, SwitchField, collect
 from cdi_tui.tui.widgets.filter_bar import FilterBar
 from cdi_tui.tui.widgets.fit_table import FitColumn, FitTable
 from cdi_tui.tui.widgets.frequency import FrequencyPicker
-from cdi_tui.tui.widgets.header import WorkspaceHeader
+from cdi_tui.tui.widgets.header import WorkspaceHeader, show_braze_workspace
 from cdi_tui.tui.widgets.progress_panel import ProgressPanels
 from cdi_tui.tui.widgets.run_chart import RunChart
 from cdi_tui.tui.widgets.setup.details import CHANGED_ITEMS_LABEL
@@ -167,11 +167,13 @@ class IntegrationScreen(TableKeys, Screen[None]):
         self._zone = "UTC"
         self._catalogs = False  # the run history shows a catalog's columns
         self._is_draft: bool | None = None  # known once the screen has read the integration
+        self.braze_workspace: str | None = None  # the integration's Braze workspace (the header names it)
 
     def compose(self) -> ComposeResult:
         config = self.workspace.config()
         integration = self.workspace.integration(self.integration_name, config)
         fixed = self.workspace.data_type_fixed_reason(self.integration_name, config)
+        self.braze_workspace = integration.workspace
         yield WorkspaceHeader()
         with TabbedContent(id="tabs"):
             with TabPane("Runs", id="runs-tab"):
@@ -202,10 +204,15 @@ class IntegrationScreen(TableKeys, Screen[None]):
                             id="data-type-fixed",
                             classes="field-label",
                         )
+                    if len(config.workspaces) > 1:  # which Braze workspace it syncs to (another needs a new test)
+                        workspace_spec = replace(
+                            field_by_key(INTEGRATION_FIELDS, "workspace"), choices=tuple(sorted(config.workspaces))
+                        )
+                        yield FieldInput(workspace_spec, integration.workspace, compact=True)
                     yield Label("Frequency", classes="field-label")
                     yield FrequencyPicker(
                         integration.frequency,
-                        workspace_zone(self.workspace),
+                        config.zone_of(integration),
                         self.cdi.clock,
                         id="frequency",
                         scheduled=integration.state == IntegrationState.ACTIVE,
@@ -327,7 +334,9 @@ class IntegrationScreen(TableKeys, Screen[None]):
             if self.is_current:
                 self.dismiss(None)
             return
-        zone = workspace_zone(workspace)
+        zone = integration_zone(workspace, self.integration_name)
+        show_braze_workspace(self, integration.workspace)
+        self.query_one("#frequency", FrequencyPicker).set_zone(zone)
         running = self.cdi.runner.is_running(self.integration_name)
         tested = workspace.is_tested(self.integration_name)
         overview = Text("State ")
@@ -454,6 +463,16 @@ class IntegrationScreen(TableKeys, Screen[None]):
         for field in self.query("#field-catalog"):
             field.display = chosen == DataType.CATALOGS
 
+    @on(Select.Changed, "#field-workspace Select")
+    def _workspace_changed(self, event: Select.Changed) -> None:
+        """The next runs as they would be in the workspace chosen (saved, it needs a new test)."""
+        try:
+            settings = self.workspace.config().workspaces.get(str(event.value))
+        except Exception:
+            return
+        if settings is not None:
+            self.query_one("#frequency", FrequencyPicker).set_zone(settings.time_zone)
+
     def _chosen_data_type(self) -> DataType | None:
         fields = self.query("#field-data_type").results(FieldInput)
         field = next(iter(fields), None)
@@ -491,7 +510,12 @@ class IntegrationScreen(TableKeys, Screen[None]):
             return
         if not workspace.is_tested(self.integration_name):
             self.test_step.reset()  # an earlier result was for another connection, table or data type
-        if before.state != IntegrationState.DRAFT and after.state == IntegrationState.DRAFT:
+        if before.workspace != after.workspace:
+            self.notify(
+                f"Saved. It syncs to Braze workspace {after.workspace} now: test it again (t) before it can sync",
+                severity="warning",
+            )
+        elif before.state != IntegrationState.DRAFT and after.state == IntegrationState.DRAFT:
             self.notify("Saved. The connection or table changed: test it again (t) before it can sync", severity="warning")
         elif before.data_type != after.data_type:
             self.notify(f"Saved as {DATA_TYPE_LABELS[after.data_type]}: test it again (t) before activating", timeout=5)

@@ -1,16 +1,17 @@
-"""Step 2 of the setup: name, contacts, data type (chosen, never preselected; it can change until
-activation), what is sent, frequency."""
+"""Step 2 of the setup: name, the Braze workspace, contacts, data type (chosen, never preselected; it
+can change until activation), what is sent, frequency (its next runs in the workspace's time zone)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime
 
 from textual import on
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
-from textual.widgets import Button, Label, RadioButton, RadioSet, Switch
+from textual.widgets import Button, Label, RadioButton, RadioSet, Select, Switch
 
 from cdi_tui.braze.rules import DEFAULT_DELETE_PRIORITIZATION
 from cdi_tui.config import CHANGED_ONLY_TYPES
@@ -52,17 +53,35 @@ class DetailsStep(Vertical):
     class Back(Message):
         """The user goes back to step 1."""
 
-    def __init__(self, zone: str, clock: Callable[[], datetime], frequency: str | None = None) -> None:
+    def __init__(
+        self,
+        zone: str,
+        clock: Callable[[], datetime],
+        frequency: str | None = None,
+        zones: dict[str, str] | None = None,
+        workspace: str | None = None,
+    ) -> None:
+        """
+        Args:
+            zones: the Braze workspaces, with their time zones; with several, step 2 offers the
+                choice (with one, or none yet, there is nothing to choose: ``workspace`` it is).
+            workspace: the one chosen at first.
+        """
         super().__init__(id="step-details")
-        self.zone = zone
+        self.zone = zones.get(workspace, zone) if zones and workspace else zone
         self.clock = clock
         self.initial_frequency = frequency or DEFAULT_FREQUENCY
+        self.zones = zones or {}
+        self.initial_workspace = workspace
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="details-scroll"):
             with Vertical(id="details-panel", classes="panel compact-form") as panel:
                 panel.border_title = "Sync details"
                 yield FieldInput(NAME_SPEC, field_id="field-name", compact=True)
+                if len(self.zones) > 1:
+                    spec = replace(field_by_key(INTEGRATION_FIELDS, "workspace"), choices=tuple(sorted(self.zones)))
+                    yield FieldInput(spec, self.initial_workspace, field_id="field-workspace", compact=True)
                 yield FieldInput(
                     field_by_key(INTEGRATION_FIELDS, "contact_emails"),
                     field_id="field-emails",
@@ -113,6 +132,23 @@ class DetailsStep(Vertical):
     @property
     def emails_field(self) -> FieldInput:
         return self.query_one("#field-emails", FieldInput)
+
+    @property
+    def workspace(self) -> str | None:
+        """The Braze workspace chosen (with a single workspace, or none yet, the one given at first)."""
+        fields = list(self.query("#field-workspace").results(FieldInput))
+        return (fields[0].raw or None) if fields else self.initial_workspace
+
+    def set_workspace(self, name: str) -> None:
+        for field in self.query("#field-workspace").results(FieldInput):
+            if name in field.spec.choices:
+                field.set_value(name)
+
+    @on(Select.Changed, "#field-workspace Select")
+    def _workspace_changed(self) -> None:
+        chosen = self.workspace
+        if chosen is not None and chosen in self.zones:
+            self.query_one("#frequency", FrequencyPicker).set_zone(self.zones[chosen])
 
     @property
     def data_type(self) -> DataType | None:
