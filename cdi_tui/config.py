@@ -32,6 +32,7 @@ import tomli_w
 from cdi_tui.braze.rules import CATALOG_REQUESTS_PER_MINUTE, DEFAULT_DELETE_PRIORITIZATION
 from cdi_tui.display import first_control_character
 from cdi_tui.enums import DataType, IntegrationState
+from cdi_tui.errors import CdiError
 from cdi_tui.fields import (
     BRAZE_FIELDS,
     BRAZE_INSTANCES,
@@ -39,6 +40,7 @@ from cdi_tui.fields import (
     DEFAULT_MAX_ROWS_PER_QUERY,
     DEFAULT_SSH_PORT,
     INTEGRATION_FIELDS,
+    SERVE_FIELDS,
     SMTP_FIELDS,
     FieldError,
     FieldSpec,
@@ -51,7 +53,7 @@ from cdi_tui.tables import TableName, parse_table_name
 T = TypeVar("T")
 
 
-class ConfigError(Exception):
+class ConfigError(CdiError):
     """The config file cannot be used; the message names the file, the place and the fault."""
 
     def __init__(self, path: Path | str, where: str, problem: str) -> None:
@@ -89,6 +91,13 @@ class SmtpSettings:
     port: int = 587
     security: str = "starttls"
     user: str | None = None
+
+
+@dataclass(frozen=True)
+class ServeSettings:
+    """``[serve]``: what ``cdi-tui serve`` listens on for /metrics, /healthz and the trigger API."""
+
+    listen: str | None = None
 
 
 @dataclass(frozen=True)
@@ -168,6 +177,16 @@ class Integration:
     delete_prioritization: tuple[str, ...] | None = None  # None: Braze's usual identified, most_recently_updated
     catalog: str | None = None  # catalogs: the Braze catalog; None: the integration's name (as Braze's CDI has it)
     workspace: str = DEFAULT_WORKSPACE  # the Braze workspace it syncs to (a [braze.NAME] of the config)
+    # alerts on transitions (None: that alert is off), their webhooks, the dead-man's switch, the auto-pause
+    alert_no_success_hours: float | None = None
+    alert_run_minutes: float | None = None
+    alert_row_error_percent: float | None = None
+    alert_retry_rows: int | None = None
+    alert_rate_limited_percent: float | None = None
+    alert_webhooks: tuple[str, ...] = ()
+    alert_webhook_format: str | None = None  # None: slack
+    ping_url: str | None = None
+    pause_after_failures: int | None = None
 
     @property
     def sends_changed_only(self) -> bool:
@@ -198,6 +217,7 @@ class Config:
     integrations: dict[str, Integration] = field(default_factory=dict)
     keys: dict[str, str] = field(default_factory=dict)
     """The app's keymap: a binding's id -> its keys (``sync = "S"``, ``filter = "ctrl+f,slash"``)."""
+    serve: ServeSettings | None = None
 
     def integrations_using(self, credential_name: str) -> list[Integration]:
         return [item for item in self.integrations.values() if item.credential == credential_name]
@@ -271,8 +291,8 @@ def config_from_dict(path: Path, document: dict[str, Any]) -> Config:
         ConfigError: naming the key that is wrong and why.
     """
     for key in document:
-        if key not in ("braze", "smtp", "credentials", "integrations", "keys"):
-            raise ConfigError(path, key, "unknown section (known: braze, smtp, credentials, integrations, keys)")
+        if key not in ("braze", "smtp", "serve", "credentials", "integrations", "keys"):
+            raise ConfigError(path, key, "unknown section (known: braze, smtp, serve, credentials, integrations, keys)")
     workspaces = _workspaces(path, document.get("braze"))
     smtp = None
     if "smtp" in document:
@@ -280,6 +300,7 @@ def config_from_dict(path: Path, document: dict[str, Any]) -> Config:
         if isinstance(raw_smtp, dict) and "password" in raw_smtp:
             raise ConfigError(path, "smtp.password", "passwords are not kept in this file; use the keyring")
         smtp = SmtpSettings(**_section(path, "smtp", raw_smtp, SMTP_FIELDS))
+    serve = ServeSettings(**_section(path, "serve", document["serve"], SERVE_FIELDS)) if "serve" in document else None
     credentials: dict[str, Credential] = {}
     raw_credentials = document.get("credentials", {})
     if not isinstance(raw_credentials, dict):
@@ -307,6 +328,7 @@ def config_from_dict(path: Path, document: dict[str, Any]) -> Config:
         _validated_name(path, where, name)
         values = _section(path, where, raw, INTEGRATION_FIELDS)
         values["contact_emails"] = tuple(values["contact_emails"])
+        values["alert_webhooks"] = tuple(values["alert_webhooks"])
         values["workspace"] = values.get("workspace") or DEFAULT_WORKSPACE
         if workspaces and values["workspace"] not in workspaces:
             raise ConfigError(
@@ -338,7 +360,7 @@ def config_from_dict(path: Path, document: dict[str, Any]) -> Config:
             )
         seen_tables[identity] = name
         integrations[name] = integration
-    return Config(workspaces, smtp, credentials, integrations, _keymap(path, document.get("keys", {})))
+    return Config(workspaces, smtp, credentials, integrations, _keymap(path, document.get("keys", {})), serve)
 
 
 def _workspaces(path: Path, raw: Any) -> dict[str, BrazeSettings]:
@@ -466,8 +488,10 @@ def config_to_dict(config: Config) -> dict[str, Any]:
     document: dict[str, Any] = {}
     if config.workspaces:
         document["braze"] = {name: _settings_dict(settings) for name, settings in sorted(config.workspaces.items())}
-    if config.smtp is not None:
-        document["smtp"] = _settings_dict(config.smtp)
+    for section in ("smtp", "serve"):
+        settings = getattr(config, section)
+        if settings is not None:
+            document[section] = _settings_dict(settings)
     document["credentials"] = {name: credential_to_dict(cred) for name, cred in sorted(config.credentials.items())}
     if config.keys:
         document["keys"] = dict(sorted(config.keys.items()))
@@ -475,6 +499,10 @@ def config_to_dict(config: Config) -> dict[str, Any]:
     for name, integration in sorted(config.integrations.items()):
         values = {key: value for key, value in vars(integration).items() if key != "name" and value is not None}
         values["contact_emails"] = list(integration.contact_emails)
+        if integration.alert_webhooks:
+            values["alert_webhooks"] = list(integration.alert_webhooks)
+        else:
+            values.pop("alert_webhooks", None)
         if integration.delete_prioritization is not None:
             values["delete_prioritization"] = list(integration.delete_prioritization)
         document["integrations"][name] = values

@@ -1,4 +1,5 @@
-"""Saving a credential with its tunnel key: shared by ``credentials add`` and the app's forms.
+"""Saving a credential with its tunnel key: :meth:`~cdi_tui.workspace.Workspace.save_credential`,
+the door of ``credentials add`` and the app's forms (front ends never hold the secret store).
 
 A password credential keeps its password in the keyring, an IAM one keeps none. A credential
 with an SSH tunnel either names a key file (its passphrase, if any, goes to the keyring) or
@@ -9,15 +10,25 @@ is handed back, with the ``authorized_keys`` line, for the user to put on the ba
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import TYPE_CHECKING
 
 from cdi_tui.config import Credential
+from cdi_tui.errors import CdiError
 from cdi_tui.fields import credential_problems
-from cdi_tui.secret_store import check_secret, credential_account, ssh_key_account, ssh_passphrase_account
+from cdi_tui.secret_store import (
+    CredentialsService,
+    check_secret,
+    credential_account,
+    ssh_key_account,
+    ssh_passphrase_account,
+)
 from cdi_tui.warehouse.tunnel import SshSettings, authorized_keys_line, generate_key_pair, public_key_of
 
+if TYPE_CHECKING:
+    from cdi_tui.workspace import Workspace
 
-class CredentialSetupError(ValueError):
+
+class CredentialSetupError(CdiError, ValueError):
     """The credential's settings do not fit together; the message says which and why."""
 
 
@@ -41,7 +52,8 @@ def check_credential(credential: Credential) -> None:
 
 
 def save_credential(
-    workspace: Any,
+    workspace: Workspace,
+    secrets: CredentialsService,
     credential: Credential,
     password: str | None,
     *,
@@ -52,7 +64,8 @@ def save_credential(
     """Save a credential and its secrets.
 
     Args:
-        workspace: the :class:`~cdi_tui.workspace.Workspace`.
+        workspace: the :class:`~cdi_tui.workspace.Workspace` it is saved in.
+        secrets: the workspace's secret store.
         credential: the credential (an accepted host key of the same bastion is kept).
         password: for password sign-in; None for IAM.
         generate_ssh_key: make a new key pair for the tunnel (when it names no key file).
@@ -72,7 +85,6 @@ def save_credential(
         check_secret(credential_account(credential.name), password, "the password")
     if ssh_passphrase:
         check_secret(ssh_passphrase_account(credential.name), ssh_passphrase, "the SSH key's passphrase")
-    secrets = workspace.secrets
     existing = workspace.config().credentials.get(credential.name)
     if (
         existing is not None
@@ -107,7 +119,7 @@ def save_credential(
     return tunnel_key
 
 
-def tunnel_key_of(credential: Credential, secrets: Any) -> TunnelKey:
+def tunnel_key_of(credential: Credential, secrets: CredentialsService) -> TunnelKey:
     """The public half of a tunnelled credential's key (generated or from its key file).
 
     Raises:

@@ -48,3 +48,4 @@ class Trigger(StrEnum):
     MANUAL = "manual"  # Sync Now, ``cdi-tui sync``
     SCHEDULED = "scheduled"  # its schedule (the app, ``run-due``, ``serve``)
     FULL_RESYNC = "full_resync"  # a full resync asked for (every row sent again)
+    API = "api"  # ``POST /cdi/integrations/{name}/sync`` on ``cdi-tui serve --listen``

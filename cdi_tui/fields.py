@@ -18,11 +18,12 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from cdi_tui.display import first_control_character
 from cdi_tui.enums import DataType, IntegrationState
+from cdi_tui.errors import CdiError
 from cdi_tui.schedule import ScheduleError, parse_frequency
 from cdi_tui.tables import TableNameError, parse_table_name
 
 
-class FieldError(ValueError):
+class FieldError(CdiError, ValueError):
     """A value the user gave is not acceptable; the message says why."""
 
 
@@ -69,6 +70,7 @@ _SSH_PUBLIC_KEY = re.compile(
     r"^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521)|sk-ssh-ed25519@openssh.com) [A-Za-z0-9+/]+={0,3}$"
 )
 _URL = re.compile(r"^https?://[^\s/?#]+(/[^\s?#]*)?$")
+_URL_WITH_QUERY = re.compile(r"^https?://[^\s/?#]+(/[^\s?#]*)?(\?[^\s#]*)?$")
 
 
 def is_loopback_host(host: str) -> bool:
@@ -395,6 +397,99 @@ def validate_rows_per_query(value: Any) -> int:
     return number
 
 
+def validate_alert_url(value: Any) -> str:
+    """An alert webhook or ping URL: https, or plain http to a loopback address only (tests, a local relay)."""
+    from urllib.parse import urlsplit
+
+    text = plain_text(value)
+    if len(text) > 2048 or not _URL_WITH_QUERY.match(text):
+        raise FieldError("expected an https:// URL (plain http:// only to a loopback address)")
+    parts = urlsplit(text)
+    if parts.username or parts.password:
+        raise FieldError("a URL with a user or password in it is not taken; use a URL whose path holds its token")
+    if parts.scheme == "http" and not is_loopback_host(parts.hostname or ""):
+        raise FieldError("plain http:// is allowed only to a loopback address; use https://")
+    return text
+
+
+def validate_alert_urls(value: Any) -> list[str]:
+    """A list (or comma-separated text) of alert webhook URLs; may be empty."""
+    items = value if isinstance(value, (list, tuple)) else str(value).split(",")
+    result: list[str] = []
+    for item in items:
+        if str(item).strip():
+            url = validate_alert_url(item)
+            if url not in result:
+                result.append(url)
+    return result
+
+
+WEBHOOK_FORMATS = ("slack", "json")
+
+
+def validate_webhook_format(value: Any) -> str:
+    text = plain_text(value).lower()
+    if text not in WEBHOOK_FORMATS:
+        raise FieldError("the webhook format is slack (Slack-compatible JSON) or json (a generic JSON POST)")
+    return text
+
+
+def _bounded_number(low: float, high: float, what: str, whole: bool = False) -> Callable[[Any], Any]:
+    def validate(value: Any) -> Any:
+        kind = "a whole number" if whole else "a number"
+        problem = f"{what} is {kind} from {low:,g} to {high:,g}"
+        if isinstance(value, bool):
+            raise FieldError(problem)
+        text = str(value).strip()
+        try:
+            number: float = int(text) if whole else float(text)
+        except ValueError:
+            raise FieldError(problem) from None
+        if not low <= number <= high:  # NaN fails this too
+            raise FieldError(problem)
+        return number
+
+    validate.__name__ = f"validate_{what.replace(' ', '_')}"
+    return validate
+
+
+validate_alert_hours = _bounded_number(0.1, 8760, "hours without a success")
+validate_alert_minutes = _bounded_number(1, 10080, "minutes a run may take")
+validate_alert_rows = _bounded_number(1, 2_000_000_000, "rows on the retry list", whole=True)
+validate_failures_to_pause = _bounded_number(1, 1000, "failed runs in a row", whole=True)
+
+
+def validate_listen(value: Any) -> str:
+    """``HOST:PORT`` for ``cdi-tui serve``'s listener: an IP address (IPv6 in brackets) or ``localhost``."""
+    import ipaddress
+
+    text = plain_text(value)
+    problem = "expected HOST:PORT with an IP address or localhost, e.g. 127.0.0.1:9464 or [::1]:9464"
+    host, colon, port_text = text.rpartition(":")
+    if not colon or not host:
+        raise FieldError(problem)
+    if host.startswith("[") and host.endswith("]"):
+        try:
+            address = str(ipaddress.IPv6Address(host[1:-1]))
+        except ValueError:
+            raise FieldError(problem) from None
+        host = f"[{address}]"
+    elif host.lower() == "localhost":
+        host = "localhost"
+    else:
+        try:
+            host = str(ipaddress.IPv4Address(host))
+        except ValueError:
+            raise FieldError(problem) from None
+    if not re.fullmatch(r"[0-9]{1,5}", port_text):
+        raise FieldError(problem)
+    try:
+        port = validate_port(port_text)
+    except FieldError:
+        raise FieldError(f"{problem} (a port is 1 to 65535)") from None
+    return f"{host}:{port}"
+
+
 def validate_bool(value: Any) -> bool:
     if isinstance(value, bool):
         return value
@@ -420,6 +515,7 @@ class FieldSpec:
     secret: bool = False
     choices: tuple[str, ...] = ()
     off_flag: str | None = None  # a yes/no option's flag for "no" (its default then depends on other values)
+    each: Callable[[Any], Any] | None = None  # a list option: the rule for one item (its flag is given once an item)
     example: str = ""  # a short example a form shows in an empty field (the help stays whole in its tooltip)
 
     @property
@@ -628,6 +724,7 @@ INTEGRATION_FIELDS: tuple[FieldSpec, ...] = (
         flag="--contact-email",
         default=[],
         required=False,
+        each=validate_email,
     ),
     FieldSpec("state", "State", validate_state, "draft, active or paused", default=IntegrationState.DRAFT, choices=STATES),
     FieldSpec(
@@ -678,6 +775,90 @@ INTEGRATION_FIELDS: tuple[FieldSpec, ...] = (
         validate_bool,
         "email the contacts when a run found no new rows",
         default=False,
+        required=False,
+    ),
+)
+
+# Alerts that notice decay (sent on transitions only: when a condition starts and when it ends),
+# the dead-man's switch pings and the auto-pause; part of each integration's settings.
+ALERT_FIELDS: tuple[FieldSpec, ...] = (
+    FieldSpec(
+        "alert_no_success_hours",
+        "Alert: no success in (hours)",
+        validate_alert_hours,
+        "alert when an active integration has had no successful run for this many hours",
+        required=False,
+    ),
+    FieldSpec(
+        "alert_run_minutes",
+        "Alert: run longer than (minutes)",
+        validate_alert_minutes,
+        "alert when a run takes longer than this many minutes (noticed while it runs)",
+        required=False,
+    ),
+    FieldSpec(
+        "alert_row_error_percent",
+        "Alert: row errors above (%)",
+        validate_percent,
+        "alert when more than this share of a run's rows fail, until a run is below it again",
+        required=False,
+    ),
+    FieldSpec(
+        "alert_retry_rows",
+        "Alert: retry list above (rows)",
+        validate_alert_rows,
+        "alert when more than this many rows wait on the retry list",
+        required=False,
+    ),
+    FieldSpec(
+        "alert_rate_limited_percent",
+        "Alert: Braze 429s above (%)",
+        validate_percent,
+        "alert when more than this share of a run's requests were answered 429 (rate limited)",
+        required=False,
+    ),
+    FieldSpec(
+        "alert_webhooks",
+        "Alert webhooks",
+        validate_alert_urls,
+        "where alerts are POSTed (https; http only to loopback)",
+        flag="--alert-webhook",
+        default=[],
+        required=False,
+        each=validate_alert_url,
+    ),
+    FieldSpec(
+        "alert_webhook_format",
+        "Alert webhook format",
+        validate_webhook_format,
+        "slack (Slack-compatible JSON, the default) or json (a generic JSON POST, signed when a secret is set)",
+        required=False,
+        choices=WEBHOOK_FORMATS,
+    ),
+    FieldSpec(
+        "ping_url",
+        "Ping URL (healthchecks)",
+        validate_alert_url,
+        "a healthchecks.io-style check: URL/start when a run starts, URL on success, URL/fail on failure",
+        required=False,
+    ),
+    FieldSpec(
+        "pause_after_failures",
+        "Pause after failed runs",
+        validate_failures_to_pause,
+        "pause the integration after this many failed runs in a row (with an alert)",
+        required=False,
+    ),
+)
+
+INTEGRATION_FIELDS = INTEGRATION_FIELDS + ALERT_FIELDS
+
+SERVE_FIELDS: tuple[FieldSpec, ...] = (
+    FieldSpec(
+        "listen",
+        "Listen on",
+        validate_listen,
+        "HOST:PORT for /metrics, /healthz and the trigger API (loopback unless named explicitly)",
         required=False,
     ),
 )

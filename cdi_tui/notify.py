@@ -16,6 +16,7 @@ from email.utils import formatdate, make_msgid
 
 from cdi_tui.config import Integration, SmtpSettings
 from cdi_tui.enums import RunStatus
+from cdi_tui.errors import CdiError
 from cdi_tui.fields import is_loopback_host
 from cdi_tui.runlog import RowErrorRecord, RunRecord
 from cdi_tui.secret_store import CredentialsService, smtp_password_account
@@ -73,7 +74,7 @@ def build_message(
     return message
 
 
-class PlainPasswordRefused(smtplib.SMTPException):
+class PlainPasswordRefused(CdiError, smtplib.SMTPException):
     """The SMTP password would cross a network in clear (``security = "none"`` to a host that is not loopback)."""
 
 

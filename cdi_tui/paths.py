@@ -19,13 +19,15 @@ from pathlib import Path
 
 import platformdirs
 
+from cdi_tui.errors import CdiError
+
 APP_NAME = "cdi-tui"
 HOME_ENV = "CDI_TUI_HOME"
 
 _CANNOT_WRITE = (errno.EROFS, errno.EACCES, errno.EPERM)
 
 
-class HomeError(Exception):
+class HomeError(CdiError):
     """The folders cdi-tui keeps its files in cannot be used; the message says which and what to do."""
 
 
@@ -48,6 +50,13 @@ class AppPaths:
     @property
     def log_file(self) -> Path:
         return self.log_dir / "cdi-tui.log"
+
+    @property
+    def keyring_service(self) -> str:
+        """The keyring service that holds this home's secrets, apart from every other home's."""
+        from cdi_tui.secret_store import home_keyring_service
+
+        return home_keyring_service(self)
 
     @property
     def folders(self) -> tuple[Path, ...]:

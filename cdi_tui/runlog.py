@@ -10,6 +10,9 @@ Tables:
 - ``integration_state``: when an integration last passed its connection test, and for
   which connection and table (a change needs a new test).
 - ``reported_null_rows``: rows with a NULL UPDATED_AT already reported (not reported twice).
+- ``alert_state``: per integration and alert rule, whether it is firing and since when (alerts
+  are sent on transitions only, and a restart must not send them again).
+- ``health_probe``: one row ``cdi-tui serve`` rewrites to prove the run log can still be written.
 
 Row errors are kept 30 days and runs 12 months. Secrets never reach this file.
 
@@ -29,13 +32,14 @@ import sqlite3
 import tempfile
 import threading
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from cdi_tui.display import safe_text
 from cdi_tui.enums import RunStatus, Trigger
+from cdi_tui.errors import CdiError
 
 ROW_ERROR_RETENTION = timedelta(days=30)
 RUN_RETENTION = timedelta(days=365)
@@ -74,7 +78,9 @@ CREATE TABLE IF NOT EXISTS runs (
     items_written INTEGER NOT NULL DEFAULT 0,
     items_deleted INTEGER NOT NULL DEFAULT 0,
     -- 1 once its integration was removed: a new integration of the same name starts afresh
-    retired INTEGER NOT NULL DEFAULT 0
+    retired INTEGER NOT NULL DEFAULT 0,
+    -- Braze's answers to the run's requests, by status code ("transport": no answer), as JSON
+    braze_answers TEXT NOT NULL DEFAULT '{}'
 );
 CREATE INDEX IF NOT EXISTS runs_by_integration ON runs (integration, id);
 CREATE TABLE IF NOT EXISTS row_errors (
@@ -112,6 +118,18 @@ CREATE TABLE IF NOT EXISTS integration_state (
     tested_at TEXT,
     tested_fingerprint TEXT,
     last_scheduled_at TEXT
+);
+CREATE TABLE IF NOT EXISTS alert_state (
+    integration TEXT NOT NULL,
+    rule TEXT NOT NULL,
+    firing INTEGER NOT NULL DEFAULT 0,
+    since TEXT NOT NULL,
+    detail TEXT,
+    PRIMARY KEY (integration, rule)
+);
+CREATE TABLE IF NOT EXISTS health_probe (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    probed_at TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS reported_null_rows (
     integration TEXT NOT NULL,
@@ -190,6 +208,17 @@ class RunRecord:
     rows_superseded: int = 0  # rows not sent: a newer row of the same user set every value they held
     items_written: int = 0  # catalogs: items written (created or replaced)
     items_deleted: int = 0  # catalogs: items deleted
+    braze_answers: dict[str, int] = field(default_factory=dict)  # Braze's answers by status code ("transport": none)
+
+    @property
+    def braze_requests(self) -> int:
+        """Requests the run sent to Braze (each attempt of a retried request counts)."""
+        return sum(self.braze_answers.values())
+
+    @property
+    def rate_limited(self) -> int:
+        """Requests Braze answered 429 (rate limited)."""
+        return self.braze_answers.get("429", 0)
 
     @property
     def watermark_before(self) -> str | None:
@@ -234,6 +263,7 @@ class RunRecord:
             "rows_superseded": self.rows_superseded,
             "items_written": self.items_written,
             "items_deleted": self.items_deleted,
+            "braze_answers": dict(self.braze_answers),
         }
 
 
@@ -332,6 +362,17 @@ def _run_watermark(row: sqlite3.Row, which: str) -> Watermark | None:
     return Watermark(moment, int(row[f"watermark_{which}_rows"] or 0))
 
 
+def _answers(text: str | None) -> dict[str, int]:
+    """A run's ``braze_answers`` column: status code -> requests (anything else in it is ignored)."""
+    try:
+        value = json.loads(text or "{}")
+    except ValueError:
+        return {}
+    if not isinstance(value, dict):
+        return {}
+    return {str(key): int(count) for key, count in value.items() if isinstance(count, int) and not isinstance(count, bool)}
+
+
 def _run_columns(conn: sqlite3.Connection) -> set[str]:
     return {row[1] for row in conn.execute("PRAGMA table_info(runs)")}
 
@@ -357,12 +398,13 @@ def _migrate(conn: sqlite3.Connection) -> None:
     1. ``data_points``, ``rows_unchanged``, ``rows_superseded``, ``retired``, ``items_written``
        and ``items_deleted`` are added, 0 for older runs (a run log written before ``retired``
        cannot tell which runs belonged to a removed integration: they stay with the integration
-       of that name);
+       of that name); ``braze_answers`` (Braze's answers by status code) is added, empty for
+       older runs;
     2. the watermarks, once stored as text (``watermark_before``/``watermark_after``, as
        :meth:`Watermark.as_text` writes them), move to their columns. The text columns stay
        as they were and are no longer read or written.
     """
-    wanted = {*_COUNT_COLUMNS, *(name for name, _type in _WATERMARK_COLUMNS)}
+    wanted = {*_COUNT_COLUMNS, "braze_answers", *(name for name, _type in _WATERMARK_COLUMNS)}
     if wanted <= _run_columns(conn):
         return  # the common case: nothing to do, no write lock taken
     conn.execute("BEGIN IMMEDIATE")
@@ -371,6 +413,8 @@ def _migrate(conn: sqlite3.Connection) -> None:
         for column in _COUNT_COLUMNS:
             if column not in present:
                 conn.execute(f"ALTER TABLE runs ADD COLUMN {column} INTEGER NOT NULL DEFAULT 0")
+        if "braze_answers" not in present:
+            conn.execute("ALTER TABLE runs ADD COLUMN braze_answers TEXT NOT NULL DEFAULT '{}'")
         if "watermark_before_at" not in present:
             for column, kind in _WATERMARK_COLUMNS:
                 conn.execute(f"ALTER TABLE runs ADD COLUMN {column} {kind}")
@@ -399,7 +443,7 @@ def _move_text_watermarks(conn: sqlite3.Connection) -> None:
     )
 
 
-class RunLogUnavailable(RuntimeError):
+class RunLogUnavailable(CdiError, RuntimeError):
     """The run log cannot be read or written (disk full, read-only, folder gone, damaged file).
 
     ``reason`` is SQLite's own words; the message says what it means and what to do.
@@ -498,8 +542,8 @@ class RunLog:
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")
             conn.execute("PRAGMA busy_timeout=30000")
-            conn.executescript(_SCHEMA)
             try:
+                conn.executescript(_SCHEMA)  # tables added since the file was made are created here
                 _migrate(conn)
             except sqlite3.OperationalError as error:
                 if "readonly" in str(error) or "locked" in str(error):
@@ -601,6 +645,8 @@ class RunLog:
             fields["warnings"] = json.dumps(fields["warnings"])
         if "ended_at" in fields:
             fields["ended_at"] = to_text(fields["ended_at"])
+        if "braze_answers" in fields:
+            fields["braze_answers"] = json.dumps(dict(fields["braze_answers"]), sort_keys=True)
         if "watermark_after" in fields:
             after = fields.pop("watermark_after")
             watermark = Watermark.parse(after) if isinstance(after, str) else after
@@ -649,6 +695,7 @@ class RunLog:
             rows_superseded=row["rows_superseded"] if "rows_superseded" in row.keys() else 0,  # noqa: SIM118
             items_written=row["items_written"] if "items_written" in row.keys() else 0,  # noqa: SIM118
             items_deleted=row["items_deleted"] if "items_deleted" in row.keys() else 0,  # noqa: SIM118
+            braze_answers=_answers(row["braze_answers"]) if "braze_answers" in row.keys() else {},  # noqa: SIM118
         )
 
     def running_run_of(self, integration: str, pid: int) -> int | None:
@@ -849,9 +896,115 @@ class RunLog:
         """The integration was removed: forget its sync state and retire its runs (kept, but no
         integration added later under the same name inherits them)."""
         with self.transaction() as conn:
-            for table in ("watermarks", "retry_rows", "integration_state", "reported_null_rows"):
+            for table in ("watermarks", "retry_rows", "integration_state", "reported_null_rows", "alert_state"):
                 conn.execute(f"DELETE FROM {table} WHERE integration = ?", (integration,))
             conn.execute("UPDATE runs SET retired = 1 WHERE integration = ?", (integration,))
+
+    # monitoring --------------------------------------------------------------------------
+    def monitor_totals(self) -> list[sqlite3.Row]:
+        """Per integration and status, the real (not dry) runs: how many, and their counts summed."""
+        return self._query(
+            "SELECT integration, status, COUNT(*) AS runs, SUM(rows_sent) AS sent, SUM(rows_failed) AS failed, "
+            "SUM(rows_unchanged) AS unchanged, SUM(rows_superseded) AS superseded, SUM(rows_skipped) AS skipped, "
+            "SUM(rows_read) AS read, SUM(data_points) AS data_points, MAX(CASE WHEN ended_at IS NOT NULL THEN ended_at END) "
+            f"AS last_ended FROM runs WHERE {self._live} AND dry_run = 0 GROUP BY integration, status"
+        )
+
+    def monitor_answers(self) -> list[sqlite3.Row]:
+        """Per integration and status code, Braze's answers to the requests of real runs."""
+        with self._lock, self._guard():
+            if "braze_answers" not in _run_columns(self._conn):  # an older run log, opened read-only
+                return []
+        return self._query(
+            "SELECT runs.integration AS integration, answers.key AS code, SUM(answers.value) AS requests "
+            f"FROM runs, json_each(runs.braze_answers) AS answers WHERE {self._live} AND dry_run = 0 "
+            "GROUP BY runs.integration, answers.key"
+        )
+
+    def monitor_durations(self) -> list[sqlite3.Row]:
+        """Each ended real run's integration and duration, in seconds."""
+        return self._query(
+            "SELECT integration, (julianday(ended_at) - julianday(started_at)) * 86400.0 AS seconds FROM runs "
+            f"WHERE {self._live} AND dry_run = 0 AND ended_at IS NOT NULL"
+        )
+
+    def running_runs(self) -> list[RunRecord]:
+        """Runs recorded as running (their counts as last saved); a dead process's stay so until the next run."""
+        rows = self._query(f"SELECT * FROM runs WHERE {self._live} AND status = ? ORDER BY id", (RunStatus.RUNNING,))
+        return [self._run_from_row(row) for row in rows]
+
+    def retry_row_counts(self) -> dict[str, int]:
+        """Rows on each integration's retry list."""
+        rows = self._query("SELECT integration, COUNT(*) AS waiting FROM retry_rows GROUP BY integration")
+        return {row["integration"]: int(row["waiting"]) for row in rows}
+
+    def watermarks(self) -> dict[str, datetime]:
+        """Each integration's watermark (the newest UPDATED_AT synced)."""
+        rows = self._query("SELECT integration, updated_at FROM watermarks")
+        return {row["integration"]: datetime.fromisoformat(row["updated_at"]) for row in rows}
+
+    def last_success(self, integration: str) -> RunRecord | None:
+        """The newest real run that ended ``success`` or ``partial`` (the sync went through)."""
+        rows = self._query(
+            f"SELECT * FROM runs WHERE integration = ? AND {self._live} AND dry_run = 0 AND status IN (?, ?) "
+            "ORDER BY id DESC LIMIT 1",
+            (integration, RunStatus.SUCCESS, RunStatus.PARTIAL),
+        )
+        return self._run_from_row(rows[0]) if rows else None
+
+    def probe_write(self) -> None:
+        """Write one row and commit: proves the run log (and its disk) takes writes now.
+
+        Raises:
+            RunLogUnavailable: it does not (read-only, full, removed), with the reason.
+        """
+        if self.read_only:
+            raise RunLogUnavailable(self.path, "attempt to write a readonly database (opened read-only)")
+        with self.transaction() as conn:
+            conn.execute(
+                "INSERT INTO health_probe (id, probed_at) VALUES (1, ?) "
+                "ON CONFLICT (id) DO UPDATE SET probed_at = excluded.probed_at",
+                (to_text(utc_now()),),
+            )
+
+    # alerts --------------------------------------------------------------------------------
+    def _has_table(self, name: str) -> bool:
+        """A run log written by an older cdi-tui and opened read-only may lack the newer tables."""
+        return bool(self._query("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (name,)))
+
+    def alert_states(self, integration: str) -> dict[str, tuple[bool, datetime, str | None]]:
+        """Per alert rule of the integration: (firing, since when, what it said)."""
+        if not self._has_table("alert_state"):
+            return {}
+        rows = self._query("SELECT rule, firing, since, detail FROM alert_state WHERE integration = ?", (integration,))
+        return {row["rule"]: (bool(row["firing"]), datetime.fromisoformat(row["since"]), row["detail"]) for row in rows}
+
+    def firing_alerts(self) -> list[tuple[str, str]]:
+        """(integration, rule) of every alert firing now."""
+        if not self._has_table("alert_state"):
+            return []
+        rows = self._query("SELECT integration, rule FROM alert_state WHERE firing = 1 ORDER BY integration, rule")
+        return [(row["integration"], row["rule"]) for row in rows]
+
+    def move_alert(self, integration: str, rule: str, firing: bool, detail: str | None, now: datetime) -> bool:
+        """Set an alert's state if it is not that already; True for the one caller that moved it.
+
+        Atomic across processes (``serve``, ``run-due``, the app may all look at once), so a
+        transition is announced once.
+        """
+        with self.transaction() as conn:
+            row = conn.execute(
+                "SELECT firing FROM alert_state WHERE integration = ? AND rule = ?", (integration, rule)
+            ).fetchone()
+            if (row is None and not firing) or (row is not None and bool(row[0]) == firing):
+                return False
+            conn.execute(
+                "INSERT INTO alert_state (integration, rule, firing, since, detail) VALUES (?, ?, ?, ?, ?) "
+                "ON CONFLICT (integration, rule) DO UPDATE SET firing = excluded.firing, since = excluded.since, "
+                "detail = excluded.detail",
+                (integration, rule, int(firing), to_text(now), detail),
+            )
+            return True
 
     # retention ---------------------------------------------------------------------------
     def prune(self, now: datetime | None = None) -> None:

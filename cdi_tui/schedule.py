@@ -16,6 +16,8 @@ from zoneinfo import ZoneInfo
 
 from dateutil import rrule
 
+from cdi_tui.errors import CdiError
+
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 HOUR_STEPS = (1, 2, 3, 4, 6, 8, 12)
 ACCEPTED_FORMS = (
@@ -30,7 +32,7 @@ ACCEPTED_FORMS = (
 )
 
 
-class ScheduleError(ValueError):
+class ScheduleError(CdiError, ValueError):
     """A frequency that is not one of the accepted forms."""
 
 

@@ -7,7 +7,9 @@ when no Secret Service is running) is treated as unusable, with an error that sa
 do. There is no plaintext fallback.
 
 For unattended hosts a secret may come from an environment variable instead, read only:
-``CDI_TUI_BRAZE_API_KEY``, ``CDI_TUI_SMTP_PASSWORD`` and, per credential,
+``CDI_TUI_BRAZE_API_KEY``, ``CDI_TUI_SMTP_PASSWORD``, ``CDI_TUI_SERVE_TOKEN`` (the trigger
+API's bearer token), per integration ``CDI_TUI_ALERT_SECRET_<NAME>`` (the HMAC secret of its
+alert webhooks) and, per credential,
 ``CDI_TUI_PASSWORD_<NAME>`` (the credential name upper-cased, every character that is not
 a letter or digit replaced by ``_``). An environment value wins over the keyring.
 
@@ -41,6 +43,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from cdi_tui.display import first_control_character
+from cdi_tui.errors import CdiError
 
 if TYPE_CHECKING:
     from cdi_tui.paths import AppPaths
@@ -54,13 +57,15 @@ SMTP_PASSWORD_ENV = "CDI_TUI_SMTP_PASSWORD"
 PASSWORD_ENV_PREFIX = "CDI_TUI_PASSWORD_"
 SSH_KEY_ENV_PREFIX = "CDI_TUI_SSH_KEY_"
 SSH_PASSPHRASE_ENV_PREFIX = "CDI_TUI_SSH_PASSPHRASE_"
+SERVE_TOKEN_ENV = "CDI_TUI_SERVE_TOKEN"
+ALERT_SECRET_ENV_PREFIX = "CDI_TUI_ALERT_SECRET_"
 
 
-class SecretsUnavailable(RuntimeError):
+class SecretsUnavailable(CdiError, RuntimeError):
     """No usable secret store; the message says how to get one."""
 
 
-class SecretMissing(LookupError):
+class SecretMissing(CdiError, LookupError):
     """A secret the work needs was never stored."""
 
 
@@ -126,6 +131,16 @@ def ssh_passphrase_account(credential_name: str) -> str:
     return f"ssh-passphrase:{credential_name}"
 
 
+def serve_token_account() -> str:
+    """The bearer token of ``cdi-tui serve``'s trigger API (``cdi-tui serve token --new``)."""
+    return "serve:api-token"
+
+
+def alert_secret_account(integration_name: str) -> str:
+    """The HMAC secret that signs an integration's generic JSON alerts."""
+    return f"alert-secret:{integration_name}"
+
+
 def credential_secret_accounts(credential_name: str) -> tuple[str, ...]:
     """Every secret a credential may have, for removing them all with it."""
     return (credential_account(credential_name), ssh_key_account(credential_name), ssh_passphrase_account(credential_name))
@@ -146,11 +161,14 @@ def _env_var_for(account: str) -> str | None:
         return braze_key_env_var(account.removeprefix("braze:api-key:"))
     if account == smtp_password_account():
         return SMTP_PASSWORD_ENV
+    if account == serve_token_account():
+        return SERVE_TOKEN_ENV
     kind, _, name = account.partition(":")
     prefix = {
         "credential": PASSWORD_ENV_PREFIX,
         "ssh-key": SSH_KEY_ENV_PREFIX,
         "ssh-passphrase": SSH_PASSPHRASE_ENV_PREFIX,
+        "alert-secret": ALERT_SECRET_ENV_PREFIX,
     }.get(kind)
     return prefix + _env_suffix(name) if prefix and name else None
 

@@ -27,13 +27,14 @@ from pathlib import Path
 from typing import Literal
 
 from cdi_tui.display import json_safe, safe_text
+from cdi_tui.errors import CdiError
 
 ExportFormat = Literal["csv", "jsonl"]
 FORMATS: tuple[ExportFormat, ...] = ("csv", "jsonl")
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
-class ExportError(Exception):
+class ExportError(CdiError):
     """The file could not be written; the message says why and what to do."""
 
 

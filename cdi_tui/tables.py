@@ -10,9 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from cdi_tui.display import first_control_character, safe_text
+from cdi_tui.errors import CdiError
 
 
-class TableNameError(ValueError):
+class TableNameError(CdiError, ValueError):
     """The table name cannot be parsed."""
 
 

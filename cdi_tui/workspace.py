@@ -15,7 +15,7 @@ import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import Any, Literal, TypedDict, Unpack
+from typing import TYPE_CHECKING, Any, Literal, TypedDict, Unpack
 
 from cdi_tui.braze.client import Catalog
 from cdi_tui.braze.objects import BrazeObject
@@ -51,6 +51,7 @@ from cdi_tui.engine.lock import RunInProgress, RunLock
 from cdi_tui.engine.sync import DELIVERED_FILE, Progress, ProgressCallback, SyncEngine, SyncOptions, SyncRefused
 from cdi_tui.engine.transform import RowError, RowTransformer
 from cdi_tui.enums import DataType, IntegrationState, RunStatus, Trigger
+from cdi_tui.errors import CdiError
 from cdi_tui.paths import AppPaths
 from cdi_tui.runlog import (
     ROW_ERROR_COLUMNS,
@@ -65,14 +66,26 @@ from cdi_tui.runlog import (
 from cdi_tui.scheduler import DueRun, claim, due_runs
 from cdi_tui.secret_store import (
     CredentialsService,
+    KeyringCredentials,
+    MemoryCredentials,
     SecretMissing,
+    SecretsUnavailable,
     braze_key_account,
     braze_key_label,
     credential_account,
     credential_secret_accounts,
+    serve_token_account,
     smtp_password_account,
+    ssh_key_account,
 )
 from cdi_tui.warehouse.source import RedshiftSource, TableShape
+
+if TYPE_CHECKING:
+    from cdi_tui.alerts import AlertFacts, Transition
+    from cdi_tui.credential_setup import TunnelKey
+    from cdi_tui.monitor import MonitorSnapshot
+    from cdi_tui.service.http import Listen
+    from cdi_tui.service.loop import Service
 
 log = logging.getLogger("cdi_tui.workspace")
 
@@ -87,16 +100,18 @@ __all__ = [
     "RunInProgress",
     "RunLogUnavailable",
     "RunRecord",
+    "SecretsUnavailable",
     "SyncOptions",
     "SyncRefused",
     "Workspace",
     "WorkspaceError",
+    "braze_key_label",
     "to_text",
     "write_row_errors_csv",
 ]
 
 
-class WorkspaceError(Exception):
+class WorkspaceError(CdiError):
     """An operation breaks a rule; the message says which and what to do."""
 
 
@@ -130,6 +145,15 @@ class IntegrationChanges(TypedDict, total=False):
     delete_prioritization: tuple[str, ...] | None
     catalog: str | None
     workspace: str  # another Braze workspace: back to draft until tested again
+    alert_no_success_hours: float | None
+    alert_run_minutes: float | None
+    alert_row_error_percent: float | None
+    alert_retry_rows: int | None
+    alert_rate_limited_percent: float | None
+    alert_webhooks: tuple[str, ...]
+    alert_webhook_format: str | None
+    ping_url: str | None
+    pause_after_failures: int | None
 
 
 @dataclass(frozen=True)
@@ -152,6 +176,31 @@ class DueDecision:
 
     due: DueRun
     skipped: Literal["busy", "taken"] | None = None
+
+
+def _run_summary(record: RunRecord) -> str:
+    """One line about a run, for a ping's body (the checking service shows it)."""
+    return f"run #{record.id} {record.status}: read {record.rows_read}, sent {record.rows_sent}, failed {record.rows_failed}" + (
+        f"; {record.error}" if record.error else ""
+    )
+
+
+def _ping_when_started(url: str, progress: ProgressCallback | None) -> ProgressCallback:
+    """A progress callback that sends the ``start`` ping at the run's first report, then passes each on."""
+    started = threading.Event()
+
+    def report(snapshot: Progress) -> None:
+        if not started.is_set():
+            started.set()
+            from cdi_tui.alert_delivery import ping
+
+            problem = ping(url, "start", f"run #{snapshot.run_id} of {snapshot.integration} started")
+            if problem:
+                log.error("start ping of %s not delivered: %s", snapshot.integration, problem)
+        if progress is not None:
+            progress(snapshot)
+
+    return report
 
 
 def row_verdicts(
@@ -179,18 +228,29 @@ def row_verdicts(
 class Workspace:
     """The one door of the app and the command line into the core.
 
-    The config store, the run log, the store of delivered values and the sync engine are
-    its own: front ends ask it, and it keeps the product's rules.
+    The config store, the run log, the store of delivered values, the secret store and the
+    sync engine are its own: front ends ask it, and it keeps the product's rules.
     """
 
     def __init__(self, paths: AppPaths, secrets: CredentialsService) -> None:
         self.paths = paths.ensure()
-        self.secrets = secrets
+        self._secrets = secrets
         secrets.bind_home(self.paths)  # a keyring keeps this home's secrets apart from every other home's
         self._store = ConfigStore(paths.config_file)
         self._runlog_value: RunLog | None = None
         self._delivered_value: DeliveredStore | None = None
         self._open_lock = threading.Lock()
+
+    @classmethod
+    def with_keyring(cls, paths: AppPaths) -> Workspace:
+        """The workspace of a home, its secrets in the OS keyring under the home's own service
+        (an environment variable, where set, wins over the keyring: see :mod:`cdi_tui.secret_store`)."""
+        return cls(paths, KeyringCredentials.for_home(paths))
+
+    @property
+    def keeps_secrets_in_memory(self) -> bool:
+        """Secrets live in this process only (the demo's): nothing reaches a keyring, all is gone at exit."""
+        return isinstance(self._secrets, MemoryCredentials)
 
     @property
     def _runlog(self) -> RunLog:
@@ -247,7 +307,7 @@ class Workspace:
         if clash is not None:
             raise WorkspaceError(clash[2])
         if api_key is not None:
-            self.secrets.set(braze_key_account(workspace), api_key)
+            self._secrets.set(braze_key_account(workspace), api_key)
         self._store.update(lambda config: with_workspace(config, workspace, settings))
 
     def remove_braze_workspace(self, name: str) -> None:
@@ -272,7 +332,7 @@ class Workspace:
             return replace(config, workspaces={key: value for key, value in config.workspaces.items() if key != name})
 
         self._store.update(change)
-        self.secrets.delete(braze_key_account(name))
+        self._secrets.delete(braze_key_account(name))
 
     def workspace_for_new_integration(self, config: Config | None = None) -> str:
         """The Braze workspace a new integration syncs to when it names none: ``default`` (or the only one).
@@ -287,6 +347,15 @@ class Workspace:
             f"there are several Braze workspaces ({', '.join(sorted(config.workspaces))}): "
             "name the integration's with --workspace"
         )
+
+    def has_braze_key(self, workspace: str = DEFAULT_WORKSPACE) -> bool:
+        """A Braze workspace's REST API key is stored (or given in its environment variable).
+
+        Raises:
+            SecretsUnavailable: the keyring cannot be used.
+            SecretRefused: the environment variable holds a control character.
+        """
+        return self._secrets.get(braze_key_account(workspace)) is not None
 
     # credentials --------------------------------------------------------------------------
     def add_credential(self, credential: Credential, password: str | None, replace_existing: bool = False) -> None:
@@ -313,16 +382,91 @@ class Workspace:
 
         check(self.config())  # a refused credential leaves the keyring alone too
         if password is not None:
-            self.secrets.set(credential_account(credential.name), password)
+            self._secrets.set(credential_account(credential.name), password)
         self._store.update(change)
         if password is None:
-            self.secrets.delete(credential_account(credential.name))
+            self._secrets.delete(credential_account(credential.name))
 
     def change_password(self, name: str, password: str) -> None:
         self._writable()
         if name not in self.config().credentials:
             raise WorkspaceError(f"no credential named '{name}'")
-        self.secrets.set(credential_account(name), password)
+        self._secrets.set(credential_account(name), password)
+
+    def stored_password(self, name: str) -> str | None:
+        """The password a credential signs in with (its environment variable first), or None (IAM, or none saved)."""
+        return self._secrets.get(credential_account(name))
+
+    def serve_token(self) -> str | None:
+        """The trigger API's bearer token (``cdi-tui serve token --new``), or None when none is stored;
+        :class:`~cdi_tui.secret_store.SecretsUnavailable` when the secret store cannot be read."""
+        return self._secrets.get(serve_token_account())
+
+    def new_serve_token(self) -> str:
+        """Make a new bearer token for the trigger API, keep it in the secret store, and return it (shown once)."""
+        import secrets as token_source
+
+        token = token_source.token_urlsafe(32)
+        self._secrets.set(serve_token_account(), token)
+        return token
+
+    def remove_serve_token(self) -> None:
+        self._secrets.delete(serve_token_account())
+
+    def service(self, interval: float, listen: Listen | None, token: str | None, say: Callable[..., None]) -> Service:
+        """The ``serve`` loop over this home, with the secret store this workspace reads (shared by the
+        workspaces the service opens)."""
+        from cdi_tui.service.loop import Service
+
+        return Service(self.paths, self._secrets, interval, listen, token, say)
+
+    def has_generated_ssh_key(self, name: str) -> bool:
+        """cdi-tui made the key pair of the credential's SSH tunnel, and keeps its private key."""
+        return self._secrets.get(ssh_key_account(name)) is not None
+
+    def save_credential(
+        self,
+        credential: Credential,
+        password: str | None,
+        *,
+        replace_existing: bool = False,
+        generate_ssh_key: bool = False,
+        ssh_passphrase: str | None = None,
+    ) -> TunnelKey | None:
+        """Save a credential with its secrets (a tunnel's key pair made when asked): ``credentials add``
+        and the app's credential forms. See :func:`cdi_tui.credential_setup.save_credential`.
+
+        Returns:
+            The tunnel key's public half, for the bastion's ``authorized_keys`` (None without a
+            tunnel, or when an earlier generated key is kept).
+
+        Raises:
+            CredentialSetupError: inconsistent settings; WarehouseError (``ssh_key``) when the key
+                file cannot be read or the passphrase does not open it; SecretRefused: a secret
+                with a control character (nothing is saved); WorkspaceError from saving.
+        """
+        from cdi_tui.credential_setup import save_credential
+
+        return save_credential(
+            self,
+            self._secrets,
+            credential,
+            password,
+            replace_existing=replace_existing,
+            generate_ssh_key=generate_ssh_key,
+            ssh_passphrase=ssh_passphrase,
+        )
+
+    def tunnel_key(self, credential: Credential) -> TunnelKey:
+        """The public half of a tunnelled credential's key (generated or from its key file).
+
+        Raises:
+            CredentialSetupError: the credential uses no SSH tunnel.
+            WarehouseError: kind ``ssh_key`` when the key is missing or cannot be read.
+        """
+        from cdi_tui.credential_setup import tunnel_key_of
+
+        return tunnel_key_of(credential, self._secrets)
 
     def remove_credential(self, name: str) -> None:
         self._writable()
@@ -344,7 +488,7 @@ class Workspace:
 
         self._store.update(change)
         for account in credential_secret_accounts(name):
-            self.secrets.delete(account)
+            self._secrets.delete(account)
 
     # integrations -------------------------------------------------------------------------
     def add_integration(self, integration: Integration) -> None:
@@ -364,6 +508,8 @@ class Workspace:
         """Copy an integration to another Braze workspace (to promote it from development to
         production): every setting, as a draft that needs its own connection test there; no runs,
         no watermark, nothing delivered. A catalogs integration keeps writing to the same catalog.
+        Its alerts come along (the webhooks' signing secret too); its ping URL does not, as a
+        dead-man's switch watches one job: the copy gets its own with ``integrations set``.
 
         Args:
             new_name: the copy's name (default: the name with ``-<workspace>`` added).
@@ -371,8 +517,11 @@ class Workspace:
         Raises:
             WorkspaceError: no such integration or workspace, or the name is taken.
         """
+        from cdi_tui.secret_store import alert_secret_account
+
         self._writable()
         result: list[Integration] = []
+        signing_secret = self._secrets.get(alert_secret_account(name)) if name in self.config().integrations else None
 
         def change(config: Config) -> Config:
             source = self.integration(name, config)
@@ -385,7 +534,9 @@ class Workspace:
             if copy_name in config.integrations:
                 raise WorkspaceError(f"an integration named '{copy_name}' already exists; give the copy another with --name")
             catalog = source.catalog_name if source.data_type == DataType.CATALOGS else None
-            copy = replace(source, name=copy_name, workspace=to_workspace, state=IntegrationState.DRAFT, catalog=catalog)
+            copy = replace(
+                source, name=copy_name, workspace=to_workspace, state=IntegrationState.DRAFT, catalog=catalog, ping_url=None
+            )
             if catalog == copy_name:
                 copy = replace(copy, catalog=None)  # named after its catalog already
             _check_place(config, copy)
@@ -393,6 +544,8 @@ class Workspace:
             return with_integration(config, copy)
 
         self._store.update(change)
+        if signing_secret is not None:
+            self._secrets.set(alert_secret_account(result[0].name), signing_secret)
         return result[0]
 
     def data_type_fixed_reason(self, name: str, config: Config | None = None) -> str | None:
@@ -459,6 +612,10 @@ class Workspace:
         self._store.update(change)
         self._runlog.forget_integration(name)
         self._delivered.forget_integration(name)
+        from cdi_tui.secret_store import alert_secret_account
+
+        with contextlib.suppress(Exception):  # a keyring that cannot be reached keeps an orphan secret, no more
+            self._secrets.delete(alert_secret_account(name))
 
     def test_integration(self, name: str, preview_rows: int = 100) -> ConnectionTestResult:
         """Run the connection test; a pass is remembered for this connection and table."""
@@ -466,7 +623,7 @@ class Workspace:
         config = self.config()
         integration = self.integration(name, config)
         credential = config.credentials[integration.credential]
-        result = run_connection_test(credential, integration.table_name, integration.data_type, self.secrets, preview_rows)
+        result = run_connection_test(credential, integration.table_name, integration.data_type, self._secrets, preview_rows)
         if result.ok and integration.data_type == DataType.CATALOGS:
             self._test_catalog(config, integration, result)
         if result.ok:
@@ -492,7 +649,7 @@ class Workspace:
                     "(the REST API key on stdin).",
                 )
             try:
-                api_key = self.secrets.require(braze_key_account(integration.workspace), braze_key_label(integration.workspace))
+                api_key = self._secrets.require(braze_key_account(integration.workspace), braze_key_label(integration.workspace))
                 with BrazeClient(braze.base_url, api_key, retry=RetryPolicy(max_attempts=3, backoff_base=0.2)) as client:
                     return client.list_catalogs()
             except SecretMissing as error:
@@ -574,7 +731,7 @@ class Workspace:
         Raises:
             WarehouseError: the connection failed, with the fix to try.
         """
-        settings = connection_settings(credential, self.secrets, password=password)
+        settings = connection_settings(credential, self._secrets, password=password)
         with RedshiftSource(settings) as source:
             return source.list_tables()
 
@@ -594,18 +751,11 @@ class Workspace:
         if settings is None:
             raise WorkspaceError("Braze is not set up yet" if not config.workspaces else f"no Braze workspace named '{name}'")
         try:
-            api_key = self.secrets.require(braze_key_account(name), braze_key_label(name))
+            api_key = self._secrets.require(braze_key_account(name), braze_key_label(name))
         except SecretMissing as error:
             raise WorkspaceError(str(error)) from None
         with BrazeClient(settings.base_url, api_key, retry=RetryPolicy(max_attempts=3, backoff_base=0.2)) as client:
             client.check_key()
-
-    def braze_key_stored(self, workspace: str) -> bool:
-        """Whether a workspace's REST API key is stored (or in its environment variable)."""
-        try:
-            return self.secrets.get(braze_key_account(workspace)) is not None
-        except Exception:  # a keyring that does not answer stores nothing usable
-            return False
 
     # runs -------------------------------------------------------------------------------
     def runs(self, name: str, limit: int = 100) -> list[RunRecord]:
@@ -625,7 +775,7 @@ class Workspace:
     # syncs --------------------------------------------------------------------------------
     def _engine(self, config: Config | None = None) -> SyncEngine:
         return SyncEngine(
-            config or self.config(), self.secrets, self._runlog, self.paths.data_dir / "locks", delivered=self._delivered
+            config or self.config(), self._secrets, self._runlog, self.paths.data_dir / "locks", delivered=self._delivered
         )
 
     def check_can_sync(self, name: str, dry_run: bool = False) -> Integration:
@@ -674,9 +824,11 @@ class Workspace:
     ) -> RunRecord:
         self._writable()
         config = self.config()
-        self.integration(name, config)
+        integration = self.integration(name, config)
         engine = self._engine(config)
         last_before = self._runlog.last_run(name)
+        if integration.ping_url and not (options is not None and options.dry_run):
+            progress = _ping_when_started(integration.ping_url, progress)
         try:
             record = engine.run(name, options, progress, cancel)
         except RunLogUnavailable as error:
@@ -741,19 +893,22 @@ class Workspace:
         from cdi_tui.notify import notify_run
 
         with contextlib.suppress(RunLogUnavailable):
-            notify_run(config.smtp, config.integrations[name], record, [], self.secrets)
+            notify_run(config.smtp, config.integrations[name], record, [], self._secrets)
         return record
 
     def _notify(self, config: Config, name: str, record: RunRecord) -> RunRecord:
-        """Email the contacts when the run warrants it; the outcome is kept on the run."""
+        """Email the contacts when the run warrants it (the outcome is kept on the run); ping the
+        integration's ping URL and check its alerts (never failing the run over either)."""
         from cdi_tui.notify import notify_run
 
         integration = config.integrations[name]
+        if not record.dry_run:
+            self._after_run(config, integration, record)
         try:
             failed_rows = self._runlog.row_errors(record.id, limit=5)
         except RunLogUnavailable:  # the run ended because its run log failed: notify without the rows
             failed_rows = []
-        outcome = notify_run(config.smtp, integration, record, failed_rows, self.secrets)
+        outcome = notify_run(config.smtp, integration, record, failed_rows, self._secrets)
         if outcome is None:
             return record
         try:
@@ -762,6 +917,137 @@ class Workspace:
         except RunLogUnavailable:
             return replace(record, notification=outcome)
         return updated if updated is not None else record
+
+    # alerts, pings and monitoring -----------------------------------------------------------
+    def _after_run(self, config: Config, integration: Integration, record: RunRecord) -> None:
+        from cdi_tui.alert_delivery import ping
+        from cdi_tui.alerts import SUCCEEDED_STATUSES
+
+        if integration.ping_url and record.status != RunStatus.CANCELLED:
+            kind = "success" if record.status in SUCCEEDED_STATUSES else "fail"
+            problem = ping(integration.ping_url, kind, _run_summary(record))
+            if problem:
+                log.error("ping of %s not delivered: %s", integration.name, problem, extra={"integration": integration.name})
+        try:
+            self.check_alerts(integration.name, config=config)
+        except Exception:  # an alert never fails the run it is about
+            log.exception("checking the alerts of %s failed", integration.name)
+
+    def _alert_facts(self, name: str, now: datetime) -> AlertFacts:
+        from cdi_tui.alerts import AlertFacts, AlertRule, failures_in_a_row
+
+        integration = self.integration(name)
+        wanted = max(50, (integration.pause_after_failures or 0) + 10)
+        runs = [run for run in self._runlog.runs(name, wanted) if not run.dry_run]
+        running = next((run for run in runs if run.status == RunStatus.RUNNING), None)
+        if running is not None and not self.is_syncing(name):
+            running = None  # its process died: the next run marks it interrupted
+        last_finished = next((run for run in runs if run.status != RunStatus.RUNNING), None)
+        success = self._runlog.last_success(name)
+        paused = self._runlog.alert_states(name).get(AlertRule.AUTO_PAUSED)
+        return AlertFacts(
+            now=now,
+            last_finished=last_finished,
+            running=running,
+            last_success_at=success.ended_at if success is not None else None,
+            first_run_at=self._runlog.first_run_started(name),
+            retry_rows=self._runlog.retry_row_counts().get(name, 0),
+            failures_in_a_row=failures_in_a_row(runs, since=paused[1] if paused else None),
+        )
+
+    def check_alerts(self, name: str, now: datetime | None = None, config: Config | None = None) -> list[Transition]:
+        """Evaluate an integration's alerts; send those whose state changed (and pause it if the
+        auto-pause fired). Each change is announced once, whatever else looks at the same time.
+
+        Returns:
+            The transitions this call announced.
+        """
+        from cdi_tui.alert_delivery import deliver
+        from cdi_tui.alerts import AlertRule, conditions, transitions
+
+        if self.paths.read_only is not None:
+            return []
+        now = now or utc_now()
+        config = config or self.config()
+        integration = self.integration(name, config)
+        if integration.state == IntegrationState.DRAFT:
+            return []
+        found = conditions(integration, self._alert_facts(name, now))
+        announced = [
+            change
+            for change in transitions(name, found, self._runlog.alert_states(name), now)
+            if self._runlog.move_alert(name, change.rule, change.firing, change.detail, now)
+        ]
+        if any(change.rule == AlertRule.AUTO_PAUSED and change.firing for change in announced):
+            self.update_integration(name, state=IntegrationState.PAUSED)
+            log.warning("%s paused after failed runs in a row", name, extra={"integration": name, "event": "auto_paused"})
+        if announced:
+            deliver(integration, announced, config.smtp, self._secrets)
+        return announced
+
+    def check_all_alerts(self, now: datetime | None = None) -> list[Transition]:
+        """:meth:`check_alerts` for every integration that is not a draft (``serve`` and ``run-due`` call it)."""
+        now = now or utc_now()
+        config = self.config()
+        announced: list[Transition] = []
+        for name, integration in sorted(config.integrations.items()):
+            if integration.state == IntegrationState.DRAFT:
+                continue
+            try:
+                announced.extend(self.check_alerts(name, now, config))
+            except RunLogUnavailable:
+                raise
+            except Exception:  # one integration's alerts never stop the others'
+                log.exception("checking the alerts of %s failed", name)
+        return announced
+
+    def firing_alerts(self) -> list[tuple[str, str]]:
+        """(integration, alert) of every alert firing now."""
+        return self._runlog.firing_alerts()
+
+    def set_alert_webhook_secret(self, name: str, secret: str | None) -> None:
+        """Keep (or, with None, forget) the HMAC secret that signs an integration's JSON alerts."""
+        self._writable()
+        self.integration(name)
+        from cdi_tui.secret_store import alert_secret_account
+
+        if secret is None:
+            self._secrets.delete(alert_secret_account(name))
+        else:
+            self._secrets.set(alert_secret_account(name), secret)
+
+    def run_log_problem(self) -> str | None:
+        """Why the run log cannot be written now (read-only, full, removed), or None when a write went through."""
+        if self.paths.read_only is not None:
+            return f"the home cannot be written ({self.paths.read_only})"
+        try:
+            self._runlog.probe_write()
+        except RunLogUnavailable as error:
+            return str(error)
+        return None
+
+    def monitor_snapshot(self, now: datetime | None = None) -> MonitorSnapshot:
+        """What ``/metrics`` shows, read from the run log (every process's runs) and the config."""
+        from cdi_tui.monitor import snapshot
+
+        return snapshot(self.config(), self._runlog, now or utc_now(), self.is_syncing)
+
+    def next_scheduled_run(self, name: str, now: datetime, config: Config | None = None) -> datetime | None:
+        """When the integration's next scheduled run is due: ``now`` when it is due already, None
+        when it runs on no schedule (paused, draft)."""
+        from cdi_tui.schedule import ScheduleError, next_runs
+
+        config = config or self.config()
+        integration = self.integration(name, config)
+        if integration.state != IntegrationState.ACTIVE:
+            return None
+        if any(due.integration == name for due in due_runs(config, self._runlog, now)):
+            return now
+        try:
+            upcoming = next_runs(integration.frequency, config.zone_of(integration), now, 1)  # its workspace's zone
+        except (ScheduleError, ValueError, OverflowError):
+            return None
+        return upcoming[0] if upcoming else None
 
     def set_smtp(self, settings: SmtpSettings, password: str | None) -> None:
         """Save the mail server; refused when a password would go to a host that is not loopback without TLS.
@@ -776,5 +1062,5 @@ class Workspace:
         if refused:
             raise WorkspaceError(refused)
         if password is not None:
-            self.secrets.set(smtp_password_account(), password)
+            self._secrets.set(smtp_password_account(), password)
         self._store.update(lambda config: replace(config, smtp=settings))

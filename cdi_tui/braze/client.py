@@ -37,7 +37,7 @@ import random
 import threading
 import time
 from collections import deque
-from collections.abc import Generator, Sequence
+from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple, TypeVar
 from urllib.parse import quote, unquote, urlsplit
@@ -48,10 +48,11 @@ import orjson
 from cdi_tui import __version__
 from cdi_tui.braze.objects import BrazeObject
 from cdi_tui.braze.rules import CATALOG_ITEMS_ARRAY
+from cdi_tui.errors import CdiError
 from cdi_tui.fields import is_loopback_host
 
 
-class BrazeError(Exception):
+class BrazeError(CdiError):
     """A Braze failure that ends the run."""
 
 
@@ -67,7 +68,7 @@ class BrazeCatalogMissing(BrazeError):
     """The catalog does not exist in the workspace (Braze's ``catalog-not-found``): create it there first."""
 
 
-class TransientFailure(Exception):
+class TransientFailure(CdiError):
     """Retries ran out on 429/5xx/timeouts/dropped connections."""
 
 
@@ -330,8 +331,10 @@ class BrazeClient:
         timeout: float = 30.0,
         max_in_flight: int = 256,
         stop: threading.Event | None = None,
+        on_answer: Callable[[int | None], None] | None = None,
     ) -> None:
         self.base_url = check_base_url(base_url)
+        self.on_answer = on_answer
         self.limiter = limiter or RateLimiter(3000, 3.0)
         self.bulk = bulk
         self.retry = retry or RetryPolicy()
@@ -418,6 +421,8 @@ class BrazeClient:
                     reply = answer = response
                 finally:
                     self.limiter.answered(answer)
+                    if self.on_answer is not None:
+                        self.on_answer(None if answer is None else answer.status_code)
         except StopIteration as done:
             result: T = done.value
             return result
@@ -485,6 +490,8 @@ class BrazeClient:
                     reply = answer = response
                 finally:
                     self.limiter.answered(answer)
+                    if self.on_answer is not None:
+                        self.on_answer(None if answer is None else answer.status_code)
         except StopIteration as done:
             result: T = done.value
             return result

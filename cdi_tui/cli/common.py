@@ -89,13 +89,12 @@ def add_field_flags(parser: argparse.ArgumentParser, specs: tuple[FieldSpec, ...
             pair.add_argument(spec.off_flag, dest=spec.key, action="store_false", default=None, help=f"not {spec.cli_flag}")
         elif spec.validate.__name__ == "validate_bool":
             parser.add_argument(spec.cli_flag, dest=spec.key, action="store_true", help=spec.help)
-        elif spec.validate.__name__ == "validate_emails":
-            from cdi_tui.fields import validate_email
-
-            email_spec = FieldSpec(spec.key, spec.label, validate_email)
+        elif spec.each is not None:
+            item_spec = FieldSpec(spec.key, spec.label, spec.each)
             parser.add_argument(
-                spec.cli_flag, dest=spec.key, action="append", type=field_type(email_spec), default=[], help=spec.help
-            )
+                spec.cli_flag, dest=spec.key, action="append", type=field_type(item_spec), default=[],
+                help=spec.help + " (repeat for several)",
+            )  # fmt: skip
         else:
             required = spec.required and spec.default is None
             parser.add_argument(
@@ -131,12 +130,10 @@ def add_change_flags(
                 help=f"not {flag}",
             )  # fmt: skip
             continue
-        if spec.validate.__name__ == "validate_emails":
-            from cdi_tui.fields import validate_email
-
-            email_spec = FieldSpec(spec.key, spec.label, validate_email)
+        if spec.each is not None:
+            item_spec = FieldSpec(spec.key, spec.label, spec.each)
             parser.add_argument(
-                flag, dest=spec.key, action="append", type=field_type(email_spec), default=argparse.SUPPRESS,
+                flag, dest=spec.key, action="append", type=field_type(item_spec), default=argparse.SUPPRESS,
                 help=spec.help + " (repeat for several; replaces the list)",
             )  # fmt: skip
         else:
@@ -196,7 +193,6 @@ def open_workspace(read_only_ok: bool = False) -> Workspace:
     """
     from cdi_tui.logs import setup_logging
     from cdi_tui.paths import app_paths
-    from cdi_tui.secret_store import KeyringCredentials
     from cdi_tui.workspace import Workspace
 
     paths = app_paths().ensure()
@@ -207,7 +203,7 @@ def open_workspace(read_only_ok: bool = False) -> Workspace:
                 "run it without --read-only"
             )
         setup_logging(paths)
-        return Workspace(replace(paths, read_only=READ_ONLY_REASON), KeyringCredentials())
+        return Workspace.with_keyring(replace(paths, read_only=READ_ONLY_REASON))
     if paths.read_only is not None:
         from cdi_tui.display import safe_text
 
@@ -219,7 +215,7 @@ def open_workspace(read_only_ok: bool = False) -> Workspace:
         print(f"cdi-tui: warning: read-only ({safe_text(paths.read_only)}): showing what is there; nothing can be saved",
               file=sys.stderr)  # fmt: skip
     setup_logging(paths)
-    return Workspace(paths, KeyringCredentials.for_home(paths))
+    return Workspace.with_keyring(paths)
 
 
 def shown(value: Any) -> str:
@@ -283,3 +279,25 @@ def fitted_table(columns: list[CliColumn], rows: list[list[str]], width: int | N
     for row in rows:
         table.add_row(*(row[index] for index in shown))
     return table
+
+
+LOG_FORMATS = ("text", "json")
+
+
+def add_log_format(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--log-format",
+        choices=LOG_FORMATS,
+        default="text",
+        help="json: log records (runs started and ended, with their counts; alerts) as one JSON object a line on stderr",
+    )
+
+
+def use_log_format(args: argparse.Namespace) -> bool:
+    """Apply ``--log-format``; True for JSON lines."""
+    if getattr(args, "log_format", "text") != "json":
+        return False
+    from cdi_tui.logs import log_json_to
+
+    log_json_to(sys.stderr)
+    return True

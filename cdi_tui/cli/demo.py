@@ -75,13 +75,12 @@ def demo_app(console: Console) -> int:
     from cdi_tui.cli.app import finished
     from cdi_tui.standins.demo import DemoEnvironment
     from cdi_tui.tui.app import CdiApp
-    from cdi_tui.workspace import Workspace
 
     console.print("[bold]cdi-tui demo[/]: starting local stand-ins (PostgreSQL as Redshift, Braze) ...")
     # Braze answers the stand-in's requests after 0.3 s, as a distant Braze would: long enough to
     # watch a sync's progress panel fill
     with DemoEnvironment(braze_latency_seconds=0.3) as demo:
-        workspace = Workspace(demo.paths, demo.secrets)
+        workspace = demo.workspace()
         try:
             for name in workspace.config().integrations:
                 if workspace.test_integration(name).ok:
@@ -123,7 +122,6 @@ def demo_command(args: argparse.Namespace) -> int:
 
 def demo_report(args: argparse.Namespace) -> int:
     from cdi_tui.standins.demo import DemoEnvironment
-    from cdi_tui.workspace import Workspace
 
     console = Console()
     console.print("[bold]cdi-tui demo[/]: starting local stand-ins (PostgreSQL as Redshift, Braze) ...")
@@ -133,7 +131,7 @@ def demo_report(args: argparse.Namespace) -> int:
         assert demo.redshift is not None and demo.braze is not None
         console.print(f"  Redshift stand-in: 127.0.0.1:{demo.redshift.port}  (demo home {demo.home})")
         console.print(f"  Braze stand-in:    {demo.braze.url}")
-        workspace = Workspace(demo.paths, demo.secrets)
+        workspace = demo.workspace()
         try:
             for integration in workspace.config().integrations.values():
                 label = DATA_TYPE_LABELS[integration.data_type]

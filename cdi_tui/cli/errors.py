@@ -2,11 +2,14 @@
 
 Exit codes: 0 success, 1 error, 2 usage, 3 partial success (sync), 130 interrupted.
 Every expected failure prints one line on stderr, ``cdi-tui: error: ...``; never a traceback.
-The command modules raise :class:`UsageError` or :class:`CommandError` (or one of the core's
-own errors, :func:`expected_errors`); :mod:`cdi_tui.cli.main` turns each into its line and code.
+The command modules raise :class:`UsageError` or :class:`CommandError`, or let one of the core's
+own errors through; all are :class:`~cdi_tui.errors.CdiError`, the one class
+:mod:`cdi_tui.cli.main` turns into a line and a code. Anything else is a bug (see there).
 """
 
 from __future__ import annotations
+
+from cdi_tui.errors import CdiError
 
 EXIT_OK = 0
 EXIT_ERROR = 1
@@ -18,39 +21,9 @@ DEBUG_ENV = "CDI_TUI_DEBUG"
 """Set to 1 (the tests do), an unexpected exception is raised as it is, traceback and all."""
 
 
-class UsageError(Exception):
+class UsageError(CdiError):
     """The command line asks for something that cannot be done as written (exit 2)."""
 
 
-class CommandError(Exception):
+class CommandError(CdiError):
     """An expected failure with a message for people (exit 1)."""
-
-
-def expected_errors() -> tuple[type[BaseException], ...]:
-    """The errors that are a user's to fix, each printed as one line with exit 1.
-
-    Imported when a command fails rather than at start-up, so ``cdi-tui --help`` does not
-    load the sync engine and its HTTP stack.
-    """
-    from cdi_tui.config import ConfigError
-    from cdi_tui.fields import FieldError
-    from cdi_tui.paths import HomeError
-    from cdi_tui.secret_store import SecretMissing, SecretsUnavailable
-    from cdi_tui.standins.postgres import StandInError
-    from cdi_tui.warehouse.errors import WarehouseError
-    from cdi_tui.workspace import RunInProgress, RunLogUnavailable, SyncRefused, WorkspaceError
-
-    return (
-        ConfigError,
-        FieldError,
-        SecretMissing,
-        SecretsUnavailable,
-        StandInError,
-        WarehouseError,
-        WorkspaceError,
-        HomeError,
-        RunLogUnavailable,
-        SyncRefused,
-        RunInProgress,
-        CommandError,
-    )

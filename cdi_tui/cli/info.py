@@ -8,7 +8,6 @@ import os
 from typing import Any
 
 from cdi_tui.paths import HOME_ENV, app_paths
-from cdi_tui.secret_store import home_keyring_service
 
 
 def register(commands: Any) -> None:
@@ -24,7 +23,7 @@ def paths_command(args: argparse.Namespace) -> int:
         "data": str(paths.data_dir),
         "run_log": str(paths.run_log),
         "logs": str(paths.log_dir),
-        "keyring_service": home_keyring_service(paths),  # this home's secrets, apart from every other home's
+        "keyring_service": paths.keyring_service,  # this home's secrets, apart from every other home's
     }
     if args.json:
         print(json.dumps(entries))

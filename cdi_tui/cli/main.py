@@ -1,10 +1,11 @@
 """Argument parsing and dispatch for ``cdi-tui``.
 
 Exit codes and the errors behind them are in :mod:`cdi_tui.cli.errors`.
-Every expected failure prints one line on stderr, ``cdi-tui: error: ...``; never a traceback.
-An unexpected exception (a bug) prints one line too, naming the command and the log file
-that holds the traceback, and exits 1. With ``CDI_TUI_DEBUG=1`` (the tests set it) such an
-exception is raised as it is instead, traceback and all.
+Every expected failure (a :class:`~cdi_tui.errors.CdiError`) prints one line on stderr,
+``cdi-tui: error: ...``; never a traceback. Any other exception (a bug) prints one line too,
+naming the command and the log file that holds the traceback, and exits 1. With
+``CDI_TUI_DEBUG=1`` (the tests set it) such an exception is raised as it is instead,
+traceback and all.
 """
 
 from __future__ import annotations
@@ -23,8 +24,8 @@ from cdi_tui.cli.errors import (
     EXIT_INTERRUPTED,
     EXIT_USAGE,
     UsageError,
-    expected_errors,
 )
+from cdi_tui.errors import CdiError
 
 __all__ = ["build_parser", "main"]
 
@@ -79,7 +80,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UsageError as error:
         print(f"cdi-tui: error: {safe_text(error)}", file=sys.stderr)
         return EXIT_USAGE
-    except expected_errors() as error:
+    except CdiError as error:  # every error the product expects: the user's (or the machine's) to put right
         print(f"cdi-tui: error: {safe_text(error)}", file=sys.stderr)
         return EXIT_ERROR
     except Exception as error:  # the last line of defence: one line for people, the traceback in the log

@@ -16,7 +16,16 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
 
 from cdi_tui.checks import ConnectionTestResult
-from cdi_tui.cli.common import CliColumn, bounded_int, fitted_table, open_workspace, print_json, shown
+from cdi_tui.cli.common import (
+    CliColumn,
+    add_log_format,
+    bounded_int,
+    fitted_table,
+    open_workspace,
+    print_json,
+    shown,
+    use_log_format,
+)
 from cdi_tui.cli.errors import EXIT_ERROR, EXIT_OK, EXIT_PARTIAL, CommandError
 from cdi_tui.display import safe_text
 from cdi_tui.enums import DataType, IntegrationState, RunStatus, Trigger
@@ -57,6 +66,7 @@ def register(commands: Any) -> None:
     sync.add_argument("--full-resync", action="store_true", help="forget the watermark and send every row again")
     sync.add_argument("--dry-run", action="store_true", help="read, validate and count; send nothing")
     sync.add_argument("--json", action="store_true", help="print the result as one JSON object on the last line")
+    add_log_format(sync)
     sync.set_defaults(handler=sync_command, estimate=False)
     estimate = commands.add_parser(
         "estimate",
@@ -210,6 +220,7 @@ def sync_command(args: argparse.Namespace) -> int:
 
     workspace = open_workspace()
     workspace.integration(args.name)
+    json_logs = use_log_format(args)
     cancel = threading.Event()
     console = Console(stderr=True)
 
@@ -223,7 +234,7 @@ def sync_command(args: argparse.Namespace) -> int:
     options = SyncOptions(
         trigger=Trigger.FULL_RESYNC if args.full_resync else Trigger.MANUAL, full_resync=args.full_resync, dry_run=args.dry_run
     )
-    show_bar = sys.stderr.isatty() and not args.json
+    show_bar = sys.stderr.isatty() and not args.json and not json_logs
 
     def run(on_progress: Callable[[Any], None] | None) -> RunRecord:
         if args.estimate:  # a dry run that may also estimate a tested draft

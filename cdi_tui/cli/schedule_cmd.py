@@ -12,11 +12,21 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from cdi_tui.cli.common import add_change_flags, bounded_float, bounded_int, given_values, open_workspace, read_secret
-from cdi_tui.cli.errors import EXIT_ERROR, EXIT_OK, EXIT_PARTIAL, UsageError
+from cdi_tui.cli.common import (
+    add_change_flags,
+    add_log_format,
+    bounded_float,
+    bounded_int,
+    field_type,
+    given_values,
+    open_workspace,
+    read_secret,
+    use_log_format,
+)
+from cdi_tui.cli.errors import EXIT_ERROR, EXIT_OK, EXIT_PARTIAL, CommandError, UsageError
 from cdi_tui.display import safe_text
 from cdi_tui.enums import IntegrationState, RunStatus, Trigger
-from cdi_tui.fields import SMTP_FIELDS, FieldError, validate_time_zone
+from cdi_tui.fields import SERVE_FIELDS, SMTP_FIELDS, FieldError, field_by_key, validate_time_zone
 
 if TYPE_CHECKING:
     from cdi_tui.workspace import Workspace
@@ -37,16 +47,37 @@ def register(commands: Any) -> None:
 
     due = commands.add_parser("run-due", help="run every due active integration once, then exit (for cron or a systemd timer)")
     due.add_argument("--json", action="store_true", help="print one JSON object")
+    add_log_format(due)
     due.set_defaults(handler=run_due_command)
 
-    serve = commands.add_parser("serve", help="keep running and sync integrations when they are due (SIGTERM/SIGINT stop it)")
+    serve = commands.add_parser(
+        "serve",
+        help="keep running and sync integrations when they are due (SIGTERM/SIGINT stop it); "
+        "with --listen: /metrics, /healthz and a trigger API",
+    )
     serve.add_argument(
         "--interval",
         type=bounded_float(*SERVE_INTERVAL_RANGE),
         default=20.0,
         help=f"seconds between checks, {SERVE_INTERVAL_RANGE[0]:g} to {SERVE_INTERVAL_RANGE[1]:g} (default 20)",
     )
+    serve.add_argument(
+        "--listen",
+        type=field_type(field_by_key(SERVE_FIELDS, "listen")),
+        metavar="HOST:PORT",
+        help="serve /metrics, /healthz and the trigger API here (default: [serve] listen in the config, else none); "
+        "an address other than loopback needs an API token (cdi-tui serve token --new) and TLS in front",
+    )
+    add_log_format(serve)
     serve.set_defaults(handler=serve_command)
+    serve_commands = serve.add_subparsers(dest="serve_command", metavar="token")
+    token = serve_commands.add_parser(
+        "token", help="the trigger API's bearer token: --new makes one, prints it once and keeps it in the keyring"
+    )
+    token_choice = token.add_mutually_exclusive_group()
+    token_choice.add_argument("--new", action="store_true", help="make a new token (replacing the old one) and print it once")
+    token_choice.add_argument("--remove", action="store_true", help="forget the token (the trigger API then answers 401)")
+    token.set_defaults(handler=serve_token_command)
 
     smtp = commands.add_parser("smtp", help="mail server for notifications").add_subparsers(dest="smtp_command", required=True)
     smtp_set = smtp.add_parser(
@@ -169,7 +200,14 @@ def _exit_code(report: list[dict[str, Any]]) -> int:
 
 def run_due_command(args: argparse.Namespace) -> int:
     workspace = open_workspace()
+    use_log_format(args)
     report = _run_due_once(workspace, datetime.now(UTC))
+    try:
+        workspace.check_all_alerts()  # from cron too: "no success in N hours" is noticed here
+    except Exception:  # an alert never changes what run-due reports
+        import logging
+
+        logging.getLogger("cdi_tui.cli").exception("checking the alerts failed")
     if args.json:
         ran = [entry for entry in report if entry["status"] != "skipped"]
         skipped = [entry for entry in report if entry["status"] == "skipped"]
@@ -190,25 +228,82 @@ def run_due_command(args: argparse.Namespace) -> int:
 
 
 def serve_command(args: argparse.Namespace) -> int:
+    import logging
+
+    from cdi_tui.service.http import Listen
+    from cdi_tui.workspace import SecretsUnavailable
+
     workspace = open_workspace()
-    stop = threading.Event()
+    json_logs = use_log_format(args)
+    config = workspace.config()
+    listen_text = args.listen or (config.serve.listen if config.serve is not None else None)
+    listen = Listen.parse(listen_text) if listen_text else None
+    token: str | None = None
+    if listen is not None:
+        try:
+            token = workspace.serve_token()
+        except SecretsUnavailable as error:
+            if not listen.loopback:
+                raise CommandError(
+                    f"{listen} is not a loopback address: the API token is mandatory there (cdi-tui serve token --new; "
+                    f"TLS in front), and it cannot be read: {error}"
+                ) from None
+            print(f"cdi-tui: warning: the API token cannot be read ({error}); the trigger API answers 401", file=sys.stderr)
+        if not listen.loopback and token is None:
+            raise CommandError(
+                f"{listen} is not a loopback address: the API token is mandatory there; run 'cdi-tui serve token --new' "
+                "first (and put a TLS-terminating proxy in front: the listener speaks plain HTTP)"
+            )
+        if not listen.loopback:
+            print(
+                f"cdi-tui: warning: serving plain HTTP on {listen}: the bearer token crosses the network in clear "
+                "unless a TLS-terminating proxy is in front",
+                file=sys.stderr,
+            )
+    workspace.close()
+    serve_log = logging.getLogger("cdi_tui.serve")
+
+    def say(message: str, event: str = "serve", level: int = logging.INFO, **extra: Any) -> None:
+        if json_logs:
+            serve_log.log(level, message, extra={"event": event, **extra})
+        else:
+            print(safe_text(message), flush=True)
+
+    service = workspace.service(args.interval, listen, token, say)
 
     def request_stop(signum: int, _frame: Any) -> None:
-        if not stop.is_set():
-            print(f"cdi-tui serve: {signal.Signals(signum).name} received; finishing the runs under way", flush=True)
-        stop.set()
+        if not service.stop.is_set():
+            say(f"cdi-tui serve: {signal.Signals(signum).name} received; finishing the runs under way", event="stopping")
+        service.stop.set()
 
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, request_stop)
-    print(f"cdi-tui serve: checking for due integrations every {args.interval:g} s (pid {os.getpid()})", flush=True)
-    while not stop.is_set():
-        report = _run_due_once(workspace, datetime.now(UTC), stop)
-        for entry in report:
-            print(f"{datetime.now(UTC).isoformat(timespec='seconds')} {entry['integration']}: {entry['status']}"
-                  + (f" ({safe_text(entry['error'])})" if entry.get("error") else ""), flush=True)  # fmt: skip
-        stop.wait(args.interval)
-    workspace.close()
-    print("cdi-tui serve: stopped", flush=True)
+    say(f"cdi-tui serve: checking for due integrations every {args.interval:g} s (pid {os.getpid()})", event="started")
+    try:
+        service.run()
+    except OSError as error:
+        raise CommandError(f"cannot listen on {listen}: {error.strerror or error}") from None
+    say("cdi-tui serve: stopped", event="stopped")
+    return EXIT_OK
+
+
+def serve_token_command(args: argparse.Namespace) -> int:
+    workspace = open_workspace(read_only_ok=not (args.new or args.remove))
+    if args.new:
+        token = workspace.new_serve_token()
+        print("A new API token for the trigger API (shown once; kept in the keyring; restart serve to use it):")
+        print(token)
+        return EXIT_OK
+    if args.remove:
+        workspace.remove_serve_token()
+        print("The API token was removed; the trigger API answers 401 until a new one is made")
+        return EXIT_OK
+    stored = workspace.serve_token() is not None
+    print(
+        "An API token is stored (it is never shown again; --new replaces it)"
+        if stored
+        else "No API token yet: 'cdi-tui serve token --new' makes one"
+    )
     return EXIT_OK
 
 

@@ -25,6 +25,7 @@ from cdi_tui.config import CHANGED_ONLY_TYPES, DEFAULT_WORKSPACE, BrazeSettings,
 from cdi_tui.display import safe_text
 from cdi_tui.enums import DataType, IntegrationState
 from cdi_tui.fields import (
+    ALERT_FIELDS,
     ALL_CREDENTIAL_FIELDS,
     BRAZE_FIELDS,
     DATA_TYPE_LABELS,
@@ -34,7 +35,6 @@ from cdi_tui.fields import (
     field_by_key,
     validate_name,
 )
-from cdi_tui.secret_store import braze_key_account, braze_key_label, ssh_key_account
 
 if TYPE_CHECKING:
     from cdi_tui.workspace import Workspace
@@ -160,7 +160,25 @@ def register(commands: Any) -> None:
         "'cdi-tui test NAME' passes again; the data type can change until it is activated.",
     )
     change.add_argument("name")
-    add_change_flags(change, INTEGRATION_FIELDS, skip=("state",), clear=("contact_emails", "notify_row_error_percent"))
+    add_change_flags(
+        change,
+        INTEGRATION_FIELDS,
+        skip=("state",),
+        clear=("contact_emails", "notify_row_error_percent", *(spec.key for spec in ALERT_FIELDS)),
+    )
+    secret = change.add_mutually_exclusive_group()
+    secret.add_argument(
+        "--alert-webhook-secret",
+        action="store_true",
+        default=None,
+        help="sign generic JSON alerts with HMAC-SHA256: the secret is read from stdin and kept in the keyring",
+    )
+    secret.add_argument(
+        "--no-alert-webhook-secret",
+        dest="alert_webhook_secret",
+        action="store_false",
+        help="stop signing alerts (forget the secret)",
+    )
     change.set_defaults(handler=integrations_set_command)
     listing = integrations.add_parser("list", help="list integrations")
     listing.add_argument("--workspace", type=_name, metavar="NAME", help="only those that sync to this Braze workspace")
@@ -206,6 +224,8 @@ def setup_sql_command(args: argparse.Namespace) -> int:
 
 
 def braze_set_command(args: argparse.Namespace) -> int:
+    from cdi_tui.workspace import braze_key_label
+
     workspace = open_workspace()
     name = args.workspace
     config = workspace.config()
@@ -215,7 +235,7 @@ def braze_set_command(args: argparse.Namespace) -> int:
         what = "Braze is not set up yet" if not config.workspaces else f"workspace '{name}' is new"
         raise UsageError(f"{what}: give --endpoint INSTANCE|URL (and the REST API key on stdin)")
     settings = replace(current, **given) if current is not None else BrazeSettings(**given)
-    if args.keep_key and workspace.secrets.get(braze_key_account(name)) is None:
+    if args.keep_key and not workspace.has_braze_key(name):
         raise CommandError(f"no API key of workspace '{name}' is stored yet; give one on stdin")
     # the first time (no settings of this workspace in the config) the key comes with them; later only when asked
     label = braze_key_label(name)
@@ -271,6 +291,16 @@ def braze_show_command(args: argparse.Namespace) -> int:
     return 0
 
 
+def _key_stored(workspace: Workspace, name: str) -> bool | None:
+    """Whether a workspace's API key is stored; None when the keyring cannot be read (the list still shows)."""
+    from cdi_tui.errors import CdiError
+
+    try:
+        return workspace.has_braze_key(name)
+    except CdiError:
+        return None
+
+
 def braze_list_command(args: argparse.Namespace) -> int:
     workspace = open_workspace(read_only_ok=True)
     config = workspace.config()
@@ -284,7 +314,7 @@ def braze_list_command(args: argparse.Namespace) -> int:
             "window_seconds": settings.window_seconds,
             "catalog_requests_per_minute": settings.catalog_requests_per_minute,
             "max_in_flight": settings.max_in_flight,
-            "key_stored": workspace.braze_key_stored(name),
+            "key_stored": _key_stored(workspace, name),
             "integrations": [item.name for item in config.integrations_in(name)],
         }
         for name, settings in sorted(config.workspaces.items())
@@ -305,7 +335,7 @@ def braze_list_command(args: argparse.Namespace) -> int:
             shown(row["time_zone"]),
             f"{row['requests_per_window']:,}/{row['window_seconds']:g}s, catalogs {row['catalog_requests_per_minute']:,}/min",
             str(row["max_in_flight"]),
-            "stored" if row["key_stored"] else "missing",
+            {True: "stored", False: "missing", None: "unknown"}[row["key_stored"]],
             shown(", ".join(row["integrations"]) or "-"),
         ]
         for row in rows
@@ -334,7 +364,7 @@ def _flag(key: str) -> str:
 
 
 def credentials_add_command(args: argparse.Namespace) -> int:
-    from cdi_tui.credential_setup import CredentialSetupError, save_credential
+    from cdi_tui.credential_setup import CredentialSetupError
     from cdi_tui.warehouse.errors import WarehouseError
     from cdi_tui.warehouse.tunnel import key_file_is_encrypted
 
@@ -353,7 +383,7 @@ def credentials_add_command(args: argparse.Namespace) -> int:
         and not values["ssh_key_path"]
         and not args.ssh_generate_key
         and args.replace
-        and workspace.secrets.get(ssh_key_account(args.name)) is not None
+        and workspace.has_generated_ssh_key(args.name)
     )
     if uses_ssh and not values["ssh_key_path"] and not args.ssh_generate_key and not keep_generated_key:
         raise UsageError("an SSH tunnel needs --ssh-key PATH or --ssh-generate-key")
@@ -366,8 +396,7 @@ def credentials_add_command(args: argparse.Namespace) -> int:
     try:
         if credential.ssh_key_path and key_file_is_encrypted(credential.ssh_key_path):
             passphrase = read_secret(f"passphrase of SSH key {credential.ssh_key_path}")
-        tunnel_key = save_credential(
-            workspace,
+        tunnel_key = workspace.save_credential(
             credential,
             password,
             replace_existing=args.replace,
@@ -393,8 +422,6 @@ def credentials_add_command(args: argparse.Namespace) -> int:
 
 
 def credentials_set_command(args: argparse.Namespace) -> int:
-    from cdi_tui.secret_store import credential_account
-
     workspace = open_workspace()
     current = workspace.config().credentials.get(args.name)
     if current is None:
@@ -412,7 +439,7 @@ def credentials_set_command(args: argparse.Namespace) -> int:
     credential = Credential(name=args.name, **{key: value for key, value in values.items() if value is not None})
     password = None
     if not credential.uses_iam:
-        password = workspace.secrets.get(credential_account(args.name))
+        password = workspace.stored_password(args.name)
         if password is None:  # it signed in with IAM until now
             password = read_secret(f"password for {credential.user}@{credential.host}")
     users = [item.name for item in workspace.config().integrations_using(args.name)]
@@ -440,7 +467,7 @@ def _print_public_key(credential: Credential, public_key: str, generated: bool) 
 
 
 def credentials_public_key_command(args: argparse.Namespace) -> int:
-    from cdi_tui.credential_setup import CredentialSetupError, tunnel_key_of
+    from cdi_tui.credential_setup import CredentialSetupError
     from cdi_tui.warehouse.errors import WarehouseError
 
     workspace = open_workspace(read_only_ok=True)
@@ -448,7 +475,7 @@ def credentials_public_key_command(args: argparse.Namespace) -> int:
     if credential is None:
         raise CommandError(f"no credential named '{args.name}'")
     try:
-        tunnel_key = tunnel_key_of(credential, workspace.secrets)
+        tunnel_key = workspace.tunnel_key(credential)
     except (WarehouseError, CredentialSetupError) as error:
         raise CommandError(str(error)) from None
     _print_public_key(credential, tunnel_key.public_key, generated=tunnel_key.generated)
@@ -542,6 +569,7 @@ def integrations_add_command(args: argparse.Namespace) -> int:
     values = {spec.key: getattr(args, spec.key) for spec in INTEGRATION_FIELDS if spec.key != "state"}
     values["workspace"] = values["workspace"] or workspace.workspace_for_new_integration()
     values["contact_emails"] = tuple(dict.fromkeys(values["contact_emails"]))
+    values["alert_webhooks"] = tuple(dict.fromkeys(values["alert_webhooks"]))
     _check_type_options(values["data_type"], values)
     integration = Integration(name=args.name, **values)
     if integration.data_type == DataType.CATALOGS and values["catalog"] is None:
@@ -566,14 +594,19 @@ def integrations_add_command(args: argparse.Namespace) -> int:
 def integrations_set_command(args: argparse.Namespace) -> int:
     workspace = open_workspace()
     given = given_values(args, INTEGRATION_FIELDS)
-    if not given:
+    if not given and args.alert_webhook_secret is None:
         raise UsageError("nothing to change: give at least one setting (see 'cdi-tui integrations set --help')")
     before = workspace.integration(args.name)
-    if "contact_emails" in given:
-        given["contact_emails"] = tuple(dict.fromkeys(given["contact_emails"] or ()))
+    for key in ("contact_emails", "alert_webhooks"):
+        if key in given:
+            given[key] = tuple(dict.fromkeys(given[key] or ()))
     _check_type_options(given.get("data_type", before.data_type), given)
-    after = workspace.update_integration(args.name, **given)
+    secret = read_secret(f"alert webhook secret of {args.name}") if args.alert_webhook_secret else None
+    after = workspace.update_integration(args.name, **given) if given else before
     changed = [key for key in given if getattr(before, key) != getattr(after, key)]
+    if args.alert_webhook_secret is not None:
+        workspace.set_alert_webhook_secret(args.name, secret)
+        changed.append("alert webhook secret" + ("" if secret else " (removed)"))
     print(f"Integration '{after.name}': " + (f"changed {', '.join(changed)}" if changed else "nothing changed"))
     if not workspace.is_tested(after.name):
         print(f"Needs a connection test for its connection, table and data type: cdi-tui test {after.name}")
@@ -593,12 +626,16 @@ def _check_type_options(data_type: DataType, values: dict[str, Any]) -> None:
 
 
 def integrations_copy_command(args: argparse.Namespace) -> int:
-    copy = open_workspace().copy_integration(args.name, args.to_workspace, args.new_name)
+    workspace = open_workspace()
+    source = workspace.integration(args.name)
+    copy = workspace.copy_integration(args.name, args.to_workspace, args.new_name)
     into = f", into catalog '{copy.catalog_name}'" if copy.data_type == DataType.CATALOGS else ""
     print(
         f"Integration '{args.name}' copied to Braze workspace '{copy.workspace}' as '{copy.name}' (a draft{into}). "
         f"Next: cdi-tui test {copy.name}, then cdi-tui activate {copy.name}"
     )
+    if source.ping_url:
+        print(f"Its ping URL was not copied (a check watches one job): cdi-tui integrations set {copy.name} --ping-url URL")
     return 0
 
 

@@ -11,8 +11,10 @@ import hashlib
 import os
 from pathlib import Path
 
+from cdi_tui.errors import CdiError
 
-class RunInProgress(Exception):
+
+class RunInProgress(CdiError):
     """Another run of the same integration holds the lock."""
 
 

@@ -169,6 +169,7 @@ class BrazeClientFactory(Protocol):
         timeout: seconds a request may take.
         max_in_flight: the most requests under way at once.
         stop: set when the run stops: waits on the limiter and backoffs end at once.
+        on_answer: called with the status code of each answer Braze gives (None: none came).
     """
 
     def __call__(
@@ -182,6 +183,7 @@ class BrazeClientFactory(Protocol):
         timeout: float,
         max_in_flight: int,
         stop: threading.Event,
+        on_answer: Callable[[int | None], None] | None = None,
     ) -> AbstractContextManager[BrazeSender]: ...
 
 

@@ -658,5 +658,16 @@ class Pump:
         now = time.monotonic()
         if now - self.last_checkpoint >= self.checkpoint_seconds:
             state = self.state
-            self.runlog.update_run(state.run_id, rows_read=state.read, rows_sent=state.sent, rows_failed=state.failed)
+            # what a scrape of /metrics shows of a run under way, in any process
+            self.runlog.update_run(
+                state.run_id,
+                rows_read=state.read,
+                rows_sent=state.sent,
+                rows_failed=state.failed,
+                rows_skipped=state.skipped,
+                rows_unchanged=state.unchanged,
+                rows_superseded=state.superseded,
+                data_points=state.data_points,
+                braze_answers=state.answers_now(),
+            )
             self.last_checkpoint = now

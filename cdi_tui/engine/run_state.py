@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -86,6 +87,20 @@ class RunState:
     log_failed: BaseException | None = None  # the run log (or the delivered store) cannot be written: record no more
     started_at: datetime = field(default_factory=utc_now)
     last_report: float = 0.0
+    # Braze's answers by status code ("transport": none came); requests are answered in the
+    # reading thread or the sending loop's, so counted under a lock
+    answers: Counter[str] = field(default_factory=Counter)
+    _answers_lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def note_answer(self, status: int | None) -> None:
+        """Count one answer of Braze (``None``: the request got none: timeout, dropped connection)."""
+        key = "transport" if status is None else str(status)
+        with self._answers_lock:
+            self.answers[key] += 1
+
+    def answers_now(self) -> dict[str, int]:
+        with self._answers_lock:
+            return dict(self.answers)
 
     @property
     def name(self) -> str:

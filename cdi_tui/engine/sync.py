@@ -51,6 +51,7 @@ from cdi_tui.engine.run_state import Progress, ProgressCallback, RunState
 from cdi_tui.engine.senders import Dispatcher
 from cdi_tui.engine.transform import RowError, RowTransformer
 from cdi_tui.enums import DataType, IntegrationState, Trigger
+from cdi_tui.errors import CdiError
 from cdi_tui.runlog import RunLog, RunRecord, Watermark, to_text, utc_now
 from cdi_tui.secret_store import CredentialsService, SecretMissing, braze_key_account, braze_key_label
 from cdi_tui.warehouse.errors import WarehouseError
@@ -63,7 +64,7 @@ DEFAULT_MAX_ROWS = 500_000_000
 DELIVERED_FILE = "delivered.sqlite3"
 
 
-class SyncRefused(Exception):
+class SyncRefused(CdiError):
     """The integration cannot sync as it is (draft, untested, Braze not set up, ...)."""
 
 
@@ -204,7 +205,13 @@ class SyncEngine:
         run_id = self.runlog.start_run(name, options.trigger, options.dry_run, options.full_resync, watermark, os.getpid())
         state = RunState(run_id, integration, options.dry_run, options.max_rows, cancel or threading.Event(), progress)
         frontier = Frontier(self.runlog, name, save=not options.dry_run)
-        log.info("run %d of %s started (%s)", run_id, name, options.trigger)
+        log.info(
+            "run %d of %s started (%s)",
+            run_id,
+            name,
+            options.trigger,
+            extra={"integration": name, "run_id": run_id, "event": "run_started", "trigger": str(options.trigger)},
+        )
         try:
             self._run(state, options, frontier, watermark)
         except BaseException as error:  # KeyboardInterrupt included: record, then re-raise
@@ -273,6 +280,7 @@ class SyncEngine:
                 timeout=options.request_timeout,
                 max_in_flight=max_in_flight,
                 stop=state.stop_sending,
+                on_answer=state.note_answer,
             ) as client:
                 if catalog is not None:
                     self._find_catalog(client, catalog)
@@ -485,6 +493,7 @@ class SyncEngine:
             "rows_superseded": state.superseded,
             "items_written": state.items_written,
             "items_deleted": state.items_deleted,
+            "braze_answers": state.answers_now(),
             "error": outcome.error,
             "warnings": state.warnings,
         }
@@ -520,5 +529,22 @@ class SyncEngine:
             state.failed,
             state.skipped,
             f": {outcome.error}" if outcome.error else "",
+            extra={
+                "integration": state.name,
+                "run_id": state.run_id,
+                "event": "run_ended",
+                "status": str(outcome.status),
+                "counts": {
+                    "read": state.read,
+                    "sent": state.sent,
+                    "failed": state.failed,
+                    "skipped": state.skipped,
+                    "unchanged": state.unchanged,
+                    "superseded": state.superseded,
+                    "data_points": state.data_points,
+                    "braze_requests": sum(fields["braze_answers"].values()),
+                    "rate_limited": fields["braze_answers"].get("429", 0),
+                },
+            },
         )
         return record

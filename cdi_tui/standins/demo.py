@@ -11,6 +11,7 @@ import shutil
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from cdi_tui.config import DEFAULT_WORKSPACE, BrazeSettings, Config, ConfigStore, Credential, Integration
 from cdi_tui.enums import DataType
@@ -29,6 +30,9 @@ from cdi_tui.standins.demo_data import (
     create_demo_tables,
 )
 from cdi_tui.standins.postgres import RedshiftStandIn
+
+if TYPE_CHECKING:
+    from cdi_tui.workspace import Workspace
 
 DEMO_CREDENTIAL = "demo-redshift"
 DEMO_CONTACT = "data-team@example.com"
@@ -100,6 +104,12 @@ class DemoEnvironment:
         )
         ConfigStore(self.paths.config_file).update(lambda _current: config)
         return self
+
+    def workspace(self) -> Workspace:
+        """The demo's workspace: its home, and its secrets in this process's memory."""
+        from cdi_tui.workspace import Workspace
+
+        return Workspace(self.paths, self.secrets)
 
     def create_bulk_table(self) -> Integration:
         """Fill the large table (300,000 attribute rows; seconds of work) and return its integration, not yet saved."""

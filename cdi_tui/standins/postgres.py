@@ -35,12 +35,13 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+from cdi_tui.errors import CdiError
 from cdi_tui.standins.pgproxy import CAP_FUNCTION_SQL, RedshiftWireProxy
 
 ADMIN_USER = "postgres"
 
 
-class StandInError(RuntimeError):
+class StandInError(CdiError, RuntimeError):
     """A local stand-in could not start."""
 
 

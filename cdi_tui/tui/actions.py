@@ -9,7 +9,8 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from cdi_tui.enums import IntegrationState, Trigger
-from cdi_tui.workspace import SyncOptions, SyncRefused, WorkspaceError
+from cdi_tui.errors import CdiError
+from cdi_tui.workspace import SyncOptions
 
 if TYPE_CHECKING:
     from cdi_tui.tui.app import CdiApp
@@ -21,7 +22,7 @@ def sync_now(app: CdiApp, name: str, options: SyncOptions | None = None) -> bool
         return False
     try:
         app.workspace.check_can_sync(name)
-    except (SyncRefused, WorkspaceError) as error:
+    except CdiError as error:
         app.show_error(f"{name} cannot sync yet", str(error))
         return False
     if not app.runner.start(name, options):
@@ -43,7 +44,7 @@ def pause_or_resume(app: CdiApp, name: str) -> None:
         else:
             workspace.activate(name)
             app.notify(f"{name} is active")
-    except WorkspaceError as error:
+    except CdiError as error:
         app.show_error(f"{name} cannot change state", str(error))
     app.config_changed()
 
@@ -82,7 +83,7 @@ def delete_integration(app: CdiApp, name: str, after: Callable[[], None]) -> Non
             return
         try:
             app.workspace.remove_integration(name)
-        except WorkspaceError as error:
+        except CdiError as error:
             app.show_error(f"{name} cannot be deleted", str(error))
             return
         app.notify(f"{name} deleted; its past runs stay readable by run id")

@@ -23,6 +23,7 @@ from textual.screen import Screen
 
 from cdi_tui.display import safe_text
 from cdi_tui.enums import RunStatus, Trigger
+from cdi_tui.errors import CdiError
 from cdi_tui.tui.messages import ConfigChanged, KeyChecked, SyncFailed, SyncFinished, SyncProgressed
 from cdi_tui.tui.preferences import PreferencesStore
 from cdi_tui.tui.rate import RateWindow
@@ -152,7 +153,7 @@ class CdiApp(App[None]):
     def _summarise(self) -> None:
         try:
             config = self.workspace.config()
-        except Exception:
+        except CdiError:  # a broken config is reported where it is used
             self.workspace_summaries = {}
             return
         self.main_workspace = config.main_workspace
@@ -184,7 +185,7 @@ class CdiApp(App[None]):
             if isinstance(screen, NewIntegrationScreen):
                 try:
                     kept = screen.save_on_crash()
-                except Exception:
+                except Exception:  # the crash handler itself: the error being handled matters more
                     kept = None
                 self.crash_notes.append(
                     f"the setup's draft was kept as '{kept}'" if kept else "the setup open at the time had nothing to keep"
@@ -215,7 +216,7 @@ class CdiApp(App[None]):
             for decision in self.workspace.take_due_runs(self.clock(), running=self.runner.is_running):
                 if decision.skipped is None:
                     self.runner.start(decision.due.integration, SyncOptions(trigger=Trigger.SCHEDULED))
-        except Exception:
+        except CdiError:
             return  # a broken config or run log is reported where it is used; schedules wait
 
     # actions ------------------------------------------------------------------------------
@@ -260,7 +261,7 @@ class CdiApp(App[None]):
         yield SystemCommand("New integration", "Create an integration with the guided setup", self.action_new_integration)
         try:
             names = sorted(self.workspace.config().integrations)
-        except Exception:
+        except CdiError:
             names = []
         for name in names:
             yield SystemCommand(
@@ -280,9 +281,12 @@ class CdiApp(App[None]):
         # the app's own commands only: Textual's stock themes, Keys and Maximize are not cdi-tui's
         yield SystemCommand("Quit", "Syncs under way are cancelled and recorded", self.action_quit)
 
-    @work(thread=True, exit_on_error=False, group="key-check")
+    @work(thread=True, group="key-check")
     def _check_key_at_start(self, braze_workspace: str) -> None:
-        """A workspace's stored key, checked once (no data points spent): the header then says whether it works."""
+        """A workspace's stored key, checked once (no data points spent): the header then says whether it works.
+
+        A bug (an error the product does not expect) stops the app with its crash report.
+        """
         from cdi_tui.braze.client import BrazeAuthError
 
         try:
@@ -290,8 +294,8 @@ class CdiApp(App[None]):
         except BrazeAuthError:
             self.post_message(KeyChecked("failed", braze_workspace))
             return
-        except Exception:
-            return  # Braze could not be reached, or something else: the key stays "not checked"
+        except CdiError:
+            return  # Braze could not be reached, or the key cannot be read: it stays "not checked"
         self.post_message(KeyChecked("checked", braze_workspace))
 
     def on_key_checked(self, message: KeyChecked) -> None:

@@ -28,6 +28,4 @@ class CdiMixin:
     @property
     def secrets_place(self) -> str:
         """Where secrets go, in words: the keyring, or (the demo) this process's memory."""
-        from cdi_tui.secret_store import MemoryCredentials
-
-        return "in memory for this session" if isinstance(self.workspace.secrets, MemoryCredentials) else "in the keyring"
+        return "in memory for this session" if self.workspace.keeps_secrets_in_memory else "in the keyring"

@@ -2,7 +2,9 @@
 
 A sync worker never touches widgets: it calls the engine and posts messages
 (:class:`~cdi_tui.tui.messages.SyncProgressed`, ``SyncFinished``, ``SyncFailed``) to the app.
-Cancel reaches the engine through a ``threading.Event``.
+Cancel reaches the engine through a ``threading.Event``. A sync that cannot run for a reason the
+product expects (a :class:`~cdi_tui.errors.CdiError`) is ``SyncFailed``; any other error is a bug:
+a run it ended is recorded as an error, then the worker fails and the app stops with its crash report.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import threading
 from typing import TYPE_CHECKING
 
 from cdi_tui.enums import Trigger
+from cdi_tui.errors import CdiError
 from cdi_tui.tui.messages import SyncFailed, SyncFinished, SyncProgressed
 from cdi_tui.workspace import Progress, SyncOptions
 
@@ -46,13 +49,13 @@ class SyncRunner:
         def work() -> None:
             try:
                 record = app.workspace.sync(name, options, report, cancel)
-            except Exception as error:  # reported as a message; the worker never fails
+            except CdiError as error:  # expected: reported as a message (a bug fails the worker: the crash report)
                 app.post_message(SyncFailed(name, str(error) or type(error).__name__))
             else:
                 app.post_message(SyncFinished(name, record))
 
         app.sync_started(name)
-        self.app.run_worker(work, name=f"sync {name}", group="sync", thread=True, exit_on_error=False)
+        self.app.run_worker(work, name=f"sync {name}", group="sync", thread=True, exit_on_error=True)
         return True
 
     def cancel(self, name: str) -> bool:

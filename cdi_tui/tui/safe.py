@@ -5,6 +5,9 @@ a :class:`rich.text.Text` is never parsed for Textual markup (``[@click=...]`` s
 and control characters (ESC, OSC, BEL, CR, the bidirectional overrides) are shown as escapes
 (``\\x1b``) as the command line shows them, so nothing in the data reaches the terminal as a
 sequence it would obey (a clipboard write, a window title, a cursor move).
+
+Errors too: :func:`failure_line` words one for people, :func:`expected` tells the errors the
+product expects (shown in the error dialog) from bugs (left to the crash report).
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from typing import Any
 from rich.text import Text
 
 from cdi_tui.display import safe_text
+from cdi_tui.errors import CdiError
 
 
 def outside(value: Any, style: str = "") -> Text:
@@ -40,3 +44,16 @@ def failure_line(error: BaseException, hidden: Iterable[str | None] = ()) -> str
         if secret:
             text = text.replace(secret, "***")
     return safe_text(text)
+
+
+def expected(error: BaseException | None) -> CdiError:
+    """A failed worker's error, when the product expects it (a :class:`~cdi_tui.errors.CdiError`).
+
+    Anything else is a bug: it is raised again here, in the handler of the worker's state, so it
+    reaches the app's crash report as a bug in any handler does.
+    """
+    if isinstance(error, CdiError):
+        return error
+    if error is None:
+        raise RuntimeError("a worker failed without an error")
+    raise error

@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from cdi_tui.config import Integration
+from cdi_tui.errors import CdiError
 from cdi_tui.schedule import ScheduleError, next_runs
 from cdi_tui.tui.looks import TIME_FORMAT
 
@@ -17,7 +18,7 @@ def workspace_zone(workspace: Workspace, braze_workspace: str | None = None) -> 
     """The time zone of a Braze workspace (default: the main one); times on its screens are in it."""
     try:
         config = workspace.config()
-    except Exception:  # a broken config is reported where it is used
+    except CdiError:  # a broken config is reported where it is used
         return "UTC"
     settings = config.workspaces.get(braze_workspace or config.main_workspace)
     return settings.time_zone if settings is not None else config.time_zone
@@ -28,7 +29,7 @@ def integration_zone(workspace: Workspace, name: str) -> str:
     try:
         config = workspace.config()
         return config.zone_of(config.integrations.get(name))
-    except Exception:  # a broken config is reported where it is used
+    except CdiError:  # a broken config is reported where it is used
         return "UTC"
 
 

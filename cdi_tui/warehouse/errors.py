@@ -12,6 +12,8 @@ import socket
 import ssl
 from typing import Any
 
+from cdi_tui.errors import CdiError
+
 # kinds
 DNS = "dns"
 UNREACHABLE = "unreachable"
@@ -63,7 +65,7 @@ FIXES = {
 }
 
 
-class WarehouseError(Exception):
+class WarehouseError(CdiError):
     """A warehouse failure of a known kind, with the fix to try."""
 
     def __init__(self, kind: str, message: str, fix: str | None = None) -> None:

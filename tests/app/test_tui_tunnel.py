@@ -66,7 +66,7 @@ async def test_the_setup_goes_through_a_bastion_with_a_generated_key(
         bastion.authorized_keys = line  # the administrator adds the line shown
         await pilot.press("escape")
         await wait_for(pilot, lambda: app.screen is screen)
-        private_key = app.workspace.secrets.get(ssh_key_account("private"))
+        private_key = app.workspace._secrets.get(ssh_key_account("private"))
         assert private_key is not None
         key_body = [part for part in private_key.splitlines() if part and not part.startswith("-----")]
         assert key_body and all(part not in line for part in key_body)  # no line of the private key is shown
@@ -110,7 +110,7 @@ async def test_a_changed_host_key_is_trusted_only_with_its_fingerprint_typed(
         ssh_host="127.0.0.1", ssh_port=bastion.port, ssh_user="tunnel", ssh_host_key=trusted_before,
     )  # fmt: skip
     world.workspace.add_credential(credential, world.password)
-    world.workspace.secrets.set(ssh_key_account("private"), private_key)
+    world.workspace._secrets.set(ssh_key_account("private"), private_key)
     world.workspace.add_integration(
         Integration(name="private-events", credential="private", table=f"{world.schema}.events", data_type="events")
     )

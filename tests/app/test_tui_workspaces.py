@@ -169,7 +169,7 @@ async def test_the_braze_tab_adds_a_workspace_and_refuses_to_remove_one_in_use(a
         await settle(pilot)
         config = app.workspace.config()
         assert config.workspaces["staging"].endpoint == "AU-01"
-        assert app.workspace.secrets.get("braze:api-key:staging") == "staging-key"
+        assert app.workspace._secrets.get("braze:api-key:staging") == "staging-key"
         assert chooser.value == "staging" and "staging: AU-01" in header_text(app)
 
         chooser.value = "__new__"  # a new workspace of an existing name never changes that one
@@ -214,7 +214,7 @@ async def test_the_braze_tab_removes_a_workspace_no_integration_uses(app: CdiApp
         app.screen.dismiss(True)
         await settle(pilot)
         assert "spare" not in app.workspace.config().workspaces
-        assert not app.workspace.braze_key_stored("spare")  # its key went with it
+        assert not app.workspace.has_braze_key("spare")  # its key went with it
         assert chooser.value == "default" and "default: US-03" in header_text(app)
         assert "spare" not in app.key_states
 

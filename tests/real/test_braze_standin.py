@@ -178,6 +178,7 @@ def test_rate_limit_headers_and_429_past_the_limit() -> None:
         assert len(braze.objects()) == 5
 
 
+@pytest.mark.serial  # timing: measured alone, not beside other tests
 def test_the_rate_window_resets() -> None:
     with BrazeStandIn(api_keys=("test-key",), rate_limit=2, rate_window_seconds=0.5) as braze:
         assert [track(braze, {"attributes": [attribute(n)]}).status_code for n in range(3)] == [201, 201, 429]

@@ -49,6 +49,7 @@ def send_jobs(braze: BrazeStandIn, jobs: int, max_in_flight: int, rate: float) -
     return done, dispatcher
 
 
+@pytest.mark.serial  # timing: measured alone, not beside other tests
 def test_a_near_braze_is_sent_to_inline_and_a_distant_one_from_many_requests_at_once(braze: BrazeStandIn) -> None:
     # 100 requests/s: one at a time is enough while answers come within 10 ms
     near, dispatcher = send_jobs(braze, 200, max_in_flight=64, rate=100)
@@ -144,6 +145,7 @@ def test_a_cancel_at_150_ms_lets_the_requests_in_flight_finish_and_records_them(
     assert len(delivered) - 30_000 <= 64 * 75
 
 
+@pytest.mark.serial  # timing: measured alone, not beside other tests
 def test_two_syncs_at_once_share_the_rate_limit(env: SyncEnv) -> None:
     set_braze(env, requests_per_window=40, window_seconds=1.0)
     env.create_integration("first")

@@ -25,6 +25,7 @@ def env(env_on_small_disk: SyncEnv) -> SyncEnv:
     return env_on_small_disk
 
 
+@pytest.mark.serial  # timing: measured alone, not beside other tests
 def test_the_engine_returns_an_error_record_when_the_run_log_fills_mid_run(env: SyncEnv, tmpfs: Path) -> None:
     from cdi_tui.runlog import RunLogUnavailable
 

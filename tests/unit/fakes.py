@@ -220,6 +220,7 @@ class ScriptedClient:
         timeout: float,
         max_in_flight: int,
         stop: threading.Event,
+        on_answer: Callable[[int | None], None] | None = None,
     ) -> ScriptedClient:
         self.opened_with = {
             "base_url": base_url, "api_key": api_key, "bulk": bulk, "max_in_flight": max_in_flight, "limiter": limiter,

@@ -195,3 +195,61 @@ def test_a_deleted_user_is_forgotten_by_the_integrations_of_its_workspace_only(t
     assert sorted(store.lookup("dev-people", ["external_id=u1", "external_id=u2"])) == ["external_id=u2"]
     assert sorted(store.lookup("prod-people", ["external_id=u1", "external_id=u2"])) == ["external_id=u1", "external_id=u2"]
     store.close()
+
+
+def test_the_next_scheduled_run_serve_reports_is_in_the_integrations_workspace_zone(tmp_path: Path) -> None:
+    from cdi_tui.paths import app_paths
+    from cdi_tui.workspace import Workspace
+
+    workspace = Workspace(app_paths(tmp_path / "home"), MemoryCredentials())
+    config = Config(
+        workspaces={
+            DEFAULT_WORKSPACE: BrazeSettings(endpoint="US-03", time_zone="America/New_York"),
+            "tokyo": BrazeSettings(endpoint="US-03", time_zone="Asia/Tokyo"),
+        },
+        credentials={"wh": Credential(name="wh", host="wh.example.com", database="dev", user="u")},
+        integrations={
+            name: integration_in(name, name=name, frequency="daily at 09:00", state=IntegrationState.ACTIVE)
+            for name in (DEFAULT_WORKSPACE, "tokyo")
+        },
+    )
+    save_config(workspace.paths.config_file, config)
+    now = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)  # 10:00 in Tokyo, 20:00 the day before in New York
+    for name in (DEFAULT_WORKSPACE, "tokyo"):
+        workspace._runlog.claim_slot(name, now)  # each ran at its last slot: the next is its next 09:00
+    assert workspace.next_scheduled_run("tokyo", now) == datetime(2026, 3, 3, 0, 0, tzinfo=UTC)  # 09:00 in Tokyo
+    assert workspace.next_scheduled_run(DEFAULT_WORKSPACE, now) == datetime(2026, 3, 2, 14, 0, tzinfo=UTC)  # in New York
+    workspace.close()
+
+
+def test_a_copy_to_another_workspace_keeps_its_alerts_and_their_signing_secret_but_not_its_ping_url(tmp_path: Path) -> None:
+    from cdi_tui.paths import app_paths
+    from cdi_tui.secret_store import alert_secret_account
+    from cdi_tui.workspace import Workspace
+
+    workspace = Workspace(app_paths(tmp_path / "home"), MemoryCredentials())
+    config = Config(
+        workspaces={name: BrazeSettings(endpoint="US-03") for name in ("dev", "prod")},
+        credentials={"wh": Credential(name="wh", host="wh.example.com", database="dev", user="u")},
+        integrations={
+            "people": integration_in(
+                "dev",
+                alert_run_minutes=30.0,
+                alert_webhooks=("https://hooks.example.com/a",),
+                alert_webhook_format="json",
+                ping_url="https://hc-ping.example.com/people-dev",
+            )
+        },
+    )
+    save_config(workspace.paths.config_file, config)
+    workspace.set_alert_webhook_secret("people", "signing-secret")
+    copy = workspace.copy_integration("people", "prod")
+    assert (copy.name, copy.workspace, copy.state) == ("people-prod", "prod", IntegrationState.DRAFT)
+    assert (copy.alert_run_minutes, copy.alert_webhooks, copy.alert_webhook_format) == (
+        30.0,
+        ("https://hooks.example.com/a",),
+        "json",
+    )
+    assert copy.ping_url is None  # a dead-man's switch watches one job
+    assert workspace._secrets.get(alert_secret_account("people-prod")) == "signing-secret"
+    workspace.close()

@@ -15,8 +15,9 @@ from textual.widgets import Button, Footer, Input, Label, Select, TabbedContent,
 from textual.worker import Worker, WorkerState
 
 from cdi_tui.config import DEFAULT_MAX_IN_FLIGHT, DEFAULT_WORKSPACE, BrazeSettings, Credential, SmtpSettings
+from cdi_tui.errors import CdiError
 from cdi_tui.fields import BRAZE_FIELDS, BRAZE_INSTANCES, SMTP_FIELDS, FieldError, field_by_key, validate_name
-from cdi_tui.tui.safe import failure_line
+from cdi_tui.tui.safe import expected, failure_line
 from cdi_tui.tui.table_keys import EXPORT_BINDING, FILTER_BINDING, TableKeys
 from cdi_tui.tui.widgets.credential_fields import PASSWORD_SPEC, CredentialFields, NewCredential
 from cdi_tui.tui.widgets.fields import FieldInput, collect
@@ -24,7 +25,6 @@ from cdi_tui.tui.widgets.filter_bar import FilterBar
 from cdi_tui.tui.widgets.fit_table import FitColumn, FitTable
 from cdi_tui.tui.widgets.header import WorkspaceHeader, show_braze_workspace
 from cdi_tui.tui.widgets.setup.connection import describe
-from cdi_tui.workspace import WorkspaceError
 
 CUSTOM_URL = "__custom__"
 NEW_WORKSPACE = "__new__"
@@ -48,18 +48,15 @@ def save_new_credential(screen: Any, new: NewCredential) -> bool:
 
     Returns False (the reason shown) when it was not saved.
     """
-    from cdi_tui.credential_setup import save_credential
-
     credential = new.credential
     try:
-        tunnel_key = save_credential(
-            screen.workspace,
+        tunnel_key = screen.workspace.save_credential(
             credential,
             new.password,
             generate_ssh_key=credential.uses_ssh and not credential.ssh_key_path,
             ssh_passphrase=new.ssh_passphrase,
         )
-    except Exception as error:  # one line, the secrets typed masked: never a crash that prints them
+    except CdiError as error:  # one line, the secrets masked (a bug: the crash report, no locals)
         screen.cdi.show_error("The credential was not saved", failure_line(error, (new.password, new.ssh_passphrase)))
         return False
     kept = f"its password is kept {screen.secrets_place}" if new.password else "it signs in with AWS IAM"
@@ -239,7 +236,7 @@ class CredentialsScreen(TableKeys, Screen[None]):
     def _workspace_options(self) -> list[tuple[str, str]]:
         try:
             config = self.workspace.config()
-        except Exception:
+        except CdiError:
             return [(DEFAULT_WORKSPACE, DEFAULT_WORKSPACE)]
         names = sorted(config.workspaces) or [DEFAULT_WORKSPACE]
         return [*((name, name) for name in names), ("New workspace...", NEW_WORKSPACE)]
@@ -256,7 +253,7 @@ class CredentialsScreen(TableKeys, Screen[None]):
         self.refresh_data()
         try:
             main = self.workspace.config().main_workspace
-        except Exception:
+        except CdiError:
             main = DEFAULT_WORKSPACE
         self.query_one("#braze-workspace", Select).value = main
         self._load_braze(main)
@@ -307,7 +304,7 @@ class CredentialsScreen(TableKeys, Screen[None]):
         password = self.query_one("#smtp-password", Input).value or None
         try:
             self.workspace.set_smtp(SmtpSettings(**values), password)
-        except Exception as error:  # one line, the password masked: never a crash that prints it
+        except CdiError as error:  # one line, the password masked (a bug: the crash report, no locals)
             self.cdi.show_error("The SMTP settings were not saved", failure_line(error, (password,)))
             return
         self.query_one("#smtp-password", Input).value = ""
@@ -368,7 +365,7 @@ class CredentialsScreen(TableKeys, Screen[None]):
             if result is not None and result.password:
                 try:
                     self.workspace.change_password(name, result.password)
-                except Exception as error:  # one line, the password masked: never a crash that prints it
+                except CdiError as error:  # one line, the password masked (a bug: the crash report, no locals)
                     self.cdi.show_error(f"The password of {name} was not changed", failure_line(error, (result.password,)))
                     return
                 self.notify(f"Password of {name} changed", timeout=3)
@@ -378,15 +375,13 @@ class CredentialsScreen(TableKeys, Screen[None]):
     @on(Button.Pressed, "#public-key")
     def action_public_key(self) -> None:
         """Show a tunnelled credential's authorized_keys line again, ready to copy."""
-        from cdi_tui.credential_setup import tunnel_key_of
-
         name = self.selected()
         if name is None:
             return
         credential = self.workspace.config().credentials[name]
         try:
-            tunnel_key = tunnel_key_of(credential, self.workspace.secrets)
-        except Exception as error:
+            tunnel_key = self.workspace.tunnel_key(credential)
+        except CdiError as error:
             self.cdi.show_error(f"No SSH public key for {name}", str(error))
             return
         show_public_key(self, credential, tunnel_key.authorized_keys_line)
@@ -405,7 +400,7 @@ class CredentialsScreen(TableKeys, Screen[None]):
                 return
             try:
                 self.workspace.remove_credential(name)
-            except WorkspaceError as error:
+            except CdiError as error:
                 self.cdi.show_error(f"{name} cannot be deleted", str(error))
                 return
             self.notify(f"Credential {name} deleted", timeout=3)
@@ -428,7 +423,7 @@ class CredentialsScreen(TableKeys, Screen[None]):
         credential = workspace.config().credentials[name]
         try:
             tables = workspace.tables_visible_to(credential)
-        except Exception as error:
+        except CdiError as error:
             self.post_message(CheckDone(f"{name} could not connect", False, str(error)))
             return
         self.post_message(CheckDone(name, True, f"{name}: connected; {len(tables)} table(s) visible"))
@@ -470,7 +465,7 @@ class CredentialsScreen(TableKeys, Screen[None]):
         key = self.query_one("#api-key", Input).value.strip() or None
         try:
             current = workspace.config().workspaces.get(name)
-        except Exception as error:
+        except CdiError as error:
             self.cdi.show_error("The Braze settings were not saved", failure_line(error, (key,)))
             return
         if key is None and current is None:
@@ -488,7 +483,7 @@ class CredentialsScreen(TableKeys, Screen[None]):
         )
         try:
             workspace.set_braze(settings, key, name)
-        except Exception as error:  # one line, the key masked: never a crash that prints it
+        except CdiError as error:  # one line, the key masked (a bug: the crash report, no locals)
             self.cdi.show_error("The Braze settings were not saved", failure_line(error, (key,)))
             return
         if key is not None:
@@ -516,7 +511,7 @@ class CredentialsScreen(TableKeys, Screen[None]):
                 return
             try:
                 self.workspace.remove_braze_workspace(name)
-            except WorkspaceError as error:
+            except CdiError as error:
                 self.cdi.show_error(f"Workspace {name} cannot be removed", str(error))
                 return
             self.notify(f"Braze workspace {name} removed", timeout=3)
@@ -540,7 +535,7 @@ class CredentialsScreen(TableKeys, Screen[None]):
     def _run_key_check(self, name: str) -> None:
         try:
             self.workspace.check_braze_key(name)
-        except Exception as error:
+        except CdiError as error:
             self.post_message(CheckDone("The Braze key did not work", False, str(error), name))
             return
         self.post_message(CheckDone("Braze key", True, "The key works (no data points spent)", name))
@@ -555,4 +550,4 @@ class CredentialsScreen(TableKeys, Screen[None]):
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         if event.state == WorkerState.ERROR:
-            self.cdi.show_error("That did not work", str(event.worker.error))
+            self.cdi.show_error("That did not work", str(expected(event.worker.error)))

@@ -17,6 +17,7 @@ from textual.widgets import Footer, Static
 
 from cdi_tui.config import Config, Integration
 from cdi_tui.enums import IntegrationState
+from cdi_tui.errors import CdiError
 from cdi_tui.tui.looks import local_time, palette, state_text, status_text
 from cdi_tui.tui.schedule_text import next_run_text
 from cdi_tui.tui.table_keys import EXPORT_BINDING, FILTER_BINDING, TableKeys
@@ -132,7 +133,7 @@ class DashboardScreen(TableKeys, Screen[None]):
     def _config(self) -> Config | None:
         try:
             return self.workspace.config()
-        except Exception as error:
+        except CdiError as error:
             self.cdi.show_error("The config file cannot be used", str(error))
             return None
 

@@ -14,6 +14,7 @@ from textual.screen import ModalScreen, Screen
 from textual.widgets import Button, Footer, Label, Static
 
 from cdi_tui.display import safe_text
+from cdi_tui.errors import CdiError
 from cdi_tui.tui.looks import local_time_text
 from cdi_tui.tui.schedule_text import integration_zone
 from cdi_tui.tui.table_keys import EXPORT_BINDING, FILTER_BINDING, TableKeys
@@ -146,7 +147,7 @@ class FailedRowsScreen(TableKeys, Screen[None]):
         """The Braze workspace of the run's integration (the header names it), when it still exists."""
         try:
             config = self.workspace.config()
-        except Exception:
+        except CdiError:
             return None
         integration = config.integrations.get(self.integration)
         return integration.workspace if integration is not None else None

@@ -23,9 +23,11 @@ from textual.worker import Worker, WorkerState
 
 from cdi_tui.config import CHANGED_ONLY_TYPES, Integration
 from cdi_tui.enums import DataType, IntegrationState, RunStatus, Trigger
+from cdi_tui.errors import CdiError
 from cdi_tui.fields import DATA_TYPE_LABELS, INTEGRATION_FIELDS, field_by_key
 from cdi_tui.tui.actions import delete_integration, full_resync, pause_or_resume, show_setup_sql, sync_now
 from cdi_tui.tui.looks import local_time, palette, state_text, status_text
+from cdi_tui.tui.safe import expected
 from cdi_tui.tui.schedule_text import integration_zone, next_three_text
 from cdi_tui.tui.table_keys import EXPORT_BINDING, FILTER_BINDING, TableKeys
 from cdi_tui.tui.widgets.fields import FieldInput, SwitchField, collect
@@ -468,7 +470,7 @@ class IntegrationScreen(TableKeys, Screen[None]):
         """The next runs as they would be in the workspace chosen (saved, it needs a new test)."""
         try:
             settings = self.workspace.config().workspaces.get(str(event.value))
-        except Exception:
+        except CdiError:
             return
         if settings is not None:
             self.query_one("#frequency", FrequencyPicker).set_zone(settings.time_zone)
@@ -505,7 +507,7 @@ class IntegrationScreen(TableKeys, Screen[None]):
         try:
             before = workspace.integration(self.integration_name)
             after = workspace.update_integration(self.integration_name, **values)
-        except Exception as error:
+        except CdiError as error:
             self.cdi.show_error("The settings were not saved", str(error))
             return
         if not workspace.is_tested(self.integration_name):
@@ -558,7 +560,7 @@ class IntegrationScreen(TableKeys, Screen[None]):
             return
         try:
             self.workspace.activate(self.integration_name)
-        except WorkspaceError as error:
+        except CdiError as error:
             self.cdi.show_error(f"{self.integration_name} cannot be activated", str(error))
             return
         self.notify(f"{self.integration_name} is active; its first sync is due now", timeout=5)
@@ -618,4 +620,4 @@ class IntegrationScreen(TableKeys, Screen[None]):
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         if event.state == WorkerState.ERROR and event.worker.group == "runs":
             self.runs_table.loading = False
-            self.cdi.show_error("The run history could not be read", str(event.worker.error))
+            self.cdi.show_error("The run history could not be read", str(expected(event.worker.error)))

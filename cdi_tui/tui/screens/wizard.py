@@ -22,10 +22,12 @@ from textual.worker import Worker, WorkerState
 
 from cdi_tui.config import DEFAULT_WORKSPACE, Config, Credential, Integration
 from cdi_tui.enums import DataType
+from cdi_tui.errors import CdiError
 from cdi_tui.fields import DATA_TYPE_LABELS, FieldError
 from cdi_tui.tables import TableNameError, parse_table_name
 from cdi_tui.tui.base import CdiMixin
 from cdi_tui.tui.messages import ConnectionTested
+from cdi_tui.tui.safe import expected
 from cdi_tui.tui.schedule_text import workspace_zone
 from cdi_tui.tui.widgets.fields import collect
 from cdi_tui.tui.widgets.header import WorkspaceHeader, show_braze_workspace
@@ -33,8 +35,6 @@ from cdi_tui.tui.widgets.setup.connection import ConnectionStep, table_used_by
 from cdi_tui.tui.widgets.setup.details import DetailsStep
 from cdi_tui.tui.widgets.setup.stepper import Stepper
 from cdi_tui.tui.widgets.setup.test_step import TestStep
-from cdi_tui.warehouse.errors import WarehouseError
-from cdi_tui.workspace import WorkspaceError
 
 STEPS = ("step-connection", "step-details", "step-test")
 DEFAULT_TABLE = "BRAZE_CLOUD_PRODUCTION.INGESTION.USERS_ATTRIBUTES_SYNC"
@@ -295,7 +295,7 @@ class NewIntegrationScreen(CdiMixin, Screen[None]):
                     catalog=integration.catalog,
                     workspace=integration.workspace,
                 )
-        except Exception as error:
+        except CdiError as error:
             if not quiet:
                 self.cdi.show_error("The integration was not saved", str(error))
             return str(error)
@@ -351,7 +351,7 @@ class NewIntegrationScreen(CdiMixin, Screen[None]):
             return
         try:
             self.workspace.activate(self.saved_name)
-        except WorkspaceError as error:
+        except CdiError as error:
             self.cdi.show_error(f"{self.saved_name} cannot be activated", str(error))
             return
         self.cdi.config_changed()
@@ -481,8 +481,8 @@ class NewIntegrationScreen(CdiMixin, Screen[None]):
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         if event.state != WorkerState.ERROR or event.worker.group != "tables":
             return  # the test step answers for its own workers
-        error = event.worker.error
+        error = expected(event.worker.error)  # a bug goes on to the crash report
         self.connection.table_picker.loading = False
-        message = str(error) if isinstance(error, (WarehouseError, WorkspaceError)) else f"{type(error).__name__}: {error}"
+        message = str(error)
         self.connection.say("")
         self.cdi.show_error("That did not work", message)

@@ -10,6 +10,8 @@ from __future__ import annotations
 from rich.text import Text
 from textual.widget import Widget
 
+from cdi_tui.config import DEFAULT_WORKSPACE
+from cdi_tui.errors import CdiError
 from cdi_tui.tui.base import CdiMixin
 from cdi_tui.tui.looks import palette
 from cdi_tui.workspace import Workspace
@@ -94,9 +96,13 @@ class WorkspaceHeader(CdiMixin, Widget):
         return text
 
 
-def key_state(workspace: Workspace, braze_workspace: str = "default") -> str:
+def key_state(workspace: Workspace, braze_workspace: str = DEFAULT_WORKSPACE) -> str:
     """Whether a Braze workspace's key is stored (checked or not is learnt by a check)."""
-    return "stored" if workspace.braze_key_stored(braze_workspace) else "missing"
+    try:
+        stored = workspace.has_braze_key(braze_workspace)
+    except CdiError:  # a keyring that cannot be read: reported where a secret is needed
+        return "missing"
+    return "stored" if stored else "missing"
 
 
 def show_braze_workspace(screen: object, braze_workspace: str | None) -> None:

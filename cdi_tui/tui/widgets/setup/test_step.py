@@ -23,10 +23,11 @@ from textual.worker import Worker, WorkerState, get_current_worker
 from cdi_tui.checks import ConnectionTestResult
 from cdi_tui.config import Integration
 from cdi_tui.enums import DataType, IntegrationState, RunStatus
+from cdi_tui.errors import CdiError
 from cdi_tui.tui.base import CdiMixin
 from cdi_tui.tui.looks import palette
 from cdi_tui.tui.messages import ConnectionTested, RangeEstimated, RangeEstimateProgressed
-from cdi_tui.tui.safe import outside, outside_lines
+from cdi_tui.tui.safe import expected, outside, outside_lines
 from cdi_tui.tui.widgets.fit_table import FitColumn, FitTable
 from cdi_tui.tui.wording import app_words, mentions_setup_sql
 from cdi_tui.warehouse.errors import WarehouseError
@@ -212,7 +213,7 @@ class TestStep(CdiMixin, Vertical):
             return
         try:
             integration = self.workspace.integration(name)
-        except WorkspaceError as error:
+        except CdiError as error:
             self.show_failure(str(error))
             return
         verdicts = self.workspace.preview_verdicts(
@@ -265,7 +266,7 @@ class TestStep(CdiMixin, Vertical):
                 return
             try:
                 self.workspace.accept_host_key(credential.name, error.shown_fingerprint)
-            except (WarehouseError, WorkspaceError) as refusal:
+            except CdiError as refusal:
                 self.cdi.show_error("The host key was not accepted", str(refusal))
                 return
             self.cdi.config_changed()
@@ -296,7 +297,7 @@ class TestStep(CdiMixin, Vertical):
 
         try:
             record = self.workspace.estimate(name, report, cancel)
-        except Exception as error:  # reported in one line beside the button; the worker never fails
+        except CdiError as error:  # reported in one line beside the button (a bug fails the worker: the crash report)
             self.post_message(RangeEstimated(name, None, str(error) or type(error).__name__))
         else:
             self.post_message(RangeEstimated(name, record))
@@ -312,7 +313,7 @@ class TestStep(CdiMixin, Vertical):
             return
         try:
             integration = self.workspace.integration(message.integration)
-        except WorkspaceError as error:
+        except CdiError as error:
             self.show_range_estimate_failed(str(error))
             return
         self.show_range_estimate(message.record, integration.sends_changed_only)
@@ -470,8 +471,7 @@ class TestStep(CdiMixin, Vertical):
         if event.state != WorkerState.ERROR or event.worker.group not in ("test", "estimate"):
             return
         event.stop()
-        error = event.worker.error
-        message = str(error) if isinstance(error, (WarehouseError, WorkspaceError)) else f"{type(error).__name__}: {error}"
+        message = str(expected(event.worker.error))  # a bug goes on to the crash report
         if event.worker.group == "estimate":
             self.show_range_estimate_failed(app_words(message))
             return
