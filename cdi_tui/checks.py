@@ -7,9 +7,11 @@ the newest rows or a :class:`~cdi_tui.warehouse.errors.WarehouseError` with the 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
-from cdi_tui.config import Config, ConfigStore, Credential, Integration, with_credential
+from cdi_tui.braze.client import Catalog
+from cdi_tui.config import DEFAULT_WORKSPACE, Config, ConfigStore, Credential, Integration, with_credential
 from cdi_tui.enums import DataType
 from cdi_tui.secret_store import (
     CredentialsService,
@@ -46,6 +48,10 @@ def integration_fingerprint(credential: Credential, integration: Integration) ->
         parts += (credential.db_user or "", credential.aws_profile or "")
     if credential.uses_ssh:
         parts += ("ssh", (credential.ssh_host or "").lower(), str(credential.ssh_port), credential.ssh_user or "")
+    if integration.data_type == DataType.CATALOGS:  # the test checked this catalog's fields
+        parts += ("catalog", integration.catalog_name)
+    if integration.workspace != DEFAULT_WORKSPACE:  # tested for one Braze workspace: another needs its own test
+        parts += ("workspace", integration.workspace)
     return hashlib.sha256("\x00".join(parts).encode()).hexdigest()
 
 
@@ -57,6 +63,69 @@ class ConnectionTestResult:
     preview: Preview | None = None
     pending_rows: int | None = None
     error: WarehouseError | None = None
+    catalog: Catalog | None = None  # a catalogs integration: its catalog, as Braze lists it
+
+
+# a connection test's failures on the Braze side (a catalogs integration's), beside the warehouse's kinds
+BRAZE_UNAVAILABLE = "braze"
+CATALOG_MISSING = "catalog_missing"
+CATALOG_FIELDS = "catalog_fields"
+
+
+class BrazeCheckError(WarehouseError):
+    """A connection test failed on the Braze side: Braze not set up or not reachable, the catalog
+    missing, or preview rows with fields the catalog does not have."""
+
+
+def unknown_catalog_fields(catalog: Catalog, body: dict[str, object]) -> str | None:
+    """Why an item would be refused for its fields (the VALID? column says it), or None."""
+    unknown = catalog.unknown_fields(body)
+    if not unknown:
+        return None
+    names = ", ".join(f"'{name}'" for name in unknown)
+    return f"unknown field{'s' if len(unknown) > 1 else ''} {names}: not a field of catalog '{catalog.name}'"
+
+
+def check_catalog(
+    result: ConnectionTestResult,
+    catalog_name: str,
+    list_catalogs: Callable[[], dict[str, Catalog]],
+    item_bodies: list[dict[str, object]],
+) -> None:
+    """The catalog part of a catalogs integration's test: the catalog exists in Braze, and every
+    PAYLOAD field of the preview rows (``item_bodies``: the items they would send) is one of its
+    fields. A failure is set on ``result`` (the preview stays, for the VALID? column).
+
+    Args:
+        list_catalogs: the workspace's catalogs (``GET /catalogs``); may raise
+            :class:`BrazeCheckError` (Braze not set up, refused, not reachable).
+    """
+    try:
+        catalogs = list_catalogs()
+    except BrazeCheckError as error:
+        result.ok, result.error = False, error
+        return
+    catalog = catalogs.get(catalog_name)
+    if catalog is None:
+        known = ", ".join(sorted(catalogs)) or "none"
+        result.ok = False
+        result.error = BrazeCheckError(
+            CATALOG_MISSING,
+            f"Catalog '{catalog_name}' cannot be found in the Braze workspace (its catalogs: {known})",
+            "Create the catalog in Braze (Data Settings > Catalogs) with its fields, or name another catalog for the "
+            "integration (Braze's CDI expects the integration and the catalog to share a name).",
+        )
+        return
+    result.catalog = catalog
+    unknown = sorted({name for body in item_bodies for name in catalog.unknown_fields(body)})
+    if unknown:
+        result.ok = False
+        result.error = BrazeCheckError(
+            CATALOG_FIELDS,
+            f"Preview rows hold fields catalog '{catalog_name}' does not have: {', '.join(unknown)}",
+            "Add the fields to the catalog in Braze, or leave them out of PAYLOAD: Braze refuses every item that "
+            "holds one (the VALID? column names them).",
+        )
 
 
 def connection_settings(

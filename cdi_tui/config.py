@@ -1,4 +1,9 @@
-"""The config file: Braze workspace, warehouse credentials and integrations.
+"""The config file: Braze workspaces, warehouse credentials and integrations.
+
+Braze workspaces are ``[braze.NAME]`` tables, one per workspace; every integration names its
+own (``workspace``, ``default`` unless it says otherwise). A file written by an older cdi-tui
+has a single ``[braze]`` table of settings: it is read as the workspace ``default``, with
+nothing lost, and written back in the newer form the next time the file is saved.
 
 Read with :mod:`tomllib`, written with :mod:`tomli_w` atomically (temporary file in the same
 folder, fsync, rename) with mode 0600. Secrets are never stored here: passwords and the
@@ -24,7 +29,7 @@ from typing import Any, TypeVar
 
 import tomli_w
 
-from cdi_tui.braze.rules import DEFAULT_DELETE_PRIORITIZATION
+from cdi_tui.braze.rules import CATALOG_REQUESTS_PER_MINUTE, DEFAULT_DELETE_PRIORITIZATION
 from cdi_tui.display import first_control_character
 from cdi_tui.enums import DataType, IntegrationState
 from cdi_tui.errors import CdiError
@@ -59,6 +64,8 @@ class ConfigError(CdiError):
 
 
 DEFAULT_MAX_IN_FLIGHT = 256  # most requests under way to Braze at once, per run
+DEFAULT_WORKSPACE = "default"  # the Braze workspace of an integration that names none (an older config's only one)
+CHANGED_ONLY_TYPES = frozenset({DataType.ATTRIBUTES, DataType.CATALOGS})  # "send only changed" applies, on by default
 
 
 @dataclass(frozen=True)
@@ -69,6 +76,7 @@ class BrazeSettings:
     window_seconds: float = 3.0
     combined_batch_limit: bool = False
     max_in_flight: int = DEFAULT_MAX_IN_FLIGHT
+    catalog_requests_per_minute: int = CATALOG_REQUESTS_PER_MINUTE  # the catalog item endpoints' own budget
 
     @property
     def base_url(self) -> str:
@@ -167,6 +175,8 @@ class Integration:
     notify_no_rows: bool = False
     send_changed_only: bool | None = None  # None: on for custom attributes
     delete_prioritization: tuple[str, ...] | None = None  # None: Braze's usual identified, most_recently_updated
+    catalog: str | None = None  # catalogs: the Braze catalog; None: the integration's name (as Braze's CDI has it)
+    workspace: str = DEFAULT_WORKSPACE  # the Braze workspace it syncs to (a [braze.NAME] of the config)
     # alerts on transitions (None: that alert is off), their webhooks, the dead-man's switch, the auto-pause
     alert_no_success_hours: float | None = None
     alert_run_minutes: float | None = None
@@ -180,8 +190,13 @@ class Integration:
 
     @property
     def sends_changed_only(self) -> bool:
-        """Only changed attribute values are sent (custom attributes integrations)."""
-        return self.data_type == DataType.ATTRIBUTES and self.send_changed_only is not False
+        """Only changed attribute values (custom attributes) or changed items (catalogs) are sent."""
+        return self.data_type in CHANGED_ONLY_TYPES and self.send_changed_only is not False
+
+    @property
+    def catalog_name(self) -> str:
+        """The Braze catalog a catalogs integration writes to: its own name unless it names another."""
+        return self.catalog or self.name
 
     @property
     def prioritization(self) -> tuple[str, ...]:
@@ -195,7 +210,8 @@ class Integration:
 
 @dataclass(frozen=True)
 class Config:
-    braze: BrazeSettings | None = None
+    workspaces: dict[str, BrazeSettings] = field(default_factory=dict)
+    """The Braze workspaces by name (``[braze.NAME]``), each with its endpoint, limits and time zone."""
     smtp: SmtpSettings | None = None
     credentials: dict[str, Credential] = field(default_factory=dict)
     integrations: dict[str, Integration] = field(default_factory=dict)
@@ -206,10 +222,37 @@ class Config:
     def integrations_using(self, credential_name: str) -> list[Integration]:
         return [item for item in self.integrations.values() if item.credential == credential_name]
 
+    def integrations_in(self, workspace: str) -> list[Integration]:
+        """The integrations that sync to a Braze workspace, by name."""
+        return sorted((item for item in self.integrations.values() if item.workspace == workspace), key=lambda item: item.name)
+
+    @property
+    def braze(self) -> BrazeSettings | None:
+        """The workspace ``default`` (an older config's only one), or None."""
+        return self.workspaces.get(DEFAULT_WORKSPACE)
+
+    def braze_of(self, integration: Integration) -> BrazeSettings | None:
+        """The Braze workspace an integration syncs to, or None when it is not set up."""
+        return self.workspaces.get(integration.workspace)
+
+    @property
+    def main_workspace(self) -> str:
+        """The workspace meant when none is named: ``default`` when there is one (or none at all), else the only one,
+        else the first by name."""
+        if DEFAULT_WORKSPACE in self.workspaces or not self.workspaces:
+            return DEFAULT_WORKSPACE
+        return sorted(self.workspaces)[0]
+
     @property
     def time_zone(self) -> str:
-        """The zone schedules run in and times are shown in: the Braze settings' (UTC until set)."""
-        return self.braze.time_zone if self.braze is not None else "UTC"
+        """The zone of the main workspace (:attr:`main_workspace`; UTC until Braze is set up)."""
+        settings = self.workspaces.get(self.main_workspace)
+        return settings.time_zone if settings is not None else "UTC"
+
+    def zone_of(self, integration: Integration | None) -> str:
+        """The zone an integration's schedule runs in and its times are shown in: its workspace's."""
+        settings = self.braze_of(integration) if integration is not None else None
+        return settings.time_zone if settings is not None else self.time_zone
 
 
 # --- validation -------------------------------------------------------------------
@@ -250,9 +293,7 @@ def config_from_dict(path: Path, document: dict[str, Any]) -> Config:
     for key in document:
         if key not in ("braze", "smtp", "serve", "credentials", "integrations", "keys"):
             raise ConfigError(path, key, "unknown section (known: braze, smtp, serve, credentials, integrations, keys)")
-    braze = None
-    if "braze" in document:
-        braze = BrazeSettings(**_section(path, "braze", document["braze"], BRAZE_FIELDS))
+    workspaces = _workspaces(path, document.get("braze"))
     smtp = None
     if "smtp" in document:
         raw_smtp = document["smtp"]
@@ -281,30 +322,97 @@ def config_from_dict(path: Path, document: dict[str, Any]) -> Config:
     raw_integrations = document.get("integrations", {})
     if not isinstance(raw_integrations, dict):
         raise ConfigError(path, "integrations", "expected a table of integrations")
-    seen_tables: dict[tuple[str, str, str, str], str] = {}
+    seen_tables: dict[tuple[str, str, str, str, str], str] = {}
     for name, raw in raw_integrations.items():
         where = f"integrations.{name}"
         _validated_name(path, where, name)
         values = _section(path, where, raw, INTEGRATION_FIELDS)
         values["contact_emails"] = tuple(values["contact_emails"])
         values["alert_webhooks"] = tuple(values["alert_webhooks"])
+        values["workspace"] = values.get("workspace") or DEFAULT_WORKSPACE
+        if workspaces and values["workspace"] not in workspaces:
+            raise ConfigError(
+                path,
+                f"{where}.workspace",
+                f"no Braze workspace named '{values['workspace']}' in [braze] (workspaces: {', '.join(sorted(workspaces))})",
+            )
         if values.get("delete_prioritization") is not None and values["data_type"] != DataType.DELETES:
             raise ConfigError(path, f"{where}.delete_prioritization", "applies to delete users integrations only")
+        if values.get("catalog") is not None and values["data_type"] != DataType.CATALOGS:
+            raise ConfigError(path, f"{where}.catalog", "applies to catalogs integrations only")
         integration = Integration(name=name, **values)
+        if integration.data_type == DataType.CATALOGS:
+            _check_catalog(path, where, integration, integrations)
         credential = credentials.get(integration.credential)
         if credential is None:
             raise ConfigError(path, f"{where}.credential", f"no credential named '{integration.credential}' in [credentials]")
         table = integration.table_name
-        identity = (credential.host.lower(), str(credential.port), table.database or credential.database, table.sql)
+        # one integration per table in a workspace: a development and a production workspace may share one
+        identity = (
+            credential.host.lower(), str(credential.port), table.database or credential.database, table.sql, integration.workspace
+        )  # fmt: skip
         if identity in seen_tables:
             raise ConfigError(
                 path,
                 f"{where}.table",
-                f"table {table} is already synced by '{seen_tables[identity]}' (one integration per table)",
+                f"table {table} is already synced by '{seen_tables[identity]}' to workspace '{integration.workspace}' "
+                "(one integration per table in a workspace)",
             )
         seen_tables[identity] = name
         integrations[name] = integration
-    return Config(braze, smtp, credentials, integrations, _keymap(path, document.get("keys", {})), serve)
+    return Config(workspaces, smtp, credentials, integrations, _keymap(path, document.get("keys", {})), serve)
+
+
+def _workspaces(path: Path, raw: Any) -> dict[str, BrazeSettings]:
+    """``[braze.NAME]`` tables, one per workspace; an older file's single ``[braze]`` table of
+    settings is the workspace ``default``.
+
+    Raises:
+        ConfigError: a bad name or setting, the two forms mixed, or two workspaces whose API key
+            variables would be the same.
+    """
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        raise ConfigError(path, "braze", "expected a table of Braze workspaces ([braze.NAME])")
+    tables = [name for name, value in raw.items() if isinstance(value, dict)]
+    if tables and len(tables) != len(raw):
+        settings = next(name for name, value in raw.items() if not isinstance(value, dict))
+        raise ConfigError(
+            path,
+            f"braze.{settings}",
+            "a setting beside workspace tables: put each workspace's settings in its own [braze.NAME] table",
+        )
+    if not tables:  # the older form: one workspace's settings, which become the workspace "default"
+        return {DEFAULT_WORKSPACE: BrazeSettings(**_section(path, "braze", raw, BRAZE_FIELDS))} if raw else {}
+    workspaces: dict[str, BrazeSettings] = {}
+    for name, settings in raw.items():
+        where = f"braze.{name}"
+        _validated_name(path, where, name)
+        workspaces[name] = BrazeSettings(**_section(path, where, settings, BRAZE_FIELDS))
+    clash = workspace_env_var_clash(list(workspaces))
+    if clash is not None:
+        raise ConfigError(path, f"braze.{clash[1]}", clash[2])
+    return workspaces
+
+
+def _check_catalog(path: Path, where: str, integration: Integration, integrations: dict[str, Integration]) -> None:
+    """A catalogs integration's catalog name is one Braze takes, and no other integration writes that catalog."""
+    from cdi_tui.braze.rules import catalog_name_problem
+
+    problem = catalog_name_problem(integration.catalog_name)
+    if problem is not None:
+        if integration.catalog:
+            raise ConfigError(path, f"{where}.catalog", problem)
+        raise ConfigError(path, where, f"the name is the catalog's unless 'catalog' names it, and {problem}: give catalog")
+    for other in integrations.values():
+        same_catalog = other.data_type == DataType.CATALOGS and other.catalog_name == integration.catalog_name
+        if same_catalog and other.workspace == integration.workspace:
+            raise ConfigError(
+                path, f"{where}.catalog",
+                f"catalog '{integration.catalog_name}' of workspace '{integration.workspace}' is already synced by "
+                f"'{other.name}' (one integration per catalog)",
+            )  # fmt: skip
 
 
 _BINDING_ID = re.compile(r"^[a-z][a-z0-9-]{0,39}$")
@@ -324,6 +432,28 @@ def _keymap(path: Path, raw: Any) -> dict[str, str]:
             raise ConfigError(path, f"keys.{binding_id}", 'expected keys as text, comma-separated, e.g. "S" or "ctrl+y,f5"')
         keys[binding_id] = value.strip()
     return keys
+
+
+def workspace_env_var_clash(names: list[str]) -> tuple[str, str, str] | None:
+    """Two workspace names whose API key variables (``CDI_TUI_BRAZE_API_KEY_<NAME>``) would be the same.
+
+    Returns:
+        (first name, second name, a message naming both and the variable), or None.
+    """
+    from cdi_tui.secret_store import braze_key_env_var
+
+    seen: dict[str, str] = {}
+    for name in names:
+        variable = braze_key_env_var(name)
+        other = seen.setdefault(variable, name)
+        if other != name:
+            return (
+                other,
+                name,
+                f"workspaces '{other}' and '{name}' would share the API key variable {variable}; "
+                "rename one of them (names differing only in case or in '-', '_', '.' collide)",
+            )
+    return None
 
 
 def env_var_clash(names: list[str]) -> tuple[str, str, str] | None:
@@ -348,13 +478,20 @@ def env_var_clash(names: list[str]) -> tuple[str, str, str] | None:
     return None
 
 
+def _settings_dict(settings: Any) -> dict[str, Any]:
+    values = {item.name: getattr(settings, item.name) for item in fields(settings)}
+    return {key: value for key, value in values.items() if value is not None}
+
+
 def config_to_dict(config: Config) -> dict[str, Any]:
+    """The document the file is written from; Braze workspaces always as ``[braze.NAME]`` tables."""
     document: dict[str, Any] = {}
-    for section in ("braze", "smtp", "serve"):
+    if config.workspaces:
+        document["braze"] = {name: _settings_dict(settings) for name, settings in sorted(config.workspaces.items())}
+    for section in ("smtp", "serve"):
         settings = getattr(config, section)
         if settings is not None:
-            values = {item.name: getattr(settings, item.name) for item in fields(settings)}
-            document[section] = {key: value for key, value in values.items() if value is not None}
+            document[section] = _settings_dict(settings)
     document["credentials"] = {name: credential_to_dict(cred) for name, cred in sorted(config.credentials.items())}
     if config.keys:
         document["keys"] = dict(sorted(config.keys.items()))
@@ -491,6 +628,10 @@ class ConfigStore:
 
 def with_integration(config: Config, integration: Integration) -> Config:
     return replace(config, integrations={**config.integrations, integration.name: integration})
+
+
+def with_workspace(config: Config, name: str, settings: BrazeSettings) -> Config:
+    return replace(config, workspaces={**config.workspaces, name: settings})
 
 
 def with_credential(config: Config, credential: Credential) -> Config:

@@ -19,6 +19,7 @@ class DataType(StrEnum):
     EVENTS = "events"  # custom events
     PURCHASES = "purchases"  # purchase events
     DELETES = "deletes"  # users to delete
+    CATALOGS = "catalogs"  # items of a Braze catalog (written or deleted)
 
 
 class IntegrationState(StrEnum):

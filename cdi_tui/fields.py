@@ -33,6 +33,7 @@ DATA_TYPE_LABELS = {
     DataType.EVENTS: "Custom Events",
     DataType.PURCHASES: "Purchase Events",
     DataType.DELETES: "Delete Users",
+    DataType.CATALOGS: "Catalogs",
 }
 STATES = tuple(IntegrationState)
 SSL_MODES = ("disable", "require", "verify-ca", "verify-full")
@@ -211,6 +212,17 @@ def validate_data_type(value: Any) -> DataType:
     if text not in DATA_TYPES:
         raise FieldError(f"unknown data type '{value}' (expected one of {', '.join(DATA_TYPES)})")
     return DataType(text)
+
+
+def validate_catalog_name(value: Any) -> str:
+    """A Braze catalog's name: letters, digits, ``-`` and ``_`` (at most 250)."""
+    from cdi_tui.braze.rules import catalog_name_problem
+
+    text = plain_text(value)
+    problem = catalog_name_problem(text)
+    if problem is not None:
+        raise FieldError(problem)
+    return text
 
 
 def validate_state(value: Any) -> IntegrationState:
@@ -682,11 +694,27 @@ def credential_problems(values: dict[str, Any]) -> list[tuple[str, str]]:
 
 
 INTEGRATION_FIELDS: tuple[FieldSpec, ...] = (
+    FieldSpec(
+        "workspace",
+        "Braze workspace",
+        validate_name,
+        "the Braze workspace it syncs to (default: 'default', or the only one there is)",
+        required=False,
+    ),
     FieldSpec("credential", "Credential", validate_name, "name of a saved warehouse credential"),
     FieldSpec(
         "table", "Source table", validate_table, "[DATABASE.]SCHEMA.TABLE", example="SCHEMA.TABLE or DATABASE.SCHEMA.TABLE"
     ),
     FieldSpec("data_type", "Data type", validate_data_type, "fixed once created", choices=DATA_TYPES),
+    FieldSpec(
+        "catalog",
+        "Catalog",
+        validate_catalog_name,
+        "catalogs: the Braze catalog the items go to (default: the integration's name, as Braze's CDI requires; "
+        "the catalog and its fields are made in Braze first)",
+        example="products",
+        required=False,
+    ),
     FieldSpec("frequency", "Frequency", validate_frequency, "sync schedule", default=DEFAULT_FREQUENCY),
     FieldSpec(
         "contact_emails",
@@ -703,8 +731,8 @@ INTEGRATION_FIELDS: tuple[FieldSpec, ...] = (
         "send_changed_only",
         "Send only changed attributes",
         validate_bool,
-        "custom attributes: send only values that changed since they were delivered (default for attributes; "
-        "assumes nothing else writes these attributes in Braze)",
+        "custom attributes and catalogs: send only values (items) that changed since they were delivered (the default; "
+        "assumes nothing else writes them in Braze)",
         default=None,
         required=False,
         off_flag="--send-all",
@@ -870,6 +898,14 @@ BRAZE_FIELDS: tuple[FieldSpec, ...] = (
         validate_max_in_flight,
         "most requests under way to Braze at once, per sync (a distant Braze needs many; 1-1024)",
         default=256,
+        required=False,
+    ),
+    FieldSpec(
+        "catalog_requests_per_minute",
+        "Catalog requests a minute",
+        validate_requests_per_window,
+        "rate limit of the catalog item endpoints, shared by every catalog sync of this workspace (Braze: 16,000)",
+        default=16_000,
         required=False,
     ),
 )

@@ -74,6 +74,9 @@ CREATE TABLE IF NOT EXISTS runs (
     data_points INTEGER NOT NULL DEFAULT 0,
     rows_unchanged INTEGER NOT NULL DEFAULT 0,
     rows_superseded INTEGER NOT NULL DEFAULT 0,
+    -- catalogs: items Braze accepted to write, and to delete
+    items_written INTEGER NOT NULL DEFAULT 0,
+    items_deleted INTEGER NOT NULL DEFAULT 0,
     -- 1 once its integration was removed: a new integration of the same name starts afresh
     retired INTEGER NOT NULL DEFAULT 0,
     -- Braze's answers to the run's requests, by status code ("transport": no answer), as JSON
@@ -203,6 +206,8 @@ class RunRecord:
     data_points: int = 0  # attributes sent, events and purchases (deletes count none)
     rows_unchanged: int = 0  # rows not sent: every value was already delivered
     rows_superseded: int = 0  # rows not sent: a newer row of the same user set every value they held
+    items_written: int = 0  # catalogs: items written (created or replaced)
+    items_deleted: int = 0  # catalogs: items deleted
     braze_answers: dict[str, int] = field(default_factory=dict)  # Braze's answers by status code ("transport": none)
 
     @property
@@ -256,6 +261,8 @@ class RunRecord:
             "data_points": self.data_points,
             "rows_unchanged": self.rows_unchanged,
             "rows_superseded": self.rows_superseded,
+            "items_written": self.items_written,
+            "items_deleted": self.items_deleted,
             "braze_answers": dict(self.braze_answers),
         }
 
@@ -370,7 +377,7 @@ def _run_columns(conn: sqlite3.Connection) -> set[str]:
     return {row[1] for row in conn.execute("PRAGMA table_info(runs)")}
 
 
-_COUNT_COLUMNS = ("data_points", "rows_unchanged", "rows_superseded", "retired")
+_COUNT_COLUMNS = ("data_points", "rows_unchanged", "rows_superseded", "retired", "items_written", "items_deleted")
 _WATERMARK_COLUMNS = (
     ("watermark_before_at", "TEXT"),
     ("watermark_before_rows", "INTEGER"),
@@ -388,10 +395,11 @@ def _migrate(conn: sqlite3.Connection) -> None:
 
     Each step is done once, by whichever process opens the file first (under the write lock):
 
-    1. ``data_points``, ``rows_unchanged``, ``rows_superseded`` and ``retired`` are added, 0 for
-       older runs (a run log written before ``retired`` cannot tell which runs belonged to a
-       removed integration: they stay with the integration of that name); ``braze_answers``
-       (Braze's answers by status code) is added, empty for older runs;
+    1. ``data_points``, ``rows_unchanged``, ``rows_superseded``, ``retired``, ``items_written``
+       and ``items_deleted`` are added, 0 for older runs (a run log written before ``retired``
+       cannot tell which runs belonged to a removed integration: they stay with the integration
+       of that name); ``braze_answers`` (Braze's answers by status code) is added, empty for
+       older runs;
     2. the watermarks, once stored as text (``watermark_before``/``watermark_after``, as
        :meth:`Watermark.as_text` writes them), move to their columns. The text columns stay
        as they were and are no longer read or written.
@@ -685,6 +693,8 @@ class RunLog:
             data_points=row["data_points"] if "data_points" in row.keys() else 0,  # noqa: SIM118 (sqlite3.Row)
             rows_unchanged=row["rows_unchanged"] if "rows_unchanged" in row.keys() else 0,  # noqa: SIM118
             rows_superseded=row["rows_superseded"] if "rows_superseded" in row.keys() else 0,  # noqa: SIM118
+            items_written=row["items_written"] if "items_written" in row.keys() else 0,  # noqa: SIM118
+            items_deleted=row["items_deleted"] if "items_deleted" in row.keys() else 0,  # noqa: SIM118
             braze_answers=_answers(row["braze_answers"]) if "braze_answers" in row.keys() else {},  # noqa: SIM118
         )
 
@@ -806,10 +816,13 @@ class RunLog:
                 ids.append(int(cursor.lastrowid or 0))
         return ids
 
-    def replace_retry_row(self, row_id: int, updated_at: str | None, body: dict[str, Any]) -> None:
-        """A retry-list entry takes newer values of its user (a later row folded into it)."""
+    def replace_retry_row(self, row_id: int, updated_at: str | None, body: dict[str, Any], array: str | None = None) -> None:
+        """A retry-list entry takes newer values of its user (a later row folded into it); a catalog
+        item's entry may also change its request (``array``: written, or deleted)."""
         with self.transaction() as conn:
             conn.execute("UPDATE retry_rows SET updated_at = ?, body = ? WHERE id = ?", (updated_at, json.dumps(body), row_id))
+            if array is not None:
+                conn.execute("UPDATE retry_rows SET array_name = ? WHERE id = ?", (array, row_id))
 
     def retry_rows(self, integration: str) -> list[RetryRow]:
         return [

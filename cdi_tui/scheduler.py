@@ -32,11 +32,10 @@ class DueRun:
 
 
 def due_runs(config: Config, runlog: RunLog, now: datetime) -> list[DueRun]:
-    """The active integrations that are due at ``now``."""
-    zone = config.time_zone
+    """The active integrations that are due at ``now`` (each schedule in its Braze workspace's time zone)."""
     due: list[DueRun] = []
     for integration in sorted(config.integrations.values(), key=lambda item: item.name):
-        run = due_run(integration, runlog, zone, now)
+        run = due_run(integration, runlog, config.zone_of(integration), now)
         if run is not None:
             due.append(run)
     return due

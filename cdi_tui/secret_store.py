@@ -94,8 +94,23 @@ def check_secret(account: str, secret: str, where: str = "the secret") -> None:
         )
 
 
-def braze_key_account() -> str:
-    return "braze:api-key"
+DEFAULT_WORKSPACE = "default"  # as :data:`cdi_tui.config.DEFAULT_WORKSPACE` (this module imports no config)
+
+
+def braze_key_account(workspace: str = DEFAULT_WORKSPACE) -> str:
+    """A Braze workspace's REST API key: ``braze:api-key`` for ``default`` (the one account an
+    older cdi-tui kept), ``braze:api-key:<name>`` for each other workspace."""
+    return "braze:api-key" if workspace == DEFAULT_WORKSPACE else f"braze:api-key:{workspace}"
+
+
+def braze_key_label(workspace: str = DEFAULT_WORKSPACE) -> str:
+    """A workspace's key as messages name it ("Braze REST API key", "... of workspace 'prod'")."""
+    return "Braze REST API key" if workspace == DEFAULT_WORKSPACE else f"Braze REST API key of workspace '{workspace}'"
+
+
+def braze_key_env_var(workspace: str = DEFAULT_WORKSPACE) -> str:
+    """``CDI_TUI_BRAZE_API_KEY`` for ``default``; ``CDI_TUI_BRAZE_API_KEY_<NAME>`` for another workspace."""
+    return BRAZE_KEY_ENV if workspace == DEFAULT_WORKSPACE else f"{BRAZE_KEY_ENV}_{_env_suffix(workspace)}"
 
 
 def smtp_password_account() -> str:
@@ -142,6 +157,8 @@ def credential_env_var(credential_name: str) -> str:
 def _env_var_for(account: str) -> str | None:
     if account == braze_key_account():
         return BRAZE_KEY_ENV
+    if account.startswith("braze:api-key:"):
+        return braze_key_env_var(account.removeprefix("braze:api-key:"))
     if account == smtp_password_account():
         return SMTP_PASSWORD_ENV
     if account == serve_token_account():

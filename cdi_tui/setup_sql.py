@@ -30,12 +30,24 @@ PAYLOAD_HINTS = {
     DataType.EVENTS: '-- PAYLOAD: {"name": "opened_app", "time": "2026-01-01T00:00:00Z", "properties": {...}} (time optional)',
     DataType.PURCHASES: '-- PAYLOAD: {"product_id": "plan-pro", "currency": "USD", "price": 9.99, "quantity": 1}',
     DataType.DELETES: "-- a Delete Users table has no PAYLOAD column: each row names a user to delete",
+    DataType.CATALOGS: '-- PAYLOAD: the item\'s fields, e.g. {"name": "Shirt", "price": 19.99}; the catalog and its fields '
+    "are made in Braze first",
 }
+
+_CATALOG_COLUMNS = [
+    "   -- the item id: letters, digits, - and _ (at most 250 characters)",
+    "   id varchar(250),",
+    "   -- optional: true deletes the item from the catalog",
+    "   deleted boolean,",
+    "   payload varchar(max)",
+]
 
 
 def create_table_statement(table: TableName, data_type: DataType) -> str:
     """Step 1: the CREATE TABLE template of the seed for a data type."""
     lines = [f"CREATE TABLE {_qualified(table)} (", "   updated_at timestamptz DEFAULT sysdate,"]
+    if data_type == DataType.CATALOGS:
+        return PAYLOAD_HINTS[data_type] + "\n" + "\n".join([*lines, *_CATALOG_COLUMNS, ");"])
     identifiers = list(_COLUMNS["identifiers"])
     if data_type != DataType.DELETES:
         identifiers[-1] += ","

@@ -17,16 +17,23 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal, TypedDict, Unpack
 
+from cdi_tui.braze.client import Catalog
 from cdi_tui.braze.objects import BrazeObject
 from cdi_tui.braze.rules import DEFAULT_DELETE_PRIORITIZATION
 from cdi_tui.checks import (
+    BRAZE_UNAVAILABLE,
+    BrazeCheckError,
     ConnectionTestResult,
     accept_ssh_host_key,
+    check_catalog,
     connection_settings,
     integration_fingerprint,
     run_connection_test,
+    unknown_catalog_fields,
 )
 from cdi_tui.config import (
+    CHANGED_ONLY_TYPES,
+    DEFAULT_WORKSPACE,
     BrazeSettings,
     Config,
     ConfigStore,
@@ -36,6 +43,8 @@ from cdi_tui.config import (
     env_var_clash,
     with_credential,
     with_integration,
+    with_workspace,
+    workspace_env_var_clash,
 )
 from cdi_tui.engine.changes import DeliveredStore, estimate
 from cdi_tui.engine.lock import RunInProgress, RunLock
@@ -62,6 +71,7 @@ from cdi_tui.secret_store import (
     SecretMissing,
     SecretsUnavailable,
     braze_key_account,
+    braze_key_label,
     credential_account,
     credential_secret_accounts,
     serve_token_account,
@@ -95,6 +105,7 @@ __all__ = [
     "SyncRefused",
     "Workspace",
     "WorkspaceError",
+    "braze_key_label",
     "to_text",
     "write_row_errors_csv",
 ]
@@ -102,6 +113,19 @@ __all__ = [
 
 class WorkspaceError(CdiError):
     """An operation breaks a rule; the message says which and what to do."""
+
+
+def _check_place(config: Config, integration: Integration, except_name: str | None = None) -> None:
+    """An integration's Braze workspace exists (once Braze is set up at all).
+
+    Raises:
+        WorkspaceError: naming the workspaces there are.
+    """
+    if config.workspaces and integration.workspace not in config.workspaces:
+        raise WorkspaceError(
+            f"no Braze workspace named '{integration.workspace}' (workspaces: {', '.join(sorted(config.workspaces))}; "
+            f"add it with 'cdi-tui braze set --workspace {integration.workspace} --endpoint INSTANCE')"
+        )
 
 
 class IntegrationChanges(TypedDict, total=False):
@@ -119,6 +143,8 @@ class IntegrationChanges(TypedDict, total=False):
     notify_no_rows: bool
     send_changed_only: bool | None
     delete_prioritization: tuple[str, ...] | None
+    catalog: str | None
+    workspace: str  # another Braze workspace: back to draft until tested again
     alert_no_success_hours: float | None
     alert_run_minutes: float | None
     alert_row_error_percent: float | None
@@ -183,12 +209,19 @@ def row_verdicts(
     data_type: DataType,
     update_existing_only: bool,
     delete_prioritization: tuple[str, ...] = DEFAULT_DELETE_PRIORITIZATION,
+    catalog: Catalog | None = None,
 ) -> list[RowVerdict]:
+    """What a sync would make of each row; with ``catalog``, an item holding a field the catalog
+    does not have is not valid (Braze would refuse it)."""
     transformer = RowTransformer(shape.select_columns, data_type, update_existing_only, delete_prioritization)
     verdicts = []
     for row in rows:
         outcome = transformer.transform(list(row))
-        verdicts.append(RowVerdict(None, outcome.message) if isinstance(outcome, RowError) else RowVerdict(outcome, None))
+        if isinstance(outcome, RowError):
+            verdicts.append(RowVerdict(None, outcome.message))
+            continue
+        unknown = unknown_catalog_fields(catalog, outcome.body) if catalog is not None else None
+        verdicts.append(RowVerdict(None, unknown) if unknown is not None else RowVerdict(outcome, None))
     return verdicts
 
 
@@ -263,20 +296,66 @@ class Workspace:
         return config.integrations[name]
 
     # Braze --------------------------------------------------------------------------------
-    def set_braze(self, settings: BrazeSettings, api_key: str | None) -> None:
-        self._writable()
-        if api_key is not None:
-            self._secrets.set(braze_key_account(), api_key)
-        self._store.update(lambda config: replace(config, braze=settings))
+    def set_braze(self, settings: BrazeSettings, api_key: str | None, workspace: str = DEFAULT_WORKSPACE) -> None:
+        """Save a Braze workspace's settings (a new workspace, or changes to one), and its key when given.
 
-    def has_braze_key(self) -> bool:
-        """A Braze REST API key is stored (or given in its environment variable).
+        Raises:
+            WorkspaceError: its API key variable would be another workspace's (names differing only in case).
+        """
+        self._writable()
+        clash = workspace_env_var_clash([*self.config().workspaces, workspace])
+        if clash is not None:
+            raise WorkspaceError(clash[2])
+        if api_key is not None:
+            self._secrets.set(braze_key_account(workspace), api_key)
+        self._store.update(lambda config: with_workspace(config, workspace, settings))
+
+    def remove_braze_workspace(self, name: str) -> None:
+        """Remove a Braze workspace and its key; refused while integrations sync to it.
+
+        Raises:
+            WorkspaceError: no such workspace, or integrations name it (the message names them).
+        """
+        self._writable()
+
+        def change(config: Config) -> Config:
+            if name not in config.workspaces:
+                known = ", ".join(sorted(config.workspaces)) or "none"
+                raise WorkspaceError(f"no Braze workspace named '{name}' (workspaces: {known})")
+            users = config.integrations_in(name)
+            if users:
+                named = ", ".join(f"{item.name} ({item.state})" for item in users)
+                raise WorkspaceError(
+                    f"workspace '{name}' is used by integration(s) {named}; move them to another workspace "
+                    "('cdi-tui integrations set NAME --workspace W') or remove them first"
+                )
+            return replace(config, workspaces={key: value for key, value in config.workspaces.items() if key != name})
+
+        self._store.update(change)
+        self._secrets.delete(braze_key_account(name))
+
+    def workspace_for_new_integration(self, config: Config | None = None) -> str:
+        """The Braze workspace a new integration syncs to when it names none: ``default`` (or the only one).
+
+        Raises:
+            WorkspaceError: several workspaces and none named ``default``: the integration must say which.
+        """
+        config = config or self.config()
+        if DEFAULT_WORKSPACE in config.workspaces or len(config.workspaces) <= 1:
+            return config.main_workspace
+        raise WorkspaceError(
+            f"there are several Braze workspaces ({', '.join(sorted(config.workspaces))}): "
+            "name the integration's with --workspace"
+        )
+
+    def has_braze_key(self, workspace: str = DEFAULT_WORKSPACE) -> bool:
+        """A Braze workspace's REST API key is stored (or given in its environment variable).
 
         Raises:
             SecretsUnavailable: the keyring cannot be used.
             SecretRefused: the environment variable holds a control character.
         """
-        return self._secrets.get(braze_key_account()) is not None
+        return self._secrets.get(braze_key_account(workspace)) is not None
 
     # credentials --------------------------------------------------------------------------
     def add_credential(self, credential: Credential, password: str | None, replace_existing: bool = False) -> None:
@@ -420,9 +499,54 @@ class Workspace:
                 raise WorkspaceError(f"an integration named '{integration.name}' already exists")
             if integration.credential not in config.credentials:
                 raise WorkspaceError(f"no credential named '{integration.credential}' (add it with 'cdi-tui credentials add')")
+            _check_place(config, integration)
             return with_integration(config, replace(integration, state=IntegrationState.DRAFT))
 
         self._store.update(change)
+
+    def copy_integration(self, name: str, to_workspace: str, new_name: str | None = None) -> Integration:
+        """Copy an integration to another Braze workspace (to promote it from development to
+        production): every setting, as a draft that needs its own connection test there; no runs,
+        no watermark, nothing delivered. A catalogs integration keeps writing to the same catalog.
+        Its alerts come along (the webhooks' signing secret too); its ping URL does not, as a
+        dead-man's switch watches one job: the copy gets its own with ``integrations set``.
+
+        Args:
+            new_name: the copy's name (default: the name with ``-<workspace>`` added).
+
+        Raises:
+            WorkspaceError: no such integration or workspace, or the name is taken.
+        """
+        from cdi_tui.secret_store import alert_secret_account
+
+        self._writable()
+        result: list[Integration] = []
+        signing_secret = self._secrets.get(alert_secret_account(name)) if name in self.config().integrations else None
+
+        def change(config: Config) -> Config:
+            source = self.integration(name, config)
+            if to_workspace not in config.workspaces:
+                known = ", ".join(sorted(config.workspaces)) or "none"
+                raise WorkspaceError(
+                    f"no Braze workspace named '{to_workspace}' (workspaces: {known}; add it with 'cdi-tui braze set')"
+                )
+            copy_name = new_name or f"{name}-{to_workspace}"
+            if copy_name in config.integrations:
+                raise WorkspaceError(f"an integration named '{copy_name}' already exists; give the copy another with --name")
+            catalog = source.catalog_name if source.data_type == DataType.CATALOGS else None
+            copy = replace(
+                source, name=copy_name, workspace=to_workspace, state=IntegrationState.DRAFT, catalog=catalog, ping_url=None
+            )
+            if catalog == copy_name:
+                copy = replace(copy, catalog=None)  # named after its catalog already
+            _check_place(config, copy)
+            result.append(copy)
+            return with_integration(config, copy)
+
+        self._store.update(change)
+        if signing_secret is not None:
+            self._secrets.set(alert_secret_account(result[0].name), signing_secret)
+        return result[0]
 
     def data_type_fixed_reason(self, name: str, config: Config | None = None) -> str | None:
         """Why the data type of an integration can no longer change, or None while it can.
@@ -440,10 +564,11 @@ class Workspace:
     def update_integration(self, name: str, **changes: Unpack[IntegrationChanges]) -> Integration:
         """Change settings of an integration; its data type only while :meth:`data_type_fixed_reason` allows.
 
-        A change to the credential or the table sends it back to draft until tested again (a
-        new data type needs a new test too: the test checks the table against it). Either, or
-        turning "send only changed attributes" off, forgets what was delivered: while it is off
-        nothing is remembered, so the values kept would go stale.
+        A change to the credential, the table or the Braze workspace sends it back to draft until
+        tested again (a new data type needs a new test too: the test checks the table against
+        it). Any of these, or turning "send only changed" off, forgets what was delivered: while it
+        is off nothing is remembered, so the values kept would go stale; and what one workspace
+        holds is no guide to another's.
         """
         self._writable()
         if "data_type" in changes and changes["data_type"] != self.integration(name).data_type:
@@ -455,19 +580,24 @@ class Workspace:
         def change(config: Config) -> Config:
             current = self.integration(name, config)
             updated = replace(current, **changes)
-            if updated.data_type != current.data_type and updated.data_type != DataType.ATTRIBUTES:
-                updated = replace(updated, send_changed_only=None)  # an attributes-only option
+            if updated.data_type != current.data_type and updated.data_type not in CHANGED_ONLY_TYPES:
+                updated = replace(updated, send_changed_only=None)  # an option of attributes and catalogs only
+            if updated.data_type != current.data_type and updated.data_type != DataType.CATALOGS:
+                updated = replace(updated, catalog=None)  # a catalogs-only option
             if updated.data_type != current.data_type and updated.data_type != DataType.DELETES:
                 updated = replace(updated, delete_prioritization=None)  # a deletes-only option
-            if (updated.credential, updated.table) != (current.credential, current.table):
+            if (updated.credential, updated.table, updated.workspace) != (current.credential, current.table, current.workspace):
                 updated = replace(updated, state=IntegrationState.DRAFT)
+            _check_place(config, updated, except_name=name)
             result.append(updated)
             return with_integration(config, updated)
 
         before = self.integration(name)
         self._store.update(change)
-        if (result[0].credential, result[0].table, result[0].data_type) != (before.credential, before.table, before.data_type):
-            self._delivered.forget_integration(name)  # another source: what was delivered from the old one is no guide
+        source = (before.credential, before.table, before.data_type, before.catalog_name, before.workspace)
+        after = result[0]
+        if (after.credential, after.table, after.data_type, after.catalog_name, after.workspace) != source:
+            self._delivered.forget_integration(name)  # another source, catalog or workspace: what was delivered is no guide
         elif before.sends_changed_only and not result[0].sends_changed_only:
             self._delivered.forget_integration(name)  # turned on again later, every value is sent once more
         return result[0]
@@ -494,9 +624,44 @@ class Workspace:
         integration = self.integration(name, config)
         credential = config.credentials[integration.credential]
         result = run_connection_test(credential, integration.table_name, integration.data_type, self._secrets, preview_rows)
+        if result.ok and integration.data_type == DataType.CATALOGS:
+            self._test_catalog(config, integration, result)
         if result.ok:
             self._runlog.record_test(name, integration_fingerprint(credential, integration))
         return result
+
+    def _test_catalog(self, config: Config, integration: Integration, result: ConnectionTestResult) -> None:
+        """A catalogs integration's test goes on in Braze: its catalog exists and has the preview rows' fields."""
+        assert result.shape is not None and result.preview is not None
+        bodies = [verdict.object.body for verdict in row_verdicts(result.shape, result.preview.rows, DataType.CATALOGS, False)
+                  if verdict.object is not None]  # fmt: skip
+
+        def list_catalogs() -> dict[str, Catalog]:
+            from cdi_tui.braze.client import BrazeClient, BrazeError, RetryPolicy, TransientFailure
+
+            braze = config.braze_of(integration)
+            if braze is None:
+                raise BrazeCheckError(
+                    BRAZE_UNAVAILABLE,
+                    f"Braze workspace '{integration.workspace}' is not set up, and a catalog sync's test checks its "
+                    "catalog there",
+                    f"Set it up first: cdi-tui braze set --workspace {integration.workspace} --endpoint INSTANCE "
+                    "(the REST API key on stdin).",
+                )
+            try:
+                api_key = self._secrets.require(braze_key_account(integration.workspace), braze_key_label(integration.workspace))
+                with BrazeClient(braze.base_url, api_key, retry=RetryPolicy(max_attempts=3, backoff_base=0.2)) as client:
+                    return client.list_catalogs()
+            except SecretMissing as error:
+                raise BrazeCheckError(BRAZE_UNAVAILABLE, str(error), "Save the Braze REST API key again.") from None
+            except (BrazeError, TransientFailure) as error:
+                raise BrazeCheckError(
+                    BRAZE_UNAVAILABLE,
+                    f"The catalogs could not be listed: {error}",
+                    "Check the Braze endpoint and that the REST API key has the catalogs.get permission.",
+                ) from None
+
+        check_catalog(result, integration.catalog_name, list_catalogs, bodies)
 
     def preview_verdicts(
         self,
@@ -505,17 +670,20 @@ class Workspace:
         update_existing_only: bool = False,
         delete_prioritization: tuple[str, ...] = DEFAULT_DELETE_PRIORITIZATION,
     ) -> list[RowVerdict]:
-        """What a sync would make of each preview row of a passed connection test (the VALID? column)."""
+        """What a sync would make of each preview row of a connection test (the VALID? column); a
+        catalog's rows are checked against its fields too."""
         if result.shape is None or result.preview is None:
             return []
-        return row_verdicts(result.shape, result.preview.rows, data_type, update_existing_only, delete_prioritization)
+        return row_verdicts(
+            result.shape, result.preview.rows, data_type, update_existing_only, delete_prioritization, result.catalog
+        )
 
     def preview_estimate(self, integration: Integration, shape: TableShape, rows: Sequence[Sequence[Any]]) -> tuple[int, int]:
         """(data points, unchanged rows) that sending these preview rows now would give."""
         verdicts = row_verdicts(shape, rows, integration.data_type, integration.update_existing_only, integration.prioritization)
         objects = [verdict.object for verdict in verdicts if verdict.object is not None]
         store = self._delivered if integration.sends_changed_only else None
-        return estimate(objects, store, integration.name)
+        return estimate(objects, store, integration.name, whole_items=integration.data_type == DataType.CATALOGS)
 
     def data_points_since(self, name: str, days: int = 30, now: datetime | None = None) -> int:
         """Data points the runs of an integration spent in the ``days`` days before ``now`` (default: now)."""
@@ -567,23 +735,26 @@ class Workspace:
         with RedshiftSource(settings) as source:
             return source.list_tables()
 
-    def check_braze_key(self) -> None:
-        """Check the stored Braze key against the configured endpoint; spends no data points.
+    def check_braze_key(self, workspace: str | None = None) -> None:
+        """Check a workspace's stored Braze key against its endpoint (default: the main workspace);
+        spends no data points.
 
         Raises:
-            WorkspaceError: Braze is not set up, or the key is missing.
+            WorkspaceError: that workspace is not set up, or its key is missing.
             BrazeError, TransientFailure: the key was refused, or Braze could not be reached.
         """
         from cdi_tui.braze.client import BrazeClient, RetryPolicy
 
         config = self.config()
-        if config.braze is None:
-            raise WorkspaceError("Braze is not set up yet")
+        name = workspace or config.main_workspace
+        settings = config.workspaces.get(name)
+        if settings is None:
+            raise WorkspaceError("Braze is not set up yet" if not config.workspaces else f"no Braze workspace named '{name}'")
         try:
-            api_key = self._secrets.require(braze_key_account(), "Braze REST API key")
+            api_key = self._secrets.require(braze_key_account(name), braze_key_label(name))
         except SecretMissing as error:
             raise WorkspaceError(str(error)) from None
-        with BrazeClient(config.braze.base_url, api_key, retry=RetryPolicy(max_attempts=3, backoff_base=0.2)) as client:
+        with BrazeClient(settings.base_url, api_key, retry=RetryPolicy(max_attempts=3, backoff_base=0.2)) as client:
             client.check_key()
 
     # runs -------------------------------------------------------------------------------
@@ -873,7 +1044,7 @@ class Workspace:
         if any(due.integration == name for due in due_runs(config, self._runlog, now)):
             return now
         try:
-            upcoming = next_runs(integration.frequency, config.time_zone, now, 1)
+            upcoming = next_runs(integration.frequency, config.zone_of(integration), now, 1)  # its workspace's zone
         except (ScheduleError, ValueError, OverflowError):
             return None
         return upcoming[0] if upcoming else None

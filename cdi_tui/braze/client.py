@@ -1,4 +1,4 @@
-"""The Braze REST client: ``/users/track`` and ``/users/delete`` over httpx.
+"""The Braze REST client: ``/users/track``, ``/users/delete`` and catalog items over httpx.
 
 What a send does (batches, retries, ``errors[]`` mapping, splitting a refused batch) is
 written once, as an *exchange*: a generator that yields the I/O it needs (one POST, or a
@@ -21,6 +21,10 @@ pause) and is handed back the answer. Two drivers run it:
 - ``errors[]`` items are mapped by (input_array, index) back to the objects sent; a 400
   that rejects a whole batch is split in halves until the bad objects are isolated.
 - 401/403 raise :class:`BrazeAuthError` (the run must end at once).
+- Catalog items go to ``PUT``/``DELETE /catalogs/{name}/items`` (:meth:`BrazeClient.send_catalog`):
+  one bad item fails the whole request with a 400, so a refused request is split in halves
+  until each bad item stands alone, and becomes a rejection with Braze's error id
+  (:class:`Rejection`); an unknown catalog (404) raises :class:`BrazeCatalogMissing`.
 """
 
 from __future__ import annotations
@@ -36,13 +40,14 @@ from collections import deque
 from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple, TypeVar
-from urllib.parse import urlsplit
+from urllib.parse import quote, unquote, urlsplit
 
 import httpx
 import orjson
 
 from cdi_tui import __version__
 from cdi_tui.braze.objects import BrazeObject
+from cdi_tui.braze.rules import CATALOG_ITEMS_ARRAY
 from cdi_tui.errors import CdiError
 from cdi_tui.fields import is_loopback_host
 
@@ -59,12 +64,45 @@ class BrazeEndpointError(BrazeError):
     """404 or a refused URL: the endpoint is wrong."""
 
 
+class BrazeCatalogMissing(BrazeError):
+    """The catalog does not exist in the workspace (Braze's ``catalog-not-found``): create it there first."""
+
+
 class TransientFailure(CdiError):
     """Retries ran out on 429/5xx/timeouts/dropped connections."""
 
 
 class SendCancelled(Exception):
     """The run is stopping; the request was not (or not knowingly) delivered."""
+
+
+class Rejection(str):
+    """Why Braze refused an object (the text a row error keeps), with a ``code`` for the row error:
+    Braze's own error id when it gave one (``invalid-fields``), else ``braze_rejected``."""
+
+    code: str
+
+    def __new__(cls, reason: str, code: str = "braze_rejected") -> Rejection:
+        rejection = super().__new__(cls, reason)
+        rejection.code = code
+        return rejection
+
+
+def rejection_code(reason: str) -> str:
+    """The row error code of a rejection: Braze's error id when it gave one."""
+    return reason.code if isinstance(reason, Rejection) else "braze_rejected"
+
+
+@dataclass(frozen=True)
+class Catalog:
+    """A catalog of the workspace, as ``GET /catalogs`` describes it: its fields by name, with their types."""
+
+    name: str
+    fields: dict[str, str]
+
+    def unknown_fields(self, body: dict[str, Any]) -> list[str]:
+        """The keys of an item (its ``id`` aside) that are not fields of this catalog."""
+        return [key for key in body if key != "id" and key not in self.fields]
 
 
 @dataclass
@@ -186,9 +224,11 @@ _limiters: dict[str, RateLimiter] = {}
 _limiters_lock = threading.Lock()
 
 
-def shared_limiter(base_url: str, api_key: str, limit: int, window_seconds: float) -> RateLimiter:
-    """The process-wide limiter of one workspace (API key + endpoint)."""
-    digest = hashlib.sha256(f"{base_url}\x00{api_key}".encode()).hexdigest()
+def shared_limiter(base_url: str, api_key: str, limit: int, window_seconds: float, budget: str = "users") -> RateLimiter:
+    """The process-wide limiter of one workspace (API key + endpoint) and one of its rate-limit
+    budgets: ``users`` (``/users/track``, shared with the workspace's other API traffic) or
+    ``catalogs`` (Braze's 16,000 requests a minute shared by the asynchronous catalog item endpoints)."""
+    digest = hashlib.sha256(f"{base_url}\x00{api_key}\x00{budget}".encode()).hexdigest()
     with _limiters_lock:
         limiter = _limiters.get(digest)
         if limiter is None:
@@ -226,11 +266,12 @@ def _error_message(response: httpx.Response) -> str:
     return response.reason_phrase or f"HTTP {response.status_code}"
 
 
-class _Post(NamedTuple):
-    """One POST of ``content`` to ``path`` (the driver first takes a slot of the rate limiter)."""
+class _Request(NamedTuple):
+    """One request of ``content`` to ``path`` (the driver first takes a slot of the rate limiter)."""
 
     path: str
-    content: bytes
+    content: bytes | None
+    method: str = "POST"
 
 
 class _Pause(NamedTuple):
@@ -241,9 +282,9 @@ class _Pause(NamedTuple):
 
 _Reply = httpx.Response | httpx.TransportError | None
 T = TypeVar("T")
-# what a send needs done, step by step; the drivers answer each _Post with a response or the
+# what a send needs done, step by step; the drivers answer each _Request with a response or the
 # transport error it ended in, and each _Pause with None
-Exchange = Generator[_Post | _Pause, _Reply, T]
+Exchange = Generator[_Request | _Pause, _Reply, T]
 
 
 def _encode(body: dict[str, Any]) -> bytes:
@@ -251,6 +292,17 @@ def _encode(body: dict[str, Any]) -> bytes:
         return orjson.dumps(body)
     except TypeError:  # integers beyond 64 bits: the stdlib writes them exactly
         return json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+
+
+def _next_page(response: httpx.Response) -> str | None:
+    """The path of the next page a ``Link: <...>; rel="next"`` header names (same host only), or None."""
+    link = response.links.get("next", {}).get("url")
+    if not link:
+        return None
+    parts = urlsplit(link)
+    if parts.netloc and parts.netloc != response.request.url.netloc.decode("ascii", "replace"):
+        return None
+    return parts.path + (f"?{parts.query}" if parts.query else "")
 
 
 def _as_transport_error(error: BaseException) -> httpx.TransportError:
@@ -301,6 +353,7 @@ class BrazeClient:
             headers.append(("X-Braze-Bulk", "true"))
         self._headers = httpx.Headers(headers)  # built once: per request it is only copied
         self._urls: dict[str, httpx.URL] = {}
+        self.catalogs: dict[str, Catalog] = {}  # what the last list_catalogs() found (names unknown fields)
         self.round_trip_seconds = 0.0  # moving average of one HTTP round trip (rate-limit waits excluded)
         self.last_round_trip_seconds = 0.0
 
@@ -323,11 +376,11 @@ class BrazeClient:
             await transport.aclose()
 
     # the two drivers ---------------------------------------------------------------------
-    def _request(self, step: _Post) -> httpx.Request:
+    def _request(self, step: _Request) -> httpx.Request:
         url = self._urls.get(step.path)
         if url is None:
             url = self._urls[step.path] = httpx.URL(self.base_url + step.path)
-        return httpx.Request("POST", url, headers=self._headers, content=step.content, extensions={"timeout": self._timeout})
+        return httpx.Request(step.method, url, headers=self._headers, content=step.content, extensions={"timeout": self._timeout})
 
     def _note_round_trip(self, started: float) -> None:
         self.last_round_trip_seconds = time.monotonic() - started
@@ -471,17 +524,20 @@ class BrazeClient:
         self.limiter.pause_until(time.monotonic() + delay)
 
     # exchanges ------------------------------------------------------------------------------
-    def _post(self, path: str, body: dict[str, Any], outcome: SendOutcome) -> Exchange[httpx.Response]:
-        """POST with retries; returns the first response that is not to be retried.
+    def _post(
+        self, path: str, body: dict[str, Any] | None, outcome: SendOutcome, method: str = "POST"
+    ) -> Exchange[httpx.Response]:
+        """Send with retries (a POST, unless ``method`` says otherwise; no body for a GET);
+        returns the first response that is not to be retried.
 
         Raises:
             TransientFailure: when retries run out.
         """
-        content = _encode(body)
+        content = None if body is None else _encode(body)
         attempts = rate_limited = 0
         while True:
             outcome.requests += 1
-            reply = yield _Post(path, content)
+            reply = yield _Request(path, content, method)
             if isinstance(reply, httpx.TimeoutException):
                 reason = "Braze did not answer in time"
             elif isinstance(reply, httpx.TransportError):
@@ -505,28 +561,38 @@ class BrazeClient:
             yield _Pause(self.retry.delay(attempts))
 
     @staticmethod
-    def _raise_for_fatal(response: httpx.Response, path: str) -> None:
+    def _raise_for_fatal(response: httpx.Response, path: str, method: str = "POST") -> None:
         status = response.status_code
+        catalog = path.startswith("/catalogs/")
         if status in (401, 403):
-            what = "rejected the REST API key" if status == 401 else "refused the REST API key (permission users.track needed)"
+            permission = "users.track"
+            if path.startswith("/catalogs"):
+                permission = {"PUT": "catalogs.replace_items", "DELETE": "catalogs.delete_items"}.get(method, "catalogs.get")
+            what = "rejected the REST API key" if status == 401 else f"refused the REST API key (permission {permission} needed)"
             raise BrazeAuthError(f"Braze {what}: {status} {_error_message(response)}")
+        if status == 404 and catalog:
+            name = unquote(path.split("/")[2])
+            raise BrazeCatalogMissing(
+                f"Braze has no catalog '{name}' in this workspace (catalog-not-found): create it in Braze first "
+                "(its fields are defined there), or name the catalog the integration writes to"
+            )
         if status == 404:
             raise BrazeEndpointError(f"Braze answered 404 for {path}: check the instance or URL")
 
     def _post_batch(
-        self, path: str, body: dict[str, Any], items: Sequence[BrazeObject], outcome: SendOutcome
+        self, path: str, body: dict[str, Any], items: Sequence[BrazeObject], outcome: SendOutcome, method: str = "POST"
     ) -> Exchange[httpx.Response | None]:
-        """POST one batch; None (with every item transient) when retries ran out.
+        """Send one batch; None (with every item transient) when retries ran out.
 
         Raises:
-            BrazeAuthError, BrazeEndpointError: for 401/403/404.
+            BrazeAuthError, BrazeEndpointError: for 401/403/404 (BrazeCatalogMissing for a catalog's 404).
         """
         try:
-            response = yield from self._post(path, body, outcome)
+            response = yield from self._post(path, body, outcome, method)
         except TransientFailure as failure:
             outcome.transient.extend((item, str(failure)) for item in items)
             return None
-        self._raise_for_fatal(response, path)
+        self._raise_for_fatal(response, path, method)
         return response
 
     def _track(self, items: Sequence[BrazeObject]) -> Exchange[SendOutcome]:
@@ -622,6 +688,89 @@ class BrazeClient:
         outcome.merge((yield from self._delete(items[middle:])))
         return outcome
 
+    def _catalog(self, catalog: str, items: Sequence[BrazeObject]) -> Exchange[SendOutcome]:
+        """Items to write (``PUT``) and items to delete (``DELETE``): one request each kind."""
+        outcome = SendOutcome()
+        kinds: dict[str, list[BrazeObject]] = {}
+        for item in items:
+            kinds.setdefault(item.array, []).append(item)
+        for array, group in kinds.items():
+            outcome.merge((yield from self._catalog_items(catalog, array, group)))
+        return outcome
+
+    def _catalog_items(self, catalog: str, array: str, items: Sequence[BrazeObject]) -> Exchange[SendOutcome]:
+        outcome = SendOutcome()
+        if not items:
+            return outcome
+        method = "PUT" if array == CATALOG_ITEMS_ARRAY else "DELETE"
+        path = f"/catalogs/{quote(catalog, safe='')}/items"
+        response = yield from self._post_batch(path, {"items": [item.body for item in items]}, items, outcome, method)
+        if response is None:
+            return outcome
+        if 200 <= response.status_code < 300:  # 202: accepted, applied asynchronously
+            outcome.delivered.extend(items)
+            return outcome
+        # one bad item fails the whole request: halves are sent again until each bad item stands alone
+        if len(items) == 1:
+            outcome.rejected.append((items[0], self._catalog_rejection(catalog, response, items[0])))
+            return outcome
+        middle = len(items) // 2
+        outcome.merge((yield from self._catalog_items(catalog, array, items[:middle])))
+        outcome.merge((yield from self._catalog_items(catalog, array, items[middle:])))
+        return outcome
+
+    def _catalog_rejection(self, catalog: str, response: httpx.Response, item: BrazeObject) -> Rejection:
+        """Braze's reason for refusing one item: its error ids and messages, the unknown fields named."""
+        errors: list[dict[str, Any]] = []
+        with contextlib.suppress(ValueError):
+            data = orjson.loads(response.content)
+            if isinstance(data, dict) and isinstance(data.get("errors"), list):
+                errors = [error for error in data["errors"] if isinstance(error, dict)]
+        if not errors:
+            return Rejection(f"Braze refused the item: {response.status_code} {_error_message(response)}")
+        parts = []
+        for error in errors:
+            error_id = str(error.get("id") or "invalid")
+            text = f"{error_id}: {error.get('message') or 'refused'}"
+            known = self.catalogs.get(catalog)
+            unknown = known.unknown_fields(item.body) if known is not None else []
+            if error_id == "invalid-fields" and unknown:
+                text += f" (unknown field{'s' if len(unknown) > 1 else ''}: {', '.join(unknown)})"
+            elif error.get("parameters"):
+                values = error.get("parameter_values") or []
+                named = ", ".join(f"{name}={value}" for name, value in zip(error["parameters"], values, strict=False))
+                text += f" ({named or ', '.join(map(str, error['parameters']))})"
+            parts.append(text)
+        return Rejection("; ".join(parts), str(errors[0].get("id") or "braze_rejected"))
+
+    def _list_catalogs(self) -> Exchange[dict[str, Catalog]]:
+        """``GET /catalogs``, every page (Braze links the next one in a ``Link`` header)."""
+        found: dict[str, Catalog] = {}
+        path: str | None = "/catalogs"
+        for _page in range(100):
+            if path is None:
+                break
+            response = yield from self._post(path, None, SendOutcome(), "GET")
+            self._raise_for_fatal(response, path, "GET")
+            if response.status_code >= 400:
+                raise BrazeError(f"Braze answered {response.status_code} {_error_message(response)} for GET /catalogs")
+            data: Any = None
+            with contextlib.suppress(ValueError):
+                data = orjson.loads(response.content)
+            listed = data.get("catalogs") if isinstance(data, dict) else None
+            if not isinstance(listed, list):
+                raise BrazeError("Braze's answer to GET /catalogs holds no list of catalogs")
+            for entry in listed:
+                if isinstance(entry, dict) and isinstance(entry.get("name"), str):
+                    fields = entry.get("fields")
+                    if not isinstance(fields, list):
+                        fields = []
+                    named = [field for field in fields if isinstance(field, dict) and "name" in field]
+                    types = {str(field["name"]): str(field.get("type", "")) for field in named}
+                    found[entry["name"]] = Catalog(entry["name"], types)
+            path = _next_page(response)
+        return found
+
     # public ----------------------------------------------------------------------------------
     def send_track(self, items: Sequence[BrazeObject]) -> SendOutcome:
         """Send objects to ``/users/track`` in one request (the caller keeps to the batch limits).
@@ -649,6 +798,30 @@ class BrazeClient:
     async def send_delete_async(self, items: Sequence[BrazeObject]) -> SendOutcome:
         """:meth:`send_delete` in the running event loop."""
         return await self._run_async(self._delete(items))
+
+    def send_catalog(self, catalog: str, items: Sequence[BrazeObject]) -> SendOutcome:
+        """Catalog items: ``items`` (array ``items``) written with ``PUT``, ``delete_items`` deleted
+        with ``DELETE /catalogs/{catalog}/items``; at most 50 a request (the caller keeps to it).
+
+        Raises:
+            BrazeCatalogMissing: the workspace has no such catalog.
+            BrazeAuthError, BrazeEndpointError, SendCancelled: as :meth:`send_track`.
+        """
+        return self._run(self._catalog(catalog, items))
+
+    async def send_catalog_async(self, catalog: str, items: Sequence[BrazeObject]) -> SendOutcome:
+        """:meth:`send_catalog` in the running event loop."""
+        return await self._run_async(self._catalog(catalog, items))
+
+    def list_catalogs(self) -> dict[str, Catalog]:
+        """The workspace's catalogs and their fields (``GET /catalogs``); kept in :attr:`catalogs`.
+
+        Raises:
+            BrazeAuthError, BrazeEndpointError, BrazeError: refused, wrong endpoint, or an answer that is not a list.
+            TransientFailure: Braze could not be reached.
+        """
+        self.catalogs = self._run(self._list_catalogs())
+        return self.catalogs
 
     def check_key(self) -> None:
         """Check the key without spending data points (an empty /users/track body).

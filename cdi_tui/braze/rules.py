@@ -343,3 +343,36 @@ def attribute_data_points(name: str, value: Any) -> int:
     if value.keys() & ARRAY_OF_OBJECTS_OPERATIONS or is_flat_operation(value):
         return sum(len(entries) for entries in value.values() if entries.__class__ is list)
     return _leaves(value)
+
+
+# catalogs ------------------------------------------------------------------------------------------
+# Braze's "Sync catalogs data" and catalog API docs (braze-facts.md, "Catalogs")
+MAX_CATALOG_ITEMS = 50  # items a request to the asynchronous item endpoints
+MAX_ITEM_ID = 250  # characters of an item id
+MAX_CATALOG_VALUE = 5000  # characters of a field's value
+MAX_CATALOG_NAME = 250
+CATALOG_REQUESTS_PER_MINUTE = 16_000  # shared by every asynchronous catalog item endpoint of a workspace
+CATALOG_ITEMS_ARRAY = "items"  # PUT /catalogs/{name}/items: written (created or replaced whole)
+CATALOG_DELETES_ARRAY = "delete_items"  # DELETE /catalogs/{name}/items
+CATALOG_ARRAYS = frozenset({CATALOG_ITEMS_ARRAY, CATALOG_DELETES_ARRAY})
+_ITEM_ID = re.compile(r"[A-Za-z0-9_\-]+")
+
+
+def item_id_problem(item_id: str) -> tuple[str, str] | None:
+    """(code, reason) when an item id breaks Braze's rules (letters, digits, ``-`` and ``_``;
+    at most 250 characters), else None. Braze would refuse the whole request it is in."""
+    if not item_id:
+        return "item_id_missing", "ID is empty"
+    if len(item_id) > MAX_ITEM_ID:
+        return "item_id_too_long", f"item id of {len(item_id):,} characters: Braze takes at most {MAX_ITEM_ID} (ids-too-large)"
+    if not _ITEM_ID.fullmatch(item_id):
+        bad = next(char for char in item_id if not _ITEM_ID.fullmatch(char))
+        return "item_id_invalid", f"item id holds {bad!r}: Braze takes only letters, digits, '-' and '_' (invalid-ids)"
+    return None
+
+
+def catalog_name_problem(name: str) -> str | None:
+    """Why ``name`` cannot name a Braze catalog (letters, digits, ``-`` and ``_``, at most 250), or None."""
+    if not name or len(name) > MAX_CATALOG_NAME or not _ITEM_ID.fullmatch(name):
+        return f"a catalog name is 1-{MAX_CATALOG_NAME} letters, digits, '-' or '_'"
+    return None

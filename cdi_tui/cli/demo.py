@@ -161,6 +161,8 @@ def demo_report(args: argparse.Namespace) -> int:
             console.rule("Braze stand-in received")
             for array in ("attributes", "events", "purchases", "deletes"):
                 console.print(f"  {array:<11} {len(demo.braze.objects(array)):>6} objects")
+            for catalog in demo.braze.catalogs.catalogs.values():
+                console.print(f"  catalog {catalog.name}: {len(catalog.items):,} items held")
         finally:
             workspace.close()
     summary = [{"integration": r.integration, "status": r.status, "sent": r.rows_sent, "failed": r.rows_failed} for r in runs]

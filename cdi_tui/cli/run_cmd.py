@@ -135,6 +135,7 @@ def test_command(args: argparse.Namespace) -> int:
                 "warnings": result.warnings,
                 "error": None if result.error is None else _error_json(result.error),
                 "pending_rows": result.pending_rows,
+                "catalog": None if result.catalog is None else {"name": result.catalog.name, "fields": result.catalog.fields},
                 "columns": list(result.preview.columns) if result.preview else None,
                 "preview": [[_cell(value) for value in row] for row in result.preview.rows] if result.preview else None,
             }
@@ -148,13 +149,27 @@ def test_command(args: argparse.Namespace) -> int:
         console.print(f"[red]Connection test failed[/] ({result.error.kind}): {shown(result.error.message)}")
         if result.error.fix:
             console.print(f"  Fix: {shown(result.error.fix.replace('INTEGRATION', args.name))}")
+        if result.preview is not None and result.shape is not None:  # a catalog's fields: the rows say which
+            _print_preview(console, workspace, integration, result, args.rows)
         return EXIT_ERROR
     assert result.shape is not None and result.preview is not None
+    into = f" into catalog '{integration.catalog_name}'" if result.catalog is not None else ""
     console.print(
-        f"[green]Connection test passed[/]: {integration.table} fits {DATA_TYPE_LABELS[integration.data_type]} "
+        f"[green]Connection test passed[/]: {integration.table} fits {DATA_TYPE_LABELS[integration.data_type]}{into} "
         f"(identifiers: {', '.join(name.upper() for name in result.shape.identifier_columns)}); "
         f"{result.pending_rows} row(s) in the table"
     )
+    _print_preview(console, workspace, integration, result, args.rows)
+    if integration.state == IntegrationState.DRAFT:
+        from cdi_tui.cli.settings_cmd import next_step_after_test
+
+        console.print(shown(next_step_after_test(integration)))
+    return EXIT_OK
+
+
+def _print_preview(console: Console, workspace: Workspace, integration: Any, result: ConnectionTestResult, count: int) -> None:
+    """The preview rows with their VALID? verdicts (a catalog's rows checked against its fields)."""
+    assert result.preview is not None
     verdicts = workspace.preview_verdicts(
         result, integration.data_type, integration.update_existing_only, integration.prioritization
     )
@@ -165,14 +180,9 @@ def test_command(args: argparse.Namespace) -> int:
     rows = [
         ["[green]yes[/]" if row_verdict.problem is None else f"[red]no[/]: {shown(row_verdict.problem)}"]
         + [_shown_cell(value) for value in row]
-        for row, row_verdict in list(zip(result.preview.rows, verdicts, strict=True))[: args.rows]
+        for row, row_verdict in list(zip(result.preview.rows, verdicts, strict=True))[:count]
     ]
     console.print(fitted_table(columns, rows, console.width, title=f"Newest {len(rows)} rows"))
-    if integration.state == IntegrationState.DRAFT:
-        from cdi_tui.cli.settings_cmd import next_step_after_test
-
-        console.print(shown(next_step_after_test(integration)))
-    return EXIT_OK
 
 
 def _error_json(error: Any) -> dict[str, Any]:
@@ -274,6 +284,8 @@ def sync_command(args: argparse.Namespace) -> int:
         "data_points": record.data_points,
         "rows_unchanged": record.rows_unchanged,
         "rows_superseded": record.rows_superseded,
+        "items_written": record.items_written,
+        "items_deleted": record.items_deleted,
     }
     if not args.json:
         _print_run_report(record, workspace.integration(args.name).data_type)
@@ -290,6 +302,9 @@ SEGMENTATION_NOTE = (
 )
 
 
+CATALOG_DATA_POINTS_NOTE = "catalog syncs spend no data points (Braze bills catalogs by their storage)"
+
+
 def _print_run_report(record: Any, data_type: DataType) -> None:
     console = Console()
     colour = {RunStatus.SUCCESS: "green", RunStatus.PARTIAL: "yellow"}.get(record.status, "red")
@@ -303,14 +318,20 @@ def _print_run_report(record: Any, data_type: DataType) -> None:
         + (f", superseded {record.rows_superseded}" if record.rows_superseded else "")
     )
     spent = "would spend" if record.dry_run else "spent"
-    console.print(
-        f"  data points {spent}: {record.data_points:,}"
-        + (f" ({record.rows_unchanged:,} unchanged row(s) not sent)" if record.rows_unchanged else "")
-    )
+    unchanged = f" ({record.rows_unchanged:,} unchanged row(s) not sent)" if record.rows_unchanged else ""
+    if data_type == DataType.CATALOGS:
+        if record.dry_run:
+            console.print(f"  rows that would be sent: {record.rows_skipped:,}{unchanged}")
+        else:
+            console.print(f"  items written: {record.items_written:,}, deleted: {record.items_deleted:,}{unchanged}")
+        console.print(f"  {CATALOG_DATA_POINTS_NOTE}")
+    else:
+        console.print(f"  data points {spent}: {record.data_points:,}{unchanged}")
     if record.dry_run and data_type in (DataType.EVENTS, DataType.PURCHASES):
         console.print(SEGMENTATION_NOTE)
     if record.rows_superseded:
-        console.print(f"  {record.rows_superseded:,} row(s) not sent: a newer row of the same user set every value they held")
+        whose = "item" if data_type == DataType.CATALOGS else "user"
+        console.print(f"  {record.rows_superseded:,} row(s) not sent: a newer row of the same {whose} made them moot")
     if record.watermark_after:
         console.print(f"  watermark: {record.watermark_after}")
     for warning in record.warnings:
@@ -323,7 +344,7 @@ def _print_run_report(record: Any, data_type: DataType) -> None:
 
 def runs_command(args: argparse.Namespace) -> int:
     workspace = open_workspace(read_only_ok=True)
-    workspace.integration(args.name)
+    catalogs = workspace.integration(args.name).data_type == DataType.CATALOGS
     records = workspace.runs(args.name, args.limit)
     if args.json:
         print_json([record.as_json() for record in records])
@@ -342,7 +363,11 @@ def runs_command(args: argparse.Namespace) -> int:
         CliColumn("SKIPPED", drop=6, justify="right"),
         CliColumn("UNCHANGED", justify="right"),
         CliColumn("SUPERSEDED", drop=7, justify="right"),
-        CliColumn("DATA POINTS", justify="right"),
+        *(
+            [CliColumn("WRITTEN", justify="right"), CliColumn("DELETED", justify="right")]
+            if catalogs  # a catalog's items; catalog syncs spend no data points
+            else [CliColumn("DATA POINTS", justify="right")]
+        ),
         CliColumn("LAST UPDATED_AT", drop=4, shrink=True),
         CliColumn("STARTED", drop=3),
         CliColumn("DURATION", drop=5, justify="right"),
@@ -358,7 +383,7 @@ def runs_command(args: argparse.Namespace) -> int:
             f"{record.rows_skipped:,}",
             f"{record.rows_unchanged:,}",
             f"{record.rows_superseded:,}",
-            f"{record.data_points:,}",
+            *([f"{record.items_written:,}", f"{record.items_deleted:,}"] if catalogs else [f"{record.data_points:,}"]),
             _watermark_text(record) or "-",
             record.started_at.isoformat(sep=" ", timespec="seconds"),
             f"{record.duration_seconds:.1f}s" if record.duration_seconds is not None else "-",

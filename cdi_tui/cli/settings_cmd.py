@@ -21,7 +21,7 @@ from cdi_tui.cli.common import (
     shown,
 )
 from cdi_tui.cli.errors import CommandError, UsageError
-from cdi_tui.config import BrazeSettings, Credential, Integration
+from cdi_tui.config import CHANGED_ONLY_TYPES, DEFAULT_WORKSPACE, BrazeSettings, Config, Credential, Integration
 from cdi_tui.display import safe_text
 from cdi_tui.enums import DataType, IntegrationState
 from cdi_tui.fields import (
@@ -65,21 +65,36 @@ def register(commands: Any) -> None:
     )
     setup.set_defaults(handler=setup_sql_command)
 
-    braze = commands.add_parser("braze", help="Braze workspace settings").add_subparsers(dest="braze_command", required=True)
+    braze = commands.add_parser("braze", help="Braze workspaces: endpoint, REST API key, limits, time zone").add_subparsers(
+        dest="braze_command", required=True
+    )
+    workspace_help = "the Braze workspace (default: 'default'; a new name adds a workspace)"
     braze_set = braze.add_parser(
         "set",
-        help="change the Braze settings given (the others stay); the REST API key is read from stdin the first time",
-        description="Only the settings given change. The first time, give --endpoint and the REST API key on stdin; "
-        "later, the stored key is kept unless --new-key reads another from stdin.",
+        help="add a Braze workspace, or change the settings given of one (the others stay); its REST API key is read "
+        "from stdin the first time",
+        description="Only the settings given change. The first time for a workspace, give --endpoint and the REST API "
+        "key on stdin; later, the stored key is kept unless --new-key reads another from stdin.",
     )
+    braze_set.add_argument("--workspace", type=_name, default=DEFAULT_WORKSPACE, metavar="NAME", help=workspace_help)
     add_change_flags(braze_set, BRAZE_FIELDS)
     key_choice = braze_set.add_mutually_exclusive_group()
     key_choice.add_argument("--keep-key", action="store_true", help="keep the stored API key (the default once one is stored)")
     key_choice.add_argument("--new-key", action="store_true", help="read a new API key from stdin")
     braze_set.set_defaults(handler=braze_set_command)
-    braze_check = braze.add_parser("check", help="check the stored API key (spends no data points)")
+    braze_list = braze.add_parser("list", help="the Braze workspaces, their endpoints, limits and integrations")
+    braze_list.add_argument("--json", action="store_true")
+    braze_list.set_defaults(handler=braze_list_command)
+    braze_remove = braze.add_parser(
+        "remove", help="remove a Braze workspace and its API key (refused while integrations sync to it)"
+    )
+    braze_remove.add_argument("name", metavar="NAME")
+    braze_remove.set_defaults(handler=braze_remove_command)
+    braze_check = braze.add_parser("check", help="check a workspace's stored API key (spends no data points)")
+    braze_check.add_argument("--workspace", type=_name, default=None, metavar="NAME", help="default: 'default' (or the only one)")
     braze_check.set_defaults(handler=braze_check_command)
-    braze_show = braze.add_parser("show", help="print the Braze settings (never the key)")
+    braze_show = braze.add_parser("show", help="print a workspace's Braze settings (never the key)")
+    braze_show.add_argument("--workspace", type=_name, default=None, metavar="NAME", help="default: 'default' (or the only one)")
     braze_show.add_argument("--json", action="store_true")
     braze_show.set_defaults(handler=braze_show_command)
 
@@ -166,8 +181,19 @@ def register(commands: Any) -> None:
     )
     change.set_defaults(handler=integrations_set_command)
     listing = integrations.add_parser("list", help="list integrations")
+    listing.add_argument("--workspace", type=_name, metavar="NAME", help="only those that sync to this Braze workspace")
     listing.add_argument("--json", action="store_true")
     listing.set_defaults(handler=integrations_list_command)
+    copy = integrations.add_parser(
+        "copy",
+        help="copy an integration to another Braze workspace, as a draft that needs its connection test there",
+        description="To promote an integration from a development to a production workspace: every setting is copied; "
+        "the copy has no runs and no watermark, and syncs once tested and activated.",
+    )
+    copy.add_argument("name")
+    copy.add_argument("--to-workspace", type=_name, required=True, metavar="NAME", help="the Braze workspace of the copy")
+    copy.add_argument("--name", dest="new_name", type=_name, metavar="NEW", help="the copy's name (default: NAME-WORKSPACE)")
+    copy.set_defaults(handler=integrations_copy_command)
     remove = integrations.add_parser(
         "remove",
         help="remove an integration and its sync state (its runs stay readable by run id; a new one of its name starts afresh)",
@@ -198,50 +224,135 @@ def setup_sql_command(args: argparse.Namespace) -> int:
 
 
 def braze_set_command(args: argparse.Namespace) -> int:
+    from cdi_tui.workspace import braze_key_label
+
     workspace = open_workspace()
-    current = workspace.config().braze
+    name = args.workspace
+    config = workspace.config()
+    current = config.workspaces.get(name)
     given = given_values(args, BRAZE_FIELDS)
     if current is None and "endpoint" not in given:
-        raise UsageError("Braze is not set up yet: give --endpoint INSTANCE|URL (and the REST API key on stdin)")
+        what = "Braze is not set up yet" if not config.workspaces else f"workspace '{name}' is new"
+        raise UsageError(f"{what}: give --endpoint INSTANCE|URL (and the REST API key on stdin)")
     settings = replace(current, **given) if current is not None else BrazeSettings(**given)
-    if args.keep_key and not workspace.has_braze_key():
-        raise CommandError("no API key is stored yet; give one on stdin")
-    # the first time (no Braze settings in this config) the key comes with them; later only when asked
-    api_key = read_secret("Braze REST API key") if args.new_key or (current is None and not args.keep_key) else None
-    workspace.set_braze(settings, api_key)
+    if args.keep_key and not workspace.has_braze_key(name):
+        raise CommandError(f"no API key of workspace '{name}' is stored yet; give one on stdin")
+    # the first time (no settings of this workspace in the config) the key comes with them; later only when asked
+    label = braze_key_label(name)
+    api_key = read_secret(label) if args.new_key or (current is None and not args.keep_key) else None
+    workspace.set_braze(settings, api_key, name)
     changed = ", ".join(f"{key} {safe_text(value)}" for key, value in given.items()) or "nothing"
     key_words = "API key saved in the keyring" if api_key is not None else "the stored API key kept"
-    print(f"Braze set: {settings.endpoint} ({settings.base_url}), time zone {settings.time_zone}")
+    where = "" if name == DEFAULT_WORKSPACE and len(workspace.config().workspaces) == 1 else f" workspace '{name}'"
+    print(f"Braze set{where}: {settings.endpoint} ({settings.base_url}), time zone {settings.time_zone}")
     print(f"  changed: {changed}; {key_words}")
     return 0
+
+
+def _braze_workspace(config: Config, name: str | None) -> tuple[str, BrazeSettings]:
+    """The workspace a command names (default: the main one), and its settings.
+
+    Raises:
+        CommandError: Braze is not set up, or there is no such workspace.
+    """
+    if not config.workspaces:
+        raise CommandError("Braze is not set up: run 'cdi-tui braze set --endpoint INSTANCE' first")
+    chosen = name or config.main_workspace
+    settings = config.workspaces.get(chosen)
+    if settings is None:
+        raise CommandError(f"no Braze workspace named '{chosen}' (workspaces: {', '.join(sorted(config.workspaces))})")
+    return chosen, settings
 
 
 def braze_check_command(args: argparse.Namespace) -> int:
     from cdi_tui.braze.client import BrazeError, TransientFailure
 
     workspace = open_workspace(read_only_ok=True)
-    config = workspace.config()
-    if config.braze is None:
-        raise CommandError("Braze is not set up: run 'cdi-tui braze set --endpoint INSTANCE' first")
+    name, settings = _braze_workspace(workspace.config(), args.workspace)
     try:
-        workspace.check_braze_key()
+        workspace.check_braze_key(name)
     except (BrazeError, TransientFailure) as error:
         raise CommandError(str(error)) from None
-    print(f"The API key works with {config.braze.base_url} (no data points spent)")
+    where = "" if len(workspace.config().workspaces) == 1 else f" of workspace '{name}'"
+    print(f"The API key{where} works with {settings.base_url} (no data points spent)")
     return 0
 
 
 def braze_show_command(args: argparse.Namespace) -> int:
-    config = open_workspace(read_only_ok=True).config()
-    if config.braze is None:
-        raise CommandError("Braze is not set up: run 'cdi-tui braze set --endpoint INSTANCE' first")
-    values = {spec.key: getattr(config.braze, spec.key) for spec in BRAZE_FIELDS}
-    values["url"] = config.braze.base_url
+    name, settings = _braze_workspace(open_workspace(read_only_ok=True).config(), args.workspace)
+    values = {spec.key: getattr(settings, spec.key) for spec in BRAZE_FIELDS}
+    values["url"] = settings.base_url
+    values["workspace"] = name
     if args.json:
         print_json(values)
     else:
         for key, value in values.items():
-            print(f"{key:<22} {safe_text(value)}")
+            print(f"{key:<27} {safe_text(value)}")
+    return 0
+
+
+def _key_stored(workspace: Workspace, name: str) -> bool | None:
+    """Whether a workspace's API key is stored; None when the keyring cannot be read (the list still shows)."""
+    from cdi_tui.errors import CdiError
+
+    try:
+        return workspace.has_braze_key(name)
+    except CdiError:
+        return None
+
+
+def braze_list_command(args: argparse.Namespace) -> int:
+    workspace = open_workspace(read_only_ok=True)
+    config = workspace.config()
+    rows: list[dict[str, Any]] = [
+        {
+            "workspace": name,
+            "endpoint": settings.endpoint,
+            "url": settings.base_url,
+            "time_zone": settings.time_zone,
+            "requests_per_window": settings.requests_per_window,
+            "window_seconds": settings.window_seconds,
+            "catalog_requests_per_minute": settings.catalog_requests_per_minute,
+            "max_in_flight": settings.max_in_flight,
+            "key_stored": _key_stored(workspace, name),
+            "integrations": [item.name for item in config.integrations_in(name)],
+        }
+        for name, settings in sorted(config.workspaces.items())
+    ]
+    if args.json:
+        print_json(rows)
+        return 0
+    if not rows:
+        print("No Braze workspace yet. Add one with: cdi-tui braze set --endpoint INSTANCE (the REST API key on stdin)")
+        return 0
+    columns = [CliColumn("WORKSPACE", shrink=True), CliColumn("ENDPOINT", shrink=True), CliColumn("TIME ZONE", drop=2),
+               CliColumn("RATE LIMIT", drop=3), CliColumn("IN FLIGHT", drop=4), CliColumn("KEY"),
+               CliColumn("INTEGRATIONS", shrink=True, drop=1)]  # fmt: skip
+    cells = [
+        [
+            shown(row["workspace"]),
+            shown(row["endpoint"]),
+            shown(row["time_zone"]),
+            f"{row['requests_per_window']:,}/{row['window_seconds']:g}s, catalogs {row['catalog_requests_per_minute']:,}/min",
+            str(row["max_in_flight"]),
+            {True: "stored", False: "missing", None: "unknown"}[row["key_stored"]],
+            shown(", ".join(row["integrations"]) or "-"),
+        ]
+        for row in rows
+    ]
+    console = Console()
+    console.print(fitted_table(columns, cells, console.width))
+    return 0
+
+
+def braze_remove_command(args: argparse.Namespace) -> int:
+    from cdi_tui.workspace import WorkspaceError
+
+    try:
+        open_workspace().remove_braze_workspace(args.name)
+    except WorkspaceError as error:
+        raise CommandError(str(error)) from None
+    print(f"Braze workspace '{args.name}' removed (and its API key deleted from the keyring)")
     return 0
 
 
@@ -456,17 +567,24 @@ def credentials_password_command(args: argparse.Namespace) -> int:
 def integrations_add_command(args: argparse.Namespace) -> int:
     workspace = open_workspace()
     values = {spec.key: getattr(args, spec.key) for spec in INTEGRATION_FIELDS if spec.key != "state"}
+    values["workspace"] = values["workspace"] or workspace.workspace_for_new_integration()
     values["contact_emails"] = tuple(dict.fromkeys(values["contact_emails"]))
     values["alert_webhooks"] = tuple(dict.fromkeys(values["alert_webhooks"]))
-    if values["send_changed_only"] is not None and values["data_type"] != DataType.ATTRIBUTES:
-        raise UsageError("--send-changed-only and --send-all apply to custom attributes integrations only")
-    if values["delete_prioritization"] is not None and values["data_type"] != DataType.DELETES:
-        raise UsageError("--delete-prioritization applies to delete users integrations only")
+    _check_type_options(values["data_type"], values)
     integration = Integration(name=args.name, **values)
+    if integration.data_type == DataType.CATALOGS and values["catalog"] is None:
+        from cdi_tui.braze.rules import catalog_name_problem
+
+        problem = catalog_name_problem(integration.name)
+        if problem is not None:
+            raise UsageError(f"the catalog is named after the integration unless --catalog NAME is given, and {problem}")
     workspace.add_integration(integration)
+    into = f" into catalog '{integration.catalog_name}'" if integration.data_type == DataType.CATALOGS else ""
+    several = len(workspace.config().workspaces) > 1
+    into += f", Braze workspace '{integration.workspace}'" if several or integration.workspace != DEFAULT_WORKSPACE else ""
     print(
         f"Integration '{integration.name}' created as a draft ({DATA_TYPE_LABELS[integration.data_type]} from "
-        f"{integration.table}). Next: cdi-tui test {integration.name}"
+        f"{integration.table}{into}). Next: cdi-tui test {integration.name}"
     )
     if not integration.contact_emails:
         print(f"Activation needs a contact email: cdi-tui integrations set {integration.name} --contact-email EMAIL")
@@ -482,11 +600,7 @@ def integrations_set_command(args: argparse.Namespace) -> int:
     for key in ("contact_emails", "alert_webhooks"):
         if key in given:
             given[key] = tuple(dict.fromkeys(given[key] or ()))
-    data_type = given.get("data_type", before.data_type)
-    if given.get("send_changed_only") is not None and data_type != DataType.ATTRIBUTES:
-        raise UsageError("--send-changed-only and --send-all apply to custom attributes integrations only")
-    if given.get("delete_prioritization") is not None and data_type != DataType.DELETES:
-        raise UsageError("--delete-prioritization applies to delete users integrations only")
+    _check_type_options(given.get("data_type", before.data_type), given)
     secret = read_secret(f"alert webhook secret of {args.name}") if args.alert_webhook_secret else None
     after = workspace.update_integration(args.name, **given) if given else before
     changed = [key for key in given if getattr(before, key) != getattr(after, key)]
@@ -498,6 +612,30 @@ def integrations_set_command(args: argparse.Namespace) -> int:
         print(f"Needs a connection test for its connection, table and data type: cdi-tui test {after.name}")
     elif after.state == IntegrationState.DRAFT:
         print(next_step_after_test(after))
+    return 0
+
+
+def _check_type_options(data_type: DataType, values: dict[str, Any]) -> None:
+    """Options of one data type only are refused for the others (a usage error, nothing changed)."""
+    if values.get("send_changed_only") is not None and data_type not in CHANGED_ONLY_TYPES:
+        raise UsageError("--send-changed-only and --send-all apply to custom attributes and catalogs integrations only")
+    if values.get("delete_prioritization") is not None and data_type != DataType.DELETES:
+        raise UsageError("--delete-prioritization applies to delete users integrations only")
+    if values.get("catalog") is not None and data_type != DataType.CATALOGS:
+        raise UsageError("--catalog applies to catalogs integrations only")
+
+
+def integrations_copy_command(args: argparse.Namespace) -> int:
+    workspace = open_workspace()
+    source = workspace.integration(args.name)
+    copy = workspace.copy_integration(args.name, args.to_workspace, args.new_name)
+    into = f", into catalog '{copy.catalog_name}'" if copy.data_type == DataType.CATALOGS else ""
+    print(
+        f"Integration '{args.name}' copied to Braze workspace '{copy.workspace}' as '{copy.name}' (a draft{into}). "
+        f"Next: cdi-tui test {copy.name}, then cdi-tui activate {copy.name}"
+    )
+    if source.ping_url:
+        print(f"Its ping URL was not copied (a check watches one job): cdi-tui integrations set {copy.name} --ping-url URL")
     return 0
 
 
@@ -515,6 +653,7 @@ def integration_summary(workspace: Workspace, integration: Integration, tested: 
     last = workspace.last_run(integration.name)
     return {
         "name": integration.name,
+        "workspace": integration.workspace,
         "credential": integration.credential,
         "table": integration.table,
         "data_type": integration.data_type,
@@ -524,6 +663,7 @@ def integration_summary(workspace: Workspace, integration: Integration, tested: 
         "update_existing_only": integration.update_existing_only,
         "send_changed_only": integration.sends_changed_only,
         "delete_prioritization": list(integration.prioritization) if integration.data_type == DataType.DELETES else None,
+        "catalog": integration.catalog_name if integration.data_type == DataType.CATALOGS else None,
         "tested": tested,
         "last_run": None
         if last is None
@@ -541,9 +681,12 @@ def integration_summary(workspace: Workspace, integration: Integration, tested: 
 def integrations_list_command(args: argparse.Namespace) -> int:
     workspace = open_workspace(read_only_ok=True)
     config = workspace.config()
+    if args.workspace is not None and args.workspace not in config.workspaces:
+        raise CommandError(f"no Braze workspace named '{args.workspace}' (workspaces: {', '.join(sorted(config.workspaces))})")
     rows = [
         integration_summary(workspace, item, workspace.is_tested(item.name, config))
-        for _, item in sorted(config.integrations.items())
+        for _, item in sorted(config.integrations.items(), key=lambda pair: (pair[1].workspace, pair[0]))
+        if args.workspace is None or item.workspace == args.workspace
     ]
     if args.json:
         print_json(rows)
@@ -552,8 +695,11 @@ def integrations_list_command(args: argparse.Namespace) -> int:
         hint = "cdi-tui integrations add NAME --credential C --table SCHEMA.TABLE --data-type TYPE"
         print(f"No integrations yet. Create one with: {hint}")
         return 0
+    several = len(config.workspaces) > 1 or any(row["workspace"] != DEFAULT_WORKSPACE for row in rows)
     columns = [CliColumn("NAME", shrink=True), CliColumn("TABLE", shrink=True, drop=2), CliColumn("DATA TYPE", drop=3),
                CliColumn("STATE"), CliColumn("FREQUENCY", shrink=True, drop=1), CliColumn("LAST RUN", shrink=True)]  # fmt: skip
+    if several:  # grouped by workspace, which each row names
+        columns.insert(1, CliColumn("WORKSPACE", shrink=True, drop=4))
     cells = []
     for row in rows:
         last = row["last_run"]
@@ -565,6 +711,7 @@ def integrations_list_command(args: argparse.Namespace) -> int:
         cells.append(
             [
                 shown(row["name"]),
+                *([shown(row["workspace"])] if several else []),
                 shown(row["table"]),
                 DATA_TYPE_LABELS[row["data_type"]],
                 row["state"],

@@ -25,6 +25,9 @@ nothing changed is not sent at all and counts as *unchanged*.
 - A row read exactly as the one whose values were all delivered last for its user (one hash
   of its columns but UPDATED_AT) is known unchanged without being turned into an object or
   looking at its values one by one: a re-stamped table costs a read, a hash and a look-up a row.
+- Catalog items (``whole_items``) compare whole: ``PUT`` replaces an item, so an item is sent
+  whole when anything in it (or whether it is deleted) changed, and not at all otherwise. It is
+  remembered per item id (``id=...``) as one fingerprint of its request and body.
 """
 
 from __future__ import annotations
@@ -74,11 +77,14 @@ _NOT_COUNTED_ONE = NOT_ATTRIBUTES | SUBSCRIPTION_ATTRIBUTES
 
 
 def user_key(body: dict[str, Any]) -> str:
-    """The user an object is about, as the store keys it (``external_id=user-1``, as the run log says it)."""
+    """The user an object is about, as the store keys it (``external_id=user-1``, as the run log says
+    it); for a catalog item, its id (``id=shirt-1``)."""
     for key in _IDENTIFIER_ORDER:
         value = body.get(key)
         if value is not None:
             return describe_identifier({key: value})
+    if "id" in body:  # a catalog item: a user's object always has one of the identifiers above
+        return describe_identifier({"id": body["id"]})
     return describe_identifier(None)
 
 
@@ -143,6 +149,14 @@ def _partial(leaves: list[tuple[tuple[str, ...], Any]]) -> dict[str, Any]:
             target = target.setdefault(key, {})
         target[path[-1]] = value
     return partial
+
+
+ITEM = zlib.crc32(b"\x00item")  # the "name" under which a catalog item's one fingerprint is kept
+
+
+def item_fingerprints(item: BrazeObject) -> Fingerprints:
+    """What remembering a delivered catalog item keeps: one fingerprint of its request and body."""
+    return {ITEM: _value_hash([item.array, item.body])}
 
 
 def fingerprints_of(body: dict[str, Any]) -> Fingerprints:
@@ -341,12 +355,14 @@ class DeliveredStore:
         with self._storage():
             self._conn.execute("DELETE FROM delivered WHERE integration = ?", (integration,))
 
-    def forget_users(self, users: Sequence[str]) -> None:
-        """Users deleted from Braze: every integration sends all their attributes again."""
+    def forget_users(self, users: Sequence[str], integrations: Sequence[str] | None = None) -> None:
+        """Users deleted from Braze: every integration (of ``integrations``: the same Braze
+        workspace's; None: all) sends all their attributes again."""
         unique = list(dict.fromkeys(users))
         with self._storage():
             # by the primary key, one integration at a time (no second index to keep up on every save)
-            integrations = [row[0] for row in self._conn.execute("SELECT DISTINCT integration FROM delivered")]
+            known = [row[0] for row in self._conn.execute("SELECT DISTINCT integration FROM delivered")]
+            integrations = known if integrations is None else [name for name in known if name in set(integrations)]
             for integration in integrations:
                 for start in range(0, len(unique), LOOKUP_CHUNK):
                     chunk = unique[start : start + LOOKUP_CHUNK]
@@ -367,12 +383,14 @@ class DeliveredStore:
         return int(row[0])
 
 
-def estimate(items: Sequence[BrazeObject], store: DeliveredStore | None, integration: str) -> tuple[int, int]:
+def estimate(
+    items: Sequence[BrazeObject], store: DeliveredStore | None, integration: str, whole_items: bool = False
+) -> tuple[int, int]:
     """(data points, unchanged rows) that sending ``items`` now would give: with ``store``
-    (send only changed attributes) against what was delivered, else every object whole."""
+    (send only changed) against what was delivered, else every object whole."""
     if store is None:
         return sum(data_points(item) for item in items), 0
-    verdicts = ChangeFilter(store, integration, remember=False).filter(items)
+    verdicts = ChangeFilter(store, integration, remember=False, whole_items=whole_items).filter(items)
     return sum(data_points(item) for item in verdicts if item is not None), sum(1 for item in verdicts if item is None)
 
 
@@ -385,6 +403,7 @@ class ChangeFilter:
         remember: False for a dry run or an estimate: nothing is remembered; a user's values
             compare with what was delivered and with that user's objects filtered since the
             last block began (what the run would have delivered by then).
+        whole_items: catalog items: each compared whole (sent whole, or not at all).
     """
 
     # what was delivered is written with the watermark, as each answer is settled: after a crash
@@ -393,8 +412,9 @@ class ChangeFilter:
     SAVE_SECONDS = 0.0
     SAVE_USERS = 4096
 
-    def __init__(self, store: DeliveredStore, integration: str, remember: bool = True) -> None:
+    def __init__(self, store: DeliveredStore, integration: str, remember: bool = True, whole_items: bool = False) -> None:
         self._store = store
+        self._whole_items = whole_items
         self._integration = integration
         self._remember = remember
         # id(object sent) -> what is remembered of its user once it is delivered (packed: 12 bytes a value)
@@ -470,7 +490,12 @@ class ChangeFilter:
             stored = remembered.fingerprints() if remembered is not None else None
             if not self._remember and user in would_have:
                 stored = {**(stored or {}), **_unpack(would_have[user])}
-            verdict, everything, operations = self._compare(item, stored or {})
+            if self._whole_items:
+                everything = item_fingerprints(item)
+                same = stored is not None and stored.get(ITEM) == everything[ITEM]
+                verdict, operations = (None if same else item), False
+            else:
+                verdict, everything, operations = self._compare(item, stored or {})
             if verdict is None:
                 verdicts.append(None)
                 if (
@@ -582,9 +607,8 @@ class ChangeFilter:
         """Remember objects delivered outside :meth:`filter` (the retry list sends them as they were)."""
         if not self._remember:
             return
-        self._store.remember(
-            self._integration, [(item.user or user_key(item.body), fingerprints_of(item.body)) for item in delivered]
-        )
+        fingerprints = item_fingerprints if self._whole_items else lambda item: fingerprints_of(item.body)
+        self._store.remember(self._integration, [(item.user or user_key(item.body), fingerprints(item)) for item in delivered])
 
     def settled(self, delivered: Sequence[BrazeObject], sent: Sequence[BrazeObject]) -> None:
         """After an answer: remember what Braze accepted; let go of everything that was sent."""

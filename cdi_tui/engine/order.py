@@ -16,8 +16,12 @@ Folding keeps Braze's semantics of applying the rows one after the other:
   be combined with another change of the same attribute, nor can rows whose control keys
   differ: such a row waits for the object before it instead of joining it.
 
+Catalog items (keyed by item id instead of user) fold by :func:`join_whole`: a newer row
+replaces the item whole, as ``PUT`` (which replaces an item) and ``DELETE`` do, so the newest
+row of an item wins and every older one is superseded.
+
 This module holds the rules alone (no I/O); :class:`cdi_tui.engine.pump.Pump` keeps the
-lines of objects per user and calls them.
+lines of objects per user (or item) and calls them.
 """
 
 from __future__ import annotations
@@ -162,6 +166,35 @@ def join(
         fold.rows.remove(older)
         superseded(older)
     return True
+
+
+def join_whole(
+    target: BrazeObject,
+    newer: BrazeObject,
+    hold: Any,
+    row_fingerprint: int | None,
+    superseded: Callable[[FoldRow], None],
+) -> bool:
+    """Fold ``newer`` into ``target`` by replacing it whole (catalog items: the newest row wins).
+
+    Always joins: ``target`` takes ``newer``'s request (write or delete) and body, and every row
+    it carried is superseded. Arguments as for :func:`join`.
+    """
+    fold = target.fold if target.fold is not None else start_fold(target, None, None)
+    row = FoldRow(newer.ref, newer.body, hold)
+    row.owned = 1
+    older_rows = fold.rows
+    fold.rows = [row]
+    fold.owner = {}
+    fold.row_fingerprint = row_fingerprint
+    target.array = newer.array
+    target.body = dict(newer.body)
+    for older in older_rows:
+        superseded(older)
+    return True
+
+
+Join = Callable[[BrazeObject, BrazeObject, Any, "int | None", Callable[[FoldRow], None]], bool]
 
 
 def carried_rows(item: BrazeObject) -> int:

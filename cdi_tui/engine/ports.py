@@ -23,7 +23,7 @@ from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import Any, Protocol, TypeVar
 
-from cdi_tui.braze.client import BrazeError, RateLimiter, RetryPolicy, SendCancelled, SendOutcome
+from cdi_tui.braze.client import BrazeError, Catalog, RateLimiter, RetryPolicy, SendCancelled, SendOutcome
 from cdi_tui.braze.objects import BrazeObject
 from cdi_tui.enums import DataType
 from cdi_tui.tables import TableName
@@ -114,6 +114,18 @@ class Sender(Protocol):
         """Identifiers to ``/users/delete`` (one request a kind of identifier)."""
         ...
 
+    def send_catalog(self, catalog: str, items: Sequence[BrazeObject]) -> SendOutcome:
+        """Catalog items to write (``PUT``) or delete (``DELETE /catalogs/{catalog}/items``)."""
+        ...
+
+    def list_catalogs(self) -> dict[str, Catalog]:
+        """The workspace's catalogs and their fields (``GET /catalogs``).
+
+        Raises:
+            BrazeError: refused, or not a list; TransientFailure: Braze could not be reached.
+        """
+        ...
+
 
 class BrazeSender(Sender, Protocol):
     """A :class:`Sender` that an event loop can drive too, for many requests in flight."""
@@ -134,6 +146,10 @@ class BrazeSender(Sender, Protocol):
 
     async def send_delete_async(self, items: Sequence[BrazeObject]) -> SendOutcome:
         """:meth:`Sender.send_delete` in the running event loop."""
+        ...
+
+    async def send_catalog_async(self, catalog: str, items: Sequence[BrazeObject]) -> SendOutcome:
+        """:meth:`Sender.send_catalog` in the running event loop."""
         ...
 
     async def aclose(self) -> None:

@@ -15,21 +15,27 @@ before it is settled. A user whose object could not be delivered (retries ran ou
 *parked*: that object goes on the retry list, and so do the user's later rows of the run,
 folded into it, so that the next run sends them in order and no older value ever lands
 after a newer one.
+
+Catalog items keep the same order per item id, folded whole (:func:`~cdi_tui.engine.order.join_whole`):
+the newest row of an item wins, older ones are superseded, and an item never has two requests
+under way.
 """
 
 from __future__ import annotations
 
+import functools
 import sqlite3
 import time
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
-from cdi_tui.braze.client import BrazeError, SendCancelled, SendOutcome
+from cdi_tui.braze.client import BrazeError, SendCancelled, SendOutcome, rejection_code
 from cdi_tui.braze.objects import BrazeObject
+from cdi_tui.braze.rules import CATALOG_DELETES_ARRAY, CATALOG_ITEMS_ARRAY
 from cdi_tui.engine.changes import ChangeFilter, DeliveredStore, data_points, user_key
 from cdi_tui.engine.frontier import Frontier, Segment
-from cdi_tui.engine.order import FoldRow, carried_rows, join, start_fold
+from cdi_tui.engine.order import FoldRow, Join, carried_rows, join, join_whole, start_fold
 from cdi_tui.engine.ports import RequestDispatcher, Result, Sender
 from cdi_tui.engine.run_state import RunState
 from cdi_tui.engine.transform import RowError, RowTransformer, split_identifier
@@ -83,7 +89,11 @@ class Pump:
     checkpoint_seconds: how often the run's counts are saved while it runs.
     changes: for "send only changed attributes": keeps unchanged values out of requests.
     deleted_users: for a deletes integration: the store that forgets the users Braze deleted.
-    ordered: per-user order (attribute integrations): never two objects of one user under way.
+    same_workspace: the integrations of the run's Braze workspace (a deleted user is forgotten by
+        those only: another workspace's users are others).
+    ordered: per-user order (attribute and catalog integrations): never two objects of one user
+        (or item) under way.
+    catalog: for a catalogs integration: the catalog its items go to.
     """
 
     def __init__(
@@ -100,6 +110,8 @@ class Pump:
         changes: ChangeFilter | None = None,
         deleted_users: DeliveredStore | None = None,
         ordered: bool = False,
+        catalog: str | None = None,
+        same_workspace: Sequence[str] | None = None,
     ) -> None:
         self.state = state
         self.runlog = runlog
@@ -112,7 +124,11 @@ class Pump:
         self.checkpoint_seconds = checkpoint_seconds
         self.changes = changes
         self.deleted_users = deleted_users
+        self.same_workspace = same_workspace
         self.ordered = ordered
+        self.catalog = catalog
+        # catalog items fold whole (the newest row of an item wins); a user's attributes value by value
+        self._join: Join = join_whole if transformer.data_type == DataType.CATALOGS else join
         self.exhausted_in_a_row = 0
         self.last_checkpoint = time.monotonic()
         # per-user lines (ordered runs): each user with something pending is in one or more
@@ -286,7 +302,7 @@ class Pump:
             return
         current = self._open.get(user)
         if current is not None:
-            if join(current, item, None, fingerprint, self._superseded):
+            if self._join(current, item, None, fingerprint, self._superseded):
                 segment.carried_moments.append(item.ref)
                 return
             self._waiting[user] = [self._waiting_object(item, segment, fingerprint)]
@@ -306,7 +322,7 @@ class Pump:
         return item
 
     def _wait(self, queue: list[BrazeObject], item: BrazeObject, segment: Segment, fingerprint: int | None) -> None:
-        if join(queue[-1], item, segment, fingerprint, self._superseded):
+        if self._join(queue[-1], item, segment, fingerprint, self._superseded):
             segment.carried_moments.append(item.ref)
             segment.holds += 1
         else:
@@ -490,9 +506,17 @@ class Pump:
                     row.hold.holds -= 1
 
     def _delivered(self, items: list[BrazeObject]) -> None:
-        self.state.data_points += sum(data_points(item) for item in items)
+        state = self.state
+        if self.catalog is not None:  # no data points: Braze bills catalogs by storage
+            for item in items:
+                if item.array == CATALOG_ITEMS_ARRAY:
+                    state.items_written += 1
+                elif item.array == CATALOG_DELETES_ARRAY:
+                    state.items_deleted += 1
+            return
+        state.data_points += sum(data_points(item) for item in items)
         if self.deleted_users is not None and items:
-            self.deleted_users.forget_users([item.user or user_key(item.body) for item in items])
+            self.deleted_users.forget_users([item.user or user_key(item.body) for item in items], self.same_workspace)
 
     def _errors_of(self, item: BrazeObject, code: str, reason: str) -> list[RowErrorRecord]:
         rows = _rows_of(item)
@@ -505,7 +529,7 @@ class Pump:
         state = self.state
         errors = []
         for item, reason in outcome.rejected:
-            errors.extend(self._errors_of(item, "braze_rejected", reason))
+            errors.extend(self._errors_of(item, rejection_code(reason), reason))
             self._release(item)
         retries = []
         for item, reason in outcome.transient:
@@ -557,8 +581,8 @@ class Pump:
         parked = self._parked[user]
         newest = item.fold.rows[-1].moment if item.fold is not None else item.ref
         # its rows are already accounted as failed: folding them in supersedes nothing more
-        if join(parked.entry, item, None, None, lambda _row: None):
-            self.runlog.replace_retry_row(parked.retry_id, to_text(newest), parked.entry.body)
+        if self._join(parked.entry, item, None, None, lambda _row: None):
+            self.runlog.replace_retry_row(parked.retry_id, to_text(newest), parked.entry.body, parked.entry.array)
             return
         entry = BrazeObject(item.array, dict(item.body), item.ref, user)
         retry = (to_text(newest), user, item.array, entry.body, self._parked_reason(), 1)
@@ -571,7 +595,12 @@ class Pump:
         Requests go one after the other, and never hold two entries of one user, so a user's
         entries arrive in the order they were made."""
         state, runlog, batch_limit = self.state, self.runlog, self.batch_limit
-        send = client.send_delete if state.integration.data_type == DataType.DELETES else client.send_track
+        send: Callable[[Sequence[BrazeObject]], SendOutcome] = (
+            client.send_delete if state.integration.data_type == DataType.DELETES else client.send_track
+        )
+        if self.catalog is not None:
+            send = functools.partial(client.send_catalog, self.catalog)
+
         chunks: list[list[Any]] = [[]]
         users_in_chunk: set[str] = set()
         for row in retry_rows:
@@ -596,7 +625,7 @@ class Pump:
             errors = []
             for item, reason in outcome.rejected:
                 done_ids.append(item.ref.id)
-                errors.append(item_error(state, item, "braze_rejected", reason))
+                errors.append(item_error(state, item, rejection_code(reason), reason))
             still = [item for item, _reason in outcome.transient]
             gave_up = [item for item in still if item.ref.attempts + 1 >= MAX_RETRY_ATTEMPTS]
             for item in gave_up:

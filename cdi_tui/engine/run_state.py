@@ -34,6 +34,8 @@ class Progress:
     unchanged: int = 0  # rows not sent: nothing in them changed since it was delivered
     data_points: int = 0  # attributes set, events and purchases delivered (or, in a dry run, that would be)
     superseded: int = 0  # rows not sent: a newer row of the same user set every value they held
+    items_written: int = 0  # catalogs: items Braze accepted to write (created or replaced)
+    items_deleted: int = 0  # catalogs: items Braze accepted to delete
 
     @property
     def done(self) -> int:
@@ -75,6 +77,8 @@ class RunState:
     unchanged: int = 0
     superseded: int = 0
     data_points: int = 0
+    items_written: int = 0
+    items_deleted: int = 0
     warnings: list[str] = field(default_factory=list)
     fatal: BaseException | None = None  # ends the run as an error
     stop_reason: str | None = None  # Braze unreachable: ends the run as an error
@@ -147,6 +151,8 @@ class RunState:
             self.unchanged,
             self.data_points,
             self.superseded,
+            self.items_written,
+            self.items_deleted,
         )
 
     def set_phase(self, phase: str) -> None:

@@ -18,14 +18,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import math
 import queue
 import threading
 from collections import deque
-from collections.abc import Coroutine, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from typing import Any, Generic
 
-from cdi_tui.braze.client import BrazeError, SendCancelled
+from cdi_tui.braze.client import BrazeError, SendCancelled, SendOutcome
 from cdi_tui.braze.objects import BrazeObject
 from cdi_tui.engine.ports import BrazeSender, Job, OnResult, Result
 
@@ -49,12 +50,20 @@ class Dispatcher(Generic[Job]):
         deletes: send to ``/users/delete`` instead of ``/users/track``.
         max_in_flight: the most requests under way at once.
         rate_per_second: requests a second the rate limit allows.
+        catalog: send catalog items to this catalog instead (``PUT``/``DELETE /catalogs/{catalog}/items``).
     """
 
-    def __init__(self, client: BrazeSender, *, deletes: bool, max_in_flight: int, rate_per_second: float) -> None:
+    def __init__(
+        self, client: BrazeSender, *, deletes: bool, max_in_flight: int, rate_per_second: float, catalog: str | None = None
+    ) -> None:
         self._client = client
-        self._send = client.send_delete if deletes else client.send_track
-        self._send_async = client.send_delete_async if deletes else client.send_track_async
+        self._send: Callable[[Sequence[BrazeObject]], SendOutcome] = client.send_delete if deletes else client.send_track
+        self._send_async: Callable[[Sequence[BrazeObject]], Awaitable[SendOutcome]] = (
+            client.send_delete_async if deletes else client.send_track_async
+        )
+        if catalog is not None:
+            self._send = functools.partial(client.send_catalog, catalog)
+            self._send_async = functools.partial(client.send_catalog_async, catalog)
         self.max_in_flight = max(1, max_in_flight)
         self._rate = max(rate_per_second, 0.001)
         self._slow_seconds = max(0.002, 1.0 / self._rate)

@@ -32,15 +32,20 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from cdi_tui.braze.client import BrazeClient, BrazeError, RetryPolicy, shared_limiter
-from cdi_tui.braze.rules import MAX_DELETE_IDENTIFIERS, MAX_OBJECTS_COMBINED_MAU, MAX_OBJECTS_PER_ARRAY
+from cdi_tui.braze.client import BrazeCatalogMissing, BrazeClient, BrazeError, RetryPolicy, TransientFailure, shared_limiter
+from cdi_tui.braze.rules import (
+    MAX_CATALOG_ITEMS,
+    MAX_DELETE_IDENTIFIERS,
+    MAX_OBJECTS_COMBINED_MAU,
+    MAX_OBJECTS_PER_ARRAY,
+)
 from cdi_tui.checks import connection_settings, integration_fingerprint
 from cdi_tui.config import DEFAULT_MAX_IN_FLIGHT, Config, Integration
 from cdi_tui.engine.changes import ChangeFilter, DeliveredStore
 from cdi_tui.engine.frontier import Frontier, Segment
 from cdi_tui.engine.lock import RunInProgress, RunLock
 from cdi_tui.engine.outcome import run_outcome
-from cdi_tui.engine.ports import BrazeClientFactory, RequestDispatcher, RowSource, RowSourceFactory
+from cdi_tui.engine.ports import BrazeClientFactory, BrazeSender, RequestDispatcher, RowSource, RowSourceFactory
 from cdi_tui.engine.pump import STORAGE_ERRORS, Pump
 from cdi_tui.engine.run_state import Progress, ProgressCallback, RunState
 from cdi_tui.engine.senders import Dispatcher
@@ -48,7 +53,7 @@ from cdi_tui.engine.transform import RowError, RowTransformer
 from cdi_tui.enums import DataType, IntegrationState, Trigger
 from cdi_tui.errors import CdiError
 from cdi_tui.runlog import RunLog, RunRecord, Watermark, to_text, utc_now
-from cdi_tui.secret_store import CredentialsService, SecretMissing, braze_key_account
+from cdi_tui.secret_store import CredentialsService, SecretMissing, braze_key_account, braze_key_label
 from cdi_tui.warehouse.errors import WarehouseError
 from cdi_tui.warehouse.source import RedshiftSource, TableShape
 from cdi_tui.warehouse.timestamps import CEILING
@@ -151,8 +156,13 @@ class SyncEngine:
                 f"the connection or table of '{integration.name}' changed since its last successful test; "
                 f"run 'cdi-tui test {integration.name}' again"
             )
-        if self.config.braze is None:
-            raise SyncRefused("Braze is not set up: run 'cdi-tui braze set --endpoint INSTANCE' first")
+        if self.config.braze_of(integration) is None:
+            if not self.config.workspaces:
+                raise SyncRefused("Braze is not set up: run 'cdi-tui braze set --endpoint INSTANCE' first")
+            raise SyncRefused(
+                f"'{integration.name}' syncs to Braze workspace '{integration.workspace}', which is not set up: run "
+                f"'cdi-tui braze set --workspace {integration.workspace} --endpoint INSTANCE' first"
+            )
 
     def integration(self, name: str) -> Integration:
         try:
@@ -217,9 +227,10 @@ class SyncEngine:
         state.report(force=True)
         try:
             settings = connection_settings(credential, self.secrets, integration.table_name)
-            braze_settings = self.config.braze
+            braze_settings = self.config.braze_of(integration)
             assert braze_settings is not None
-            api_key = None if options.dry_run else self.secrets.require(braze_key_account(), "Braze REST API key")
+            account, label = braze_key_account(integration.workspace), braze_key_label(integration.workspace)
+            api_key = None if options.dry_run else self.secrets.require(account, label)
         except (WarehouseError, SecretMissing) as error:
             state.fail(error)
             return
@@ -252,10 +263,14 @@ class SyncEngine:
                     pump.run(self._rows(source, shape, lower, inclusive, upper, options, state, credential.max_rows_per_query))
                 return
             deletes = integration.data_type == DataType.DELETES
+            catalog = integration.catalog_name if integration.data_type == DataType.CATALOGS else None
             assert api_key is not None
-            limiter = shared_limiter(
-                braze_settings.base_url, api_key, braze_settings.requests_per_window, braze_settings.window_seconds
-            )
+            if catalog is None:
+                limit, window = braze_settings.requests_per_window, braze_settings.window_seconds
+                limiter = shared_limiter(braze_settings.base_url, api_key, limit, window)
+            else:  # the catalog item endpoints have a budget of their own, apart from /users/track's
+                limit, window = braze_settings.catalog_requests_per_minute, 60.0
+                limiter = shared_limiter(braze_settings.base_url, api_key, limit, window, budget="catalogs")
             with self.braze_clients(
                 braze_settings.base_url,
                 api_key,
@@ -267,11 +282,14 @@ class SyncEngine:
                 stop=state.stop_sending,
                 on_answer=state.note_answer,
             ) as client:
+                if catalog is not None:
+                    self._find_catalog(client, catalog)
                 dispatcher: Dispatcher[Segment] = Dispatcher(
                     client,
                     deletes=deletes,
                     max_in_flight=max_in_flight,
-                    rate_per_second=braze_settings.requests_per_window / braze_settings.window_seconds,
+                    rate_per_second=limit / window,
+                    catalog=catalog,
                 )
                 pump = self._pump(state, frontier, shape, transformer, dispatcher, max_in_flight, options)
                 if retry_rows:
@@ -286,6 +304,26 @@ class SyncEngine:
         finally:
             state.stop_sending.set()
             source.close()
+
+    @staticmethod
+    def _find_catalog(client: BrazeSender, catalog: str) -> None:
+        """Before a catalog's items are sent: the catalog exists (its fields, kept by the client, name
+        the unknown field of an item Braze refuses).
+
+        Raises:
+            BrazeCatalogMissing: no such catalog (a sync-level error, as in Braze's CDI).
+            BrazeError: the catalogs could not be listed.
+        """
+        try:
+            catalogs = client.list_catalogs()
+        except TransientFailure as error:
+            raise BrazeError(f"the catalogs of the Braze workspace could not be listed: {error}") from None
+        if catalog not in catalogs:
+            known = ", ".join(sorted(catalogs)) or "none"
+            raise BrazeCatalogMissing(
+                f"catalog '{catalog}' cannot be found in the Braze workspace (its catalogs: {known}); create it in Braze "
+                "first, with its fields"
+            )
 
     @staticmethod
     def _rows(
@@ -319,6 +357,7 @@ class SyncEngine:
         max_in_flight: int,
         options: SyncOptions,
     ) -> Pump:
+        catalogs = state.integration.data_type == DataType.CATALOGS
         return Pump(
             state,
             self.runlog,
@@ -329,17 +368,21 @@ class SyncEngine:
             self._batch_limit(state.integration),
             max_open_segments=max_in_flight,
             checkpoint_seconds=options.checkpoint_seconds,
-            changes=ChangeFilter(self.delivered, state.name, remember=not state.dry_run)
+            changes=ChangeFilter(self.delivered, state.name, remember=not state.dry_run, whole_items=catalogs)
             if state.integration.sends_changed_only
             else None,
             deleted_users=self.delivered if state.integration.data_type == DataType.DELETES and not state.dry_run else None,
-            ordered=options.per_user_order and state.integration.data_type == DataType.ATTRIBUTES,
+            same_workspace=[item.name for item in self.config.integrations_in(state.integration.workspace)],
+            ordered=options.per_user_order and state.integration.data_type in (DataType.ATTRIBUTES, DataType.CATALOGS),
+            catalog=state.integration.catalog_name if catalogs else None,
         )
 
     def _batch_limit(self, integration: Integration) -> int:
+        if integration.data_type == DataType.CATALOGS:
+            return MAX_CATALOG_ITEMS
         if integration.data_type == DataType.DELETES:
             return MAX_DELETE_IDENTIFIERS
-        braze = self.config.braze
+        braze = self.config.braze_of(integration)
         if braze is not None and braze.combined_batch_limit:
             return MAX_OBJECTS_COMBINED_MAU
         return MAX_OBJECTS_PER_ARRAY
@@ -448,6 +491,8 @@ class SyncEngine:
             "data_points": state.data_points,
             "rows_unchanged": state.unchanged,
             "rows_superseded": state.superseded,
+            "items_written": state.items_written,
+            "items_deleted": state.items_deleted,
             "braze_answers": state.answers_now(),
             "error": outcome.error,
             "warnings": state.warnings,

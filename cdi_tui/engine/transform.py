@@ -16,11 +16,14 @@ import orjson
 
 from cdi_tui.braze.objects import BrazeObject
 from cdi_tui.braze.rules import (
+    CATALOG_DELETES_ARRAY,
+    CATALOG_ITEMS_ARRAY,
     DEFAULT_DELETE_PRIORITIZATION,
     ISO_4217,
     MAX_ATTRIBUTE_KEYS,
     MAX_PAYLOAD_BYTES,
     MAX_STRING,
+    item_id_problem,
     nested_attribute_problem,
 )
 from cdi_tui.engine.depth import DEPTH_PROBLEM, text_too_deep, value_too_deep
@@ -80,8 +83,10 @@ def describe_identifier(identifier: dict[str, Any] | None) -> str:
 
 
 def split_identifier(body: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Split a Braze object into (identifier, rest)."""
+    """Split a Braze object into (identifier, rest); a catalog item's identifier is its ``id``."""
     identifier = {key: value for key, value in body.items() if key in BODY_IDENTIFIER_KEYS}
+    if not identifier and "id" in body:  # a catalog item (a user's object always has a user identifier)
+        return {"id": body["id"]}, {key: value for key, value in body.items() if key != "id"}
     rest = {key: value for key, value in body.items() if key not in BODY_IDENTIFIER_KEYS}
     return identifier, rest
 
@@ -102,12 +107,21 @@ def _updated_at_problem(updated_at: Any) -> RowError | None:
     return None
 
 
+_TRUE_WORDS = frozenset({"true", "t", "yes", "y", "1"})
+_FALSE_WORDS = frozenset({"false", "f", "no", "n", "0", ""})
+
+
 class RowTransformer:
     """Turns rows of one table into Braze objects for one data type.
 
+    A catalogs row becomes an item to write (array ``items``: ``{"id": ID, **PAYLOAD}``, sent to
+    ``PUT /catalogs/{name}/items``) or, with DELETED true, an item to delete (array
+    ``delete_items``: ``{"id": ID}``); its ``user`` is ``id=ID``, so that the per-user order and
+    "send only changed" work per item.
+
     Args:
         columns: canonical column names in row order (``TableShape.select_columns``).
-        data_type: attributes, events, purchases or deletes.
+        data_type: attributes, events, purchases, deletes or catalogs.
         update_existing_only: add ``"_update_existing_only": true`` to every object.
         delete_prioritization: for deletes by email or phone: which user Braze deletes when
             several share the address (``identified``, ``unidentified``, ``most_recently_updated``).
@@ -127,8 +141,11 @@ class RowTransformer:
         self._sends_deletes = data_type == DataType.DELETES
         self._sends_attributes = data_type == DataType.ATTRIBUTES
         self._sends_events = data_type == DataType.EVENTS
+        self._sends_items = data_type == DataType.CATALOGS
         self.update_existing_only = update_existing_only
         index = {name: position for position, name in enumerate(columns)}
+        self._item_id = index.get("id")
+        self._deleted = index.get("deleted")
         self._updated_at = index["updated_at"]
         self.updated_at_position = self._updated_at
         # every column but UPDATED_AT: what a row's object is made of
@@ -141,7 +158,10 @@ class RowTransformer:
 
     # identifiers -------------------------------------------------------------------
     def identifier(self, row: list[Any]) -> tuple[dict[str, Any] | None, RowError | None]:
-        """The row's one identifier as Braze wants it, or why it has none (or too many)."""
+        """The row's one identifier as Braze wants it, or why it has none (or too many); for a
+        catalog, ``{"id": ...}`` (with why Braze would refuse it, when it would)."""
+        if self._sends_items:
+            return self._item_identifier(row)
         alias = self._alias
         if alias is None or (row[alias[0]] is None and row[alias[1]] is None):
             # the common case first: one column set, to a non-blank text
@@ -182,8 +202,58 @@ class RowTransformer:
         problem = RowError("multiple_identifiers", f"a row takes exactly one identifier; this one has {names}")
         return {found[0][0]: found[0][1]}, problem
 
+    def _item_identifier(self, row: list[Any]) -> tuple[dict[str, Any] | None, RowError | None]:
+        """A catalog item's id, checked against Braze's rules before anything is sent."""
+        assert self._item_id is not None
+        raw = row[self._item_id]
+        if raw is None:
+            return None, RowError("item_id_missing", "ID is NULL")
+        if isinstance(raw, (bool, float)):
+            return None, RowError("item_id_invalid", f"ID is {raw!r}: an item id is text (or a whole number)")
+        text = raw if isinstance(raw, str) else str(raw)
+        problem = item_id_problem(text)
+        if problem is None:
+            return {"id": text}, None
+        shown = text if len(text) <= 300 else text[:300] + "..."  # the failed row still names the item
+        return {"id": shown}, RowError(*problem)
+
+    def _is_deleted(self, row: list[Any]) -> bool | RowError:
+        """DELETED: true deletes the item; NULL or false (or no such column) writes it."""
+        if self._deleted is None:
+            return False
+        value = row[self._deleted]
+        if value is None or value is False or value is True:
+            return value is True
+        if isinstance(value, int) and value in (0, 1):
+            return value == 1
+        if isinstance(value, str) and value.strip().lower() in _TRUE_WORDS | _FALSE_WORDS:
+            return value.strip().lower() in _TRUE_WORDS
+        return RowError("deleted_invalid", f"DELETED is {str(value)[:40]!r}, not true or false")
+
+    def _catalog_item(self, row: list[Any], updated_at: datetime) -> BrazeObject | RowError:
+        identifier, problem = self._item_identifier(row)
+        if problem is not None:
+            return problem
+        assert identifier is not None
+        user = describe_identifier(identifier)
+        deleted = self._is_deleted(row)
+        if isinstance(deleted, RowError):
+            return deleted
+        if deleted:
+            return BrazeObject(CATALOG_DELETES_ARRAY, identifier, updated_at, user)
+        parsed = self._payload_object(row, refuse_identifiers=False)
+        if isinstance(parsed, RowError):
+            return parsed
+        payload, text = parsed
+        if "id" in payload:
+            return RowError("payload_has_id", "PAYLOAD holds 'id'; an item's id comes from the ID column")
+        if _has_huge_float(payload):
+            payload = json.loads(text)
+        identifier.update(payload)
+        return BrazeObject(CATALOG_ITEMS_ARRAY, identifier, updated_at, user)
+
     # payload -----------------------------------------------------------------------
-    def _payload_object(self, row: list[Any]) -> tuple[dict[str, Any], str] | RowError:
+    def _payload_object(self, row: list[Any], refuse_identifiers: bool = True) -> tuple[dict[str, Any], str] | RowError:
         """The row's PAYLOAD as a dict (and its text), or why it is not a usable object.
 
         orjson parses several times cheaper than the stdlib, but turns integers beyond 64 bits
@@ -214,7 +284,7 @@ class RowTransformer:
             return RowError("payload_not_json", f"PAYLOAD is not valid JSON ({error})")
         if payload.__class__ is not dict:
             return RowError("payload_not_object", f"PAYLOAD is a JSON {type(payload).__name__}, not an object")
-        if not IDENTIFIER_KEYS.isdisjoint(payload):
+        if refuse_identifiers and not IDENTIFIER_KEYS.isdisjoint(payload):
             key = next(key for key in payload if key in IDENTIFIER_KEYS)
             return RowError(
                 "payload_has_identifier", f"PAYLOAD holds the identifier key '{key}'; identifiers come from their columns"
@@ -248,6 +318,8 @@ class RowTransformer:
             problem = _updated_at_problem(updated_at)
             if problem is not None:
                 return problem
+        if self._sends_items:
+            return self._catalog_item(row, updated_at)
         identifier, problem = self.identifier(row)
         if problem is not None:
             return problem

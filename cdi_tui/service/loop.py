@@ -194,6 +194,7 @@ class Service:
                         "state": integration.state,
                         "contact_emails": ", ".join(integration.contact_emails),
                         "warehouse_type": "redshift",
+                        "braze_workspace": integration.workspace,  # cdi-tui's own: the [braze.NAME] it syncs to
                         "last_updated_at": _time(watermark.updated_at) if watermark else None,
                         "last_job_start_time": _time(last.started_at) if last else None,
                         "last_job_end_time": _time(last.ended_at) if last else None,

@@ -40,7 +40,8 @@ class RunningSync:
 
 
 class StartRefused(CdiError):
-    """A run could not start; ``busy`` when another run of the integration is under way."""
+    """A run could not start; ``busy`` when another run of the integration is under way (expected: the
+    trigger API answers 429 or the reason)."""
 
     def __init__(self, message: str, busy: bool = False) -> None:
         super().__init__(message)

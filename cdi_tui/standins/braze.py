@@ -1,4 +1,4 @@
-"""A local HTTP server that behaves like Braze's ``/users/track`` and ``/users/delete``.
+"""A local HTTP server that behaves like Braze's ``/users/track``, ``/users/delete`` and catalogs.
 
 Built on aiohttp's server, it runs in its own thread and event loop on 127.0.0.1 and
 follows the rules in braze-facts.md: bearer authentication, at most 75 objects a request
@@ -19,6 +19,12 @@ processed), lost answers (processed, then the connection dropped), latency and j
 Every accepted object is recorded so tests can assert on what "Braze" received; ``GET
 /_standin/received`` returns the same record as JSON for a stand-in running in another
 process (``POST /_standin/reset`` forgets it, the profiles and the counts).
+
+Catalogs (:mod:`cdi_tui.standins.braze_catalogs`): catalogs defined by the tests and the demo
+(:meth:`BrazeStandIn.define_catalog`), ``GET /catalogs``, ``PUT``/``DELETE
+/catalogs/{name}/items`` answering ``202`` (or a whole-request ``400`` with Braze's error ids),
+with a rate limit of their own (16,000 requests a minute by default) apart from
+``/users/track``'s; what each catalog holds is kept (:meth:`BrazeStandIn.catalog_items`).
 """
 
 from __future__ import annotations
@@ -45,6 +51,7 @@ from cdi_tui.braze.rules import (
     NOTHING_VALID,
 )
 from cdi_tui.engine.depth import value_too_deep
+from cdi_tui.standins.braze_catalogs import CatalogStore, StandInCatalog
 from cdi_tui.standins.braze_profiles import Profile, ProfileStore, delete_entry_problem, request_drops_nested
 from cdi_tui.standins.loop_thread import LoopThread
 
@@ -106,6 +113,9 @@ class StandInStats:
     user_overlaps: int = 0
     unauthorized: int = 0
     bad_requests: int = 0
+    catalog_requests: int = 0  # requests to the catalog item endpoints
+    # catalog requests that came while another request about one of their items was being processed
+    item_overlaps: int = 0
     in_flight: int = 0  # requests being answered now
     peak_in_flight: int = 0  # the most answered at once since the last reset
     statuses: list[int] = field(default_factory=list)
@@ -222,6 +232,8 @@ class BrazeStandIn(LoopThread):
         *,
         rate_limit: int = 3000,
         rate_window_seconds: float = 3.0,
+        catalog_rate_limit: int = 16_000,
+        catalog_rate_window_seconds: float = 60.0,
         forbidden_keys: tuple[str, ...] = (),
         combined_limit: bool = False,
         faults: FaultPlan | None = None,
@@ -237,11 +249,15 @@ class BrazeStandIn(LoopThread):
         self.faults = faults or FaultPlan()
         self.rate_limit = rate_limit
         self.rate_window_seconds = rate_window_seconds
+        self.catalog_rate_limit = catalog_rate_limit
+        self.catalog_rate_window_seconds = catalog_rate_window_seconds
+        self.catalogs = CatalogStore()
+        self._items_under_way: dict[tuple[str, str], int] = {}
         self.received: list[ReceivedObject] = []
         self.users = ProfileStore()  # what Braze holds; kept while objects are recorded
         self._users_under_way: dict[str, int] = {}
         self.stats = StandInStats()
-        self._limiters: dict[str, _FixedWindowLimiter] = {}
+        self._limiters: dict[tuple[str, str], _FixedWindowLimiter] = {}  # (budget, key)
         self._random = random.Random(self.faults.seed)
         self._lock = threading.Lock()
         self._requested_port = port
@@ -275,6 +291,17 @@ class BrazeStandIn(LoopThread):
             found = self.users.find(external_id)
             return None if found is None else found.as_json()
 
+    def define_catalog(self, name: str, fields: dict[str, str], description: str = "") -> StandInCatalog:
+        """A catalog made in Braze (its fields by name and type: string, number, boolean, time, ...)."""
+        with self._lock:
+            return self.catalogs.define(name, fields, description)
+
+    def catalog_items(self, name: str) -> dict[str, dict[str, Any]]:
+        """What catalog ``name`` holds now: item id -> the item's fields (a copy)."""
+        with self._lock:
+            catalog = self.catalogs.catalogs.get(name)
+            return {} if catalog is None else {key: dict(value) for key, value in catalog.items.items()}
+
     def profiles(self) -> list[dict[str, Any]]:
         with self._lock:
             return [profile.as_json() for profile in self.users.profiles.values()]
@@ -296,6 +323,8 @@ class BrazeStandIn(LoopThread):
             self.users = ProfileStore()
             self.stats = StandInStats()
             self._limiters.clear()
+            for catalog in self.catalogs.catalogs.values():
+                catalog.items.clear()
 
     # server --------------------------------------------------------------------
     async def _serve(self) -> None:
@@ -304,6 +333,9 @@ class BrazeStandIn(LoopThread):
         app = web.Application(client_max_size=64 * 1024 * 1024, middlewares=[self._count_in_flight])
         app.router.add_post("/users/track", self._track)
         app.router.add_post("/users/delete", self._delete)
+        app.router.add_get("/catalogs", self._list_catalogs)
+        app.router.add_put("/catalogs/{name}/items", self._put_items)
+        app.router.add_delete("/catalogs/{name}/items", self._delete_items)
         app.router.add_get("/_standin/received", self._dump)
         app.router.add_post("/_standin/reset", self._reset)
         app.router.add_get("/_standin/users", self._users)
@@ -333,6 +365,7 @@ class BrazeStandIn(LoopThread):
                 "accepted_count": self.accepted_count,
                 "data_points": self.users.data_points,
                 "nested_requests_dropped": self.users.nested_requests_dropped,
+                "catalogs": {name: catalog.items for name, catalog in self.catalogs.catalogs.items()},
             }
         return web.json_response(payload)
 
@@ -358,8 +391,9 @@ class BrazeStandIn(LoopThread):
             with self._lock:
                 stats.in_flight -= 1
 
-    async def _gate(self, request: web.Request) -> tuple[web.StreamResponse | None, str, dict[str, str]]:
-        """Authentication, rate limit and faults. Returns (early answer or None, key, headers)."""
+    async def _gate(self, request: web.Request, budget: str = "users") -> tuple[web.StreamResponse | None, str, dict[str, str]]:
+        """Authentication, rate limit (of ``budget``: ``users`` or ``catalogs``, each its own) and
+        faults. Returns (early answer or None, key, headers)."""
         with self._lock:
             self.stats.requests += 1
             faults = self.faults
@@ -379,11 +413,14 @@ class BrazeStandIn(LoopThread):
             with self._lock:
                 self.stats.unauthorized += 1
             return self._answer(401, {"message": "Invalid API key"}), "", {}
+        limit, window = self.rate_limit, self.rate_window_seconds
+        if budget == "catalogs":
+            limit, window = self.catalog_rate_limit, self.catalog_rate_window_seconds
         with self._lock:
-            limiter = self._limiters.setdefault(api_key, _FixedWindowLimiter(self.rate_limit, self.rate_window_seconds))
+            limiter = self._limiters.setdefault((budget, api_key), _FixedWindowLimiter(limit, window))
             allowed, remaining, reset_at = limiter.take()
         headers = {
-            "X-RateLimit-Limit": str(self.rate_limit),
+            "X-RateLimit-Limit": str(limit),
             "X-RateLimit-Remaining": str(remaining),
             "X-RateLimit-Reset": str(math.ceil(reset_at)),
         }
@@ -417,7 +454,7 @@ class BrazeStandIn(LoopThread):
             self.stats.statuses.append(status)
             if status == 400:
                 self.stats.bad_requests += 1
-            if status in (200, 201):
+            if status in (200, 201, 202):
                 self.stats.accepted_requests += 1
         return web.json_response(payload, status=status, headers=headers)
 
@@ -575,3 +612,67 @@ class BrazeStandIn(LoopThread):
                         self.users.delete(kind, value)
         self._maybe_lose_answer(request)
         return self._answer(201, {"message": "success", "deleted": total}, headers)
+
+    # catalogs ---------------------------------------------------------------------------
+    async def _list_catalogs(self, request: web.Request) -> web.StreamResponse:
+        early, _api_key, headers = await self._gate(request, "catalogs")
+        if early is not None:
+            return early
+        with self._lock:
+            listing = self.catalogs.listing()
+        return self._answer(200, {"catalogs": listing, "message": "success"}, headers)
+
+    async def _put_items(self, request: web.Request) -> web.StreamResponse:
+        return await self._items(request, deleting=False)
+
+    async def _delete_items(self, request: web.Request) -> web.StreamResponse:
+        return await self._items(request, deleting=True)
+
+    async def _items(self, request: web.Request, deleting: bool) -> web.StreamResponse:
+        name = request.match_info["name"]
+        body = await self._json_body(request)
+        listed = body.get("items") if isinstance(body, dict) else None
+        ids = [(name, str(item.get("id"))) for item in listed if isinstance(item, dict)] if isinstance(listed, list) else []
+        with self._lock:
+            self.stats.catalog_requests += 1
+            if any(self._items_under_way.get(key) for key in set(ids)):
+                self.stats.item_overlaps += 1  # an item already in a request being processed: order is up to chance
+            for key in ids:
+                self._items_under_way[key] = self._items_under_way.get(key, 0) + 1
+        try:
+            return await self._items_body(request, name, body, deleting)
+        finally:
+            with self._lock:
+                for key in ids:
+                    left = self._items_under_way.get(key, 0) - 1
+                    if left > 0:
+                        self._items_under_way[key] = left
+                    else:
+                        self._items_under_way.pop(key, None)
+
+    async def _items_body(self, request: web.Request, name: str, body: Any, deleting: bool) -> web.StreamResponse:
+        early, api_key, headers = await self._gate(request, "catalogs")
+        if early is not None:
+            return early
+        with self._lock:
+            catalog = self.catalogs.catalogs.get(name)
+        if catalog is None:
+            error = {"id": "catalog-not-found", "message": "Could not find catalog", "parameters": ["catalog_name"],
+                     "parameter_values": [name]}  # fmt: skip
+            return self._answer(404, {"errors": [error], "message": "Invalid Request"}, headers)
+        errors = self.catalogs.request_errors(catalog, body, deleting)
+        if errors:
+            return self._answer(400, {"errors": errors, "message": "Invalid Request"}, headers)
+        items = body["items"]
+        bulk = request.headers.get("X-Braze-Bulk", "").lower() == "true"
+        with self._lock:
+            self.accepted_count += len(items)
+            if deleting:
+                self.catalogs.delete(catalog, items)
+            else:
+                self.catalogs.replace(catalog, items)
+            if self.record_objects:
+                endpoint = "delete_items" if deleting else "items"
+                self.received.extend(ReceivedObject(endpoint, item, api_key, bulk) for item in items)
+        self._maybe_lose_answer(request)
+        return self._answer(202, {"message": "success"}, headers)

@@ -13,12 +13,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from cdi_tui.config import BrazeSettings, Config, ConfigStore, Credential, Integration
+from cdi_tui.config import DEFAULT_WORKSPACE, BrazeSettings, Config, ConfigStore, Credential, Integration
+from cdi_tui.enums import DataType
 from cdi_tui.paths import AppPaths, app_paths
 from cdi_tui.secret_store import MemoryCredentials, braze_key_account, credential_account
 from cdi_tui.standins.braze import BrazeStandIn, FaultPlan
 from cdi_tui.standins.demo_data import (
     BULK_TABLE,
+    DEMO_CATALOG,
+    DEMO_CATALOG_FIELDS,
     DEMO_DATABASE,
     DEMO_TABLES,
     DEMO_USER,
@@ -44,6 +47,7 @@ def demo_integration(name: str, table: DemoTable, frequency: str = "every 15 min
         data_type=table.data_type,
         frequency=frequency,
         contact_emails=(DEMO_CONTACT,),
+        catalog=DEMO_CATALOG if table.data_type == DataType.CATALOGS else None,
     )
 
 
@@ -73,6 +77,7 @@ class DemoEnvironment:
         try:
             self.redshift = RedshiftStandIn().start()
             self.braze = BrazeStandIn(api_keys=(api_key,), faults=FaultPlan(latency_seconds=self.braze_latency_seconds)).start()
+            self.braze.define_catalog(DEMO_CATALOG, DEMO_CATALOG_FIELDS, "The demo's product catalog")
             create_demo_tables(self.redshift, database_password)
         except BaseException:
             self.stop()
@@ -93,7 +98,7 @@ class DemoEnvironment:
             if not table.free
         }
         config = Config(
-            braze=BrazeSettings(endpoint=self.braze.url, time_zone="UTC"),
+            workspaces={DEFAULT_WORKSPACE: BrazeSettings(endpoint=self.braze.url, time_zone="UTC")},
             credentials={DEMO_CREDENTIAL: credential},
             integrations=integrations,
         )

@@ -36,8 +36,12 @@ DEMO_TABLES = (
     DemoTable(DataType.EVENTS, "users_events_sync", 2000, 5),
     DemoTable(DataType.PURCHASES, "users_purchases_sync", 1000, 5),
     DemoTable(DataType.DELETES, "users_deletes_sync", 200, 3),
+    DemoTable(DataType.CATALOGS, "products_catalog_sync", 500, 4),
     DemoTable(DataType.EVENTS, "app_sessions_sync", 1500, 5, free=True),
 )
+# The demo catalogs integration writes to this catalog, made in the Braze stand-in with these fields
+DEMO_CATALOG = "products"
+DEMO_CATALOG_FIELDS = {"name": "string", "category": "string", "price": "number", "in_stock": "boolean"}
 # Filled in the background after the app opens (large enough to watch a sync's progress)
 BULK_TABLE = DemoTable(DataType.ATTRIBUTES, "users_attributes_bulk", 300_000, 6)
 
@@ -47,7 +51,11 @@ def _ts(base: datetime) -> str:
 
 
 def create_table_sql(schema: str, table: str, data_type: DataType, *, with_contact_columns: bool = False) -> str:
-    """The seed's CREATE TABLE template for a data type (deletes have no PAYLOAD)."""
+    """The seed's CREATE TABLE template for a data type (deletes have no PAYLOAD; a catalog's
+    table has ID, DELETED and PAYLOAD)."""
+    if data_type == DataType.CATALOGS:
+        columns = ["updated_at timestamptz DEFAULT now()", "id varchar", "deleted boolean", "payload varchar(65535)"]
+        return f"CREATE TABLE {quote_ident(schema)}.{quote_ident(table)} (\n   " + ",\n   ".join(columns) + "\n)"
     columns = [
         "updated_at timestamptz DEFAULT now()",
         "external_id varchar",
@@ -139,11 +147,32 @@ def _delete_rows(table: str, count: int, base: str) -> list[str]:
     ]
 
 
+def _catalog_rows(table: str, count: int, base: str) -> list[str]:
+    """Items sku-1..sku-N; the newest rows delete a few and hold mistakes (the oldest, a field the
+    catalog does not have: Braze refuses it when the sync sends it, the preview never shows it)."""
+    return [
+        f"""INSERT INTO {table} (updated_at, id, deleted, payload)
+        SELECT {base} - (g || ' minutes')::interval, 'sku-' || g, false,
+               '{{"name": "Product ' || g || '", "category": "'
+               || (ARRAY['shirts', 'shoes', 'hats', 'bags'])[1 + g % 4] || '", "price": ' || (5 + g % 95) || '.99, '
+               || '"in_stock": ' || CASE WHEN g % 7 = 0 THEN 'false' ELSE 'true' END || '}}'
+        FROM generate_series(1, {count}) g""",
+        f"""INSERT INTO {table} (updated_at, id, deleted)
+        SELECT {base} - (g || ' seconds')::interval, 'sku-' || (g * 100), true FROM generate_series(1, 3) g""",
+        # invalid on purpose
+        _row(table, base, 4, id="sku 501", payload='{"name": "A space in its id"}'),
+        _row(table, base, 5, id=None, payload='{"name": "No id"}'),
+        _row(table, base, 6, id="sku-502", payload="{not json"),
+        _row(table, base, (count + 60) * 60, id="sku-503", payload='{"name": "Colours", "colour": "red"}'),
+    ]
+
+
 _FILLERS = {
     DataType.ATTRIBUTES: _attribute_rows,
     DataType.EVENTS: _event_rows,
     DataType.PURCHASES: _purchase_rows,
     DataType.DELETES: _delete_rows,
+    DataType.CATALOGS: _catalog_rows,
 }
 
 

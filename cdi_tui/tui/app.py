@@ -36,6 +36,8 @@ from cdi_tui.workspace import Progress, Workspace
 
 @dataclass(frozen=True)
 class WorkspaceSummary:
+    """One Braze workspace as the header names it."""
+
     instance: str = "Braze not set up"
     time_zone: str = "UTC"
 
@@ -61,8 +63,8 @@ class CdiApp(App[None]):
     """The latest progress of each running sync."""
     config_version: var[int] = var(0)
     """Bumped whenever the app (or the demo's background work) changes the config."""
-    key_state: var[str] = var("missing")
-    """The Braze key: missing, stored (not checked), checked or failed."""
+    key_states: var[dict[str, str]] = var(dict, always_update=True)
+    """Each Braze workspace's key: missing, stored (not checked), checked or failed."""
 
     def __init__(
         self,
@@ -92,7 +94,8 @@ class CdiApp(App[None]):
         self.read_only = workspace.read_only  # why nothing may change (--read-only), or None
         self.runner = SyncRunner(self)
         self.preferences = PreferencesStore(workspace.paths.config_dir / "app.toml")
-        self.workspace_summary = WorkspaceSummary()
+        self.workspace_summaries: dict[str, WorkspaceSummary] = {}  # each Braze workspace, by name
+        self.main_workspace = "default"  # the workspace meant when a screen names none
         self._sync_toasts: dict[str, Notification] = {}
         self.rates: dict[str, RateWindow] = {}  # each running sync's recent rate (its ETA waits for it to be steady)
         self._unshown: dict[str, Progress] = {}  # progress received since the panels last redrew
@@ -116,16 +119,17 @@ class CdiApp(App[None]):
         from cdi_tui.tui.screens.dashboard import DashboardScreen
         from cdi_tui.tui.widgets.header import key_state
 
-        self.key_state = key_state(self.workspace)
         self._summarise()
+        self.key_states = {name: key_state(self.workspace, name) for name in self.workspace_summaries}
         self.theme_changed_signal.subscribe(self, self._remember_theme)
         if self.user_keymap:
             self.set_keymap(self.user_keymap)
         self.push_screen(DashboardScreen())
         if self.open_at_start is not None:
             self.action_open_integration(self.open_at_start)
-        if self.check_key_at_start and self.key_state == "stored":
-            self._check_key_at_start()
+        for name, state in self.key_states.items():
+            if self.check_key_at_start and state == "stored":
+                self._check_key_at_start(name)
         if self.run_schedules and self.read_only is None:
             self.set_interval(self.SCHEDULE_CHECK_SECONDS, self.check_schedules)
             self.call_later(self.check_schedules)
@@ -134,20 +138,39 @@ class CdiApp(App[None]):
         if self.read_only is None:  # read-only writes no file, the app's preferences included
             self.preferences.update(theme=theme.name)
 
+    @property
+    def key_state(self) -> str:
+        """The main workspace's key (see :attr:`key_states`)."""
+        return self.key_states.get(self.main_workspace, "missing")
+
+    @key_state.setter
+    def key_state(self, state: str) -> None:
+        self.set_key_state(self.main_workspace, state)
+
+    def set_key_state(self, braze_workspace: str, state: str) -> None:
+        self.key_states = {**self.key_states, braze_workspace: state}
+
     def _summarise(self) -> None:
         try:
-            braze = self.workspace.config().braze
+            config = self.workspace.config()
         except CdiError:  # a broken config is reported where it is used
-            braze = None
-        if braze is None:
-            self.workspace_summary = WorkspaceSummary()
+            self.workspace_summaries = {}
             return
-        instance = braze.endpoint if "://" not in braze.endpoint else braze.endpoint.split("://", 1)[1]
-        self.workspace_summary = WorkspaceSummary(instance, braze.time_zone)
+        self.main_workspace = config.main_workspace
+        summaries = {}
+        for name, braze in sorted(config.workspaces.items()):
+            instance = braze.endpoint if "://" not in braze.endpoint else braze.endpoint.split("://", 1)[1]
+            summaries[name] = WorkspaceSummary(instance, braze.time_zone)
+        self.workspace_summaries = summaries
 
     def config_changed(self) -> None:
         """Tell the screens that watch ``config_version`` to read the config again."""
+        from cdi_tui.tui.widgets.header import key_state
+
         self._summarise()
+        known = {name: self.key_states.get(name) or key_state(self.workspace, name) for name in self.workspace_summaries}
+        if known != self.key_states:
+            self.key_states = known
         self.config_version += 1
 
     def on_config_changed(self, message: ConfigChanged) -> None:
@@ -258,25 +281,25 @@ class CdiApp(App[None]):
         # the app's own commands only: Textual's stock themes, Keys and Maximize are not cdi-tui's
         yield SystemCommand("Quit", "Syncs under way are cancelled and recorded", self.action_quit)
 
-    @work(thread=True, exclusive=True, group="key-check")
-    def _check_key_at_start(self) -> None:
-        """The stored key, checked once (no data points spent): the header then says whether it works.
+    @work(thread=True, group="key-check")
+    def _check_key_at_start(self, braze_workspace: str) -> None:
+        """A workspace's stored key, checked once (no data points spent): the header then says whether it works.
 
         A bug (an error the product does not expect) stops the app with its crash report.
         """
         from cdi_tui.braze.client import BrazeAuthError
 
         try:
-            self.workspace.check_braze_key()
+            self.workspace.check_braze_key(braze_workspace)
         except BrazeAuthError:
-            self.post_message(KeyChecked("failed"))
+            self.post_message(KeyChecked("failed", braze_workspace))
             return
         except CdiError:
             return  # Braze could not be reached, or the key cannot be read: it stays "not checked"
-        self.post_message(KeyChecked("checked"))
+        self.post_message(KeyChecked("checked", braze_workspace))
 
     def on_key_checked(self, message: KeyChecked) -> None:
-        self.key_state = message.state
+        self.set_key_state(message.braze_workspace, message.state)
 
     # sync messages ------------------------------------------------------------------------
     def show_error(self, title: str, message: str, action: tuple[str, Callable[[], None]] | None = None) -> None:

@@ -57,6 +57,7 @@ class RangeEstimated(Message):
 
 @dataclass
 class KeyChecked(Message):
-    """The Braze key was checked: ``checked`` (it works) or ``failed`` (refused)."""
+    """A Braze workspace's key was checked: ``checked`` (it works) or ``failed`` (refused)."""
 
     state: str
+    braze_workspace: str = "default"

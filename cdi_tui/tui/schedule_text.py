@@ -14,9 +14,21 @@ if TYPE_CHECKING:
     from cdi_tui.workspace import Workspace
 
 
-def workspace_zone(workspace: Workspace) -> str:
+def workspace_zone(workspace: Workspace, braze_workspace: str | None = None) -> str:
+    """The time zone of a Braze workspace (default: the main one); times on its screens are in it."""
     try:
-        return workspace.config().time_zone
+        config = workspace.config()
+    except CdiError:  # a broken config is reported where it is used
+        return "UTC"
+    settings = config.workspaces.get(braze_workspace or config.main_workspace)
+    return settings.time_zone if settings is not None else config.time_zone
+
+
+def integration_zone(workspace: Workspace, name: str) -> str:
+    """The time zone of an integration's Braze workspace: its schedule runs, and its times show, in it."""
+    try:
+        config = workspace.config()
+        return config.zone_of(config.integrations.get(name))
     except CdiError:  # a broken config is reported where it is used
         return "UTC"
 

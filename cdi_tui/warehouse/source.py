@@ -32,6 +32,7 @@ from cdi_tui.warehouse.timestamps import (
 from cdi_tui.warehouse.tunnel import SshSettings, SshTunnel
 
 IDENTIFIER_COLUMNS = ("external_id", "alias_name", "alias_label", "braze_id", "email", "phone")
+CATALOG_COLUMNS = ("id", "deleted")  # a catalogs table: the item id, and (optional) whether to delete the item
 DEFAULT_FETCH_ROWS = 10_000
 
 _ALLOWED_STATEMENT = re.compile(
@@ -134,12 +135,15 @@ class TableShape:
 
     @property
     def identifier_columns(self) -> tuple[str, ...]:
-        return tuple(name for name in IDENTIFIER_COLUMNS if name in self.actual)
+        """The columns that say whom (users) or what (a catalog's items: ID) a row is about."""
+        return tuple(name for name in (*IDENTIFIER_COLUMNS, "id") if name in self.actual)
 
     @property
     def select_columns(self) -> tuple[str, ...]:
-        """Canonical names of the columns a sync reads, in the order they are selected."""
+        """Canonical names of the columns a sync reads, in the order they are selected (PAYLOAD last)."""
         names = ["updated_at", *self.identifier_columns]
+        if "deleted" in self.actual:
+            names.append("deleted")
         if self.has_payload:
             names.append("payload")
         return tuple(names)
@@ -177,6 +181,12 @@ def check_table_columns(column_names: list[str], data_type: DataType) -> TableSh
     problems: list[str] = []
     if "updated_at" not in actual:
         problems.append("UPDATED_AT is missing")
+    if data_type == DataType.CATALOGS:
+        problems += [f"{name.upper()} is missing" for name in ("id", "payload") if name not in actual]
+        if problems:
+            shape = "ID, PAYLOAD, UPDATED_AT and optionally DELETED"
+            raise WarehouseError(COLUMNS, f"The table does not fit a catalog sync ({shape}): " + "; ".join(problems))
+        return TableShape({name: actual[name] for name in ("updated_at", "payload", *CATALOG_COLUMNS) if name in actual})
     if data_type == DataType.DELETES:
         if "payload" in actual:
             problems.append("a Delete Users table must not have a PAYLOAD column (a guard against deleting users by accident)")

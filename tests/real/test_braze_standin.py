@@ -221,3 +221,39 @@ def test_the_record_can_be_read_over_http(braze: BrazeStandIn) -> None:
     track(braze, {"attributes": [attribute(1)]})
     dump = httpx.get(f"{braze.url}/_standin/received").json()
     assert dump["received"] == [{"endpoint": "attributes", "body": attribute(1), "bulk": False}]
+
+
+# catalogs --------------------------------------------------------------------------------------------
+
+
+def items_request(braze: BrazeStandIn, method: str, catalog: str, items: list[dict[str, Any]]) -> httpx.Response:
+    return httpx.request(method, f"{braze.url}/catalogs/{catalog}/items", json={"items": items}, headers=AUTH, timeout=10)
+
+
+def test_catalogs_are_listed_and_one_bad_item_fails_its_whole_request(braze: BrazeStandIn) -> None:
+    braze.define_catalog("products", {"name": "string", "price": "number"})
+    listed = httpx.get(f"{braze.url}/catalogs", headers=AUTH, timeout=10).json()["catalogs"]
+    assert [entry["name"] for entry in listed] == ["products"]
+    assert {field["name"] for field in listed[0]["fields"]} == {"id", "name", "price"}
+    good = [{"id": f"p{n}", "name": f"n{n}", "price": n} for n in range(3)]
+    assert items_request(braze, "PUT", "products", good).status_code == 202
+    refused = items_request(braze, "PUT", "products", [{"id": "p9", "name": "x"}, {"id": "p8", "colour": "red"}])
+    assert refused.status_code == 400
+    assert [error["id"] for error in refused.json()["errors"]] == ["invalid-fields"]
+    for bad, error_id in (({"id": "a b"}, "invalid-ids"), ({"id": "x" * 251}, "ids-too-large"), ({"id": "p1", "name": "y" * 5001}, "items-too-large"), ({"name": "no id"}, "items-missing-ids")):  # fmt: skip
+        answer = items_request(braze, "PUT", "products", [good[0], bad])
+        assert answer.status_code == 400 and answer.json()["errors"][0]["id"] == error_id
+    assert items_request(braze, "PUT", "products", [{"id": f"q{n}"} for n in range(51)]).json()["errors"][0]["id"] == (
+        "request-includes-too-many-items"
+    )
+    assert items_request(braze, "DELETE", "products", [{"id": "p1"}]).status_code == 202
+    assert items_request(braze, "PUT", "nope", good).status_code == 404
+    assert sorted(braze.catalog_items("products")) == ["p0", "p2"]  # nothing of a refused request was applied
+
+
+def test_the_catalog_endpoints_have_a_rate_limit_of_their_own() -> None:
+    with BrazeStandIn(api_keys=("test-key",), rate_limit=2, catalog_rate_limit=3, catalog_rate_window_seconds=60) as braze:
+        braze.define_catalog("products", {"name": "string"})
+        statuses = [items_request(braze, "PUT", "products", [{"id": "p1", "name": "n"}]).status_code for _ in range(4)]
+        assert statuses == [202, 202, 202, 429]
+        assert track(braze, {"attributes": [attribute(1)]}).status_code == 201  # /users/track's budget is untouched

@@ -189,7 +189,7 @@ def test_the_command_line_adds_estimates_and_reports_data_points_and_a_sigkill_l
     ])  # fmt: skip
     refused = cli("integrations", "add", "ev", "--credential", "wh", "--table", f"{schema}.ev", "--data-type", "events",
                   "--send-changed-only")  # fmt: skip
-    assert refused.returncode == 2 and "custom attributes integrations only" in refused.stderr
+    assert refused.returncode == 2 and "custom attributes and catalogs integrations only" in refused.stderr
     assert cli("integrations", "add", "big", "--credential", "wh", "--table", f"{schema}.big", "--data-type", "attributes",
                "--contact-email", "ops@example.com").returncode == 0  # fmt: skip
     listed = cli("integrations", "list", "--json")

@@ -137,7 +137,7 @@ def test_the_whole_headless_flow_with_its_contracts(
     assert synced.returncode == 3, synced.stderr  # partial: one row has no identifier
     summary = last_json(synced.stdout)
     assert set(summary) == {"run_id", "status", "rows_read", "rows_sent", "rows_failed", "rows_skipped", "watermark",
-                            "data_points", "rows_unchanged", "rows_superseded"}  # fmt: skip
+                            "data_points", "rows_unchanged", "rows_superseded", "items_written", "items_deleted"}  # fmt: skip
     assert summary["status"] == "partial"
     assert (summary["rows_read"], summary["rows_sent"], summary["rows_failed"], summary["rows_skipped"]) == (201, 200, 1, 0)
     assert str(summary["watermark"]).startswith("2026-03-01T13:00:00")

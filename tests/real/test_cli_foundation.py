@@ -59,10 +59,10 @@ def test_demo_prints_a_passing_connection_test_and_a_preview_for_every_data_type
     env = {**os.environ, "CDI_TUI_HOME": str(tmp_path / "users-own-home"), "COLUMNS": "160"}
     result = run_cli("demo", env=env)
     assert result.returncode == 0, result.stderr[-2000:]
-    for name in ("demo-attributes", "demo-events", "demo-purchases", "demo-deletes"):
+    for name in ("demo-attributes", "demo-events", "demo-purchases", "demo-deletes", "demo-catalogs"):
         assert name in result.stdout
-    assert result.stdout.count("Connection test passed") == 4
-    assert result.stdout.count("Preview: newest") == 4
+    assert result.stdout.count("Connection test passed") == 5
+    assert result.stdout.count("Preview: newest") == 5
     assert "lead-42" in result.stdout  # a preview row
     summary = json.loads(result.stdout.strip().splitlines()[-1])
     assert summary["connection_tests_failed"] == 0
@@ -73,6 +73,8 @@ def test_demo_prints_a_passing_connection_test_and_a_preview_for_every_data_type
         "demo-events": ("partial", 2000, 5),
         "demo-purchases": ("partial", 1000, 5),
         "demo-deletes": ("partial", 200, 3),
+        "demo-catalogs": ("partial", 503, 4),  # 500 items and 3 deletes; the 4th mistake is refused by Braze
     }
+    assert "catalog products: 497 items held" in result.stdout
     # the user's own home is never touched
     assert not (tmp_path / "users-own-home").exists()

@@ -149,8 +149,11 @@ OLD_RUNS_JSON: list[dict[str, Any]] = [
 ]  # fmt: skip
 
 # what it prints for them now: the same, in the same order, and the count added since
-# (rows_superseded: none in runs from before it existed; braze_answers: none recorded before it existed)
-RUNS_JSON_NOW: list[dict[str, Any]] = [{**run, "rows_superseded": 0, "braze_answers": {}} for run in OLD_RUNS_JSON]
+# (rows_superseded, items_written, items_deleted: none in runs from before they existed; braze_answers:
+# none recorded before it existed)
+RUNS_JSON_NOW: list[dict[str, Any]] = [
+    {**run, "rows_superseded": 0, "items_written": 0, "items_deleted": 0, "braze_answers": {}} for run in OLD_RUNS_JSON
+]
 
 # the watermarks of those runs, newest first: (before, after)
 OLD_RUN_WATERMARKS = [

@@ -192,6 +192,7 @@ def test_the_trigger_api_needs_its_token_answers_429_while_a_job_runs_and_is_pol
         [entry] = listed.json()["results"]
         assert entry["integration_id"] == "orders" and entry["data_type"] == "attributes" and entry["state"] == "paused"
         assert entry["last_job_status"] is None and entry["next_scheduled_run"] is None
+        assert entry["braze_workspace"] == "default"  # the [braze.NAME] it syncs to
 
         started = serve.post("/cdi/integrations/orders/sync")
         assert started.status_code == 202, started.text

@@ -20,8 +20,9 @@ from typing import Any
 
 import orjson
 
-from cdi_tui.braze.client import BrazeError, RateLimiter, RetryPolicy, SendCancelled, SendOutcome
+from cdi_tui.braze.client import BrazeError, Catalog, RateLimiter, RetryPolicy, SendCancelled, SendOutcome
 from cdi_tui.braze.objects import BrazeObject
+from cdi_tui.braze.rules import CATALOG_ARRAYS, CATALOG_DELETES_ARRAY
 from cdi_tui.checks import integration_fingerprint
 from cdi_tui.config import BrazeSettings, Config, Credential, Integration
 from cdi_tui.engine.frontier import Frontier, Segment
@@ -39,6 +40,7 @@ from cdi_tui.warehouse.source import ConnectionSettings, TableShape, check_table
 
 BASE = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 ATTRIBUTE_COLUMNS = ["updated_at", "external_id", "payload"]
+CATALOG_COLUMNS = ["updated_at", "id", "deleted", "payload"]
 
 
 def at(seconds: float) -> datetime:
@@ -48,6 +50,11 @@ def at(seconds: float) -> datetime:
 def row(seconds: float, user: str, payload: dict[str, Any] | None) -> list[Any]:
     """An attributes row: UPDATED_AT, EXTERNAL_ID, PAYLOAD (as JSON text)."""
     return [at(seconds), user, None if payload is None else orjson.dumps(payload).decode()]
+
+
+def item_row(seconds: float, item_id: Any, payload: dict[str, Any] | None, deleted: Any = None) -> list[Any]:
+    """A catalogs row: UPDATED_AT, ID, DELETED, PAYLOAD (as JSON text)."""
+    return [at(seconds), item_id, deleted, None if payload is None else orjson.dumps(payload).decode()]
 
 
 def integration(name: str = "attrs", data_type: DataType = DataType.ATTRIBUTES, **settings: Any) -> Integration:
@@ -164,6 +171,8 @@ class ScriptedClient:
     answer: Answer = delivered
     requests: list[list[BrazeObject]] = field(default_factory=list)
     opened_with: dict[str, Any] = field(default_factory=dict)
+    catalogs: dict[str, Catalog] = field(default_factory=dict)  # what GET /catalogs lists
+    catalog_requests: list[str] = field(default_factory=list)  # the catalog each catalog request went to
     round_trip_seconds: float = 0.0
     last_round_trip_seconds: float = 0.0
 
@@ -179,6 +188,16 @@ class ScriptedClient:
 
     def send_delete(self, items: Sequence[BrazeObject]) -> SendOutcome:
         return self._send(items)
+
+    def send_catalog(self, catalog: str, items: Sequence[BrazeObject]) -> SendOutcome:
+        self.catalog_requests.append(catalog)
+        return self._send(items)
+
+    def list_catalogs(self) -> dict[str, Catalog]:
+        return dict(self.catalogs)
+
+    async def send_catalog_async(self, catalog: str, items: Sequence[BrazeObject]) -> SendOutcome:
+        raise AssertionError("a fast Braze is sent to inline, never from an event loop")
 
     async def send_track_async(self, items: Sequence[BrazeObject]) -> SendOutcome:
         raise AssertionError("a fast Braze is sent to inline, never from an event loop")
@@ -203,7 +222,9 @@ class ScriptedClient:
         stop: threading.Event,
         on_answer: Callable[[int | None], None] | None = None,
     ) -> ScriptedClient:
-        self.opened_with = {"base_url": base_url, "api_key": api_key, "bulk": bulk, "max_in_flight": max_in_flight}
+        self.opened_with = {
+            "base_url": base_url, "api_key": api_key, "bulk": bulk, "max_in_flight": max_in_flight, "limiter": limiter,
+        }  # fmt: skip
         return self
 
     def __enter__(self) -> ScriptedClient:
@@ -233,6 +254,7 @@ class ScriptedDispatcher:
         self.sent: list[list[BrazeObject]] = []
         self.overlaps: list[str] = []  # users that had a second object sent while one was under way
         self.braze = ProfileStore()
+        self.items: dict[str, dict[str, Any]] = {}  # what a catalog holds (catalog items delivered, in answer order)
 
     @property
     def pending(self) -> int:
@@ -253,7 +275,13 @@ class ScriptedDispatcher:
         except (BrazeError, SendCancelled) as error:
             result = error
         if isinstance(result, SendOutcome):
-            self.braze.apply_track([(item.array, item.body) for item in result.delivered], drop_nested=False)
+            users = [item for item in result.delivered if item.array not in CATALOG_ARRAYS]
+            self.braze.apply_track([(item.array, item.body) for item in users], drop_nested=False)
+            for item in result.delivered:
+                if item.array == CATALOG_DELETES_ARRAY:
+                    self.items.pop(item.body["id"], None)
+                elif item.array in CATALOG_ARRAYS:
+                    self.items[item.body["id"]] = dict(item.body)
         on_result(job, result)
 
     def drain(self, on_result: OnResult[Segment], block: bool = False, timeout: float | None = None) -> None:
@@ -284,13 +312,15 @@ class PumpWorld:
         max_open_segments: int = 16,
         ordered: bool = True,
         the_integration: Integration | None = None,
+        changes: Any = None,
     ) -> None:
         self.integration = the_integration or integration()
+        catalogs = self.integration.data_type == DataType.CATALOGS
         self.runlog = RunLog(folder / "runs.sqlite3")
         run_id = self.runlog.start_run(self.integration.name, Trigger.MANUAL, False, False, None, 1)
         self.state = RunState(run_id, self.integration, False, 500_000_000, threading.Event(), None)
         self.frontier = Frontier(self.runlog, self.integration.name, save=True)
-        shape = check_table_columns(ATTRIBUTE_COLUMNS, self.integration.data_type)
+        shape = check_table_columns(CATALOG_COLUMNS if catalogs else ATTRIBUTE_COLUMNS, self.integration.data_type)
         self.dispatcher = dispatcher
         self.pump = Pump(
             self.state,
@@ -303,6 +333,8 @@ class PumpWorld:
             max_open_segments=max_open_segments,
             checkpoint_seconds=3600,
             ordered=ordered,
+            changes=changes,
+            catalog=self.integration.catalog_name if catalogs else None,
         )
 
     def run(self, rows: list[list[Any]], block: int = 10) -> None:
@@ -324,7 +356,7 @@ class EngineWorld:
         self.integration = the_integration or integration()
         credential = Credential(name="wh", host="warehouse.example.com", database="dev", user="braze_user")
         self.config = Config(
-            braze=BrazeSettings(endpoint="US-03"),
+            workspaces={"default": BrazeSettings(endpoint="US-03")},
             credentials={"wh": credential},
             integrations={self.integration.name: self.integration},
         )

@@ -26,7 +26,7 @@ from cdi_tui.braze.client import (
     SendCancelled,
     SendOutcome,
     _Pause,
-    _Post,
+    _Request,
 )
 from cdi_tui.braze.objects import BrazeObject
 from cdi_tui.engine.transform import RowTransformer
@@ -76,7 +76,7 @@ class Script:
                     self.pauses.append(step.seconds)
                     reply = None
                 else:
-                    assert isinstance(step, _Post)
+                    assert isinstance(step, _Request)
                     body = orjson.loads(step.content)
                     self.posts.append((step.path, body))
                     reply = self.answer(body)
@@ -393,4 +393,4 @@ def test_the_blocking_driver_sends_the_key_and_the_bulk_header_and_stops_when_to
 
 
 def test_a_first_run_is_not_marked_bulk_unless_asked() -> None:
-    assert "X-Braze-Bulk" not in make_client()._request(_Post("/users/track", b"{}")).headers
+    assert "X-Braze-Bulk" not in make_client()._request(_Request("/users/track", b"{}")).headers

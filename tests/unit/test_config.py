@@ -212,6 +212,13 @@ def test_the_readme_example_config_is_valid(tmp_path: Path) -> None:
     match = re.search(r"<!-- config-example -->\s*```toml\n(.*?)```", text, re.DOTALL)
     assert match, "README.md must carry a full config example after <!-- config-example -->"
     config = load_config(write(tmp_path / "config.toml", match.group(1)))
-    assert config.braze is not None
+    assert config.braze is not None and sorted(config.workspaces) == ["default", "prod-eu"]
     assert config.credentials and config.integrations
-    assert {item.data_type for item in config.integrations.values()} == {"attributes", "events", "purchases", "deletes"}
+    assert {item.data_type for item in config.integrations.values()} == {
+        "attributes",
+        "events",
+        "purchases",
+        "deletes",
+        "catalogs",
+    }
+    assert config.integrations["products"].workspace == "prod-eu"

@@ -1,8 +1,8 @@
-"""Saved Redshift credentials (and which integrations use each) and the Braze settings."""
+"""Saved Redshift credentials (and which integrations use each), the Braze workspaces and SMTP."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from textual import on, work
@@ -14,19 +14,20 @@ from textual.screen import ModalScreen, Screen
 from textual.widgets import Button, Footer, Input, Label, Select, TabbedContent, TabPane
 from textual.worker import Worker, WorkerState
 
-from cdi_tui.config import DEFAULT_MAX_IN_FLIGHT, BrazeSettings, Credential, SmtpSettings
+from cdi_tui.config import DEFAULT_MAX_IN_FLIGHT, DEFAULT_WORKSPACE, BrazeSettings, Credential, SmtpSettings
 from cdi_tui.errors import CdiError
-from cdi_tui.fields import BRAZE_FIELDS, BRAZE_INSTANCES, SMTP_FIELDS, FieldError, field_by_key
+from cdi_tui.fields import BRAZE_FIELDS, BRAZE_INSTANCES, SMTP_FIELDS, FieldError, field_by_key, validate_name
 from cdi_tui.tui.safe import expected, failure_line
 from cdi_tui.tui.table_keys import EXPORT_BINDING, FILTER_BINDING, TableKeys
 from cdi_tui.tui.widgets.credential_fields import PASSWORD_SPEC, CredentialFields, NewCredential
 from cdi_tui.tui.widgets.fields import FieldInput, collect
 from cdi_tui.tui.widgets.filter_bar import FilterBar
 from cdi_tui.tui.widgets.fit_table import FitColumn, FitTable
-from cdi_tui.tui.widgets.header import WorkspaceHeader
+from cdi_tui.tui.widgets.header import WorkspaceHeader, show_braze_workspace
 from cdi_tui.tui.widgets.setup.connection import describe
 
 CUSTOM_URL = "__custom__"
+NEW_WORKSPACE = "__new__"
 CREDENTIAL_COLUMNS = [
     FitColumn("Name", 6, flex=True),
     FitColumn("Used by", 10, flex=True, weight=3),
@@ -78,6 +79,7 @@ class CheckDone(Message):
     title: str
     ok: bool
     detail: str
+    braze_workspace: str | None = None  # a Braze key's check: whose
 
 
 class CredentialForm(ModalScreen[CredentialFormResult | None]):
@@ -134,7 +136,8 @@ class CredentialForm(ModalScreen[CredentialFormResult | None]):
 class CredentialsScreen(TableKeys, Screen[None]):
     HELP = (
         "Saved Redshift credentials (passwords never in a file) and the integrations that use each, with "
-        "their keys on that tab (/ filters, e exports); the Braze workspace and its key; SMTP for notification emails."
+        "their keys on that tab (/ filters, e exports); the Braze workspaces, each with its key (a new one: "
+        "'New workspace...'); SMTP for notification emails."
     )
     DEFAULT_CSS = """
     CredentialsScreen {
@@ -156,6 +159,10 @@ class CredentialsScreen(TableKeys, Screen[None]):
     ]
     CREDENTIAL_ACTIONS = frozenset({"add", "password", "check", "public_key", "delete", "filter", "export"})
 
+    def __init__(self) -> None:
+        super().__init__()
+        self.braze_workspace: str | None = None  # the Braze tab's workspace, while it is in view (the header names it)
+
     def compose(self) -> ComposeResult:
         yield WorkspaceHeader()
         with TabbedContent(id="tabs"):
@@ -174,6 +181,9 @@ class CredentialsScreen(TableKeys, Screen[None]):
                     yield Button("Delete", variant="error", id="delete", compact=True)
             with TabPane("Braze", id="braze-tab"):
                 with VerticalScroll(classes="settings-scroll"):
+                    yield Label("Workspace", classes="field-label")
+                    yield Select(self._workspace_options(), allow_blank=False, id="braze-workspace", compact=True)
+                    yield Input(placeholder="a name for the new workspace, e.g. prod", id="new-workspace", compact=True)
                     yield Label("Instance", classes="field-label")
                     yield Select(
                         [*((name, name) for name in BRAZE_INSTANCES), ("Custom URL", CUSTOM_URL)],
@@ -192,6 +202,7 @@ class CredentialsScreen(TableKeys, Screen[None]):
                 with Horizontal(classes="button-bar step-bar"):
                     yield Button("Save", variant="primary", id="save-braze", compact=True)
                     yield Button("Check key", id="check-key", compact=True)
+                    yield Button("Remove", variant="error", id="remove-braze", compact=True)
                     yield Label("", id="key-status")
             with TabPane("Email (SMTP)", id="smtp-tab"):
                 with VerticalScroll(classes="settings-scroll"):
@@ -219,21 +230,61 @@ class CredentialsScreen(TableKeys, Screen[None]):
     @on(TabbedContent.TabActivated)
     def _tab_changed(self) -> None:
         self.refresh_bindings()
+        braze_tab = self.query_one("#tabs", TabbedContent).active == "braze-tab"
+        show_braze_workspace(self, self._chosen_workspace() if braze_tab else None)
+
+    def _workspace_options(self) -> list[tuple[str, str]]:
+        try:
+            config = self.workspace.config()
+        except CdiError:
+            return [(DEFAULT_WORKSPACE, DEFAULT_WORKSPACE)]
+        names = sorted(config.workspaces) or [DEFAULT_WORKSPACE]
+        return [*((name, name) for name in names), ("New workspace...", NEW_WORKSPACE)]
+
+    def _chosen_workspace(self) -> str | None:
+        """The workspace the Braze tab edits (None: a new one, not named yet)."""
+        value = self.query_one("#braze-workspace", Select).value
+        if value == NEW_WORKSPACE:
+            return None
+        return str(value) if value is not Select.BLANK else None
 
     def on_mount(self) -> None:
         self.sub_title = "Credentials and settings"
         self.refresh_data()
-        braze = self.workspace.config().braze
-        if braze is not None:
-            if braze.endpoint in BRAZE_INSTANCES:
-                self.query_one("#instance", Select).value = braze.endpoint
-            else:
-                self.query_one("#instance", Select).value = CUSTOM_URL
-                self.query_one("#custom-url", Input).value = braze.endpoint
-            self.query_one("#field-time_zone", FieldInput).set_value(braze.time_zone)
-            self.query_one("#field-requests_per_window", FieldInput).set_value(braze.requests_per_window)
-        self._instance_changed()
+        try:
+            main = self.workspace.config().main_workspace
+        except CdiError:
+            main = DEFAULT_WORKSPACE
+        self.query_one("#braze-workspace", Select).value = main
+        self._load_braze(main)
         self._load_smtp()
+
+    def _load_braze(self, name: str | None) -> None:
+        """The Braze tab shows a workspace's settings (a new one: empty, the key needed)."""
+        self.query_one("#new-workspace").display = name is None
+        braze = self.workspace.config().workspaces.get(name) if name is not None else None
+        instance = self.query_one("#instance", Select)
+        if braze is not None and braze.endpoint in BRAZE_INSTANCES:
+            instance.value = braze.endpoint
+        elif braze is not None:
+            instance.value = CUSTOM_URL
+            self.query_one("#custom-url", Input).value = braze.endpoint
+        else:
+            instance.value = "US-01"
+            self.query_one("#custom-url", Input).value = ""
+        time_zone, requests = (braze.time_zone, braze.requests_per_window) if braze is not None else ("UTC", 3000)
+        self.query_one("#field-time_zone", FieldInput).set_value(time_zone)
+        self.query_one("#field-requests_per_window", FieldInput).set_value(requests)
+        self.query_one("#api-key", Input).placeholder = "stored" if braze is not None else "the workspace's REST API key"
+        self.query_one("#key-status", Label).update("")
+        self._instance_changed()
+
+    @on(Select.Changed, "#braze-workspace")
+    def _workspace_changed(self) -> None:
+        chosen = self._chosen_workspace()
+        self._load_braze(chosen)
+        if self.query_one("#tabs", TabbedContent).active == "braze-tab":
+            show_braze_workspace(self, chosen)
 
     def _load_smtp(self) -> None:
         smtp = self.workspace.config().smtp
@@ -386,6 +437,18 @@ class CredentialsScreen(TableKeys, Screen[None]):
     def _save_braze(self) -> None:
         if self.cdi.refused_in_read_only("Saving the Braze settings"):
             return
+        name = self._chosen_workspace()
+        if name is None:
+            try:
+                name = validate_name(self.query_one("#new-workspace", Input).value)
+            except FieldError as error:
+                self.cdi.show_error("The new workspace needs a name", str(error))
+                return
+            if name in self.workspace.config().workspaces:  # never a silent change to the one of that name
+                self.cdi.show_error(
+                    f"There is a Braze workspace named {name}", "Choose it under Workspace to change it, or give another name."
+                )
+                return
         instance = str(self.query_one("#instance", Select).value)
         endpoint = self.query_one("#custom-url", Input).value.strip() if instance == CUSTOM_URL else instance
         values = collect(
@@ -401,49 +464,85 @@ class CredentialsScreen(TableKeys, Screen[None]):
         workspace = self.workspace
         key = self.query_one("#api-key", Input).value.strip() or None
         try:
-            current = workspace.config().braze
+            current = workspace.config().workspaces.get(name)
         except CdiError as error:
             self.cdi.show_error("The Braze settings were not saved", failure_line(error, (key,)))
             return
         if key is None and current is None:
             self.cdi.show_error("A REST API key is needed", "Paste the workspace's REST API key (permission users.track).")
             return
-        settings = BrazeSettings(
-            endpoint=endpoint,
-            time_zone=values["time_zone"],
-            requests_per_window=values["requests_per_window"],
-            window_seconds=current.window_seconds if current else 3.0,
-            combined_batch_limit=current.combined_batch_limit if current else False,
-            max_in_flight=current.max_in_flight if current else DEFAULT_MAX_IN_FLIGHT,
+        settings = (
+            replace(current, endpoint=endpoint, time_zone=values["time_zone"], requests_per_window=values["requests_per_window"])
+            if current is not None
+            else BrazeSettings(
+                endpoint=endpoint,
+                time_zone=values["time_zone"],
+                requests_per_window=values["requests_per_window"],
+                max_in_flight=DEFAULT_MAX_IN_FLIGHT,
+            )
         )
         try:
-            workspace.set_braze(settings, key)
+            workspace.set_braze(settings, key, name)
         except CdiError as error:  # one line, the key masked (a bug: the crash report, no locals)
             self.cdi.show_error("The Braze settings were not saved", failure_line(error, (key,)))
             return
         if key is not None:
-            self.cdi.key_state = "stored"
+            self.cdi.set_key_state(name, "stored")
         self.cdi.config_changed()
         self.query_one("#api-key", Input).value = ""
-        self.notify("Braze settings saved" + (f"; the key is kept {self.secrets_place}" if key else ""), timeout=4)
+        chooser = self.query_one("#braze-workspace", Select)
+        chooser.set_options(self._workspace_options())
+        chooser.value = name
+        several = len(workspace.config().workspaces) > 1
+        what = f"Braze workspace {name} saved" if several else "Braze settings saved"
+        self.notify(what + (f"; the key is kept {self.secrets_place}" if key else ""), timeout=4)
+
+    @on(Button.Pressed, "#remove-braze")
+    def _remove_braze(self) -> None:
+        if self.cdi.refused_in_read_only("Removing a Braze workspace"):
+            return
+        name = self._chosen_workspace()
+        if name is None or name not in self.workspace.config().workspaces:
+            return
+        from cdi_tui.tui.screens.modals import ConfirmModal
+
+        def confirmed(answer: bool | None) -> None:
+            if not answer:
+                return
+            try:
+                self.workspace.remove_braze_workspace(name)
+            except CdiError as error:
+                self.cdi.show_error(f"Workspace {name} cannot be removed", str(error))
+                return
+            self.notify(f"Braze workspace {name} removed", timeout=3)
+            self.cdi.config_changed()
+            chooser = self.query_one("#braze-workspace", Select)
+            chooser.set_options(self._workspace_options())
+            chooser.value = self.workspace.config().main_workspace
+
+        self.app.push_screen(ConfirmModal(f"Remove the Braze workspace {name} and its stored REST API key?", "Remove"), confirmed)
 
     @on(Button.Pressed, "#check-key")
     def _check_key(self) -> None:
+        name = self._chosen_workspace()
+        if name is None or name not in self.workspace.config().workspaces:
+            self.query_one("#key-status", Label).update("Save the workspace first")
+            return
         self.query_one("#key-status", Label).update("Checking the key (no data points are spent)...")
-        self._run_key_check()
+        self._run_key_check(name)
 
     @work(thread=True, exclusive=True, group="check", exit_on_error=False)
-    def _run_key_check(self) -> None:
+    def _run_key_check(self, name: str) -> None:
         try:
-            self.workspace.check_braze_key()
+            self.workspace.check_braze_key(name)
         except CdiError as error:
-            self.post_message(CheckDone("The Braze key did not work", False, str(error)))
+            self.post_message(CheckDone("The Braze key did not work", False, str(error), name))
             return
-        self.post_message(CheckDone("Braze key", True, "The key works (no data points spent)"))
+        self.post_message(CheckDone("Braze key", True, "The key works (no data points spent)", name))
 
     def on_check_done(self, message: CheckDone) -> None:
-        if message.title.startswith("The Braze key") or message.title == "Braze key":
-            self.cdi.key_state = "checked" if message.ok else "failed"
+        if (message.title.startswith("The Braze key") or message.title == "Braze key") and message.braze_workspace:
+            self.cdi.set_key_state(message.braze_workspace, "checked" if message.ok else "failed")
         target = "#key-status" if message.title.startswith("The Braze key") or message.title == "Braze key" else "#check-status"
         self.query_one(target, Label).update(message.detail if message.ok else "")
         if not message.ok:

@@ -1,6 +1,9 @@
 """The dashboard: every integration, its state and last run; keys to act on them.
 
-With no integration yet it is a setup checklist (Braze key, a credential, a first integration).
+With several Braze workspaces the integrations are grouped by workspace (a Workspace column),
+and ``w`` shows one workspace at a time (every one, then each in turn); the header names the
+workspace in view. With no integration yet it is a setup checklist (Braze key, a credential, a
+first integration).
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from cdi_tui.tui.schedule_text import next_run_text
 from cdi_tui.tui.table_keys import EXPORT_BINDING, FILTER_BINDING, TableKeys
 from cdi_tui.tui.widgets.filter_bar import FilterBar
 from cdi_tui.tui.widgets.fit_table import FitColumn, FitTable
-from cdi_tui.tui.widgets.header import WorkspaceHeader
+from cdi_tui.tui.widgets.header import WorkspaceHeader, show_braze_workspace
 from cdi_tui.tui.widgets.progress_panel import ProgressPanels
 from cdi_tui.workspace import Progress, RunRecord
 
@@ -35,6 +38,11 @@ COLUMNS = [
     FitColumn("Last run", 9, flex=True),
     FitColumn("Next run", 11, flex=True),
 ]
+
+
+# with several Braze workspaces: which one each integration syncs to (rows grouped by it); left out
+# first on a narrow screen, when the header names the workspace in view
+WORKSPACE_COLUMNS = [COLUMNS[0], FitColumn("Workspace", 6, flex=True, drop=4), *COLUMNS[1:]]
 
 
 def describe_last_run(app: object, record: RunRecord | None, zone: str) -> Text:
@@ -68,7 +76,15 @@ class DashboardScreen(TableKeys, Screen[None]):
             "delete,d", "delete", "Delete", id="delete", show=False, tooltip="Asks first; a new one of its name starts afresh"
         ),
         Binding("r", "refresh_data", "Refresh", id="refresh", show=False, tooltip="Read the config and run log again"),
-    ]
+        Binding(
+            "w", "next_workspace", "Workspace", id="workspace", show=False,
+            tooltip="Show one Braze workspace's integrations, then the next; then every workspace's again",
+        ),
+    ]  # fmt: skip
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.braze_workspace: str | None = None  # the workspace shown (None: every one); the header names it
 
     def compose(self) -> ComposeResult:
         yield WorkspaceHeader()
@@ -126,14 +142,23 @@ class DashboardScreen(TableKeys, Screen[None]):
         table = self.integrations_table
         cursor = table.cursor_row
         table.clear()
-        integrations = sorted(config.integrations.values(), key=lambda item: item.name) if config else []
-        zone = config.time_zone if config is not None else "UTC"
+        several = config is not None and len(config.workspaces) > 1
+        if config is not None and self.braze_workspace is not None and self.braze_workspace not in config.workspaces:
+            show_braze_workspace(self, None)  # the workspace shown was removed meanwhile
+        columns = WORKSPACE_COLUMNS if several else COLUMNS
+        if table.fit_columns is not columns:
+            table.set_columns(columns)
+        everything = sorted(config.integrations.values(), key=lambda item: (item.workspace, item.name)) if config else []
+        integrations = [item for item in everything if self.braze_workspace in (None, item.workspace)]
         now = self.cdi.clock()
         for item in integrations:
+            assert config is not None
+            zone = config.zone_of(item)  # times in each integration's workspace's zone
             last = self.workspace.last_run(item.name)  # one query a row, shared by both run columns
             next_run = next_run_text(item, last is not None, zone, now) if item.state == IntegrationState.ACTIVE else "-"
             table.add_row(
                 item.name,
+                *([item.workspace] if several else []),
                 item.table,
                 item.data_type,
                 self._state(item),
@@ -142,19 +167,20 @@ class DashboardScreen(TableKeys, Screen[None]):
                 next_run,
                 key=item.name,
             )
-        self.query_one("#integrations-panel").border_title = f"Integrations ({len(integrations)})"
+        shown = f" · workspace {self.braze_workspace} of {len(everything)} (w: next)" if self.braze_workspace else ""
+        self.query_one("#integrations-panel").border_title = f"Integrations ({len(integrations)}){shown}"
         self.query_one("#integrations-filter", FilterBar).refresh_count()
-        self.query_one("#checklist").display = not integrations
-        self.query_one("#integrations-panel").display = bool(integrations)
-        if not integrations:
+        self.query_one("#checklist").display = not everything
+        self.query_one("#integrations-panel").display = bool(everything)
+        if not everything:
             self._show_checklist(config)
-        else:
+        elif integrations:  # (a workspace with none: the table is empty, w shows the next)
             table.move_cursor(row=min(cursor, len(integrations) - 1))
             if not isinstance(self.focused, FitTable):
                 table.focus()
 
     def _show_checklist(self, config: Config | None) -> None:
-        has_key = self.cdi.key_state != "missing" and config is not None and config.braze is not None
+        has_key = config is not None and any(self.cdi.key_states.get(name, "missing") != "missing" for name in config.workspaces)
         has_credential = bool(config and config.credentials)
         steps = [
             (has_key, "The Braze workspace and its REST API key", "F2"),
@@ -195,6 +221,18 @@ class DashboardScreen(TableKeys, Screen[None]):
             self.cdi.action_open_integration(name)
 
     def action_refresh_data(self) -> None:
+        self.refresh_data()
+
+    def action_next_workspace(self) -> None:
+        """Every workspace's integrations, then one workspace's, then the next's, then every one's again."""
+        config = self._config()
+        names = sorted(config.workspaces) if config is not None else []
+        if len(names) < 2:
+            self.cdi.toast("workspace", "There is one Braze workspace: every integration is shown", timeout=3)
+            return
+        order: list[str | None] = [None, *names]
+        current = order.index(self.braze_workspace) if self.braze_workspace in order else 0
+        show_braze_workspace(self, order[(current + 1) % len(order)])
         self.refresh_data()
 
     def action_sync_now(self) -> None:

@@ -14,12 +14,13 @@ from textual.screen import ModalScreen, Screen
 from textual.widgets import Button, Footer, Label, Static
 
 from cdi_tui.display import safe_text
+from cdi_tui.errors import CdiError
 from cdi_tui.tui.looks import local_time_text
-from cdi_tui.tui.schedule_text import workspace_zone
+from cdi_tui.tui.schedule_text import integration_zone
 from cdi_tui.tui.table_keys import EXPORT_BINDING, FILTER_BINDING, TableKeys
 from cdi_tui.tui.widgets.filter_bar import FilterBar
 from cdi_tui.tui.widgets.fit_table import FitColumn, FitTable
-from cdi_tui.tui.widgets.header import WorkspaceHeader
+from cdi_tui.tui.widgets.header import WorkspaceHeader, show_braze_workspace
 from cdi_tui.workspace import RowErrorRecord
 
 COLUMNS = [
@@ -119,6 +120,8 @@ class FailedRowsScreen(TableKeys, Screen[None]):
         super().__init__()
         self.run_id = run_id
         self.records: dict[str, RowErrorRecord] = {}
+        self.integration = ""  # the run's integration, once read
+        self.braze_workspace: str | None = None  # its Braze workspace, as the header shows it
 
     def compose(self) -> ComposeResult:
         yield WorkspaceHeader()
@@ -140,8 +143,20 @@ class FailedRowsScreen(TableKeys, Screen[None]):
     def table_in_view(self) -> tuple[FitTable, FilterBar, str] | None:
         return self.rows_table, self.query_one("#rows-filter", FilterBar), f"failed rows of run {self.run_id}"
 
+    def _braze_workspace(self) -> str | None:
+        """The Braze workspace of the run's integration (the header names it), when it still exists."""
+        try:
+            config = self.workspace.config()
+        except CdiError:
+            return None
+        integration = config.integrations.get(self.integration)
+        return integration.workspace if integration is not None else None
+
     def on_mount(self) -> None:
         self.sub_title = f"Failed rows of run #{self.run_id}"
+        record = self.workspace.run(self.run_id)
+        self.integration = record.integration if record is not None else ""
+        show_braze_workspace(self, self._braze_workspace())
         self.load()
         self.rows_table.focus()
 
@@ -149,7 +164,7 @@ class FailedRowsScreen(TableKeys, Screen[None]):
         table = self.rows_table
         table.clear()
         rows = self.workspace.row_errors(self.run_id, limit=ROWS_SHOWN)
-        zone = workspace_zone(self.workspace)
+        zone = integration_zone(self.workspace, self.integration)
         self.records = {}
         for index, row in enumerate(rows):
             key = str(index)
@@ -178,7 +193,7 @@ class FailedRowsScreen(TableKeys, Screen[None]):
     def action_detail(self) -> None:
         row = self.selected()
         if row is not None:
-            self.app.push_screen(RowDetailModal(self.run_id, row, workspace_zone(self.workspace)))
+            self.app.push_screen(RowDetailModal(self.run_id, row, integration_zone(self.workspace, self.integration)))
 
     def on_data_table_row_selected(self, event: FitTable.RowSelected) -> None:
         event.stop()

@@ -21,22 +21,23 @@ from textual.screen import Screen
 from textual.widgets import Button, Footer, Label, Select, Static, Switch, TabbedContent, TabPane
 from textual.worker import Worker, WorkerState
 
-from cdi_tui.config import Integration
+from cdi_tui.config import CHANGED_ONLY_TYPES, Integration
 from cdi_tui.enums import DataType, IntegrationState, RunStatus, Trigger
 from cdi_tui.errors import CdiError
 from cdi_tui.fields import DATA_TYPE_LABELS, INTEGRATION_FIELDS, field_by_key
 from cdi_tui.tui.actions import delete_integration, full_resync, pause_or_resume, show_setup_sql, sync_now
 from cdi_tui.tui.looks import local_time, palette, state_text, status_text
 from cdi_tui.tui.safe import expected
-from cdi_tui.tui.schedule_text import next_three_text, workspace_zone
+from cdi_tui.tui.schedule_text import integration_zone, next_three_text
 from cdi_tui.tui.table_keys import EXPORT_BINDING, FILTER_BINDING, TableKeys
 from cdi_tui.tui.widgets.fields import FieldInput, SwitchField, collect
 from cdi_tui.tui.widgets.filter_bar import FilterBar
 from cdi_tui.tui.widgets.fit_table import FitColumn, FitTable
 from cdi_tui.tui.widgets.frequency import FrequencyPicker
-from cdi_tui.tui.widgets.header import WorkspaceHeader
+from cdi_tui.tui.widgets.header import WorkspaceHeader, show_braze_workspace
 from cdi_tui.tui.widgets.progress_panel import ProgressPanels
 from cdi_tui.tui.widgets.run_chart import RunChart
+from cdi_tui.tui.widgets.setup.details import CHANGED_ITEMS_LABEL
 from cdi_tui.tui.widgets.setup.test_step import TestStep
 from cdi_tui.workspace import Progress, RunRecord, WorkspaceError
 
@@ -76,6 +77,19 @@ class RunsLoaded(Message):
     data_points_30_days: int
 
 
+# a catalog's runs: the items written and deleted where the data points are (catalog syncs spend none)
+CATALOG_RUN_COLUMNS = [
+    replacement
+    for column in RUN_COLUMNS
+    for replacement in ([FitColumn("Written"), FitColumn("Deleted")] if column.label == "Data points" else [column])
+]
+
+
+def run_columns(data_type: DataType) -> list[FitColumn]:
+    """The run history's columns: a catalog's runs show the items written and deleted (they spend no data points)."""
+    return CATALOG_RUN_COLUMNS if data_type == DataType.CATALOGS else RUN_COLUMNS
+
+
 def data_points_cell(record: RunRecord) -> str:
     """The data points a run spent; a dry run's are what it would have spent."""
     return f"{record.data_points:,} (dry)" if record.dry_run else f"{record.data_points:,}"
@@ -85,6 +99,8 @@ def spend_text(integration: Integration, data_points: int) -> str:
     """What the integration spent in the last 30 days, as the runs panel's subtitle says it."""
     if integration.data_type == DataType.DELETES:
         return "deletes spend no data points"
+    if integration.data_type == DataType.CATALOGS:
+        return "catalog syncs spend no data points" + (" · changed items only" if integration.sends_changed_only else "")
     text = f"{data_points:,} data points in the last 30 days"
     return text + (" · changed attributes only" if integration.sends_changed_only else "")
 
@@ -101,6 +117,8 @@ def with_progress(record: RunRecord, progress: Progress) -> RunRecord:
         rows_unchanged=progress.unchanged,
         rows_superseded=progress.superseded,
         data_points=progress.data_points,
+        items_written=progress.items_written,
+        items_deleted=progress.items_deleted,
     )
 
 
@@ -149,12 +167,15 @@ class IntegrationScreen(TableKeys, Screen[None]):
         self.integration_name = name
         self._records: list[RunRecord] = []
         self._zone = "UTC"
+        self._catalogs = False  # the run history shows a catalog's columns
         self._is_draft: bool | None = None  # known once the screen has read the integration
+        self.braze_workspace: str | None = None  # the integration's Braze workspace (the header names it)
 
     def compose(self) -> ComposeResult:
         config = self.workspace.config()
         integration = self.workspace.integration(self.integration_name, config)
         fixed = self.workspace.data_type_fixed_reason(self.integration_name, config)
+        self.braze_workspace = integration.workspace
         yield WorkspaceHeader()
         with TabbedContent(id="tabs"):
             with TabPane("Runs", id="runs-tab"):
@@ -166,7 +187,8 @@ class IntegrationScreen(TableKeys, Screen[None]):
                 yield chart
                 with Vertical(id="runs-panel", classes="panel flush") as runs:
                     runs.border_title = "Runs"
-                    table = FitTable(RUN_COLUMNS, id="runs")
+                    self._catalogs = integration.data_type == DataType.CATALOGS
+                    table = FitTable(run_columns(integration.data_type), id="runs")
                     yield FilterBar(table, id="runs-filter")
                     yield table
             with TabPane("Settings", id="settings-tab"):
@@ -184,10 +206,15 @@ class IntegrationScreen(TableKeys, Screen[None]):
                             id="data-type-fixed",
                             classes="field-label",
                         )
+                    if len(config.workspaces) > 1:  # which Braze workspace it syncs to (another needs a new test)
+                        workspace_spec = replace(
+                            field_by_key(INTEGRATION_FIELDS, "workspace"), choices=tuple(sorted(config.workspaces))
+                        )
+                        yield FieldInput(workspace_spec, integration.workspace, compact=True)
                     yield Label("Frequency", classes="field-label")
                     yield FrequencyPicker(
                         integration.frequency,
-                        workspace_zone(self.workspace),
+                        config.zone_of(integration),
                         self.cdi.clock,
                         id="frequency",
                         scheduled=integration.state == IntegrationState.ACTIVE,
@@ -201,13 +228,22 @@ class IntegrationScreen(TableKeys, Screen[None]):
                         if key == "contact_emails":
                             value = ", ".join(value)
                         yield FieldInput(field_by_key(INTEGRATION_FIELDS, key), "" if value is None else value, compact=True)
-                    if integration.data_type == DataType.ATTRIBUTES or fixed is None:  # attributes, or may become so
+                    if integration.data_type in CHANGED_ONLY_TYPES or fixed is None:  # attributes or catalogs, or may become so
                         yield SwitchField(
                             field_by_key(INTEGRATION_FIELDS, "send_changed_only"),
-                            integration.sends_changed_only if integration.data_type == DataType.ATTRIBUTES else True,
+                            integration.sends_changed_only if integration.data_type in CHANGED_ONLY_TYPES else True,
                             switch_id="switch-send_changed_only",
                             hint=CHANGED_ONLY_HINT,
                         )
+                    if integration.data_type == DataType.CATALOGS or fixed is None:  # catalogs, or may become so
+                        catalog = FieldInput(
+                            field_by_key(INTEGRATION_FIELDS, "catalog"),
+                            integration.catalog,
+                            placeholder=f"default: {integration.name}",
+                            compact=True,
+                        )
+                        catalog.display = integration.data_type == DataType.CATALOGS
+                        yield catalog
                     if integration.data_type == DataType.DELETES or fixed is None:  # deletes, or may become so
                         prioritization = FieldInput(
                             field_by_key(INTEGRATION_FIELDS, "delete_prioritization"),
@@ -300,7 +336,9 @@ class IntegrationScreen(TableKeys, Screen[None]):
             if self.is_current:
                 self.dismiss(None)
             return
-        zone = workspace_zone(workspace)
+        zone = integration_zone(workspace, self.integration_name)
+        show_braze_workspace(self, integration.workspace)
+        self.query_one("#frequency", FrequencyPicker).set_zone(zone)
         running = self.cdi.runner.is_running(self.integration_name)
         tested = workspace.is_tested(self.integration_name)
         overview = Text("State ")
@@ -321,6 +359,9 @@ class IntegrationScreen(TableKeys, Screen[None]):
         for button_id in RUNNING_BUTTONS:
             self.query_one(f"#{button_id}", Button).display = not draft
         self.refresh_bindings()
+        if self._catalogs != (integration.data_type == DataType.CATALOGS):  # a draft's data type changed
+            self._catalogs = integration.data_type == DataType.CATALOGS
+            self.runs_table.set_columns(run_columns(integration.data_type))
         self.runs_table.loading = True  # busy is visible while the run history is read
         self._load_runs(zone, self.cdi.clock())
 
@@ -360,6 +401,7 @@ class IntegrationScreen(TableKeys, Screen[None]):
         trigger = TRIGGERS.get(record.trigger, record.trigger)
         if record.full_resync and record.trigger != Trigger.FULL_RESYNC:
             trigger += " (full)"
+        catalogs = self._catalogs
         return [
             str(record.id),
             trigger + (" (dry)" if record.dry_run else ""),
@@ -369,7 +411,7 @@ class IntegrationScreen(TableKeys, Screen[None]):
             f"{record.rows_failed:,}",
             f"{record.rows_unchanged:,}",
             f"{record.rows_superseded:,}",
-            data_points_cell(record),
+            *([f"{record.items_written:,}", f"{record.items_deleted:,}"] if catalogs else [data_points_cell(record)]),
             local_time(watermark.updated_at if watermark else None, zone),
             local_time(record.started_at, zone),
             f"{record.duration_seconds:.1f}s" if record.duration_seconds is not None else "-",
@@ -412,10 +454,26 @@ class IntegrationScreen(TableKeys, Screen[None]):
     @on(Select.Changed, "#field-data_type Select")
     def _data_type_changed(self) -> None:
         chosen = self._chosen_data_type()
-        for switch in self.query("#field-send_changed_only"):
-            switch.display = chosen == DataType.ATTRIBUTES
+        for switch in self.query("#field-send_changed_only").results(SwitchField):
+            switch.display = chosen in CHANGED_ONLY_TYPES
+            if chosen == DataType.CATALOGS:
+                switch.relabel(CHANGED_ITEMS_LABEL, "an item unchanged since it was delivered is not sent; off forgets them")
+            else:
+                switch.relabel(switch.spec.label, CHANGED_ONLY_HINT)
         for field in self.query("#field-delete_prioritization"):
             field.display = chosen == DataType.DELETES
+        for field in self.query("#field-catalog"):
+            field.display = chosen == DataType.CATALOGS
+
+    @on(Select.Changed, "#field-workspace Select")
+    def _workspace_changed(self, event: Select.Changed) -> None:
+        """The next runs as they would be in the workspace chosen (saved, it needs a new test)."""
+        try:
+            settings = self.workspace.config().workspaces.get(str(event.value))
+        except CdiError:
+            return
+        if settings is not None:
+            self.query_one("#frequency", FrequencyPicker).set_zone(settings.time_zone)
 
     def _chosen_data_type(self) -> DataType | None:
         fields = self.query("#field-data_type").results(FieldInput)
@@ -440,9 +498,11 @@ class IntegrationScreen(TableKeys, Screen[None]):
             values[key] = self.query_one(f"#switch-{key}", Switch).value
         data_type = values.get("data_type") or self._chosen_data_type()
         switches = list(self.query("#field-send_changed_only").results(SwitchField))
-        values["send_changed_only"] = switches[0].value if switches and data_type == DataType.ATTRIBUTES else None
+        values["send_changed_only"] = switches[0].value if switches and data_type in CHANGED_ONLY_TYPES else None
         if data_type != DataType.DELETES:
             values["delete_prioritization"] = None  # deletes by email or phone only
+        if data_type != DataType.CATALOGS:
+            values["catalog"] = None
         workspace = self.workspace
         try:
             before = workspace.integration(self.integration_name)
@@ -452,15 +512,21 @@ class IntegrationScreen(TableKeys, Screen[None]):
             return
         if not workspace.is_tested(self.integration_name):
             self.test_step.reset()  # an earlier result was for another connection, table or data type
-        if before.state != IntegrationState.DRAFT and after.state == IntegrationState.DRAFT:
+        if before.workspace != after.workspace:
+            self.notify(
+                f"Saved. It syncs to Braze workspace {after.workspace} now: test it again (t) before it can sync",
+                severity="warning",
+            )
+        elif before.state != IntegrationState.DRAFT and after.state == IntegrationState.DRAFT:
             self.notify("Saved. The connection or table changed: test it again (t) before it can sync", severity="warning")
         elif before.data_type != after.data_type:
             self.notify(f"Saved as {DATA_TYPE_LABELS[after.data_type]}: test it again (t) before activating", timeout=5)
         elif before.sends_changed_only != after.sends_changed_only:
+            what = "items" if after.data_type == DataType.CATALOGS else "attributes"
             self.notify(
-                "Saved. Only changed attributes are sent from now on; the next run sends each value once, to know what Braze has"
+                f"Saved. Only changed {what} are sent from now on; the next run sends each once, to know what Braze has"
                 if after.sends_changed_only
-                else "Saved. Every attribute of each row is sent from the next run",
+                else f"Saved. Every {what[:-1]} of each row is sent from the next run",
                 timeout=5,
             )
         else:

@@ -17,10 +17,10 @@ from textual.binding import Binding
 from textual.containers import Vertical
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import ContentSwitcher, Footer, Input
+from textual.widgets import ContentSwitcher, Footer, Input, Select
 from textual.worker import Worker, WorkerState
 
-from cdi_tui.config import Config, Credential, Integration
+from cdi_tui.config import DEFAULT_WORKSPACE, Config, Credential, Integration
 from cdi_tui.enums import DataType
 from cdi_tui.errors import CdiError
 from cdi_tui.fields import DATA_TYPE_LABELS, FieldError
@@ -30,7 +30,7 @@ from cdi_tui.tui.messages import ConnectionTested
 from cdi_tui.tui.safe import expected
 from cdi_tui.tui.schedule_text import workspace_zone
 from cdi_tui.tui.widgets.fields import collect
-from cdi_tui.tui.widgets.header import WorkspaceHeader
+from cdi_tui.tui.widgets.header import WorkspaceHeader, show_braze_workspace
 from cdi_tui.tui.widgets.setup.connection import ConnectionStep, table_used_by
 from cdi_tui.tui.widgets.setup.details import DetailsStep
 from cdi_tui.tui.widgets.setup.stepper import Stepper
@@ -87,6 +87,7 @@ class NewIntegrationScreen(CdiMixin, Screen[None]):
         self.draft = draft
         self.auto_name: str | None = None  # the name the setup suggested from the table
         self.leaving = False
+        self.braze_workspace: str | None = None  # the Braze workspace chosen in Sync details (the header names it)
 
     # typed accessors ----------------------------------------------------------------------
     @property
@@ -110,7 +111,15 @@ class NewIntegrationScreen(CdiMixin, Screen[None]):
             yield Stepper(id="steps")
             with ContentSwitcher(initial=STEPS[0], id="wizard"):
                 yield ConnectionStep(config, draft.credential if draft else preferred_credential(self, config))
-                yield DetailsStep(workspace_zone(self.workspace), self.cdi.clock, draft.frequency if draft else None)
+                zones = {name: settings.time_zone for name, settings in config.workspaces.items()}
+                self.braze_workspace = draft.workspace if draft else config.main_workspace
+                yield DetailsStep(
+                    workspace_zone(self.workspace),
+                    self.cdi.clock,
+                    draft.frequency if draft else None,
+                    zones,
+                    self.braze_workspace,
+                )
                 yield TestStep()
         yield Footer(compact=True, show_command_palette=False)
 
@@ -126,7 +135,8 @@ class NewIntegrationScreen(CdiMixin, Screen[None]):
         details.name_field.set_value(draft.name)
         details.emails_field.set_value(", ".join(draft.contact_emails))
         details.set_data_type(draft.data_type)
-        details.set_options(draft.update_existing_only, draft.sends_changed_only, draft.prioritization)
+        details.set_workspace(draft.workspace)
+        details.set_options(draft.update_existing_only, draft.sends_changed_only, draft.prioritization, draft.catalog)
         self.test_step.integration_name = draft.name
         self._go(1)
 
@@ -147,7 +157,7 @@ class NewIntegrationScreen(CdiMixin, Screen[None]):
 
     def on_tables_loaded(self, message: TablesLoaded) -> None:
         self.connection.config = self.workspace.config()
-        self.connection.show_tables(message.tables, message.credential)
+        self.connection.show_tables(message.tables, message.credential, sorted(self.connection.config.workspaces))
 
     @on(ConnectionStep.SetupSql)
     def action_setup_sql(self) -> None:
@@ -182,10 +192,26 @@ class NewIntegrationScreen(CdiMixin, Screen[None]):
             return
         credential = chosen.credential
         config = self.workspace.config()
-        user = table_used_by(config, credential, table_text, except_name=self.saved_name)
-        if user is not None:
-            step.say(f"{table_text} is already synced by {user} (one integration per table): pick another", refused=True)
+        chosen_workspace = self.details.workspace
+        free = self._free_workspace(config, credential, table_text)
+        if free is None:
+            user = table_used_by(config, credential, table_text, except_name=self.saved_name)
+            where = " in every Braze workspace" if len(config.workspaces) > 1 else ""
+            step.say(
+                f"{table_text} is already synced by {user}{where} (one integration per table in a workspace): pick another",
+                refused=True,
+            )
             return
+        if free != chosen_workspace:  # the table is synced to the workspace chosen, not to this one
+            user = table_used_by(config, credential, table_text, except_name=self.saved_name, braze_workspace=chosen_workspace)
+            self.details.set_workspace(free)
+            show_braze_workspace(self, free)
+            self.notify(
+                f"{table_text} is synced to Braze workspace {chosen_workspace} by {user}: this integration goes to {free}",
+                title="Braze workspace",
+                markup=False,
+                timeout=6,
+            )
         if step.is_new_credential:
             from cdi_tui.tui.screens.credentials import save_new_credential
 
@@ -200,6 +226,16 @@ class NewIntegrationScreen(CdiMixin, Screen[None]):
             name_field.set_value(self.auto_name)
         self._go(1)
 
+    def _free_workspace(self, config: Config, credential: Credential, table_text: str) -> str | None:
+        """The Braze workspace this table can go to (one integration per table in a workspace): the
+        one chosen in Sync details when free, else the first free one; None when every one has it."""
+        chosen = self.details.workspace
+        names: list[str | None] = [*([chosen] if chosen is not None else []), *sorted(set(config.workspaces) - {chosen})]
+        for name in names or [None]:
+            if table_used_by(config, credential, table_text, except_name=self.saved_name, braze_workspace=name) is None:
+                return name if name is not None else chosen
+        return None
+
     # step 2 -------------------------------------------------------------------------------
     def _integration_from_form(self) -> Integration | None:
         step = self.connection
@@ -207,8 +243,9 @@ class NewIntegrationScreen(CdiMixin, Screen[None]):
             return None
         details = self.details
         data_type = details.require_data_type()
-        deletes = data_type == DataType.DELETES
-        name_values = collect([details.name_field, details.emails_field, *([details.prioritization_field] if deletes else [])])
+        deletes, catalogs = data_type == DataType.DELETES, data_type == DataType.CATALOGS
+        optional = [*([details.prioritization_field] if deletes else []), *([details.catalog_field] if catalogs else [])]
+        name_values = collect([details.name_field, details.emails_field, *optional])
         try:
             table = step.table_field.value()
         except FieldError:
@@ -222,9 +259,11 @@ class NewIntegrationScreen(CdiMixin, Screen[None]):
             data_type=data_type,
             frequency=details.frequency,
             contact_emails=tuple(name_values["contact_emails"] or ()),
-            update_existing_only=details.update_existing_only,
+            update_existing_only=details.update_existing_only and not catalogs,
             send_changed_only=details.send_changed_only,
             delete_prioritization=name_values.get("delete_prioritization") if deletes else None,
+            catalog=name_values.get("catalog") if catalogs else None,
+            workspace=details.workspace or DEFAULT_WORKSPACE,
         )
 
     def save_draft(self, quiet: bool = False) -> str | None:
@@ -253,6 +292,8 @@ class NewIntegrationScreen(CdiMixin, Screen[None]):
                     update_existing_only=integration.update_existing_only,
                     send_changed_only=integration.send_changed_only,
                     delete_prioritization=integration.delete_prioritization,
+                    catalog=integration.catalog,
+                    workspace=integration.workspace,
                 )
         except CdiError as error:
             if not quiet:
@@ -282,6 +323,10 @@ class NewIntegrationScreen(CdiMixin, Screen[None]):
     @on(DetailsStep.Back)
     def _back_to_connection(self) -> None:
         self._go(0)
+
+    @on(Select.Changed, "#field-workspace Select")
+    def _workspace_chosen(self) -> None:
+        show_braze_workspace(self, self.details.workspace)
 
     # step 3 -------------------------------------------------------------------------------
     def on_connection_tested(self, message: ConnectionTested) -> None:
@@ -372,7 +417,7 @@ class NewIntegrationScreen(CdiMixin, Screen[None]):
             parse_table_name(step.table_field.raw)
         except TableNameError:
             return False
-        return table_used_by(self.workspace.config(), credential, step.table_field.raw) is None
+        return self._free_workspace(self.workspace.config(), credential, step.table_field.raw) is not None
 
     def _offer_draft_from_connection(self) -> None:
         """Leaving at step 1: keep a draft, its data type said out loud (chosen here when not chosen yet)."""
@@ -386,6 +431,10 @@ class NewIntegrationScreen(CdiMixin, Screen[None]):
             name_field.set_value(self.auto_name)
 
         def keep() -> None:
+            credential, table_text = self.connection.chosen_credential(), self.connection.table_field.raw
+            free = self._free_workspace(self.workspace.config(), credential, table_text) if credential else None
+            if free is not None and free != self.details.workspace:
+                self.details.set_workspace(free)  # the workspace chosen has the table already: a free one
             problem = self.save_draft()
             if problem is not None:
                 return  # the modal says why; the setup stays open

@@ -165,6 +165,10 @@ class SwitchField(Horizontal):
     def value(self) -> bool:
         return self.switch.value
 
+    def relabel(self, label: str, hint: str = "") -> None:
+        """Say what the switch does in other words (the same option, for another data type)."""
+        self.query_one(Label).update(f"{label} ({hint})" if hint else label)
+
 
 def collect(fields: list[FieldInput]) -> dict[str, Any] | None:
     """Every field's value by key, or None (with each reason shown) when any is not valid."""

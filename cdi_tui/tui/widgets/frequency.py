@@ -164,3 +164,9 @@ class FrequencyPicker(Vertical):
     def set_scheduled(self, scheduled: bool) -> None:
         self.scheduled = scheduled
         self._changed()
+
+    def set_zone(self, zone: str) -> None:
+        """The next runs in another time zone (another Braze workspace was chosen)."""
+        if zone != self.zone:
+            self.zone = zone
+            self._changed()

@@ -23,13 +23,19 @@ def duration_text(seconds: float | None) -> str:
     return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes:02d}:{secs:02d}"
 
 
-def counts_text(progress: Progress, rate: float | None = None) -> str:
+def counts_text(progress: Progress, rate: float | None = None, items: bool = False) -> str:
     """Two lines: how far and how fast (now: ``rate``, else the run's average) with the data points
-    spent; then where the rows went."""
+    spent (``items``: a catalog's items written and deleted instead: it spends none); then where
+    the rows went."""
     speed = progress.rate if rate is None else rate
+    spent = (
+        f"{progress.items_written:,} written · {progress.items_deleted:,} deleted"
+        if items
+        else f"{progress.data_points:,} data points"
+    )
     return (
         f"{progress.done:,}/{progress.total or 0:,} rows · {speed:,.0f}/s · {duration_text(progress.elapsed)} · "
-        f"{progress.data_points:,} data points\n"
+        f"{spent}\n"
         f"sent {progress.sent:,} · unchanged {progress.unchanged:,} · failed {progress.failed:,} · "
         f"skipped {progress.skipped:,}" + (f" · superseded {progress.superseded:,}" if progress.superseded else "")
     )
@@ -60,6 +66,7 @@ class ProgressPanel(Vertical):
     def __init__(self, integration: str) -> None:
         super().__init__(classes="progress-panel")
         self.integration = integration
+        self.items = False  # a catalog's sync: items written and deleted instead of data points
 
     def compose(self) -> ComposeResult:
         with Horizontal(classes="panel-top"):
@@ -71,6 +78,14 @@ class ProgressPanel(Vertical):
         yield Label("", classes="counts")
 
     def on_mount(self) -> None:
+        from cdi_tui.enums import DataType
+        from cdi_tui.workspace import WorkspaceError
+
+        workspace = getattr(self.app, "workspace", None)  # None: a panel shown outside the app (its tests)
+        try:
+            self.items = workspace is not None and workspace.integration(self.integration).data_type == DataType.CATALOGS
+        except WorkspaceError:  # removed meanwhile
+            self.items = False
         latest = getattr(self.app, "progress", {}).get(self.integration)
         if latest is not None:
             self.update_progress(latest)
@@ -86,7 +101,7 @@ class ProgressPanel(Vertical):
         # the ETA once the recent rate is steady: never from a start that includes connecting and counting
         eta = window.eta(progress.total, progress.done) if window is not None else None
         self.query_one(".eta", Label).update(f"ETA {duration_text(eta)}")
-        self.query_one(".counts", Label).update(counts_text(progress, window.rate if window is not None else None))
+        self.query_one(".counts", Label).update(counts_text(progress, window.rate if window is not None else None, self.items))
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         event.stop()

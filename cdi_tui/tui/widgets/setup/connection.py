@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
@@ -21,8 +23,15 @@ NEW_CREDENTIAL = "__new__"
 __all__ = ["CREDENTIAL_NAME_SPEC", "NEW_CREDENTIAL", "PASSWORD_SPEC", "ConnectionStep", "credential_options"]
 
 
-def table_used_by(config: Config, credential: Credential | None, table_text: str, except_name: str | None = None) -> str | None:
-    """The integration that already syncs this table on this cluster (one integration per table), if any."""
+def table_used_by(
+    config: Config,
+    credential: Credential | None,
+    table_text: str,
+    except_name: str | None = None,
+    braze_workspace: str | None = None,
+) -> str | None:
+    """The integration that already syncs this table on this cluster to ``braze_workspace`` (one
+    integration per table in a workspace; None: in any workspace), if any."""
     if credential is None:
         return None
     try:
@@ -33,6 +42,8 @@ def table_used_by(config: Config, credential: Credential | None, table_text: str
     for integration in config.integrations.values():
         other = config.credentials.get(integration.credential)
         if other is None or integration.name == except_name:
+            continue
+        if braze_workspace is not None and integration.workspace != braze_workspace:
             continue
         theirs = integration.table_name
         if (other.host.lower(), str(other.port), theirs.database or other.database, theirs.sql) == identity:
@@ -155,22 +166,37 @@ class ConnectionStep(Vertical):
         self.credential_select.set_options(credential_options(config))
         self.credential_select.value = chosen
 
-    def show_tables(self, tables: list[tuple[str, str]], credential: Credential | None) -> None:
-        """Offer the tables; those another integration syncs are marked and cannot be picked."""
+    def show_tables(
+        self, tables: list[tuple[str, str]], credential: Credential | None, braze_workspaces: Sequence[str] = ()
+    ) -> None:
+        """Offer the tables; those another integration syncs are marked. One integration per table in a
+        Braze workspace: with several ``braze_workspaces`` a table is refused only when each has its
+        integration (the others say who syncs it where; the setup then picks a free workspace)."""
         options: list[tuple[Text, str]] = []
-        used = 0
+        used = shared = 0
+        where: list[str | None] = list(braze_workspaces) if len(braze_workspaces) > 1 else [None]
         for schema, table in tables:
             qualified = f"{schema}.{table}"
-            user = table_used_by(self.config, credential, qualified)
-            if user is not None:
+            users = {name: table_used_by(self.config, credential, qualified, braze_workspace=name) for name in where}
+            taken = {name: user for name, user in users.items() if user is not None}
+            if taken and len(taken) == len(users):
                 used += 1
-                options.append((outside(f"{qualified}  (used by {user})"), f"used:{user}:{qualified}"))
+                names = ", ".join(sorted(set(taken.values())))
+                options.append((outside(f"{qualified}  (used by {names})"), f"used:{names}:{qualified}"))
+            elif taken:
+                shared += 1
+                synced = ", ".join(f"{user} in {name}" for name, user in sorted(taken.items()) if name is not None)
+                options.append((outside(f"{qualified}  (synced by {synced})"), qualified))
             else:
                 options.append((outside(qualified), qualified))
         self.table_picker.set_options(options)  # Text prompts: never read as markup
         self.table_picker.loading = False
-        free = len(tables) - used
-        self.say(f"Connected: {len(tables)} table(s) visible to this user, {free} free" + (f", {used} used" if used else ""))
+        free = len(tables) - used - shared
+        self.say(
+            f"Connected: {len(tables)} table(s) visible to this user, {free} free"
+            + (f", {shared} synced to another workspace" if shared else "")
+            + (f", {used} used" if used else "")
+        )
 
     def say(self, text: str, refused: bool = False) -> None:
         self.status.update(outside(text))  # it may name a table from the warehouse

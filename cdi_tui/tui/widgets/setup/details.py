@@ -1,18 +1,20 @@
-"""Step 2 of the setup: name, contacts, data type (chosen, never preselected; it can change until
-activation), what is sent, frequency."""
+"""Step 2 of the setup: name, the Braze workspace, contacts, data type (chosen, never preselected; it
+can change until activation), what is sent, frequency (its next runs in the workspace's time zone)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime
 
 from textual import on
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
-from textual.widgets import Button, Label, RadioButton, RadioSet, Switch
+from textual.widgets import Button, Label, RadioButton, RadioSet, Select, Switch
 
 from cdi_tui.braze.rules import DEFAULT_DELETE_PRIORITIZATION
+from cdi_tui.config import CHANGED_ONLY_TYPES
 from cdi_tui.enums import DataType
 from cdi_tui.fields import (
     DATA_TYPE_LABELS,
@@ -28,6 +30,8 @@ from cdi_tui.tui.widgets.frequency import FrequencyPicker
 
 NAME_SPEC = FieldSpec("name", "Name", validate_name, "a short name for this sync")
 CHANGED_ONLY_HINT = "values unchanged since they were delivered are not sent: no data points spent on them"
+CHANGED_ITEMS_LABEL = "Send only changed items"
+CHANGED_ITEMS_HINT = "an item unchanged since it was delivered is not sent again"
 
 
 class DetailsStep(Vertical):
@@ -49,17 +53,35 @@ class DetailsStep(Vertical):
     class Back(Message):
         """The user goes back to step 1."""
 
-    def __init__(self, zone: str, clock: Callable[[], datetime], frequency: str | None = None) -> None:
+    def __init__(
+        self,
+        zone: str,
+        clock: Callable[[], datetime],
+        frequency: str | None = None,
+        zones: dict[str, str] | None = None,
+        workspace: str | None = None,
+    ) -> None:
+        """
+        Args:
+            zones: the Braze workspaces, with their time zones; with several, step 2 offers the
+                choice (with one, or none yet, there is nothing to choose: ``workspace`` it is).
+            workspace: the one chosen at first.
+        """
         super().__init__(id="step-details")
-        self.zone = zone
+        self.zone = zones.get(workspace, zone) if zones and workspace else zone
         self.clock = clock
         self.initial_frequency = frequency or DEFAULT_FREQUENCY
+        self.zones = zones or {}
+        self.initial_workspace = workspace
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="details-scroll"):
             with Vertical(id="details-panel", classes="panel compact-form") as panel:
                 panel.border_title = "Sync details"
                 yield FieldInput(NAME_SPEC, field_id="field-name", compact=True)
+                if len(self.zones) > 1:
+                    spec = replace(field_by_key(INTEGRATION_FIELDS, "workspace"), choices=tuple(sorted(self.zones)))
+                    yield FieldInput(spec, self.initial_workspace, field_id="field-workspace", compact=True)
                 yield FieldInput(
                     field_by_key(INTEGRATION_FIELDS, "contact_emails"),
                     field_id="field-emails",
@@ -73,7 +95,13 @@ class DetailsStep(Vertical):
                 error = Label("", id="data-type-error", classes="field-error")
                 error.display = False
                 yield error
-                with Horizontal(classes="switch-row"):
+                yield FieldInput(
+                    field_by_key(INTEGRATION_FIELDS, "catalog"),
+                    field_id="field-catalog",
+                    placeholder="the catalog in Braze (default: the integration's name)",
+                    compact=True,
+                )
+                with Horizontal(classes="switch-row", id="update-existing-row"):
                     yield Switch(False, id="update-existing-only")
                     yield Label("Update existing users only (rows for users Braze does not know are skipped)")
                 yield SwitchField(
@@ -106,6 +134,23 @@ class DetailsStep(Vertical):
         return self.query_one("#field-emails", FieldInput)
 
     @property
+    def workspace(self) -> str | None:
+        """The Braze workspace chosen (with a single workspace, or none yet, the one given at first)."""
+        fields = list(self.query("#field-workspace").results(FieldInput))
+        return (fields[0].raw or None) if fields else self.initial_workspace
+
+    def set_workspace(self, name: str) -> None:
+        for field in self.query("#field-workspace").results(FieldInput):
+            if name in field.spec.choices:
+                field.set_value(name)
+
+    @on(Select.Changed, "#field-workspace Select")
+    def _workspace_changed(self) -> None:
+        chosen = self.workspace
+        if chosen is not None and chosen in self.zones:
+            self.query_one("#frequency", FrequencyPicker).set_zone(self.zones[chosen])
+
+    @property
     def data_type(self) -> DataType | None:
         """The data type chosen; None until one is (none is preselected: the table decides)."""
         for data_type in DATA_TYPES:  # the buttons themselves: the set learns of a change a message later
@@ -117,12 +162,23 @@ class DetailsStep(Vertical):
         self.query_one(f"#type-{data_type}", RadioButton).value = True
 
     def set_options(
-        self, update_existing_only: bool, send_changed_only: bool, delete_prioritization: tuple[str, ...] | None = None
+        self,
+        update_existing_only: bool,
+        send_changed_only: bool,
+        delete_prioritization: tuple[str, ...] | None = None,
+        catalog: str | None = None,
     ) -> None:
         self.query_one("#update-existing-only", Switch).value = update_existing_only
         self.query_one("#field-send-changed-only", SwitchField).switch.value = send_changed_only
         if delete_prioritization is not None:
             self.prioritization_field.set_value(",".join(delete_prioritization))
+        if catalog is not None:
+            self.catalog_field.set_value(catalog)
+
+    @property
+    def catalog_field(self) -> FieldInput:
+        """Catalogs: the Braze catalog the items go to (empty: the integration's name)."""
+        return self.query_one("#field-catalog", FieldInput)
 
     @property
     def prioritization_field(self) -> FieldInput:
@@ -134,7 +190,9 @@ class DetailsStep(Vertical):
         chosen = self.data_type
         error = self.query_one("#data-type-error", Label)
         error.display = chosen is None
-        error.update("" if chosen is not None else "choose what the table's rows are: attributes, events, purchases or deletes")
+        error.update(
+            "" if chosen is not None else "choose what the table's rows are: attributes, events, purchases, deletes or items"
+        )
         if chosen is None:
             self.query_one("#data-type", RadioSet).focus()
         return chosen
@@ -149,8 +207,9 @@ class DetailsStep(Vertical):
 
     @property
     def send_changed_only(self) -> bool | None:
-        """Whether only changed attributes are sent; None for data types other than custom attributes."""
-        if self.data_type != DataType.ATTRIBUTES:
+        """Whether only changed attributes (or items) are sent; None for data types other than
+        custom attributes and catalogs."""
+        if self.data_type not in CHANGED_ONLY_TYPES:
             return None
         return self.query_one("#field-send-changed-only", SwitchField).value
 
@@ -160,8 +219,15 @@ class DetailsStep(Vertical):
 
     @on(RadioSet.Changed, "#data-type")
     def _data_type_changed(self) -> None:
-        self.query_one("#field-send-changed-only").display = self.data_type == DataType.ATTRIBUTES
+        changed_only = self.query_one("#field-send-changed-only", SwitchField)
+        changed_only.display = self.data_type in CHANGED_ONLY_TYPES
+        if self.data_type == DataType.CATALOGS:
+            changed_only.relabel(CHANGED_ITEMS_LABEL, CHANGED_ITEMS_HINT)
+        else:
+            changed_only.relabel(changed_only.spec.label, CHANGED_ONLY_HINT)
         self.prioritization_field.display = self.data_type == DataType.DELETES
+        self.catalog_field.display = self.data_type == DataType.CATALOGS
+        self.query_one("#update-existing-row").display = self.data_type != DataType.CATALOGS
         if self.data_type is not None:
             self.query_one("#data-type-error").display = False
 

@@ -203,6 +203,8 @@ class TestStep(CdiMixin, Vertical):
             assert result.error is not None
             text = app_words(f"{result.error.message}.\n\nWhat to try: {result.error.fix}")
             self.show_failure(text)
+            if result.preview is not None and result.shape is not None:  # a catalog's fields: the VALID? column names them
+                self._show_failed_preview(name, result)
             if isinstance(result.error, HostKeyError):
                 self._offer_host_key(name, result.error)  # the question says it all: no error dialog on top
             else:
@@ -220,6 +222,21 @@ class TestStep(CdiMixin, Vertical):
         self.show_result(result, verdicts)
         self._show_preview_estimate(integration, result)
 
+    def _show_failed_preview(self, name: str, result: ConnectionTestResult) -> None:
+        """A test that read its preview and failed on it (rows with fields the catalog lacks): the
+        rows stay in view, marked, and nothing may be activated."""
+        try:
+            integration = self.workspace.integration(name)
+        except WorkspaceError:
+            return
+        verdicts = self.workspace.preview_verdicts(
+            result, integration.data_type, integration.update_existing_only, integration.prioritization
+        )
+        self.show_result(result, verdicts)
+        self.query_one("#test-status", Label).update("Test failed: the rows marked below hold fields the catalog lacks")
+        self.query_one("#test-error").display = True
+        self.activate_button.disabled = True
+
     def _show_preview_estimate(self, integration: Integration, result: ConnectionTestResult) -> None:
         """What sending the preview rows now would spend (unchanged values cost nothing)."""
         if integration.data_type == DataType.DELETES:
@@ -227,6 +244,9 @@ class TestStep(CdiMixin, Vertical):
             return
         assert result.shape is not None and result.preview is not None
         data_points, unchanged = self.workspace.preview_estimate(integration, result.shape, result.preview.rows)
+        if integration.data_type == DataType.CATALOGS:
+            self.show_no_data_points(catalog_unchanged=unchanged if integration.sends_changed_only else None)
+            return
         self.show_estimate(len(result.preview.rows), data_points, unchanged if integration.sends_changed_only else None)
 
     def _offer_host_key(self, name: str, error: HostKeyError) -> None:
@@ -353,10 +373,22 @@ class TestStep(CdiMixin, Vertical):
         )
         self.estimate_button.display = True
 
-    def show_no_data_points(self) -> None:
-        """Deletes spend no data points: nothing to estimate."""
-        self._show_estimates("Deletes spend no data points: deleting users costs none, whatever the number of rows.")
-        self.estimate_button.display = False
+    def show_no_data_points(self, catalog_unchanged: int | None = None) -> None:
+        """Deletes and catalog syncs spend no data points: nothing to estimate (a catalog's dry run
+        still says how many items would be sent)."""
+        if catalog_unchanged is None and not self._catalog():
+            self._show_estimates("Deletes spend no data points: deleting users costs none, whatever the number of rows.")
+            self.estimate_button.display = False
+            return
+        unchanged = f" ({catalog_unchanged:,} of these preview items unchanged: not sent again)" if catalog_unchanged else ""
+        self._show_estimates(f"Catalog syncs spend no data points: Braze bills catalogs by their storage.{unchanged}")
+        self.estimate_button.display = True
+
+    def _catalog(self) -> bool:
+        try:
+            return self.workspace.integration(self.integration_name or "").data_type == DataType.CATALOGS
+        except WorkspaceError:
+            return False
 
     def _show_estimates(self, preview_text: str) -> None:
         self.query_one("#estimates").display = True
@@ -393,6 +425,12 @@ class TestStep(CdiMixin, Vertical):
             return
         unchanged = f" ({record.rows_unchanged:,} unchanged)" if sends_changed_only else ""
         invalid = f"; {record.rows_failed:,} row(s) not valid" if record.rows_failed else ""
+        if self._catalog():
+            self.range_estimate_label.update(
+                f"The whole pending range, {record.rows_read:,} rows, would send {record.rows_skipped:,} item row(s)"
+                f"{unchanged}{invalid}; no data points."
+            )
+            return
         self.range_estimate_label.update(
             f"The whole pending range, {record.rows_read:,} rows, would spend {record.data_points:,} data points"
             f"{unchanged}{invalid}."
