@@ -329,7 +329,7 @@ async def test_the_test_step_estimates_the_preview_rows_and_on_request_the_whole
             f"({unchanged} unchanged)."
         )
         button = screen.test_step.estimate_button
-        assert visible(button)
+        await wait_for(pilot, lambda: visible(button), seconds=30)  # laid out once the step has drawn (slow on a busy machine)
         button.focus()
         await pilot.press("enter")
         await pilot.pause()
