@@ -31,7 +31,8 @@ import re
 import sqlite3
 import tempfile
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -386,6 +387,32 @@ _WATERMARK_COLUMNS = (
 )
 
 
+_SETTING_UP = threading.Lock()  # one connection of this process sets a file up at a time
+
+
+def set_up_connection(conn: sqlite3.Connection, setup: Callable[[sqlite3.Connection], None], seconds: float = 30.0) -> None:
+    """Run a new connection's first statements (journal mode, schema, migration), again while
+    SQLite says the file is locked, for up to ``seconds``.
+
+    Two connections setting up one new file together (two syncs starting at once, in threads
+    or processes) get "database is locked" at once, without SQLite's busy timeout: the switch
+    to WAL needs the file to itself. Connections of this process take turns; another
+    process's is waited out here.
+    """
+    deadline = time.monotonic() + seconds
+    pause = 0.005
+    while True:
+        try:
+            with _SETTING_UP:
+                setup(conn)
+            return
+        except sqlite3.OperationalError as error:
+            if "locked" not in str(error) or time.monotonic() >= deadline:
+                raise
+        time.sleep(pause)
+        pause = min(pause * 2, 0.2)
+
+
 class _NotMigrated(Exception):
     """An older run log could not be migrated: it cannot be written now."""
 
@@ -539,12 +566,16 @@ class RunLog:
         try:
             with contextlib.suppress(OSError):
                 path.chmod(0o600)
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=NORMAL")
-            conn.execute("PRAGMA busy_timeout=30000")
-            try:
+
+            def setup(conn: sqlite3.Connection) -> None:
+                conn.execute("PRAGMA journal_mode=WAL")
+                conn.execute("PRAGMA synchronous=NORMAL")
+                conn.execute("PRAGMA busy_timeout=30000")
                 conn.executescript(_SCHEMA)  # tables added since the file was made are created here
                 _migrate(conn)
+
+            try:
+                set_up_connection(conn, setup, seconds=5.0)
             except sqlite3.OperationalError as error:
                 if "readonly" in str(error) or "locked" in str(error):
                     raise _NotMigrated from error

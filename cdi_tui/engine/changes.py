@@ -51,7 +51,7 @@ from cdi_tui.braze.objects import BrazeObject
 from cdi_tui.braze.rules import SUBSCRIPTION_ATTRIBUTES, attribute_data_points, is_date
 from cdi_tui.engine.order import NOT_ATTRIBUTES, is_operation
 from cdi_tui.engine.transform import RowTransformer, describe_identifier
-from cdi_tui.runlog import RunLogUnavailable
+from cdi_tui.runlog import RunLogUnavailable, set_up_connection
 
 Fingerprints = dict[int, int]  # attribute name hash -> value hash
 PackedEntry = tuple[str, int | None, bytes]  # user, whole-object fingerprint, packed attribute fingerprints
@@ -236,6 +236,13 @@ _UPSERT = (
 LOOKUP_CHUNK = 500  # user identifiers in one SELECT
 
 
+def _set_up(conn: sqlite3.Connection) -> None:
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=NORMAL")
+    conn.execute("PRAGMA busy_timeout=30000")
+    conn.executescript(_SCHEMA)
+
+
 def _signed(fingerprint: int | None) -> int | None:
     """SQLite keeps signed 64-bit integers."""
     return fingerprint - (1 << 64) if fingerprint is not None and fingerprint >= 1 << 63 else fingerprint
@@ -259,10 +266,7 @@ class DeliveredStore:
             self._conn = sqlite3.connect(path, timeout=30, check_same_thread=False, isolation_level=None)
             with contextlib.suppress(OSError):
                 path.chmod(0o600)
-            self._conn.execute("PRAGMA journal_mode=WAL")
-            self._conn.execute("PRAGMA synchronous=NORMAL")
-            self._conn.execute("PRAGMA busy_timeout=30000")
-            self._conn.executescript(_SCHEMA)
+            set_up_connection(self._conn, _set_up)
         except sqlite3.OperationalError as error:
             raise RunLogUnavailable(path, str(error)) from None
         except OSError as error:
