@@ -17,7 +17,7 @@ from textual.binding import Binding
 from textual.containers import Vertical
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import ContentSwitcher, Footer, Input
+from textual.widgets import ContentSwitcher, Input
 from textual.worker import Worker, WorkerState
 
 from cdi_tui.config import Config, Credential, Integration
@@ -30,6 +30,7 @@ from cdi_tui.tui.messages import ConnectionTested
 from cdi_tui.tui.safe import expected
 from cdi_tui.tui.schedule_text import workspace_zone
 from cdi_tui.tui.widgets.fields import collect
+from cdi_tui.tui.widgets.footer import KeysFooter
 from cdi_tui.tui.widgets.header import WorkspaceHeader
 from cdi_tui.tui.widgets.setup.connection import ConnectionStep, table_used_by
 from cdi_tui.tui.widgets.setup.details import DetailsStep
@@ -112,7 +113,7 @@ class NewIntegrationScreen(CdiMixin, Screen[None]):
                 yield ConnectionStep(config, draft.credential if draft else preferred_credential(self, config))
                 yield DetailsStep(workspace_zone(self.workspace), self.cdi.clock, draft.frequency if draft else None)
                 yield TestStep()
-        yield Footer(compact=True, show_command_palette=False)
+        yield KeysFooter(compact=True, show_command_palette=False)
 
     def on_mount(self) -> None:
         self.sub_title = "New integration" if self.draft is None else f"Setup of {self.draft}"
