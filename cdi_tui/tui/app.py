@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from textual import work
+from textual import events, work
 from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.notifications import Notification, Notify, SeverityLevel
@@ -133,6 +133,23 @@ class CdiApp(App[None]):
         if self.run_schedules and self.read_only is None:
             self.set_interval(self.SCHEDULE_CHECK_SECONDS, self.check_schedules)
             self.call_later(self.check_schedules)
+
+    def on_descendant_focus(self, event: events.DescendantFocus) -> None:
+        self._mark_panels_with_focus(event.widget)
+
+    def on_descendant_blur(self, event: events.DescendantBlur) -> None:
+        self._mark_panels_with_focus(event.widget)
+
+    def _mark_panels_with_focus(self, widget: Any) -> None:
+        """Give each ``.panel`` of the widget's screen the class ``panel-focused`` while the
+        screen's focused widget is inside it (what ``:focus-within`` would match)."""
+        if not widget.is_attached:
+            return
+        screen = widget.screen
+        focused = screen.focused
+        inside = set(focused.ancestors_with_self) if focused is not None else set()
+        for panel in screen.query(".panel"):
+            panel.set_class(panel in inside, "panel-focused")
 
     def _remember_theme(self, theme: Any) -> None:
         if self.read_only is None:  # read-only writes no file, the app's preferences included

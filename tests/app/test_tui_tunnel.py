@@ -76,6 +76,7 @@ async def test_the_setup_goes_through_a_bastion_with_a_generated_key(
         await click(pilot, "#next-2")
         await click(pilot, "#run-test")
         await wait_for(pilot, lambda: isinstance(app.screen, ConfirmModal))
+        await wait_for(pilot, lambda: bool(app.screen.query("#yes")))  # composed (the screen is current before its widgets)
         assert bastion.fingerprint in app.screen.question
         assert bastion.stats.signed_in == 0  # nothing signed in before the key is trusted
         await click(pilot, "#yes")

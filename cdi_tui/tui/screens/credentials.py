@@ -11,7 +11,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
 from textual.screen import ModalScreen, Screen
-from textual.widgets import Button, Footer, Input, Label, Select, TabbedContent, TabPane
+from textual.widgets import Button, Input, Label, Select, TabbedContent, TabPane
 from textual.worker import Worker, WorkerState
 
 from cdi_tui.config import DEFAULT_MAX_IN_FLIGHT, DEFAULT_WORKSPACE, BrazeSettings, Credential, SmtpSettings
@@ -23,6 +23,7 @@ from cdi_tui.tui.widgets.credential_fields import PASSWORD_SPEC, CredentialField
 from cdi_tui.tui.widgets.fields import FieldInput, collect
 from cdi_tui.tui.widgets.filter_bar import FilterBar
 from cdi_tui.tui.widgets.fit_table import FitColumn, FitTable
+from cdi_tui.tui.widgets.footer import KeysFooter
 from cdi_tui.tui.widgets.header import WorkspaceHeader, show_braze_workspace
 from cdi_tui.tui.widgets.setup.connection import describe
 
@@ -214,7 +215,7 @@ class CredentialsScreen(TableKeys, Screen[None]):
                     yield Input(password=True, id="smtp-password", compact=True)
                 with Horizontal(classes="button-bar step-bar"):
                     yield Button("Save SMTP", variant="primary", id="save-smtp", compact=True)
-        yield Footer(compact=True, show_command_palette=False)
+        yield KeysFooter(compact=True, show_command_palette=False)
 
     def table_in_view(self) -> tuple[FitTable, FilterBar, str] | None:
         if self.query_one("#tabs", TabbedContent).active != "credentials-tab":

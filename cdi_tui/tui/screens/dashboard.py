@@ -13,7 +13,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import Screen
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 
 from cdi_tui.config import Config, Integration
 from cdi_tui.enums import IntegrationState
@@ -23,6 +23,7 @@ from cdi_tui.tui.schedule_text import next_run_text
 from cdi_tui.tui.table_keys import EXPORT_BINDING, FILTER_BINDING, TableKeys
 from cdi_tui.tui.widgets.filter_bar import FilterBar
 from cdi_tui.tui.widgets.fit_table import FitColumn, FitTable
+from cdi_tui.tui.widgets.footer import KeysFooter
 from cdi_tui.tui.widgets.header import WorkspaceHeader, show_braze_workspace
 from cdi_tui.tui.widgets.progress_panel import ProgressPanels
 from cdi_tui.workspace import Progress, RunRecord
@@ -97,7 +98,7 @@ class DashboardScreen(TableKeys, Screen[None]):
                 yield FilterBar(table, id="integrations-filter")
                 yield table
         yield ProgressPanels(id="panels")
-        yield Footer(compact=True, show_command_palette=False)
+        yield KeysFooter(compact=True, show_command_palette=False)
 
     @property
     def integrations_table(self) -> FitTable:

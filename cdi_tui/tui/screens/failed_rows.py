@@ -11,7 +11,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen, Screen
-from textual.widgets import Button, Footer, Label, Static
+from textual.widgets import Button, Label, Static
 
 from cdi_tui.display import safe_text
 from cdi_tui.errors import CdiError
@@ -20,6 +20,7 @@ from cdi_tui.tui.schedule_text import integration_zone
 from cdi_tui.tui.table_keys import EXPORT_BINDING, FILTER_BINDING, TableKeys
 from cdi_tui.tui.widgets.filter_bar import FilterBar
 from cdi_tui.tui.widgets.fit_table import FitColumn, FitTable
+from cdi_tui.tui.widgets.footer import KeysFooter
 from cdi_tui.tui.widgets.header import WorkspaceHeader, show_braze_workspace
 from cdi_tui.workspace import RowErrorRecord
 
@@ -134,7 +135,7 @@ class FailedRowsScreen(TableKeys, Screen[None]):
             yield Button("Row in full", variant="primary", id="detail", compact=True)
             yield Button("Export", id="export", compact=True)
             yield Label("Enter: a row in full · / filter · e export", classes="hint")
-        yield Footer(compact=True, show_command_palette=False)
+        yield KeysFooter(compact=True, show_command_palette=False)
 
     @property
     def rows_table(self) -> FitTable:

@@ -18,7 +18,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import Button, Footer, Label, Select, Static, Switch, TabbedContent, TabPane
+from textual.widgets import Button, Label, Select, Static, Switch, TabbedContent, TabPane
 from textual.worker import Worker, WorkerState
 
 from cdi_tui.config import CHANGED_ONLY_TYPES, Integration
@@ -33,6 +33,7 @@ from cdi_tui.tui.table_keys import EXPORT_BINDING, FILTER_BINDING, TableKeys
 from cdi_tui.tui.widgets.fields import FieldInput, SwitchField, collect
 from cdi_tui.tui.widgets.filter_bar import FilterBar
 from cdi_tui.tui.widgets.fit_table import FitColumn, FitTable
+from cdi_tui.tui.widgets.footer import KeysFooter
 from cdi_tui.tui.widgets.frequency import FrequencyPicker
 from cdi_tui.tui.widgets.header import WorkspaceHeader, show_braze_workspace
 from cdi_tui.tui.widgets.progress_panel import ProgressPanels
@@ -271,7 +272,7 @@ class IntegrationScreen(TableKeys, Screen[None]):
             yield Button("Full resync", id="resync", compact=True)
             yield Button("Delete", variant="error", id="delete", compact=True)
         yield ProgressPanels(id="panels")
-        yield Footer(compact=True, show_command_palette=False)
+        yield KeysFooter(compact=True, show_command_palette=False)
 
     # typed accessors ----------------------------------------------------------------------------
     @property

@@ -17,7 +17,7 @@ from textual.binding import Binding
 from textual.containers import Vertical
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import ContentSwitcher, Footer, Input, Select
+from textual.widgets import ContentSwitcher, Input, Select
 from textual.worker import Worker, WorkerState
 
 from cdi_tui.config import DEFAULT_WORKSPACE, Config, Credential, Integration
@@ -30,6 +30,7 @@ from cdi_tui.tui.messages import ConnectionTested
 from cdi_tui.tui.safe import expected
 from cdi_tui.tui.schedule_text import workspace_zone
 from cdi_tui.tui.widgets.fields import collect
+from cdi_tui.tui.widgets.footer import KeysFooter
 from cdi_tui.tui.widgets.header import WorkspaceHeader, show_braze_workspace
 from cdi_tui.tui.widgets.setup.connection import ConnectionStep, table_used_by
 from cdi_tui.tui.widgets.setup.details import DetailsStep
@@ -121,7 +122,7 @@ class NewIntegrationScreen(CdiMixin, Screen[None]):
                     self.braze_workspace,
                 )
                 yield TestStep()
-        yield Footer(compact=True, show_command_palette=False)
+        yield KeysFooter(compact=True, show_command_palette=False)
 
     def on_mount(self) -> None:
         self.sub_title = "New integration" if self.draft is None else f"Setup of {self.draft}"

@@ -53,6 +53,7 @@ class FieldInput(Vertical):
         self.password = password
         # a short example, never the help cut short by the field's width (the help is the field's tooltip)
         self.placeholder = placeholder or spec.example
+        self._error_text = ""  # the reason shown beside the field ("" while it is hidden)
 
     def compose(self) -> ComposeResult:
         yield Label(self.spec.label, classes="field-label")
@@ -90,14 +91,15 @@ class FieldInput(Vertical):
 
     def _show(self, result: ValidationResult | None) -> None:
         error = self.query_one(".field-error", Label)
-        if result is None or result.is_valid:
-            error.update("")
-            error.display = False
-            self.remove_class("invalid")
-        else:
-            error.update("; ".join(result.failure_descriptions))
-            error.display = True
-            self.add_class("invalid")
+        valid = result is None or result.is_valid
+        text = "" if result is None or result.is_valid else "; ".join(result.failure_descriptions)
+        # the same reason again (most keys typed into a valid field): no update, which would lay
+        # the whole screen out again
+        if text != self._error_text:
+            self._error_text = text
+            error.update(text)
+        error.display = not valid
+        self.set_class(not valid, "invalid")
 
     @property
     def raw(self) -> str:
@@ -129,6 +131,7 @@ class FieldInput(Vertical):
     def show_error(self, reason: str) -> None:
         """Show why the value is not valid, beside the field."""
         label = self.query_one(".field-error", Label)
+        self._error_text = reason
         label.update(reason)
         label.display = True
         self.add_class("invalid")
