@@ -434,48 +434,35 @@ def _keymap(path: Path, raw: Any) -> dict[str, str]:
     return keys
 
 
-def workspace_env_var_clash(names: list[str]) -> tuple[str, str, str] | None:
-    """Two workspace names whose API key variables (``CDI_TUI_BRAZE_API_KEY_<NAME>``) would be the same.
-
-    Returns:
-        (first name, second name, a message naming both and the variable), or None.
-    """
-    from cdi_tui.secret_store import braze_key_env_var
-
+def _variable_clash(names: list[str], variable_of: Callable[[str], str], kind: str, what: str) -> tuple[str, str, str] | None:
+    """Two names of ``kind`` whose environment variables (``variable_of``) would be the same:
+    (first name, second name, a message naming both and the variable), or None."""
     seen: dict[str, str] = {}
     for name in names:
-        variable = braze_key_env_var(name)
+        variable = variable_of(name)
         other = seen.setdefault(variable, name)
         if other != name:
             return (
                 other,
                 name,
-                f"workspaces '{other}' and '{name}' would share the API key variable {variable}; "
+                f"{kind} '{other}' and '{name}' would share the {what} variable {variable}; "
                 "rename one of them (names differing only in case or in '-', '_', '.' collide)",
             )
     return None
+
+
+def workspace_env_var_clash(names: list[str]) -> tuple[str, str, str] | None:
+    """Two workspace names whose API key variables (``CDI_TUI_BRAZE_API_KEY_<NAME>``) would be the same."""
+    from cdi_tui.secret_store import braze_key_env_var
+
+    return _variable_clash(names, braze_key_env_var, "workspaces", "API key")
 
 
 def env_var_clash(names: list[str]) -> tuple[str, str, str] | None:
-    """Two credential names whose password variables (``CDI_TUI_PASSWORD_<NAME>``) would be the same.
-
-    Returns:
-        (first name, second name, a message naming both and the variable), or None.
-    """
+    """Two credential names whose password variables (``CDI_TUI_PASSWORD_<NAME>``) would be the same."""
     from cdi_tui.secret_store import credential_env_var
 
-    seen: dict[str, str] = {}
-    for name in names:
-        variable = credential_env_var(name)
-        other = seen.setdefault(variable, name)
-        if other != name:
-            return (
-                other,
-                name,
-                f"credentials '{other}' and '{name}' would share the password variable {variable}; "
-                "rename one of them (names differing only in case or in '-', '_', '.' collide)",
-            )
-    return None
+    return _variable_clash(names, credential_env_var, "credentials", "password")
 
 
 def _settings_dict(settings: Any) -> dict[str, Any]:
