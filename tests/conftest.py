@@ -32,6 +32,12 @@ from helpers import SyncEnv  # noqa: E402
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
+# With PYTHONDONTWRITEBYTECODE set (this machine's shell sets it), every `cdi-tui` process the
+# tests start would compile the product from source again, and pytest would rewrite every test
+# module's asserts again in each worker: the tests write bytecode (``__pycache__``, ignored by git).
+sys.dont_write_bytecode = False
+os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
+
 # an unexpected exception in a command raises with its traceback instead of being turned into
 # one line for people: a bug fails the test that meets it (commands run in subprocesses inherit this)
 os.environ["CDI_TUI_DEBUG"] = "1"

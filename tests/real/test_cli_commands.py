@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from forked_cli import run_cdi
 
 from cdi_tui.runlog import RunLog
 from cdi_tui.standins.braze import BrazeStandIn, FaultPlan
@@ -30,14 +31,7 @@ class Cli:
         self.env = {**os.environ, "CDI_TUI_HOME": str(home), "COLUMNS": "200"}
 
     def __call__(self, *args: str, stdin: str | None = None, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "cdi_tui", *args],
-            input=stdin,
-            capture_output=True,
-            text=True,
-            env=self.env,
-            timeout=timeout,
-        )
+        return run_cdi(args, input=stdin, env=self.env, timeout=timeout)
 
     def popen(self, *args: str) -> subprocess.Popen[str]:
         return subprocess.Popen(

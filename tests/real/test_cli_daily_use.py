@@ -8,11 +8,11 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from forked_cli import run_cdi
 
 from cdi_tui.checks import integration_fingerprint
 from cdi_tui.enums import Trigger
@@ -30,9 +30,7 @@ class Cli:
         self.env = {**os.environ, "CDI_TUI_HOME": str(home), "COLUMNS": str(columns)}
 
     def __call__(self, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "cdi_tui", *args], input=stdin, capture_output=True, text=True, env=self.env, timeout=120
-        )
+        return run_cdi(args, input=stdin, env=self.env, timeout=120)
 
     def config(self) -> str:
         return (self.home / "config.toml").read_text()

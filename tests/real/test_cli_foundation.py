@@ -5,20 +5,14 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from forked_cli import run_cdi
 
 
 def run_cli(*args: str, env: dict[str, str] | None = None, timeout: float = 180) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "cdi_tui", *args],
-        capture_output=True,
-        text=True,
-        env=env or os.environ.copy(),
-        timeout=timeout,
-    )
+    return run_cdi(args, env=env or os.environ.copy(), timeout=timeout)
 
 
 def test_paths_follow_cdi_tui_home(tmp_path: Path) -> None:

@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 import pytest
+from forked_cli import run_cdi
 from helpers import SyncEnv, at, fill_disk
 
 from cdi_tui.paths import app_paths
@@ -123,9 +124,7 @@ class Cli:
         self.env = {**os.environ, "CDI_TUI_HOME": str(home), "COLUMNS": "200", **env}
 
     def __call__(self, *args: str, stdin: str | None = None, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "cdi_tui", *args], input=stdin, capture_output=True, text=True, env=self.env, timeout=timeout
-        )
+        return run_cdi(args, input=stdin, env=self.env, timeout=timeout)
 
     def popen(self, *args: str) -> subprocess.Popen[str]:
         return subprocess.Popen(
@@ -429,9 +428,7 @@ def test_a_disk_that_fills_mid_run_ends_the_run_in_one_line_and_the_next_run_los
     # room for the run to start and save a few watermarks (each adds a 4 KB page to the WAL), not for all 267
     filler = fill_disk(small_disk, leave_bytes=160 * 1024)
 
-    full = subprocess.run(
-        [sys.executable, "-m", "cdi_tui", "sync", "big", "--json"], capture_output=True, text=True, env=cli_env, timeout=300
-    )
+    full = run_cdi(["sync", "big", "--json"], env=cli_env, timeout=300)
     assert full.returncode == 1, (full.stdout, full.stderr)
     assert "Traceback" not in full.stdout + full.stderr
     [error_line] = full.stderr.strip().splitlines()
@@ -442,9 +439,7 @@ def test_a_disk_that_fills_mid_run_ends_the_run_in_one_line_and_the_next_run_los
     assert 0 < delivered_before < TOTAL_ROWS  # it stopped sending: the run did not go on to the end
 
     filler.unlink()
-    resumed = subprocess.run(
-        [sys.executable, "-m", "cdi_tui", "sync", "big", "--json"], capture_output=True, text=True, env=cli_env, timeout=300
-    )
+    resumed = run_cdi(["sync", "big", "--json"], env=cli_env, timeout=300)
     assert resumed.returncode == 0, resumed.stderr
     assert json.loads(resumed.stdout.strip().splitlines()[-1])["rows_read"] < TOTAL_ROWS  # resumed, not started over
     delivered = env.external_ids()

@@ -11,11 +11,11 @@ import json
 import os
 import sqlite3
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
+from forked_cli import run_cdi
 from helpers import SyncEnv, at
 
 from cdi_tui.runlog import RunLog, RunLogUnavailable, Watermark
@@ -271,10 +271,8 @@ def test_a_run_an_older_cdi_tui_writes_after_the_migration_shows_its_watermark(t
 
 
 def runs_json(home: Path, name: str) -> list[dict[str, Any]]:
-    result = subprocess.run(
-        [sys.executable, "-m", "cdi_tui", "runs", name, "--json"],
-        capture_output=True,
-        text=True,
+    result = run_cdi(
+        ["runs", name, "--json"],
         env={**os.environ, "CDI_TUI_HOME": str(home)},
         timeout=120,
     )

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 from datetime import UTC, datetime
 
 import pytest
+from forked_cli import run_cdi
 
 from cdi_tui.schedule import next_runs, previous_run
 
@@ -69,7 +69,7 @@ def test_previous_run_finds_the_latest_slot() -> None:
 
 def run(*args: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "CDI_TUI_HOME": os.environ.get("TMPDIR", "/tmp") + "/cdi-next-runs-home"}
-    return subprocess.run([sys.executable, "-m", "cdi_tui", *args], capture_output=True, text=True, env=env, timeout=60)
+    return run_cdi(args, env=env, timeout=60)
 
 
 def test_the_next_runs_command_prints_iso_8601_with_the_offset_in_force() -> None:

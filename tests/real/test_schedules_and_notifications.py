@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 from aiosmtpd.controller import Controller
+from forked_cli import run_cdi
 from helpers import BASE, FAST, SyncEnv
 
 from cdi_tui.config import Config, Integration, SmtpSettings
@@ -99,10 +100,8 @@ def test_run_due_runs_exactly_the_due_integrations(env: SyncEnv) -> None:
     env.ws.pause("paused-one")
     env.sync("already-ran", replace(FAST, trigger="scheduled"))
     env.runlog.claim_slot("already-ran", datetime.now(UTC))
-    result = subprocess.run(
-        [sys.executable, "-m", "cdi_tui", "run-due", "--json"],
-        capture_output=True,
-        text=True,
+    result = run_cdi(
+        ["run-due", "--json"],
         env=unattended_env(env),
         timeout=120,
     )
@@ -112,10 +111,8 @@ def test_run_due_runs_exactly_the_due_integrations(env: SyncEnv) -> None:
     assert report["ran"][0]["status"] == "success" and report["ran"][0]["rows_sent"] == 30
     [run] = env.runlog.runs("due-now")
     assert run.trigger == "scheduled"
-    again = subprocess.run(
-        [sys.executable, "-m", "cdi_tui", "run-due", "--json"],
-        capture_output=True,
-        text=True,
+    again = run_cdi(
+        ["run-due", "--json"],
         env=unattended_env(env),
         timeout=120,
     )
@@ -255,11 +252,12 @@ def test_a_mail_failure_never_fails_the_sync(env: SyncEnv) -> None:
 @pytest.mark.real
 def test_smtp_set_keeps_the_password_in_the_keyring(secret_service: Any, tmp_path: Path) -> None:
     env = {**os.environ, "CDI_TUI_HOME": str(tmp_path / "home")}
-    result = subprocess.run(
-        [sys.executable, "-m", "cdi_tui", "smtp", "set", "--host", "smtp.example.com", "--port", "465", "--from",
-         "cdi@example.com", "--ssl", "--user", "mailer"],
-        input="smtp-secret-9\n", capture_output=True, text=True, env=env, timeout=60,
-    )  # fmt: skip
+    result = run_cdi(
+        ["smtp", "set", "--host", "smtp.example.com", "--port", "465", "--from", "cdi@example.com", "--ssl", "--user", "mailer"],
+        input="smtp-secret-9\n",
+        env=env,
+        timeout=60,
+    )
     assert result.returncode == 0, result.stderr
     config_text = (tmp_path / "home" / "config.toml").read_text()
     assert "[smtp]" in config_text and 'security = "ssl"' in config_text and 'user = "mailer"' in config_text

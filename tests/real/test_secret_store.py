@@ -13,6 +13,7 @@ from pathlib import Path
 
 import keyring
 import pytest
+from forked_cli import run_cdi
 
 from cdi_tui.paths import app_paths
 from cdi_tui.secret_store import (
@@ -122,10 +123,7 @@ def test_no_secret_is_written_to_any_file_the_process_can_write(
     )
 
     def cli(*args: str, stdin: str = "", extra: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "cdi_tui", *args],
-            input=stdin, capture_output=True, text=True, env={**env, **(extra or {})}, cwd=folders["cwd"], timeout=120,
-        )  # fmt: skip
+        return run_cdi(args, input=stdin, env={**env, **(extra or {})}, cwd=folders["cwd"], timeout=120)
 
     try:
         steps = [

@@ -7,13 +7,13 @@ from __future__ import annotations
 import contextlib
 import os
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import keyring
 import keyring.errors
 import pytest
+from forked_cli import run_cdi
 
 from cdi_tui.paths import AppPaths, app_paths, default_paths
 from cdi_tui.secret_store import (
@@ -30,9 +30,7 @@ pytestmark = pytest.mark.real
 
 
 def cdi(env: dict[str, str], *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "cdi_tui", *args], input=stdin, capture_output=True, text=True, env=env, timeout=120
-    )
+    return run_cdi(args, input=stdin, env=env, timeout=120)
 
 
 def home_env(home: Path | None, tmp_path: Path) -> dict[str, str]:

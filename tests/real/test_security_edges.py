@@ -7,10 +7,10 @@ from __future__ import annotations
 import csv
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from forked_cli import run_cdi
 from helpers import FAST, SyncEnv, at
 
 from cdi_tui.braze.client import BrazeEndpointError, check_base_url
@@ -53,10 +53,7 @@ def test_plain_http_to_a_name_that_only_looks_like_loopback_is_refused() -> None
 
 def test_braze_set_refuses_plain_http_to_a_look_alike_host_in_one_line(tmp_path: Path) -> None:
     env = {**os.environ, "CDI_TUI_HOME": str(tmp_path / "home")}
-    result = subprocess.run(
-        [sys.executable, "-m", "cdi_tui", "braze", "set", "--endpoint", "http://127.attacker.example"],
-        input="a-key\n", capture_output=True, text=True, env=env, timeout=60,
-    )  # fmt: skip
+    result = run_cdi(["braze", "set", "--endpoint", "http://127.attacker.example"], input="a-key\n", env=env, timeout=60)
     assert result.returncode == 2 and result.stderr.count("\n") == 1, result.stderr
     assert "loopback" in result.stderr and not (tmp_path / "home" / "config.toml").exists()
 
@@ -78,9 +75,7 @@ def test_tls_modes_that_skip_the_host_name_are_warned_about(sslmode: str) -> Non
 
 def cli(home: Path, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "CDI_TUI_HOME": str(home)}
-    return subprocess.run(
-        [sys.executable, "-m", "cdi_tui", *args], input=stdin, capture_output=True, text=True, env=env, timeout=120
-    )
+    return run_cdi(args, input=stdin, env=env, timeout=120)
 
 
 @pytest.mark.real

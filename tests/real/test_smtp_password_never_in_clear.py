@@ -8,7 +8,6 @@ import os
 import smtplib
 import socket
 import subprocess
-import sys
 from collections.abc import Iterator
 from dataclasses import replace
 from email.message import EmailMessage
@@ -18,6 +17,7 @@ from typing import Any
 import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
+from forked_cli import run_cdi
 from helpers import FAST, SyncEnv
 
 from cdi_tui.config import SmtpSettings, load_config
@@ -126,10 +126,12 @@ def test_smtp_set_defaults_to_starttls_and_refuses_a_clear_password_to_a_remote_
     env = {**os.environ, "CDI_TUI_HOME": str(tmp_path / "home")}
 
     def smtp_set(*flags: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "cdi_tui", "smtp", "set", "--from", "cdi@example.com", "--user", "mailer", *flags],
-            input=SMTP_PASSWORD + "\n", capture_output=True, text=True, env=env, timeout=60,
-        )  # fmt: skip
+        return run_cdi(
+            ["smtp", "set", "--from", "cdi@example.com", "--user", "mailer", *flags],
+            input=SMTP_PASSWORD + "\n",
+            env=env,
+            timeout=60,
+        )
 
     saved = smtp_set("--host", "smtp.example.com")
     assert saved.returncode == 0, saved.stderr

@@ -24,6 +24,7 @@ from typing import Any
 
 import httpx
 import pytest
+from forked_cli import run_cdi
 from helpers import BASE, FAST, SyncEnv
 from prometheus_client.openmetrics.parser import text_string_to_metric_families
 from test_schedules_and_notifications import free_port, unattended_env
@@ -303,10 +304,7 @@ def test_a_notify_socket_receives_ready_status_and_watchdog_and_stopping(tmp_pat
 def test_sync_and_run_due_log_one_json_object_a_line(env: SyncEnv) -> None:
     env.create_integration("events-json", data_type="events")
     env.insert("events-json", [{"updated_at": BASE, "external_id": "u1", "payload": {"name": "opened"}}])
-    result = subprocess.run(
-        [sys.executable, "-m", "cdi_tui", "sync", "events-json", "--log-format", "json"],
-        capture_output=True, text=True, env=unattended_env(env), timeout=120,
-    )  # fmt: skip
+    result = run_cdi(["sync", "events-json", "--log-format", "json"], env=unattended_env(env), timeout=120)
     assert result.returncode == 0, result.stderr
     records = [json.loads(line) for line in result.stderr.splitlines()]
     assert records and all({"time", "level", "integration", "run_id", "event", "counts"} <= set(item) for item in records)
@@ -314,10 +312,7 @@ def test_sync_and_run_due_log_one_json_object_a_line(env: SyncEnv) -> None:
     started = next(item for item in records if item["event"] == "run_started")
     assert started["integration"] == ended["integration"] == "events-json" and started["run_id"] == ended["run_id"]
     assert ended["counts"]["sent"] == 1 and ended["counts"]["braze_requests"] == 1 and ended["status"] == "success"
-    due = subprocess.run(
-        [sys.executable, "-m", "cdi_tui", "run-due", "--log-format", "json"],
-        capture_output=True, text=True, env=unattended_env(env), timeout=120,
-    )  # fmt: skip
+    due = run_cdi(["run-due", "--log-format", "json"], env=unattended_env(env), timeout=120)
     assert due.returncode == 0, due.stderr
     assert all(json.loads(line)["level"] for line in due.stderr.splitlines())
 
@@ -329,25 +324,18 @@ def test_serve_refuses_an_address_beyond_loopback_without_a_token(tmp_path: Path
         "CDI_TUI_HOME": str(tmp_path / "home"),
         "PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring",
     }
-    result = subprocess.run(
-        [sys.executable, "-m", "cdi_tui", "serve", "--listen", f"0.0.0.0:{free_port()}"],
-        capture_output=True, text=True, env={**environment, "CDI_TUI_DEBUG": "0"}, timeout=60,
-    )  # fmt: skip
+    result = run_cdi(["serve", "--listen", f"0.0.0.0:{free_port()}"], env={**environment, "CDI_TUI_DEBUG": "0"}, timeout=60)
     assert result.returncode == 1
     [line] = result.stderr.strip().splitlines()
     assert "not a loopback address" in line and "serve token --new" in line and "TLS" in line
-    bad = subprocess.run(
-        [sys.executable, "-m", "cdi_tui", "serve", "--listen", "example.com:80"], capture_output=True, text=True,
-        env=environment, timeout=60,
-    )  # fmt: skip
+    bad = run_cdi(["serve", "--listen", "example.com:80"], env=environment, timeout=60)
     assert bad.returncode == 2 and "HOST:PORT" in bad.stderr
 
 
 @pytest.mark.real
 def test_serve_token_new_prints_it_once_and_keeps_it_in_the_keyring(secret_service: Any, tmp_path: Path) -> None:
     environment = {**os.environ, "CDI_TUI_HOME": str(tmp_path / "home")}
-    made = subprocess.run([sys.executable, "-m", "cdi_tui", "serve", "token", "--new"], capture_output=True, text=True,
-                          env=environment, timeout=60)  # fmt: skip
+    made = run_cdi(["serve", "token", "--new"], env=environment, timeout=60)
     assert made.returncode == 0, made.stderr
     token = made.stdout.strip().splitlines()[-1]
     assert len(token) >= 40
@@ -357,8 +345,7 @@ def test_serve_token_new_prints_it_once_and_keeps_it_in_the_keyring(secret_servi
     from cdi_tui.secret_store import home_keyring_service
 
     assert keyring.get_password(home_keyring_service(app_paths(tmp_path / "home")), "serve:api-token") == token
-    shown = subprocess.run([sys.executable, "-m", "cdi_tui", "serve", "token"], capture_output=True, text=True,
-                           env=environment, timeout=60)  # fmt: skip
+    shown = run_cdi(["serve", "token"], env=environment, timeout=60)
     assert token not in shown.stdout and "stored" in shown.stdout
     assert not any(token in path.read_text(errors="replace") for path in (tmp_path / "home").rglob("*") if path.is_file())
 

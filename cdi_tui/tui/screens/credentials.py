@@ -25,6 +25,7 @@ from cdi_tui.tui.widgets.filter_bar import FilterBar
 from cdi_tui.tui.widgets.fit_table import FitColumn, FitTable
 from cdi_tui.tui.widgets.footer import KeysFooter
 from cdi_tui.tui.widgets.header import WorkspaceHeader, show_braze_workspace
+from cdi_tui.tui.widgets.scroll import Scroll
 from cdi_tui.tui.widgets.setup.connection import describe
 
 CUSTOM_URL = "__custom__"
@@ -181,7 +182,7 @@ class CredentialsScreen(TableKeys, Screen[None]):
                     yield Button("SSH key", id="public-key", compact=True)
                     yield Button("Delete", variant="error", id="delete", compact=True)
             with TabPane("Braze", id="braze-tab"):
-                with VerticalScroll(classes="settings-scroll"):
+                with Scroll(classes="settings-scroll"):
                     yield Label("Workspace", classes="field-label")
                     yield Select(self._workspace_options(), allow_blank=False, id="braze-workspace", compact=True)
                     yield Input(placeholder="a name for the new workspace, e.g. prod", id="new-workspace", compact=True)
@@ -206,7 +207,7 @@ class CredentialsScreen(TableKeys, Screen[None]):
                     yield Button("Remove", variant="error", id="remove-braze", compact=True)
                     yield Label("", id="key-status")
             with TabPane("Email (SMTP)", id="smtp-tab"):
-                with VerticalScroll(classes="settings-scroll"):
+                with Scroll(classes="settings-scroll"):
                     for spec in SMTP_FIELDS:
                         yield FieldInput(spec, field_id=f"smtp-{spec.key}", compact=True)
                     yield Label(

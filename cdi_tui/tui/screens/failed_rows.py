@@ -9,7 +9,7 @@ from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Button, Label, Static
 
@@ -22,6 +22,7 @@ from cdi_tui.tui.widgets.filter_bar import FilterBar
 from cdi_tui.tui.widgets.fit_table import FitColumn, FitTable
 from cdi_tui.tui.widgets.footer import KeysFooter
 from cdi_tui.tui.widgets.header import WorkspaceHeader, show_braze_workspace
+from cdi_tui.tui.widgets.scroll import Scroll
 from cdi_tui.workspace import RowErrorRecord
 
 COLUMNS = [
@@ -80,7 +81,7 @@ class RowDetailModal(ModalScreen[None]):
             with Horizontal(classes="dialog-buttons"):
                 yield Button("Copy", id="copy")
                 yield Button("Close", variant="primary", id="close")
-            with VerticalScroll(classes="dialog-scroll", id="detail-scroll"):
+            with Scroll(classes="dialog-scroll", id="detail-scroll"):
                 yield Static(self.text, id="detail", markup=False)
 
     def on_mount(self) -> None:

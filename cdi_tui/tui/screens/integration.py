@@ -15,7 +15,7 @@ from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Button, Label, Select, Static, Switch, TabbedContent, TabPane
@@ -38,6 +38,7 @@ from cdi_tui.tui.widgets.frequency import FrequencyPicker
 from cdi_tui.tui.widgets.header import WorkspaceHeader, show_braze_workspace
 from cdi_tui.tui.widgets.progress_panel import ProgressPanels
 from cdi_tui.tui.widgets.run_chart import RunChart
+from cdi_tui.tui.widgets.scroll import Scroll
 from cdi_tui.tui.widgets.setup.details import CHANGED_ITEMS_LABEL
 from cdi_tui.tui.widgets.setup.test_step import TestStep
 from cdi_tui.workspace import Progress, RunRecord, WorkspaceError
@@ -193,7 +194,7 @@ class IntegrationScreen(TableKeys, Screen[None]):
                     yield FilterBar(table, id="runs-filter")
                     yield table
             with TabPane("Settings", id="settings-tab"):
-                with VerticalScroll(id="settings-scroll"):
+                with Scroll(id="settings-scroll"):
                     if fixed is None:
                         yield FieldInput(
                             field_by_key(INTEGRATION_FIELDS, "data_type"),

@@ -6,11 +6,12 @@ The panels watch the app's ``running`` and ``progress`` reactives; nothing polls
 from __future__ import annotations
 
 from textual.app import ComposeResult
-from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.widgets import Button, Label, ProgressBar
 
 from cdi_tui.tui.base import CdiMixin
+from cdi_tui.tui.widgets.scroll import Scroll
 from cdi_tui.workspace import Progress
 
 
@@ -110,7 +111,7 @@ class ProgressPanel(Vertical):
         self.post_message(self.CancelRequested(self.integration))
 
 
-class ProgressPanels(CdiMixin, VerticalScroll):
+class ProgressPanels(CdiMixin, Scroll):
     """Every running sync of the app; shows itself only while one runs."""
 
     DEFAULT_CSS = """

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
-from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.widgets import Button, Input, Label, Select
 
@@ -18,6 +18,7 @@ from cdi_tui.tui.looks import fit
 from cdi_tui.tui.safe import outside
 from cdi_tui.tui.widgets.credential_fields import CREDENTIAL_NAME_SPEC, PASSWORD_SPEC, CredentialFields, NewCredential
 from cdi_tui.tui.widgets.fields import FieldInput
+from cdi_tui.tui.widgets.scroll import Scroll
 
 NEW_CREDENTIAL = "__new__"
 __all__ = ["CREDENTIAL_NAME_SPEC", "NEW_CREDENTIAL", "PASSWORD_SPEC", "ConnectionStep", "credential_options"]
@@ -95,7 +96,7 @@ class ConnectionStep(Vertical):
     def compose(self) -> ComposeResult:
         options = credential_options(self.config)
         chosen = self.preselected if self.preselected in self.config.credentials else options[0][1]
-        with VerticalScroll(id="connection-scroll"):
+        with Scroll(id="connection-scroll"):
             with Vertical(id="credential-panel", classes="panel compact-form") as panel:
                 panel.border_title = "Redshift connection"
                 yield Select(options, value=chosen, allow_blank=False, id="credential", compact=True)

@@ -9,7 +9,7 @@ from datetime import datetime
 
 from textual import on
 from textual.app import ComposeResult
-from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.widgets import Button, Label, RadioButton, RadioSet, Select, Switch
 
@@ -27,6 +27,7 @@ from cdi_tui.fields import (
 )
 from cdi_tui.tui.widgets.fields import FieldInput, SwitchField
 from cdi_tui.tui.widgets.frequency import FrequencyPicker
+from cdi_tui.tui.widgets.scroll import Scroll
 
 NAME_SPEC = FieldSpec("name", "Name", validate_name, "a short name for this sync")
 CHANGED_ONLY_HINT = "values unchanged since they were delivered are not sent: no data points spent on them"
@@ -75,7 +76,7 @@ class DetailsStep(Vertical):
         self.initial_workspace = workspace
 
     def compose(self) -> ComposeResult:
-        with VerticalScroll(id="details-scroll"):
+        with Scroll(id="details-scroll"):
             with Vertical(id="details-panel", classes="panel compact-form") as panel:
                 panel.border_title = "Sync details"
                 yield FieldInput(NAME_SPEC, field_id="field-name", compact=True)

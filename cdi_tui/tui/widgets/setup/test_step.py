@@ -15,7 +15,7 @@ from typing import Any
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
-from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.widgets import Button, Label, Static
 from textual.worker import Worker, WorkerState, get_current_worker
@@ -29,6 +29,7 @@ from cdi_tui.tui.looks import palette
 from cdi_tui.tui.messages import ConnectionTested, RangeEstimated, RangeEstimateProgressed
 from cdi_tui.tui.safe import expected, outside, outside_lines
 from cdi_tui.tui.widgets.fit_table import FitColumn, FitTable
+from cdi_tui.tui.widgets.scroll import Scroll
 from cdi_tui.tui.wording import app_words, mentions_setup_sql
 from cdi_tui.warehouse.errors import WarehouseError
 from cdi_tui.warehouse.tunnel import HostKeyError
@@ -101,7 +102,7 @@ class TestStep(CdiMixin, Vertical):
             with Vertical(id="preview-panel", classes="panel flush") as panel:
                 panel.border_title = "Preview: newest rows"
                 yield FitTable([], id="preview")
-            with VerticalScroll(id="object-panel", classes="panel") as panel:
+            with Scroll(id="object-panel", classes="panel") as panel:
                 panel.border_title = "Braze object of the selected row"
                 yield Static("", id="braze-object", markup=False)
         with Horizontal(classes="button-bar step-bar"):
