@@ -31,6 +31,7 @@ from cdi_tui.tui.runner import SyncRunner
 from cdi_tui.tui.safe import failure_line, plain_lines
 from cdi_tui.tui.theme import DARK, LIGHT, THEMES
 from cdi_tui.tui.widgets.progress_panel import ProgressPanel
+from cdi_tui.tui.widgets.scroll import restyle_alone
 from cdi_tui.workspace import Progress, Workspace
 
 
@@ -148,8 +149,10 @@ class CdiApp(App[None]):
         screen = widget.screen
         focused = screen.focused
         inside = set(focused.ancestors_with_self) if focused is not None else set()
-        for panel in screen.query(".panel"):
-            panel.set_class(panel in inside, "panel-focused")
+        changed = [panel for panel in screen.query(".panel") if panel.has_class("panel-focused") != (panel in inside)]
+        for panel in changed:
+            panel.set_class(panel in inside, "panel-focused", update=False)
+        restyle_alone(changed)  # the class changes the panel's border only: not every widget inside
 
     def _remember_theme(self, theme: Any) -> None:
         if self.read_only is None:  # read-only writes no file, the app's preferences included
