@@ -100,7 +100,8 @@ class ConnectionStep(Vertical):
             with Vertical(id="credential-panel", classes="panel compact-form") as panel:
                 panel.border_title = "Redshift connection"
                 yield Select(options, value=chosen, allow_blank=False, id="credential", compact=True)
-                yield CredentialFields(id="new-credential", classes="compact-form")
+                if chosen == NEW_CREDENTIAL:
+                    yield CredentialFields(id="new-credential", classes="compact-form")
             with Vertical(id="table-panel", classes="panel compact-form") as panel:
                 panel.border_title = "Source table or view"
                 yield FieldInput(field_by_key(INTEGRATION_FIELDS, "table"), field_id="field-table", compact=True)
@@ -206,7 +207,15 @@ class ConnectionStep(Vertical):
     # events -----------------------------------------------------------------------------------
     @on(Select.Changed, "#credential")
     def _credential_changed(self) -> None:
-        self.query_one("#new-credential").display = self.is_new_credential
+        # the new credential's fields (about 90 widgets) are built the first time they are asked for:
+        # most setups use a saved credential, and each widget built costs the setup's opening time
+        fields = self.query("#new-credential")
+        if fields:
+            fields.first().display = self.is_new_credential
+        elif self.is_new_credential:
+            self.query_one("#credential-panel").mount(
+                CredentialFields(id="new-credential", classes="compact-form"), after=self.credential_select
+            )
 
     @on(Select.Changed, "#table-picker")
     def _table_picked(self, event: Select.Changed) -> None:
