@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import time
+import weakref
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -20,6 +21,7 @@ from textual.binding import Binding
 from textual.notifications import Notification, Notify, SeverityLevel
 from textual.reactive import var
 from textual.screen import Screen
+from textual.widget import Widget
 
 from cdi_tui.display import safe_text
 from cdi_tui.enums import RunStatus, Trigger
@@ -101,6 +103,7 @@ class CdiApp(App[None]):
         self.rates: dict[str, RateWindow] = {}  # each running sync's recent rate (its ETA waits for it to be steady)
         self._unshown: dict[str, Progress] = {}  # progress received since the panels last redrew
         self._progress_shown_at = 0.0
+        self._focused_panels: weakref.WeakSet[Widget] = weakref.WeakSet()  # the panels marked panel-focused
         self.crash_notes: list[str] = []  # printed after the terminal is restored
         for theme in THEMES:
             self.register_theme(theme)
@@ -148,10 +151,14 @@ class CdiApp(App[None]):
             return
         screen = widget.screen
         focused = screen.focused
-        inside = set(focused.ancestors_with_self) if focused is not None else set()
-        changed = [panel for panel in screen.query(".panel") if panel.has_class("panel-focused") != (panel in inside)]
+        ancestors = focused.ancestors_with_self if focused is not None else []
+        inside = {node for node in ancestors if isinstance(node, Widget) and node.has_class("panel")}
+        # the panels marked before: only this method marks them (no query of the whole screen at each Tab)
+        marked = {panel for panel in self._focused_panels if panel.is_attached and panel.screen is screen}
+        changed = list(inside ^ marked)
         for panel in changed:
             panel.set_class(panel in inside, "panel-focused", update=False)
+            (self._focused_panels.add if panel in inside else self._focused_panels.discard)(panel)
         restyle_alone(changed)  # the class changes the panel's border only: not every widget inside
 
     def _remember_theme(self, theme: Any) -> None:
