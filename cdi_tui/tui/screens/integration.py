@@ -174,6 +174,8 @@ class IntegrationScreen(TableKeys, Screen[None]):
         self.braze_workspace: str | None = None  # the integration's Braze workspace (the header names it)
 
     def compose(self) -> ComposeResult:
+        # set before the widgets exist: set at the first resize, it restyled all of them (0.1-0.2 s)
+        self.set_class(self.app.size.height < SHORT_SCREEN, "-short")
         config = self.workspace.config()
         integration = self.workspace.integration(self.integration_name, config)
         fixed = self.workspace.data_type_fixed_reason(self.integration_name, config)

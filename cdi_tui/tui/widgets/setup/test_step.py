@@ -98,7 +98,8 @@ class TestStep(CdiMixin, Vertical):
                 yield Label("", id="estimate", markup=False)
                 yield Button("Estimate whole range", id="estimate-range", compact=True, disabled=True)
             yield Label("", id="range-estimate", markup=False)
-        with Horizontal(id="results"):
+        # narrow from the start when the terminal is (the first resize then changes nothing to restyle)
+        with Horizontal(id="results", classes="-narrow" if self.app.size.width < 110 else ""):
             with Vertical(id="preview-panel", classes="panel flush") as panel:
                 panel.border_title = "Preview: newest rows"
                 yield FitTable([], id="preview")
