@@ -157,8 +157,11 @@ class CdiApp(App[None]):
         marked = {panel for panel in self._focused_panels if panel.is_attached and panel.screen is screen}
         changed = list(inside ^ marked)
         for panel in changed:
+            if panel in inside:
+                self._focused_panels.add(panel)
+            else:
+                self._focused_panels.discard(panel)
             panel.set_class(panel in inside, "panel-focused", update=False)
-            (self._focused_panels.add if panel in inside else self._focused_panels.discard)(panel)
         restyle_alone(changed)  # the class changes the panel's border only: not every widget inside
 
     def _remember_theme(self, theme: Any) -> None:

@@ -506,3 +506,27 @@ async def test_a_crash_exits_non_zero_and_keeps_the_setups_draft(app: CdiApp) ->
     assert finished(app) == 1
     assert any("draft was kept as 'app-opens'" in note for note in app.crash_notes)
     assert app.workspace.config().integrations["app-opens"].state == "draft"
+
+
+async def test_the_new_credentials_fields_appear_when_chosen_and_keep_what_was_typed(app: CdiApp) -> None:
+    """They are built the first time "New credential..." is chosen: hidden again for a saved one,
+    shown again with what was typed when the new one is chosen back."""
+    async with app.run_test(size=SIZES["80x24"]) as pilot:
+        await pilot.press("n")
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, NewIntegrationScreen)
+        assert not screen.query("#new-credential")  # a saved credential is chosen: nothing built yet
+        screen.connection.credential_select.value = "__new__"
+        await settle(pilot)
+        name = screen.connection.field("credential-name").query_one(Input)
+        assert screen.connection.new_credential_fields.display and visible(name)
+        name.value = "analytics"
+        screen.connection.credential_select.value = "prod"
+        await settle(pilot)
+        assert not screen.connection.new_credential_fields.display
+        assert screen.connection.chosen_credential() is not None
+        screen.connection.credential_select.value = "__new__"
+        await settle(pilot)
+        assert screen.connection.new_credential_fields.display and len(screen.query("#new-credential")) == 1
+        assert screen.connection.field("credential-name").query_one(Input).value == "analytics"
