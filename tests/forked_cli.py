@@ -12,7 +12,8 @@ are its own, and a test can kill it.
 What a fork cannot change after the interpreter started (``PYTHON*`` variables, the locale
 variables) is compared with the zygote's: a call that sets them differently runs as a fresh
 ``python -m cdi_tui`` instead, as does every call when ``CDI_TUI_TESTS_FRESH_PROCESSES=1``
-(the whole suite can be run that way to compare).
+(the whole suite can be run that way to compare). ``FORKED_CLI_DEBUG=1`` lets the warm
+process's own stderr through (a fault of this harness, not of a command, shows there).
 
 :func:`run_cdi` mirrors ``subprocess.run([sys.executable, "-m", "cdi_tui", *args],
 capture_output=True, text=True, ...)``.
