@@ -181,6 +181,11 @@ def test_an_environment_variable_wins_and_is_never_written(
     secret_service: SecretService, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, unique_name: str
 ) -> None:
     started = time.time() - 1
+    home = tmp_path / "user-home"  # the process's HOME for this test: whatever it writes there is looked at
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    for variable in ("XDG_DATA_HOME", "XDG_CONFIG_HOME", "XDG_CACHE_HOME", "XDG_STATE_HOME"):
+        monkeypatch.setenv(variable, str(home / variable.lower()))
     store = KeyringCredentials.for_home(app_paths(tmp_path / "home"))
     name = f"prod-{unique_name}"
     from_env = f"from-env-{unique_name}"
@@ -191,7 +196,8 @@ def test_an_environment_variable_wins_and_is_never_written(
     # never written: not to the keyring behind the variable, nor to any file (the keyring's own
     # files, HOME, the temporary folder)
     assert keyring.get_password(store.service, credential_account(name)) is None
-    written = files_written([tmp_path, Path.home(), secret_service.folder, Path(tempfile.gettempdir()), Path("/tmp")], started)
+    assert Path.home() == home
+    written = files_written([tmp_path, secret_service.folder, Path(tempfile.gettempdir()), Path("/tmp")], started)
     assert leaks(written, {"the variable's password": from_env}) == []
     monkeypatch.delenv(credential_env_var(name))
     assert store.get(credential_account(name)) is None

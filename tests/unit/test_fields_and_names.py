@@ -36,7 +36,8 @@ def test_a_table_name_with_a_control_character_is_refused_in_one_line(name: str,
     with pytest.raises(TableNameError) as caught:
         parse_table_name(text)
     message = str(caught.value)
-    assert "control characters" in message or "NUL" in message
+    if unsafe in text.strip():  # a control character only among the spaces at an end is stripped with them
+        assert "control characters" in message or "NUL" in message
     assert not any(char in message for char in "\x1b\n\r\x00\x7f\x9b\u202e\u2028")
 
 
