@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, cast
 
+from textual import events
+
 from cdi_tui.workspace import Workspace
 
 if TYPE_CHECKING:
@@ -29,3 +31,22 @@ class CdiMixin:
     def secrets_place(self) -> str:
         """Where secrets go, in words: the keyring, or (the demo) this process's memory."""
         return "in memory for this session" if self.workspace.keeps_secrets_in_memory else "in the keyring"
+
+
+class StyledOnMount:
+    """For every screen and dialog of the app: skip the restyle Textual does the first time a
+    screen becomes current.
+
+    Textual restyles every widget of a screen each time the screen becomes current (it may
+    have been away while the theme changed). The first time is just after the screen was
+    composed, and each widget was styled as it mounted: that restyle repeated the work, a
+    quarter of the CPU of opening the setup. Later returns (back from a dialog) keep it.
+    Textual calls this handler before its own (the screen class's handlers come first).
+    """
+
+    _restyled_on_resume = False
+
+    def on_screen_resume(self, event: events.ScreenResume) -> None:
+        if not self._restyled_on_resume:
+            self._restyled_on_resume = True
+            event.refresh_styles = False

@@ -173,6 +173,7 @@ def test_workspaces_are_added_listed_removed_and_an_integration_copied_to_anothe
         keyring_of(cli.home).delete(account)
 
 
+@pytest.mark.serial  # timing: measured alone, not beside other tests
 def test_two_workspaces_sync_at_once_each_within_its_own_rate_limit(
     redshift: RedshiftStandIn,
     secret_service: SecretService,

@@ -17,6 +17,7 @@ from textual.worker import Worker, WorkerState
 from cdi_tui.config import DEFAULT_MAX_IN_FLIGHT, DEFAULT_WORKSPACE, BrazeSettings, Credential, SmtpSettings
 from cdi_tui.errors import CdiError
 from cdi_tui.fields import BRAZE_FIELDS, BRAZE_INSTANCES, SMTP_FIELDS, FieldError, field_by_key, validate_name
+from cdi_tui.tui.base import StyledOnMount
 from cdi_tui.tui.safe import expected, failure_line
 from cdi_tui.tui.table_keys import EXPORT_BINDING, FILTER_BINDING, TableKeys
 from cdi_tui.tui.widgets.credential_fields import PASSWORD_SPEC, CredentialFields, NewCredential
@@ -84,7 +85,7 @@ class CheckDone(Message):
     braze_workspace: str | None = None  # a Braze key's check: whose
 
 
-class CredentialForm(ModalScreen[CredentialFormResult | None]):
+class CredentialForm(StyledOnMount, ModalScreen[CredentialFormResult | None]):
     """Add a credential (or, given one, change its password).
 
     A new one signs in with a password or AWS IAM, optionally through an SSH tunnel (the fields
@@ -135,7 +136,7 @@ class CredentialForm(ModalScreen[CredentialFormResult | None]):
         self.dismiss(None)
 
 
-class CredentialsScreen(TableKeys, Screen[None]):
+class CredentialsScreen(TableKeys, StyledOnMount, Screen[None]):
     HELP = (
         "Saved Redshift credentials (passwords never in a file) and the integrations that use each, with "
         "their keys on that tab (/ filters, e exports); the Braze workspaces, each with its key (a new one: "

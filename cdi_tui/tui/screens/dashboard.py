@@ -9,6 +9,7 @@ first integration).
 from __future__ import annotations
 
 from rich.text import Text
+from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
@@ -18,6 +19,7 @@ from textual.widgets import Static
 from cdi_tui.config import Config, Integration
 from cdi_tui.enums import IntegrationState
 from cdi_tui.errors import CdiError
+from cdi_tui.tui.base import StyledOnMount
 from cdi_tui.tui.looks import local_time, palette, state_text, status_text
 from cdi_tui.tui.schedule_text import next_run_text
 from cdi_tui.tui.table_keys import EXPORT_BINDING, FILTER_BINDING, TableKeys
@@ -55,7 +57,7 @@ def describe_last_run(app: object, record: RunRecord | None, zone: str) -> Text:
     return text
 
 
-class DashboardScreen(TableKeys, Screen[None]):
+class DashboardScreen(TableKeys, StyledOnMount, Screen[None]):
     HELP = "Every integration with its state, last run and next run. Select one to act on it; Enter opens it."
     DEFAULT_CSS = """
     DashboardScreen {
@@ -115,7 +117,7 @@ class DashboardScreen(TableKeys, Screen[None]):
         self._spin = 0
         self.refresh_data()
 
-    def on_screen_resume(self) -> None:
+    def on_screen_resume(self, event: events.ScreenResume) -> None:
         self.refresh_data()
 
     def _state_changed(self, *_args: object) -> None:

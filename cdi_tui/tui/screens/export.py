@@ -13,6 +13,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Select
 
 from cdi_tui.table_export import FORMATS, ExportFormat, format_for
+from cdi_tui.tui.base import StyledOnMount
 
 
 @dataclass(frozen=True)
@@ -21,7 +22,7 @@ class ExportRequest:
     export_format: ExportFormat
 
 
-class ExportModal(ModalScreen[ExportRequest | None]):
+class ExportModal(StyledOnMount, ModalScreen[ExportRequest | None]):
     """The file (``~`` expands) and the format; a ``.jsonl`` name picks JSONL."""
 
     DEFAULT_CSS = """

@@ -15,6 +15,7 @@ from textual.widgets import Button, Label, Static
 
 from cdi_tui.display import safe_text
 from cdi_tui.errors import CdiError
+from cdi_tui.tui.base import StyledOnMount
 from cdi_tui.tui.looks import local_time_text
 from cdi_tui.tui.schedule_text import integration_zone
 from cdi_tui.tui.table_keys import EXPORT_BINDING, FILTER_BINDING, TableKeys
@@ -55,7 +56,7 @@ def row_detail_text(row: RowErrorRecord, zone: str) -> str:
     )
 
 
-class RowDetailModal(ModalScreen[None]):
+class RowDetailModal(StyledOnMount, ModalScreen[None]):
     """One failed row in full: nothing cut, the payload indented; ``c`` copies it."""
 
     DEFAULT_CSS = """
@@ -101,7 +102,7 @@ class RowDetailModal(ModalScreen[None]):
         self.dismiss(None)
 
 
-class FailedRowsScreen(TableKeys, Screen[None]):
+class FailedRowsScreen(TableKeys, StyledOnMount, Screen[None]):
     HELP = (
         "The rows of one run that were not delivered, with the reason. Enter shows a row in full (the whole "
         "reason, the payload indented) to read or copy; / filters the rows; e exports the rows in view."

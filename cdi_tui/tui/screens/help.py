@@ -16,6 +16,8 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Button, DataTable, Static
 
+from cdi_tui.tui.base import StyledOnMount
+
 ABOUT = (
     "cdi-tui syncs user data from Amazon Redshift tables to Braze: each row's UPDATED_AT tells which rows "
     "changed since the last sync; each row becomes one Braze object."
@@ -49,7 +51,7 @@ def key_rows(screen: Screen[object]) -> list[tuple[str, str, str]]:
     return list(rows.values())
 
 
-class HelpScreen(ModalScreen[None]):
+class HelpScreen(StyledOnMount, ModalScreen[None]):
     """Centred; the key table has the focus and scrolls with the keyboard (arrows, Page Up/Down)."""
 
     DEFAULT_CSS = """

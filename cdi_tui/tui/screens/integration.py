@@ -12,7 +12,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 
 from rich.text import Text
-from textual import on, work
+from textual import events, on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
@@ -26,6 +26,7 @@ from cdi_tui.enums import DataType, IntegrationState, RunStatus, Trigger
 from cdi_tui.errors import CdiError
 from cdi_tui.fields import DATA_TYPE_LABELS, INTEGRATION_FIELDS, field_by_key
 from cdi_tui.tui.actions import delete_integration, full_resync, pause_or_resume, show_setup_sql, sync_now
+from cdi_tui.tui.base import StyledOnMount
 from cdi_tui.tui.looks import local_time, palette, state_text, status_text
 from cdi_tui.tui.safe import expected
 from cdi_tui.tui.schedule_text import integration_zone, next_three_text
@@ -124,7 +125,7 @@ def with_progress(record: RunRecord, progress: Progress) -> RunRecord:
     )
 
 
-class IntegrationScreen(TableKeys, Screen[None]):
+class IntegrationScreen(TableKeys, StyledOnMount, Screen[None]):
     HELP = (
         "One integration. Runs: its overview, rows per run and run history with the rows left unchanged and the "
         "data points each spent (Enter on a run shows its failed rows). Settings: what it syncs and when. "
@@ -307,7 +308,7 @@ class IntegrationScreen(TableKeys, Screen[None]):
     def on_resize(self) -> None:
         self.set_class(self.size.height < SHORT_SCREEN, "-short")
 
-    def on_screen_resume(self) -> None:
+    def on_screen_resume(self, event: events.ScreenResume) -> None:
         self.refresh_data()
 
     def _state_changed(self, *_args: object) -> None:

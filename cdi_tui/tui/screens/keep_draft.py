@@ -12,12 +12,13 @@ from textual.widgets import Button, Static
 
 from cdi_tui.enums import DataType
 from cdi_tui.fields import DATA_TYPE_LABELS, DATA_TYPES
+from cdi_tui.tui.base import StyledOnMount
 
 KeepDraftAnswer = DataType | Literal["discard"] | None
 """A data type: keep the draft with it; "discard": leave without it; None: stay in the setup."""
 
 
-class KeepDraftModal(ModalScreen[KeepDraftAnswer]):
+class KeepDraftModal(StyledOnMount, ModalScreen[KeepDraftAnswer]):
     """Keep the setup as a draft: one button per data type, Discard, or Esc to stay."""
 
     DEFAULT_CSS = """

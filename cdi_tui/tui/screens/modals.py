@@ -14,10 +14,11 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Static, TextArea
 
+from cdi_tui.tui.base import StyledOnMount
 from cdi_tui.tui.safe import outside_lines
 
 
-class ErrorModal(ModalScreen[None]):
+class ErrorModal(StyledOnMount, ModalScreen[None]):
     """A failure, in words, with the fix to try; the app carries on. An ``action`` (label, call)
     puts the app's own remedy beside Close (the Setup SQL a missing table needs)."""
 
@@ -49,7 +50,7 @@ class ErrorModal(ModalScreen[None]):
         self.dismiss(None)
 
 
-class ConfirmModal(ModalScreen[bool]):
+class ConfirmModal(StyledOnMount, ModalScreen[bool]):
     BINDINGS = [Binding("escape", "cancel", "Cancel")]
 
     def __init__(
@@ -82,7 +83,7 @@ class ConfirmModal(ModalScreen[bool]):
         self.dismiss(False)
 
 
-class FingerprintModal(ModalScreen[bool]):
+class FingerprintModal(StyledOnMount, ModalScreen[bool]):
     """Trust a *changed* SSH host key only with its fingerprint typed or pasted, as the command line asks.
 
     One button press cannot trust a key that differs from the one trusted before: that is
@@ -130,7 +131,7 @@ class FingerprintModal(ModalScreen[bool]):
         self.dismiss(False)
 
 
-class TextModal(ModalScreen[None]):
+class TextModal(StyledOnMount, ModalScreen[None]):
     """Read-only text to select and copy (the Setup SQL)."""
 
     DEFAULT_CSS = """

@@ -25,7 +25,7 @@ from cdi_tui.enums import DataType
 from cdi_tui.errors import CdiError
 from cdi_tui.fields import DATA_TYPE_LABELS, FieldError
 from cdi_tui.tables import TableNameError, parse_table_name
-from cdi_tui.tui.base import CdiMixin
+from cdi_tui.tui.base import CdiMixin, StyledOnMount
 from cdi_tui.tui.messages import ConnectionTested
 from cdi_tui.tui.safe import expected
 from cdi_tui.tui.schedule_text import workspace_zone
@@ -61,7 +61,7 @@ def auto_name(table_text: str) -> str:
     return parse_table_name(table_text).table.replace("_", "-")[:64]
 
 
-class NewIntegrationScreen(CdiMixin, Screen[None]):
+class NewIntegrationScreen(CdiMixin, StyledOnMount, Screen[None]):
     HELP = (
         "The guided setup: 1 a credential and the source table (Setup SQL shows what to run in Redshift first); "
         "2 name, contacts, data type (it can change until activation), whether only changed attributes are sent, and schedule; "
