@@ -221,6 +221,16 @@ def _warm_up() -> None:
         if module.name.startswith("cdi_tui.tui") or module.name.endswith("__main__"):
             continue
         importlib.import_module(module.name)
+    # keyring's backends and asyncssh look for native libraries as they are imported
+    # (ctypes.util.find_library runs ldconfig and gcc: about 45 ms a command); import them here,
+    # as keyring's own discovery would, without running that discovery (it depends on the
+    # command's environment)
+    from importlib import metadata
+
+    for entry_point in metadata.entry_points(group="keyring.backends"):
+        with contextlib.suppress(Exception):
+            importlib.import_module(entry_point.module)
+    importlib.import_module("asyncssh")
 
 
 def _run_command(argv: list[str], env: dict[str, str], cwd: str) -> int:
