@@ -44,9 +44,9 @@ class StyledOnMount:
     Textual calls this handler before its own (the screen class's handlers come first).
     """
 
-    _restyled_on_resume = False
+    _resumed_before = False
 
     def on_screen_resume(self, event: events.ScreenResume) -> None:
-        if not self._restyled_on_resume:
-            self._restyled_on_resume = True
+        if not self._resumed_before:
+            self._resumed_before = True
             event.refresh_styles = False
