@@ -10,6 +10,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from textual._compositor import LayoutUpdate
+from textual.app import App
 from textual.pilot import Pilot
 from textual.widgets import Input
 
@@ -123,6 +125,15 @@ async def settle(pilot: Pilot[Any]) -> None:
     for widget in pilot.app.screen.query(Input):
         widget.cursor_blink = False
     await pilot.pause()
+    draw_frame(pilot.app)
+
+
+def draw_frame(app: App[Any]) -> str:
+    """Draw the current screen in full, as the driver would write it to a terminal: every widget's
+    ``render`` runs, so one that raises fails the test here (see ``frames_drawn_when_looked_at``)."""
+    update = app.screen._compositor.render_update(full=True, screen_stack=app._background_screens)
+    assert isinstance(update, LayoutUpdate)
+    return update.render_segments(app.console)
 
 
 def preview_result() -> ConnectionTestResult:
