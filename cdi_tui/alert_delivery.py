@@ -33,6 +33,7 @@ from cdi_tui import __version__
 from cdi_tui.alerts import AlertRule, Transition
 from cdi_tui.config import Integration, SmtpSettings
 from cdi_tui.secret_store import CredentialsService, alert_secret_account
+from cdi_tui.tls import tls_context
 
 log = logging.getLogger("cdi_tui.alerts")
 
@@ -80,7 +81,9 @@ def post_webhook(url: str, body: dict[str, object], secret: str | None, timeout:
         headers[TIMESTAMP_HEADER] = timestamp
         headers[SIGNATURE_HEADER] = signature(secret, timestamp, content)
     try:
-        response = httpx.post(url, content=content, headers=headers, timeout=timeout, follow_redirects=False)
+        response = httpx.post(
+            url, content=content, headers=headers, timeout=timeout, follow_redirects=False, verify=tls_context()
+        )
     except httpx.HTTPError as error:
         return f"{shown_url(url)}: {type(error).__name__}"
     if not 200 <= response.status_code < 300:
@@ -105,6 +108,7 @@ def ping(base: str, kind: str, message: str, timeout: float = PING_TIMEOUT_SECON
             headers={"Content-Type": "text/plain; charset=utf-8", "User-Agent": f"cdi-tui/{__version__}"},
             timeout=timeout,
             follow_redirects=False,
+            verify=tls_context(),
         )
     except httpx.HTTPError as error:
         return f"{shown_url(base)}: {type(error).__name__}"

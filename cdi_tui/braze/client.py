@@ -50,6 +50,7 @@ from cdi_tui.braze.objects import BrazeObject
 from cdi_tui.braze.rules import CATALOG_ITEMS_ARRAY
 from cdi_tui.errors import CdiError
 from cdi_tui.fields import is_loopback_host
+from cdi_tui.tls import tls_context
 
 
 class BrazeError(CdiError):
@@ -361,7 +362,9 @@ class BrazeClient:
         return f"BrazeClient({self.base_url!r}, bulk={self.bulk})"
 
     def __enter__(self) -> BrazeClient:
-        self._transport = httpx.HTTPTransport(limits=httpx.Limits(max_connections=4, max_keepalive_connections=4))
+        self._transport = httpx.HTTPTransport(
+            verify=tls_context(), limits=httpx.Limits(max_connections=4, max_keepalive_connections=4)
+        )
         return self
 
     def __exit__(self, *exc_info: object) -> None:
@@ -454,7 +457,7 @@ class BrazeClient:
         from httpx_aiohttp import AiohttpTransport
 
         limits = httpx.Limits(max_connections=self.max_in_flight, max_keepalive_connections=self.max_in_flight)
-        self._async_transport = AiohttpTransport(limits=limits)
+        self._async_transport = AiohttpTransport(verify=tls_context(), limits=limits)
         return self._async_transport
 
     async def _run_async(self, exchange: Exchange[T]) -> T:

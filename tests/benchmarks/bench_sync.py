@@ -122,7 +122,14 @@ def child_bare(args: argparse.Namespace) -> dict[str, Any]:
     import redshift_connector
 
     conn = redshift_connector.connect(
-        host="127.0.0.1", port=args.port, database="postgres", user=USER, password=PASSWORD, ssl=False, timeout=600
+        host="127.0.0.1",
+        port=args.port,
+        database="postgres",
+        user=USER,
+        password=PASSWORD,
+        ssl=False,
+        timeout=600,
+        application_name="cdi-tui bench",
     )
     conn.autocommit = True
     cursor = conn.cursor()
@@ -366,7 +373,7 @@ def admin(info: dict[str, Any], statements: list[str]) -> None:
 
     conn = redshift_connector.connect(
         host="127.0.0.1", port=info["redshift_port"], database="postgres", user="postgres",
-        password=info["admin_password"], ssl=False, timeout=3600,
+        password=info["admin_password"], ssl=False, timeout=3600, application_name="cdi-tui bench",
     )  # fmt: skip
     conn.autocommit = True
     cursor = conn.cursor()

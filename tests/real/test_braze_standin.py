@@ -11,12 +11,15 @@ import httpx
 import pytest
 
 from cdi_tui.standins.braze import NOTHING_VALID, BrazeStandIn, FaultPlan
+from cdi_tui.tls import tls_context  # one CA bundle loaded, not one a request
 
 AUTH = {"Authorization": "Bearer test-key"}
 
 
 def track(braze: BrazeStandIn, body: Any, headers: dict[str, str] | None = None) -> httpx.Response:
-    return httpx.post(f"{braze.url}/users/track", json=body, headers=headers if headers is not None else AUTH, timeout=10)
+    return httpx.post(
+        f"{braze.url}/users/track", json=body, headers=headers if headers is not None else AUTH, timeout=10, verify=tls_context()
+    )
 
 
 def attribute(n: int, **extra: Any) -> dict[str, Any]:
@@ -227,7 +230,8 @@ def test_the_record_can_be_read_over_http(braze: BrazeStandIn) -> None:
 
 
 def items_request(braze: BrazeStandIn, method: str, catalog: str, items: list[dict[str, Any]]) -> httpx.Response:
-    return httpx.request(method, f"{braze.url}/catalogs/{catalog}/items", json={"items": items}, headers=AUTH, timeout=10)
+    url = f"{braze.url}/catalogs/{catalog}/items"
+    return httpx.request(method, url, json={"items": items}, headers=AUTH, timeout=10, verify=tls_context())
 
 
 def test_catalogs_are_listed_and_one_bad_item_fails_its_whole_request(braze: BrazeStandIn) -> None:

@@ -30,6 +30,7 @@ from prometheus_client.openmetrics.parser import text_string_to_metric_families
 from test_schedules_and_notifications import free_port, unattended_env
 
 from cdi_tui.standins.braze import FaultPlan
+from cdi_tui.tls import tls_context  # one CA bundle loaded, not one a request
 
 TOKEN = "test-token-" + "x" * 32
 
@@ -46,7 +47,7 @@ class Serve:
         while time.monotonic() < deadline:
             assert self.process.poll() is None, self.process.communicate()
             try:
-                if httpx.get(f"{self.url}/healthz", timeout=2).status_code in (200, 503):
+                if httpx.get(f"{self.url}/healthz", timeout=2, verify=tls_context()).status_code in (200, 503):
                     return
             except httpx.TransportError:
                 time.sleep(0.1)
@@ -54,12 +55,12 @@ class Serve:
 
     def get(self, path: str, token: str | None = TOKEN, **kwargs: Any) -> httpx.Response:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
-        return httpx.get(self.url + path, headers=headers, timeout=20, **kwargs)
+        return httpx.get(self.url + path, headers=headers, timeout=20, verify=tls_context(), **kwargs)
 
     def post(self, path: str, token: str | None = TOKEN, **kwargs: Any) -> httpx.Response:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         headers.update(kwargs.pop("headers", {}))
-        return httpx.post(self.url + path, headers=headers, timeout=30, **kwargs)
+        return httpx.post(self.url + path, headers=headers, timeout=30, verify=tls_context(), **kwargs)
 
     def metrics(self) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
         response = self.get("/metrics", token=None)
