@@ -33,7 +33,7 @@ def no_animations(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.fixture(autouse=True)
 def frames_drawn_when_looked_at(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """A headless app draws each frame and throws it away (Textual's headless driver writes
-    nothing): about a third of the app tests' CPU. Here the current screen's frames are drawn
+    nothing): skipping that took the app tests' CPU to x0.88 (farm-bench, paired). Here the current screen's frames are drawn
     when a test looks, not after every key: in full at each ``settle`` (tui_world), whenever a
     test takes a screenshot or reads the terminal output, and once more as the test ends, so a
     widget whose drawing raises still fails the test. Layout runs as before (regions, focus,

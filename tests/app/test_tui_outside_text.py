@@ -12,6 +12,7 @@ from typing import Any
 from test_tui import World, add_active_events_integration, click, wait_for
 from test_tui import world as world
 from textual.widgets import OptionList
+from tui_world import draw_frame
 
 from cdi_tui.standins.postgres import quote_ident, quote_literal
 from cdi_tui.tui.app import CdiApp
@@ -29,8 +30,7 @@ RED = "\x1b[31m"
 
 def terminal_output(app: CdiApp) -> str:
     """What the app would write to the terminal for its current screen (the driver's bytes)."""
-    update = app.screen._compositor.render_full_update()
-    return update.render_segments(app.console)
+    return draw_frame(app)
 
 
 def assert_nothing_for_the_terminal_to_obey(output: str) -> None:
